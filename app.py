@@ -1,0 +1,27 @@
+"""Optio on AWS Lambda: the table of contents. Routes live in `chalicelib/api` (one blueprint per
+resource), the event handlers' work in `chalicelib/engine`."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
+
+from chalicelib.api import auth, health, internal, repos, tasks
+from chalicelib.engine import resync, stream
+from chalicelib.settings import settings
+
+app = Chalice(app_name="optio")
+
+app.register_middleware(auth.require_token, "http")
+for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, internal.bp):
+    app.register_blueprint(blueprint)
+
+
+@app.on_dynamodb_record(stream_arn=settings.tasks_stream_arn, name="task_stream")
+def task_stream(event: DynamoDBEvent) -> dict[str, Any]:
+    return stream.handle(event.to_dict(), event.context)
+
+
+@app.schedule("rate(1 minute)", name="resync")
+def periodic_resync(event: CloudWatchEvent) -> dict[str, int]:
+    return resync.resync()

@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every blueprint: the one mapping of errors to responses, bodies,
+and list paging."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice.app import BadRequestError, Blueprint, Request, Response
+
+from chalicelib.exceptions import (
+    FieldProblem,
+    OptioError,
+    PayloadTooLarge,
+    RateLimited,
+    ValidationFailed,
+)
+from chalicelib.observability import logger
+
+JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+MAX_BODY_BYTES = 1024 * 1024
+LIMIT_DEFAULT, LIMIT_MAX = 50, 200
+
+
+def error_body(message: str, details: list[FieldProblem] | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": message}
+    if details:
+        body["details"] = [{"field": d.field, "problem": d.problem} for d in details]
+    body.update(extra)
+    return body
+
+
+def error_response(error: OptioError) -> Response:
+    headers: dict[str, str | list[str]] = dict(JSON)
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_s)
+    return Response(
+        body=error_body(error.message, error.details, **error.extra),
+        status_code=error.status,
+        headers=headers,
+    )
+
+
+def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`bp.route` whose view's errors become the SPEC's error bodies; an unexpected exception is
+    logged and answered with a 500 in the same shape (a 500 is always a bug)."""
+
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except OptioError as error:
+                return error_response(error)
+            except Exception:
+                logger.exception("unhandled error", extra={"route": path})
+                return Response(body=error_body("internal error"), status_code=500, headers=JSON)
+
+        bp.route(path, **options)(guarded)
+        return guarded
+
+    return register
+
+
+def body_of(request: Request) -> Any:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge("the body is larger than 1 MiB")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, BadRequestError):
+        raise ValidationFailed("the body is not valid JSON", [FieldProblem("body", "is not valid JSON")]) from None
+
+
+def params_of(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def paging(request: Request) -> tuple[int, str | None]:
+    params = params_of(request)
+    raw = params.get("limit")
+    limit = LIMIT_DEFAULT
+    if raw is not None:
+        if not raw.isdigit() or not LIMIT_MAX >= int(raw) >= 1:
+            raise ValidationFailed(
+                "invalid limit", [FieldProblem("limit", f"must be an integer from 1 to {LIMIT_MAX}")]
+            )
+        limit = int(raw)
+    return limit, params.get("cursor")
+
+
+def query(request: Request, name: str) -> str | None:
+    return params_of(request).get(name) or None
+
+
+def created(body: Any) -> Response:
+    return Response(body=body, status_code=201, headers=JSON)

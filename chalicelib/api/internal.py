@@ -1,0 +1,19 @@
+"""The runner's channel: `POST /api/internal/tasks/:id/events` with its per-attempt token."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint
+
+from chalicelib.engine.reports import handle_runner_event
+
+from .auth import token_of
+from .http import body_of, route
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/api/internal/tasks/{task_id}/events", methods=["POST"])
+def runner_event(task_id: str) -> dict[str, Any]:
+    request = bp.current_request
+    return handle_runner_event(task_id, token_of(request), body_of(request))

@@ -1,0 +1,30 @@
+"""`/api/repos`: register and read repositories."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.engine.repos import register_repo
+from chalicelib.store import repos
+
+from .http import body_of, created, paging, route
+from .shapes import repo_json
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/api/repos", methods=["POST"])
+def create_repo() -> Response:
+    return created(repo_json(register_repo(body_of(bp.current_request))))
+
+
+@route(bp, "/api/repos", methods=["GET"])
+def list_repos() -> dict[str, Any]:
+    page = repos.list_repos(*paging(bp.current_request))
+    return {"items": [repo_json(r) for r in page.items], "nextCursor": page.next_cursor}
+
+
+@route(bp, "/api/repos/{repo_id}", methods=["GET"])
+def get_repo(repo_id: str) -> dict[str, Any]:
+    return repo_json(repos.get(repo_id))

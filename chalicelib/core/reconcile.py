@@ -1,0 +1,241 @@
+"""The reconciler's decisions: `decide(snapshot, now) -> Action`, pure.
+
+The engine reads the world into a `Snapshot`, asks `decide`, and applies the one action it gets
+with compare-and-swap. Every action carries the reason it was chosen, which becomes the event's
+message, so the history of a task explains itself.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .states import TaskState
+
+S = TaskState
+
+RETRY_BASE = timedelta(seconds=5)
+
+
+class PodPhase(StrEnum):
+    NOT_FOUND = "not_found"
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    """What the launcher knows of one attempt's agent."""
+
+    phase: PodPhase
+    reason: str | None = None
+    message: str | None = None
+    # Failures the user must fix (a bad image, a pod that cannot be scheduled) are not retried.
+    retryable: bool = True
+
+    @property
+    def alive(self) -> bool:
+        return self.phase in (PodPhase.PENDING, PodPhase.RUNNING)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """The fields of a task row that decisions depend on."""
+
+    id: str
+    state: TaskState
+    version: int
+    attempt: int
+    retry_count: int
+    max_retries: int
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    launched_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class Limits:
+    stall_threshold: timedelta
+    provision_timeout: timedelta
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    task: TaskView
+    # None when the task is in a state where no agent can be alive and nobody asked the launcher.
+    pod: PodStatus | None
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Noop:
+    reason: str
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Launch:
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StopAgent:
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: TaskState
+    reason: str
+    changes: Mapping[str, object] = field(default_factory=dict)
+    stop_agent: bool = False
+
+
+Action = Noop | WaitUntil | Launch | StopAgent | Transition
+
+
+def retry_delay(retry_count: int) -> timedelta:
+    return RETRY_BASE * int(2**retry_count)
+
+
+def retry_pending(task: TaskView) -> bool:
+    return task.state is S.FAILED and task.retryable and task.retry_count < task.max_retries
+
+
+def fail(reason_kind: str, message: str, *, retryable: bool = True, stop_agent: bool = False) -> Transition:
+    return Transition(
+        to=S.FAILED,
+        reason=message,
+        changes={"errorMessage": message, "errorKind": reason_kind, "retryable": retryable},
+        stop_agent=stop_agent,
+    )
+
+
+def decide(snapshot: Snapshot, now: datetime) -> Action:
+    task = snapshot.task
+    handler = _DECIDERS.get(task.state, _decide_resting)
+    return handler(snapshot, now)
+
+
+def _decide_pending(snapshot: Snapshot, now: datetime) -> Action:
+    return Transition(to=S.QUEUED, reason="ready to run")
+
+
+def _decide_queued(snapshot: Snapshot, now: datetime) -> Action:
+    return Noop("waiting for a concurrency slot")
+
+
+def _pod_failure(pod: PodStatus, before_start: bool) -> Transition:
+    if pod.phase is PodPhase.NOT_FOUND:
+        where = "before it started" if before_start else "while it ran"
+        return fail("pod_gone", f"the agent's pod disappeared {where}")
+    if pod.phase is PodPhase.SUCCEEDED:
+        return fail("no_result", "the agent's pod exited without reporting a result")
+    kind = pod.reason or "crash"
+    message = pod.message or f"the agent's pod failed ({kind})"
+    return fail(kind, message, retryable=pod.retryable)
+
+
+def _decide_provisioning(snapshot: Snapshot, now: datetime) -> Action:
+    task, pod = snapshot.task, snapshot.pod
+    if task.launched_at is None:
+        return Launch(task.attempt, f"slot taken; launching attempt {task.attempt}")
+    if pod is None or not pod.alive:
+        return _pod_failure(pod or PodStatus(PodPhase.NOT_FOUND), before_start=True)
+    waited = now - task.launched_at
+    if waited > snapshot.limits.provision_timeout:
+        seconds = int(snapshot.limits.provision_timeout.total_seconds())
+        return fail("unschedulable", f"the agent did not start within {seconds} s", stop_agent=True)
+    return Noop("agent starting")
+
+
+def _decide_running(snapshot: Snapshot, now: datetime) -> Action:
+    task, pod = snapshot.task, snapshot.pod
+    if pod is None or not pod.alive:
+        return _pod_failure(pod or PodStatus(PodPhase.NOT_FOUND), before_start=False)
+    last_sign = task.last_heartbeat_at or task.started_at or task.updated_at
+    silent = now - last_sign
+    if silent > snapshot.limits.stall_threshold:
+        seconds = int(silent.total_seconds())
+        return fail("stalled", f"no heartbeat from the agent for {seconds} s", stop_agent=True)
+    return Noop("agent running")
+
+
+def _decide_failed(snapshot: Snapshot, now: datetime) -> Action:
+    task = snapshot.task
+    if snapshot.pod is not None and snapshot.pod.alive:
+        return StopAgent(task.attempt, "task failed; stopping its agent")
+    if not retry_pending(task):
+        return Noop("failed; no automatic retry left")
+    due = (task.completed_at or task.updated_at) + retry_delay(task.retry_count)
+    if now < due:
+        return WaitUntil(due, f"retry {task.retry_count + 1} of {task.max_retries} due")
+    return Transition(
+        to=S.QUEUED,
+        reason=f"automatic retry {task.retry_count + 1} of {task.max_retries}",
+        changes={"retryCount": task.retry_count + 1},
+    )
+
+
+def _decide_resting(snapshot: Snapshot, now: datetime) -> Action:
+    task = snapshot.task
+    if snapshot.pod is not None and snapshot.pod.alive:
+        return StopAgent(task.attempt, f"task is {task.state.value}; stopping its agent")
+    return Noop(f"nothing to do while {task.state.value}")
+
+
+_DECIDERS = {
+    S.PENDING: _decide_pending,
+    S.QUEUED: _decide_queued,
+    S.PROVISIONING: _decide_provisioning,
+    S.RUNNING: _decide_running,
+    S.FAILED: _decide_failed,
+}
+
+# States whose decision depends on what the launcher says about the agent.
+NEEDS_POD_STATUS = frozenset({S.PROVISIONING, S.RUNNING, S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION})
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The runner's final report for one attempt."""
+
+    success: bool
+    changed: bool
+    pushed: bool
+    pr_url: str | None
+    error: str | None
+    error_kind: str | None
+
+
+def outcome(report: RunReport) -> Transition:
+    """SPEC §3 "Outcome of an agent run"."""
+    if report.pr_url:
+        return Transition(to=S.PR_OPENED, reason=f"pull request opened: {report.pr_url}")
+    if not report.success:
+        kind = report.error_kind or "agent_error"
+        message = report.error or "the agent failed"
+        return fail(kind, message, retryable=kind != "auth")
+    if report.changed and report.pushed:
+        return Transition(to=S.COMPLETED, reason="agent finished; branch pushed")
+    if report.changed:
+        return fail("git", "the agent's changes could not be pushed")
+    return Transition(
+        to=S.NEEDS_ATTENTION,
+        reason="completed without changes",
+        changes={"errorMessage": "completed without changes"},
+    )

@@ -1,0 +1,57 @@
+"""Start queued tasks in priority order while slots are free.
+
+The plan is pure (`core.dispatch`); the slot itself is taken in the same transaction as the
+queued -> provisioning transition, with a condition on the counter, so however many dispatchers
+race, a limit is never exceeded: the losers' transactions are cancelled and the tasks stay queued.
+"""
+from __future__ import annotations
+
+from chalicelib.core.dispatch import Capacity, QueuedTask, plan_dispatch
+from chalicelib.core.states import TaskState
+from chalicelib.observability import logger
+from chalicelib.settings import settings
+from chalicelib.store import tasks
+from chalicelib.store.models import RepoModel
+
+from .clock import utcnow
+from .reconciler import reconcile
+
+QUEUE_LOOKAHEAD = 50
+DEFAULT_REPO_LIMIT = 2
+
+
+def _repo_limits(repo_ids: set[str]) -> dict[str, int]:
+    return {repo.id: int(repo.maxConcurrentTasks) for repo in RepoModel.batch_get(list(repo_ids))}
+
+
+def dispatch() -> list[str]:
+    head = tasks.queue_head(QUEUE_LOOKAHEAD)
+    if not head:
+        return []
+    repo_ids = {task.repoId for task in head}
+    repo_limits = _repo_limits(repo_ids)
+    global_used, repo_used = tasks.slot_usage(repo_ids)
+    queue = [
+        QueuedTask(task.id, task.repoId, repo_limits.get(task.repoId, DEFAULT_REPO_LIMIT))
+        for task in head
+    ]
+    plan = plan_dispatch(queue, Capacity(global_used, settings.max_concurrent, repo_used))
+    by_id = {task.id: task for task in head}
+    started: list[str] = []
+    for chosen in plan:
+        limits = tasks.SlotLimits(settings.max_concurrent, chosen.repo_limit)
+        try:
+            tasks.transition(
+                by_id[chosen.id], TaskState.PROVISIONING, trigger="dispatcher",
+                message="concurrency slot taken", now=utcnow(), limits=limits,
+            )
+        except tasks.CapacityFull:
+            logger.info("dispatch.capacity_full", extra={"taskId": chosen.id})
+            continue
+        except tasks.LostRace:
+            continue
+        started.append(chosen.id)
+    # Launch at once instead of waiting for the provisioning record to come back on the stream.
+    for task_id in started:
+        reconcile(task_id)
+    return started

@@ -1,0 +1,113 @@
+"""Reconcile one task: snapshot -> decide -> execute, under compare-and-swap.
+
+A lost race is not an error here: the row moved, so read it again and decide again.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chalicelib.core import reconcile as core
+from chalicelib.core.runner_env import RunnerInput, runner_environment
+from chalicelib.core.timefmt import iso
+from chalicelib.core.tokens import run_token
+from chalicelib.exceptions import NotFound
+from chalicelib.launch import LaunchSpec, get_launcher
+from chalicelib.observability import logger
+from chalicelib.settings import settings
+from chalicelib.store import repos, tasks
+from chalicelib.store.models import TaskModel
+
+from .clock import utcnow
+from .secrets import run_token_secret
+
+MAX_STEPS = 6
+
+
+def limits() -> core.Limits:
+    return core.Limits(
+        stall_threshold=timedelta(milliseconds=settings.stall_threshold_ms),
+        provision_timeout=timedelta(milliseconds=settings.provision_timeout_ms),
+    )
+
+
+def snapshot(task: TaskModel) -> core.Snapshot:
+    view = tasks.view(task)
+    pod = None
+    if view.state in core.NEEDS_POD_STATUS and view.attempt > 0:
+        pod = get_launcher().status(task.id, view.attempt)
+    return core.Snapshot(task=view, pod=pod, limits=limits())
+
+
+def reconcile(task_id: str) -> list[core.Action]:
+    """Apply decisions until the task rests; returns what was decided, for logs and tests."""
+    taken: list[core.Action] = []
+    for _ in range(MAX_STEPS):
+        try:
+            task = tasks.get(task_id)
+        except NotFound:
+            return taken
+        now = utcnow()
+        action = core.decide(snapshot(task), now)
+        taken.append(action)
+        try:
+            progressed = execute(task, action)
+        except tasks.LostRace:
+            continue
+        if not progressed:
+            break
+    return taken
+
+
+def execute(task: TaskModel, action: core.Action) -> bool:
+    """Do the I/O for one action. True when the task changed and should be looked at again."""
+    log = {"taskId": task.id, "state": task.state, "action": type(action).__name__,
+           "reason": action.reason}
+    if isinstance(action, (core.Noop, core.WaitUntil)):
+        logger.debug("reconcile", extra=log)
+        return False
+    logger.info("reconcile", extra=log)
+    if isinstance(action, core.StopAgent):
+        get_launcher().cancel(task.id, action.attempt)
+        return False
+    if isinstance(action, core.Launch):
+        try:
+            spec = launch_spec(task, action.attempt)
+        except NotFound:
+            return execute(task, core.fail("repo_missing", "the task's repository is no longer registered",
+                                           retryable=False))
+        get_launcher().launch(spec)
+        tasks.update(task, {"launchedAt": iso(utcnow())}, utcnow())
+        return True
+    attempt = int(task.attempt)
+    tasks.transition(
+        task, action.to, trigger="reconciler", message=action.reason, now=utcnow(),
+        changes=dict(action.changes),
+    )
+    if action.stop_agent:
+        get_launcher().cancel(task.id, attempt)
+    return True
+
+
+def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
+    repo = repos.get(task.repoId)
+    given = RunnerInput(
+        task_id=task.id,
+        attempt=attempt,
+        title=task.title,
+        prompt=task.prompt,
+        repo_url=task.repoUrl,
+        repo_branch=task.repoBranch,
+        branch_name=task.branchName,
+        agent_type=task.agentType,
+        max_turns=int(repo.maxTurnsCoding),
+        model=task.model or repo.model,
+        setup_commands=[str(c) for c in repo.setupCommands or []],
+        custom_command=repo.customCommand,
+        resume_session_id=None,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+    )
+    token = run_token(run_token_secret(), task.id, attempt)
+    return LaunchSpec(
+        task_id=task.id, attempt=attempt,
+        environment=runner_environment(given, settings.api_url, token), image=repo.image,
+    )

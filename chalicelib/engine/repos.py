@@ -1,0 +1,71 @@
+"""Repositories behind the API: register, and resolve the repo a new task names."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.core.repos import BadRepoUrl, is_local, local_path, normalise_repo_url
+from chalicelib.core.schemas import AGENT_ALIASES, REPO_CREATE, REPO_DEFAULTS
+from chalicelib.exceptions import Conflict, FieldProblem, NotFound, ValidationFailed
+from chalicelib.settings import settings
+from chalicelib.store import repos
+from chalicelib.store.models import RepoModel
+
+from .clock import utcnow
+from .validation import require_valid
+
+
+def _normalised(raw: str, field: str) -> str:
+    try:
+        url = normalise_repo_url(raw, allow_local=settings.launcher == "local")
+    except BadRepoUrl as error:
+        raise ValidationFailed(f"invalid {field}", [FieldProblem(field, str(error))]) from None
+    if is_local(url) and not os.path.isdir(local_path(url)):
+        raise ValidationFailed(
+            f"invalid {field}", [FieldProblem(field, "no git repository at this path")]
+        )
+    return url
+
+
+def _name_of(url: str) -> str:
+    return "/".join(url.rstrip("/").split("/")[-2:])
+
+
+def register_repo(body: Any) -> RepoModel:
+    given = require_valid(REPO_CREATE, body)
+    url = _normalised(given["repoUrl"], "repoUrl")
+    fields: dict[str, Any] = {**REPO_DEFAULTS, **given, "repoUrl": url}
+    fields["defaultAgentType"] = AGENT_ALIASES.get(fields["defaultAgentType"], fields["defaultAgentType"])
+    fields.update(id=str(uuid.uuid4()), name=_name_of(url))
+    return repos.create(fields, utcnow())
+
+
+def resolve_repo(given: Mapping[str, Any]) -> RepoModel:
+    """A task names its repo by id, or by URL; an unknown URL is registered with the defaults,
+    so `POST /api/tasks` with just a `repoUrl` works as the seeds show it."""
+    if given.get("repoId"):
+        try:
+            return repos.get(given["repoId"])
+        except NotFound:
+            raise ValidationFailed(
+                "unknown repoId", [FieldProblem("repoId", "no repository with this id")]
+            ) from None
+    if not given.get("repoUrl"):
+        raise ValidationFailed(
+            "a task needs a repository", [FieldProblem("repoId", "give repoId or repoUrl")]
+        )
+    url = _normalised(given["repoUrl"], "repoUrl")
+    existing = repos.find_by_url(url)
+    if existing is not None:
+        return existing
+    fields = {**REPO_DEFAULTS, "repoUrl": url, "id": str(uuid.uuid4()), "name": _name_of(url)}
+    try:
+        return repos.create(fields, utcnow())
+    except Conflict:
+        # Somebody registered it in the meantime: use theirs.
+        found = repos.find_by_url(url)
+        if found is None:
+            raise
+        return found

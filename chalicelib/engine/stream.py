@@ -1,0 +1,55 @@
+"""The tasks table's stream: every changed task is reconciled, then the queue is dispatched.
+
+Records that fail are reported back as `batchItemFailures` (powertools' batch utility), so
+only they are delivered again.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from chalicelib.observability import logger
+
+from .dispatcher import dispatch
+from .reconciler import reconcile
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def wakes_reconciler(record: DynamoDBRecord) -> bool:
+    """Heartbeats and running cost change a row without moving its version: nothing to decide."""
+    name = record.event_name.name if record.event_name else ""
+    if name == "INSERT":
+        return True
+    if name != "MODIFY" or record.dynamodb is None:
+        return False
+    old = record.dynamodb.old_image or {}
+    new = record.dynamodb.new_image or {}
+    return old.get("version") != new.get("version")
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    if not wakes_reconciler(record):
+        return
+    keys = record.dynamodb.keys if record.dynamodb else None
+    if not keys or "id" not in keys:
+        return
+    reconcile(str(keys["id"]))
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    try:
+        dispatch()
+    except Exception:
+        # The next batch or the periodic resync dispatches again; the records themselves are done.
+        logger.exception("dispatch failed after stream batch")
+    return dict(response)

@@ -1,0 +1,89 @@
+"""Agents as local subprocesses: the runner program in a scratch directory, one process group
+per attempt so that cancelling kills the agent and everything it started."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from chalicelib.core.reconcile import PodPhase, PodStatus
+
+from .base import LaunchSpec
+
+RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner-image"
+KILL_GRACE_S = 1.0
+
+
+class LocalLauncher:
+    name = "local"
+
+    def __init__(self, work_dir: str, python: str | None = None) -> None:
+        self._work_dir = Path(work_dir)
+        self._python = python or sys.executable
+        self._lock = threading.Lock()
+        self._procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+
+    def launch(self, spec: LaunchSpec) -> None:
+        key = (spec.task_id, spec.attempt)
+        with self._lock:
+            if key in self._procs:
+                return
+            workspace = self._work_dir / f"{spec.task_id}-{spec.attempt}"
+            workspace.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, **spec.secrets, **spec.environment}
+            env["OPTIO_WORKSPACE"] = str(workspace)
+            env["PYTHONPATH"] = str(RUNNER_DIR)
+            with open(workspace / "runner.log", "ab") as log:
+                self._procs[key] = subprocess.Popen(
+                    [self._python, "-m", "optio_runner"],
+                    cwd=workspace,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+    def status(self, task_id: str, attempt: int) -> PodStatus:
+        with self._lock:
+            proc = self._procs.get((task_id, attempt))
+        if proc is None:
+            return PodStatus(PodPhase.NOT_FOUND)
+        code = proc.poll()
+        if code is None:
+            return PodStatus(PodPhase.RUNNING)
+        if code == 0:
+            return PodStatus(PodPhase.SUCCEEDED)
+        if code < 0:
+            return PodStatus(
+                PodPhase.FAILED, "crash", f"the runner was killed by signal {-code}"
+            )
+        return PodStatus(PodPhase.FAILED, "crash", f"the runner exited with code {code}")
+
+    def cancel(self, task_id: str, attempt: int) -> None:
+        with self._lock:
+            proc = self._procs.get((task_id, attempt))
+        if proc is None or proc.poll() is not None:
+            return
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            keys = list(self._procs)
+        for task_id, attempt in keys:
+            self.cancel(task_id, attempt)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass

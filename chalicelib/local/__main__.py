@@ -1,0 +1,31 @@
+"""`python -m chalicelib.local` (what `make dev` runs): Optio on this machine."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from .dynamodb_local import DynamoDBLocalError
+from .stack import LocalStack
+
+
+def main() -> int:
+    stack = LocalStack()
+    try:
+        stack.start()
+    except DynamoDBLocalError as error:
+        print(f"optio: {error}", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    print(f"Optio is running at {stack.url}", flush=True)
+    print(f"Admin token: {stack.token}", flush=True)
+    stopping.wait()
+    print("optio: stopping", flush=True)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

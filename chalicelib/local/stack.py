@@ -1,0 +1,83 @@
+"""The whole system in one process, with the same handlers as on AWS (ARCHITECTURE "Local mode").
+
+DynamoDB Local (or `OPTIO_DYNAMODB_ENDPOINT`) stands in for DynamoDB, a stream poller for the
+Lambda stream trigger, a ticker for EventBridge, Chalice's local server for API Gateway, and the
+local launcher for EKS.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from .bootstrap import prepare
+from .dynamodb_local import DynamoDBLocal
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPS_DIR = REPO_ROOT / ".deps"
+
+
+class LocalStack:
+    def __init__(self, env: MutableMapping[str, str] | None = None) -> None:
+        self._env = os.environ if env is None else env
+        self._ddb: DynamoDBLocal | None = None
+        self._parts: list[Any] = []
+        self._server: Any = None
+        self._server_thread: threading.Thread | None = None
+        self.url = ""
+        self.token = ""
+
+    def start(self, serve: bool = True, engine: bool = True) -> None:
+        data_dir = prepare(self._env)
+        if not self._env.get("OPTIO_DYNAMODB_ENDPOINT"):
+            self._ddb = DynamoDBLocal(
+                DEPS_DIR, db_path=data_dir / "dynamodb", log_path=data_dir / "dynamodb.log"
+            )
+            self._ddb.start()
+            self._env["OPTIO_DYNAMODB_ENDPOINT"] = self._ddb.endpoint
+        # Settings are read at import: everything below sees the environment prepared above.
+        from chalicelib.settings import settings
+        from chalicelib.store.models import TaskModel
+        from chalicelib.store.tables import create_all
+
+        create_all()
+        from app import app, periodic_resync, task_stream
+
+        from .streams import LocalLambdaContext, StreamPoller
+        from .ticker import Ticker
+
+        assert settings.dynamodb_endpoint is not None
+        table: str = TaskModel.Meta.table_name
+        poller = StreamPoller(settings.dynamodb_endpoint, table, task_stream, region=settings.region)
+        ticker = Ticker("resync", settings.resync_interval_ms / 1000, periodic_resync,
+                        lambda: LocalLambdaContext(function_name="resync"))
+        if engine:
+            poller.start()
+            ticker.start()
+            self._parts = [poller, ticker]
+        self.token = settings.api_token or ""
+        self.url = f"http://{settings.host}:{settings.port}"
+        if serve:
+            from .server import make_server
+
+            self._server = make_server(app, settings.host, settings.port)
+            self._server_thread = threading.Thread(
+                target=self._server.server.serve_forever, name="http", daemon=True
+            )
+            self._server_thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        for part in reversed(self._parts):
+            part.stop()
+        from chalicelib.launch import get_launcher
+
+        launcher = get_launcher()
+        shutdown = getattr(launcher, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        if self._ddb is not None:
+            self._ddb.stop()

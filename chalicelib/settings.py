@@ -1,0 +1,98 @@
+"""Every environment variable Optio reads, in one place, with its default.
+
+The README's table of variables mirrors `VARIABLES`; a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    doc: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("OPTIO_PORT", "8000", "Port of the local server (`make dev`)."),
+    Variable("OPTIO_HOST", "127.0.0.1", "Address the local server binds to."),
+    Variable("OPTIO_DATA_DIR", ".optio", "Local data: DynamoDB Local files, admin token, agent workspaces."),
+    Variable("OPTIO_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint to use instead of the embedded DynamoDB Local (empty: embedded locally, AWS on Lambda)."),
+    Variable("OPTIO_TABLE_PREFIX", "optio-dev-", "Prefix of every DynamoDB table name."),
+    Variable("AWS_REGION", "us-east-1", "AWS region of the tables."),
+    Variable("OPTIO_LAUNCHER", "local", "Where agents run: `local` (subprocesses) or `kubernetes` (EKS Jobs)."),
+    Variable("OPTIO_API_TOKEN", "", "Admin token; locally one is generated on first start and kept in the data directory."),
+    Variable("OPTIO_RUN_TOKEN_SECRET", "", "Key that signs the per-attempt runner tokens; locally generated and kept in the data directory."),
+    Variable("OPTIO_API_URL", "", "URL the runner reports to (default: the local server's URL)."),
+    Variable("OPTIO_MAX_CONCURRENT", "5", "Repo tasks running at once, across all repos."),
+    Variable("OPTIO_MAX_WORKFLOW_CONCURRENT", "5", "Standalone runs at once."),
+    Variable("OPTIO_STALL_THRESHOLD_MS", "900000", "A running task with no heartbeat for this long fails."),
+    Variable("OPTIO_PROVISION_TIMEOUT_MS", "600000", "A task whose agent has not started this long after launch fails."),
+    Variable("OPTIO_RESYNC_INTERVAL_MS", "2000", "Local mode: how often every active task is reconciled (EventBridge runs it every minute on AWS)."),
+    Variable("OPTIO_HEARTBEAT_INTERVAL_MS", "30000", "How often the runner sends a heartbeat."),
+    Variable("OPTIO_TASKS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-tasks/stream/local", "Stream of the tasks table (set by the deployment)."),
+    Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
+    Variable("OPTIO_LOG_LEVEL", "INFO", "Log level of the structured logs."),
+)
+
+_DEFAULTS = {v.name: v.default for v in VARIABLES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    host: str
+    data_dir: str
+    dynamodb_endpoint: str | None
+    table_prefix: str
+    region: str
+    launcher: str
+    api_token: str | None
+    run_token_secret: str | None
+    api_url: str
+    max_concurrent: int
+    max_workflow_concurrent: int
+    stall_threshold_ms: int
+    provision_timeout_ms: int
+    resync_interval_ms: int
+    heartbeat_interval_ms: int
+    tasks_stream_arn: str
+    runner_python: str | None
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            return source.get(name) or _DEFAULTS[name]
+
+        port = int(get("OPTIO_PORT"))
+        host = get("OPTIO_HOST")
+        return cls(
+            port=port,
+            host=host,
+            data_dir=os.path.abspath(get("OPTIO_DATA_DIR")),
+            dynamodb_endpoint=get("OPTIO_DYNAMODB_ENDPOINT") or None,
+            table_prefix=get("OPTIO_TABLE_PREFIX"),
+            region=source.get("AWS_REGION") or source.get("AWS_DEFAULT_REGION") or _DEFAULTS["AWS_REGION"],
+            launcher=get("OPTIO_LAUNCHER"),
+            api_token=get("OPTIO_API_TOKEN") or None,
+            run_token_secret=get("OPTIO_RUN_TOKEN_SECRET") or None,
+            api_url=get("OPTIO_API_URL") or f"http://{host}:{port}",
+            max_concurrent=int(get("OPTIO_MAX_CONCURRENT")),
+            max_workflow_concurrent=int(get("OPTIO_MAX_WORKFLOW_CONCURRENT")),
+            stall_threshold_ms=int(get("OPTIO_STALL_THRESHOLD_MS")),
+            provision_timeout_ms=int(get("OPTIO_PROVISION_TIMEOUT_MS")),
+            resync_interval_ms=int(get("OPTIO_RESYNC_INTERVAL_MS")),
+            heartbeat_interval_ms=int(get("OPTIO_HEARTBEAT_INTERVAL_MS")),
+            tasks_stream_arn=get("OPTIO_TASKS_STREAM_ARN"),
+            runner_python=get("OPTIO_RUNNER_PYTHON") or None,
+            log_level=get("OPTIO_LOG_LEVEL"),
+        )
+
+
+settings = Settings.from_env()

@@ -1,0 +1,251 @@
+"""The DynamoDB tables, as pynamodb models: the one definition of every table and index.
+
+Local mode creates the tables from these models (`store.tables`), and the infrastructure code
+derives its table definitions from them too. Attribute names are the API's camelCase names, so
+a row and its JSON shape say the same thing.
+"""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.settings import settings
+
+QUEUE_PARTITION = "queued"
+ACTIVE_PARTITION = "active"
+
+
+class _Meta:
+    """Connection settings shared by every table."""
+
+    region = settings.region
+    host = settings.dynamodb_endpoint
+    billing_mode = "PAY_PER_REQUEST"
+    # Fail fast when the store is unreachable instead of hanging a request for a minute.
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 10
+    # DynamoDB Local accepts any credentials; AWS uses the function's role.
+    if settings.dynamodb_endpoint and not os.environ.get("AWS_ACCESS_KEY_ID"):
+        aws_access_key_id = "local"
+        aws_secret_access_key = "local"
+
+
+def _table(name: str) -> str:
+    return f"{settings.table_prefix}{name}"
+
+
+class QueueIndex(GlobalSecondaryIndex["TaskModel"]):
+    """Queued tasks in start order. Sparse: `queuePartition` exists only while queued."""
+
+    class Meta:
+        index_name = "queue-index"
+        projection = AllProjection()
+    queuePartition = UnicodeAttribute(hash_key=True)
+    queueSort = UnicodeAttribute(range_key=True)
+
+
+class ActiveIndex(GlobalSecondaryIndex["TaskModel"]):
+    """Tasks the resync must look at. Sparse: set only while the reconciler may have work."""
+
+    class Meta:
+        index_name = "active-index"
+        projection = KeysOnlyProjection()
+    activePartition = UnicodeAttribute(hash_key=True)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
+class TypeIndex(GlobalSecondaryIndex["TaskModel"]):
+    class Meta:
+        index_name = "type-index"
+        projection = AllProjection()
+    type = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class StateIndex(GlobalSecondaryIndex["TaskModel"]):
+    class Meta:
+        index_name = "state-index"
+        projection = AllProjection()
+    state = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class RepoIndex(GlobalSecondaryIndex["TaskModel"]):
+    class Meta:
+        index_name = "repo-index"
+        projection = AllProjection()
+    repoId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class TaskModel(Model):
+    class Meta(_Meta):
+        table_name = _table("tasks")
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(default="repo-task")
+    version = NumberAttribute(default=0)
+    state = UnicodeAttribute()
+    title = UnicodeAttribute()
+    prompt = UnicodeAttribute()
+    repoId = UnicodeAttribute()
+    repoUrl = UnicodeAttribute()
+    repoBranch = UnicodeAttribute()
+    branchName = UnicodeAttribute()
+    agentType = UnicodeAttribute()
+    model = UnicodeAttribute(null=True)
+    priority = NumberAttribute(default=0)
+    retryCount = NumberAttribute(default=0)
+    maxRetries = NumberAttribute(default=3)
+    retryable = BooleanAttribute(default=True)
+    attempt = NumberAttribute(default=0)
+    taskType = UnicodeAttribute(default="coding")
+    parentId = UnicodeAttribute(null=True)
+    metadata = JSONAttribute(null=True)
+    prUrl = UnicodeAttribute(null=True)
+    prNumber = NumberAttribute(null=True)
+    prState = UnicodeAttribute(null=True)
+    prChecksStatus = UnicodeAttribute(null=True)
+    prReviewStatus = UnicodeAttribute(null=True)
+    costUsd = NumberAttribute(null=True)
+    inputTokens = NumberAttribute(null=True)
+    outputTokens = NumberAttribute(null=True)
+    modelUsed = UnicodeAttribute(null=True)
+    sessionId = UnicodeAttribute(null=True)
+    resultSummary = UnicodeAttribute(null=True)
+    errorMessage = UnicodeAttribute(null=True)
+    errorKind = UnicodeAttribute(null=True)
+    commitSha = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    queuedAt = UnicodeAttribute(null=True)
+    launchedAt = UnicodeAttribute(null=True)
+    startedAt = UnicodeAttribute(null=True)
+    completedAt = UnicodeAttribute(null=True)
+    lastHeartbeatAt = UnicodeAttribute(null=True)
+    # The repo whose slot this task holds while provisioning or running, so release is exact.
+    slotRepoId = UnicodeAttribute(null=True)
+
+    queuePartition = UnicodeAttribute(null=True)
+    queueSort = UnicodeAttribute(null=True)
+    activePartition = UnicodeAttribute(null=True)
+
+    queue_index = QueueIndex()
+    active_index = ActiveIndex()
+    type_index = TypeIndex()
+    state_index = StateIndex()
+    repo_index = RepoIndex()
+
+
+class TaskEventModel(Model):
+    """One row per transition; the sort key is the task version the transition produced."""
+
+    class Meta(_Meta):
+        table_name = _table("task-events")
+
+    taskId = UnicodeAttribute(hash_key=True)
+    eventKey = UnicodeAttribute(range_key=True)
+    fromState = UnicodeAttribute(null=True)
+    toState = UnicodeAttribute()
+    trigger = UnicodeAttribute()
+    message = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+
+
+class TaskLogModel(Model):
+    class Meta(_Meta):
+        table_name = _table("task-logs")
+
+    taskId = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    attempt = NumberAttribute()
+    logType = UnicodeAttribute()
+    content = UnicodeAttribute()
+    at = UnicodeAttribute()
+
+
+class CounterModel(Model):
+    """Concurrency slots (`slots#global`, `slots#repo#<id>`) and sequence counters."""
+
+    class Meta(_Meta):
+        table_name = _table("counters")
+
+    key = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+class RepoModel(Model):
+    class Meta(_Meta):
+        table_name = _table("repos")
+
+    id = UnicodeAttribute(hash_key=True)
+    repoUrl = UnicodeAttribute()
+    name = UnicodeAttribute()
+    defaultBranch = UnicodeAttribute()
+    defaultAgentType = UnicodeAttribute()
+    maxConcurrentTasks = NumberAttribute()
+    autoMerge = BooleanAttribute()
+    autoResume = BooleanAttribute()
+    maxAutoResumes = NumberAttribute()
+    reviewEnabled = BooleanAttribute()
+    reviewTrigger = UnicodeAttribute()
+    model = UnicodeAttribute(null=True)
+    maxTurnsCoding = NumberAttribute()
+    maxTurnsReview = NumberAttribute()
+    setupCommands = ListAttribute(of=UnicodeAttribute, default=list)
+    image = UnicodeAttribute(null=True)
+    customCommand = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
+class UniqueKeyModel(Model):
+    """Claimed with a conditional put: repo URLs, idempotency keys of deliveries and firings."""
+
+    class Meta(_Meta):
+        table_name = _table("keys")
+
+    key = UnicodeAttribute(hash_key=True)
+    ref = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+
+
+class TokenIndex(GlobalSecondaryIndex["ApiKeyModel"]):
+    class Meta:
+        index_name = "token-index"
+        projection = AllProjection()
+    tokenHash = UnicodeAttribute(hash_key=True)
+
+
+class ApiKeyModel(Model):
+    class Meta(_Meta):
+        table_name = _table("api-keys")
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(null=True)
+    tokenHash = UnicodeAttribute()
+    tokenPrefix = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+
+    token_index = TokenIndex()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TaskModel,
+    TaskEventModel,
+    TaskLogModel,
+    CounterModel,
+    RepoModel,
+    UniqueKeyModel,
+    ApiKeyModel,
+)

@@ -1,0 +1,5 @@
+import sys
+
+from optio_runner.runner import main
+
+sys.exit(main())

@@ -1,0 +1,245 @@
+"""One attempt, start to finish: report started, check out, set up, run the agent, publish, report.
+
+Exit codes: 0 once the result is delivered (whatever the agent did) or when the server says the
+attempt is no longer current; 1 when the result cannot be delivered or the run token is refused;
+2 when the environment is incomplete; 143 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from optio_runner.agents import create_adapter
+from optio_runner.agents.base import (
+    AgentAdapter,
+    AgentConfigError,
+    AgentContext,
+    AgentResult,
+    Collected,
+    ErrorKind,
+    ParsedLine,
+)
+from optio_runner.config import Config, ConfigError, load_config
+from optio_runner.gitops import (
+    Checkout,
+    Git,
+    GitError,
+    check_out,
+    commit_leftovers,
+    has_changes,
+    push,
+)
+from optio_runner.loglines import LogType, log_line
+from optio_runner.process import Stopped, StopReason, Supervisor
+from optio_runner.reporter import RESULT_RETRY, Heartbeat, LogShipper, Reporter, note
+
+
+class Terminated(BaseException):
+    """Raised on the main thread by the SIGTERM handler; BaseException so no handler eats it."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    agent: AgentResult  # success and error here are the attempt's, git failures included
+    changed: bool = False
+    pushed: bool = False
+    commit_sha: str | None = None
+    pr_url: str | None = None
+
+    def to_event(self, branch_name: str) -> dict[str, Any]:
+        agent = self.agent
+        return {
+            "result": "success" if agent.success else "failure",
+            "changed": self.changed,
+            "pushed": self.pushed,
+            "branchName": branch_name,
+            "commitSha": self.commit_sha,
+            "prUrl": self.pr_url,
+            "costUsd": agent.cost_usd,
+            "inputTokens": agent.input_tokens,
+            "outputTokens": agent.output_tokens,
+            "model": agent.model,
+            "sessionId": agent.session_id,
+            "summary": agent.summary,
+            "error": agent.error,
+            "errorKind": agent.error_kind,
+        }
+
+
+def failed(error: str, kind: ErrorKind) -> Outcome:
+    return Outcome(AgentResult(success=False, error=error, error_kind=kind))
+
+
+class Runner:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.supervisor = Supervisor()
+        self.reporter = Reporter(cfg.api_url, cfg.task_id, cfg.run_token, cfg.attempt, self.supervisor)
+        self.logs = LogShipper(self.reporter, self.supervisor, cfg.log_flush_s)
+        self.heartbeat = Heartbeat(self.reporter, cfg.heartbeat_interval_s, self._running_cost)
+        self.collected: Collected | None = None
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return self._run()
+        except Stopped as stop:
+            return stop.reason.value
+        except (Terminated, KeyboardInterrupt):
+            self.supervisor.stop(StopReason.TERMINATED)
+            self.supervisor.reap_current()
+            return StopReason.TERMINATED.value
+
+    def _run(self) -> int:
+        if not self.reporter.send("started", {}):
+            self.supervisor.check()
+            note("could not report that the attempt started; giving up")
+            return 1
+        self.logs.start()
+        self.heartbeat.start()
+        outcome = self._attempt()
+        self.logs.close()
+        self.heartbeat.stop()
+        self.supervisor.check()
+        if self.reporter.send("result", outcome.to_event(self.cfg.branch_name), RESULT_RETRY):
+            return 0
+        self.supervisor.check()
+        return 1
+
+    def _attempt(self) -> Outcome:
+        cfg = self.cfg
+        adapter = create_adapter(cfg.agent_type)
+        if adapter is None:
+            return failed(f"unsupported agent type {cfg.agent_type}", "setup")
+        ctx = AgentContext(
+            prompt=cfg.prompt,
+            max_turns=cfg.max_turns,
+            model=cfg.model,
+            resume_session_id=cfg.resume_session_id,
+            binary=cfg.agent_binary(adapter.name, adapter.default_binary),
+            custom_command=cfg.custom_command,
+        )
+        try:
+            argv = adapter.build_command(ctx)
+        except AgentConfigError as exc:
+            return failed(str(exc), "setup")
+
+        git = Git(self.supervisor, cfg.repo_dir, cfg.child_env)
+        self._system(f"checking out {cfg.branch_name} from {cfg.repo_url}")
+        try:
+            checkout = check_out(git, cfg.repo_url, cfg.repo_branch, cfg.branch_name)
+        except GitError as exc:
+            return failed(str(exc), "git")
+        origin = cfg.branch_name if checkout.branch_existed else cfg.repo_branch
+        self._system(f"on {cfg.branch_name} at {checkout.start_sha[:12]} (from origin/{origin})")
+
+        setup_error = self._run_setup()
+        if setup_error is not None:
+            return failed(setup_error, "setup")
+        agent = self._run_agent(adapter, argv)
+        return self._publish(git, checkout, agent)
+
+    def _run_setup(self) -> str | None:
+        for command in self.cfg.setup_commands:
+            self._system(f"$ {command}")
+            try:
+                code = self.supervisor.stream(
+                    ["sh", "-c", command],
+                    cwd=self.cfg.repo_dir,
+                    env=self.cfg.child_env,
+                    on_stdout=self._system,
+                )
+            except OSError as exc:
+                return f"setup command {command!r} could not be started: {exc}"
+            if code != 0:
+                return f"setup command {command!r} failed with exit code {code}"
+        return None
+
+    def _run_agent(self, adapter: AgentAdapter, argv: list[str]) -> AgentResult:
+        collected = Collected()
+        self.collected = collected
+
+        def on_stdout(line: str) -> None:
+            # Whatever a line holds, the pipe must keep draining, or the agent blocks on write.
+            try:
+                parsed = adapter.parse_line(line)
+            except Exception as exc:  # noqa: BLE001
+                note(f"could not parse agent output ({exc!r}); logging it as text")
+                parsed = ParsedLine(logs=[log_line("text", line)])
+            collected.absorb(parsed)
+            self.logs.add(parsed.logs)
+
+        self._system(f"starting agent {adapter.name} ({argv[0]})")
+        try:
+            code = self.supervisor.stream(
+                argv,
+                cwd=self.cfg.repo_dir,
+                env={**self.cfg.child_env, "OPTIO_PROMPT": self.cfg.prompt},
+                on_stdout=on_stdout,
+                on_stderr=collected.add_stderr,
+            )
+        except OSError as exc:
+            return AgentResult(
+                success=False,
+                error=f"could not start the agent ({argv[0]}): {exc}",
+                error_kind="agent_error",
+            )
+        result = adapter.finish(code, collected)
+        # Held back until now: stderr is noise on success and the explanation on failure.
+        stderr_type: LogType = "system" if result.success else "error"
+        self.logs.add(log_line(stderr_type, line) for line in collected.stderr_tail)
+        return result
+
+    def _publish(self, git: Git, checkout: Checkout, agent: AgentResult) -> Outcome:
+        """Saves the agent's work on the remote branch, whether or not the agent succeeded."""
+        cfg = self.cfg
+        try:
+            if commit_leftovers(git, f"optio: {cfg.task_title.splitlines()[0]}"):
+                self._system("committed the changes the agent left uncommitted")
+            changed = has_changes(git, checkout, cfg.repo_branch)
+            sha = git.head()
+        except GitError as exc:
+            return Outcome(_git_failure(agent, exc))
+        if not changed:
+            self._system("no changes to push")
+            return Outcome(agent)
+        try:
+            push(git, cfg.branch_name)
+        except GitError as exc:
+            return Outcome(_git_failure(agent, exc), changed=True, commit_sha=sha)
+        self._system(f"pushed {cfg.branch_name} at {sha[:12]}")
+        # Opening or finding the task's pull request (SPEC section 8) slots in here, setting pr_url.
+        return Outcome(agent, changed=True, pushed=True, commit_sha=sha)
+
+    def _system(self, line: str) -> None:
+        self.logs.add([log_line("system", line)])
+
+    def _running_cost(self) -> float | None:
+        return self.collected.cost_usd if self.collected is not None else None
+
+
+def _git_failure(agent: AgentResult, exc: GitError) -> AgentResult:
+    if agent.success:
+        return dataclasses.replace(agent, success=False, error=str(exc), error_kind="git")
+    return dataclasses.replace(agent, error=f"{agent.error}; then {exc}")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM must not interrupt the cleanup the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+def main() -> int:
+    try:
+        cfg = load_config(os.environ)
+    except ConfigError as exc:
+        print(f"optio-runner: {exc}", file=sys.stderr)
+        return 2
+    return Runner(cfg).run()

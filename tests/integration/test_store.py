@@ -1,0 +1,118 @@
+"""The store's guarantees against a real DynamoDB: compare-and-swap, slots, events, logs."""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.core.states import TaskState
+from chalicelib.store import logs, tasks
+from chalicelib.store.models import CounterModel, TaskModel
+from chalicelib.store.tables import create_all
+
+S = TaskState
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables() -> None:
+    create_all()
+
+
+def new_task(repo_id: str, state: TaskState = S.QUEUED, priority: int = 0) -> TaskModel:
+    task_id = str(uuid.uuid4())
+    return tasks.create({
+        "id": task_id, "state": state.value, "title": "t", "prompt": "p", "repoId": repo_id,
+        "repoUrl": "file:///nowhere", "repoBranch": "main", "branchName": f"optio/t-{task_id[:8]}",
+        "agentType": "claude-code", "priority": priority, "queuedAt": "2026-11-23T12:00:00.000Z",
+    }, NOW)
+
+
+def test_a_stale_read_loses_the_race() -> None:
+    task = new_task(str(uuid.uuid4()), S.PENDING)
+    stale = tasks.get(task.id)
+    tasks.transition(task, S.QUEUED, trigger="test", message="first", now=NOW)
+    with pytest.raises(tasks.LostRace):
+        tasks.transition(stale, S.WAITING_ON_DEPS, trigger="test", message="second", now=NOW)
+    assert tasks.get(task.id).state == "queued"
+
+
+def test_forbidden_transitions_are_refused_before_writing() -> None:
+    task = new_task(str(uuid.uuid4()), S.PENDING)
+    with pytest.raises(tasks.InvalidTransition):
+        tasks.transition(task, S.RUNNING, trigger="test", message="no", now=NOW)
+    assert int(tasks.get(task.id).version) == 0
+
+
+def test_every_transition_writes_one_event_in_order() -> None:
+    task = new_task(str(uuid.uuid4()), S.PENDING)
+    task = tasks.transition(task, S.QUEUED, trigger="test", message="ready", now=NOW)
+    tasks.transition(task, S.CANCELLED, trigger="user", message="stop", now=NOW)
+    events = [(e.fromState, e.toState, e.trigger) for e in tasks.events(task.id)]
+    assert events == [(None, "pending", "api"), ("pending", "queued", "test"),
+                      ("queued", "cancelled", "user")]
+
+
+def test_racing_dispatchers_never_exceed_a_limit() -> None:
+    repo_id = str(uuid.uuid4())
+    queued = [new_task(repo_id) for _ in range(8)]
+    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
+    barrier = threading.Barrier(len(queued))
+    won: list[str] = []
+
+    def claim(task: TaskModel) -> None:
+        barrier.wait()
+        try:
+            tasks.transition(task, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
+            won.append(task.id)
+        except (tasks.CapacityFull, tasks.LostRace):
+            pass
+
+    threads = [threading.Thread(target=claim, args=(t,)) for t in queued]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 2
+    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 2
+    # Releasing one slot lets exactly one more in.
+    winner = tasks.get(won[0])
+    tasks.transition(winner, S.FAILED, trigger="test", message="done", now=NOW)
+    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 1
+    loser = next(tasks.get(t.id) for t in queued if t.id not in won)
+    tasks.transition(loser, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
+    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 2
+
+
+def test_a_replayed_release_does_not_release_twice() -> None:
+    repo_id = str(uuid.uuid4())
+    task = new_task(repo_id)
+    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
+    task = tasks.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
+    stale = tasks.get(task.id)
+    tasks.transition(task, S.CANCELLED, trigger="t", message="stop", now=NOW)
+    with pytest.raises(tasks.LostRace):
+        tasks.transition(stale, S.FAILED, trigger="t", message="replay", now=NOW)
+    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 0
+
+
+def test_queue_index_orders_by_priority_then_age() -> None:
+    repo_id = str(uuid.uuid4())
+    low = new_task(repo_id, priority=900)
+    high = new_task(repo_id, priority=1)
+    order = [t.id for t in tasks.queue_head(200) if t.id in (low.id, high.id)]
+    assert order == [high.id, low.id]
+
+
+def test_log_sequence_numbers_never_collide() -> None:
+    task_id = str(uuid.uuid4())
+    line = logs.LogLine("text", "x", "2026-11-23T12:00:00.000Z")
+    threads = [threading.Thread(target=logs.append, args=(task_id, 1, [line] * 5)) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seqs = [int(row.seq) for row in logs.after(task_id, 0, 200)]
+    assert seqs == list(range(1, 31))

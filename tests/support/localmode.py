@@ -1,0 +1,82 @@
+"""Local mode started as a user starts it: `python -m chalicelib.local` in a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.conftest import FAKES, REPO_ROOT, free_port
+
+from .api import Api
+from .waiting import wait_for
+
+
+@dataclass
+class LocalMode:
+    process: subprocess.Popen[bytes]
+    api: Api
+    url: str
+    token: str
+    data_dir: Path
+    output: Path
+    agent_log: Path
+
+    def agent_runs(self) -> list[dict[str, Any]]:
+        if not self.agent_log.exists():
+            return []
+        return [json.loads(line) for line in self.agent_log.read_text().splitlines() if line]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_local_mode(tmp: Path, shared_store: bool = True, **env: str) -> LocalMode:
+    data_dir = tmp / "data"
+    port = free_port()
+    agent_log = tmp / "agent-runs.jsonl"
+    full_env = {
+        **os.environ,
+        "OPTIO_PORT": str(port),
+        "OPTIO_DATA_DIR": str(data_dir),
+        "OPTIO_TABLE_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}-",
+        "OPTIO_AGENT_BIN_CLAUDE_CODE": str(FAKES / "claude"),
+        "FAKE_AGENT_LOG": str(agent_log),
+        **env,
+    }
+    full_env.pop("OPTIO_API_TOKEN", None)
+    full_env.pop("OPTIO_RUN_TOKEN_SECRET", None)
+    if not shared_store:
+        full_env.pop("OPTIO_DYNAMODB_ENDPOINT", None)
+    output = tmp / "local-mode.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local"], cwd=REPO_ROOT, env=full_env,
+        stdout=output.open("ab"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"local mode exited: {output.read_text()[-3000:]}")
+        try:
+            return requests.get(url + "/api/health", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(healthy, timeout_s=60, interval_s=0.2, what="local mode to answer")
+    token = (data_dir / "admin-token").read_text().strip()
+    return LocalMode(process, Api(url, token), url, token, data_dir, output, agent_log)
