@@ -10,7 +10,8 @@ from chalicelib.api import auth, health, internal, repos, tasks
 from chalicelib.engine import resync, stream
 from chalicelib.settings import settings
 
-app = Chalice(app_name="optio")
+# Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
+app = Chalice(app_name="optio", configure_logs=False)
 
 app.register_middleware(auth.require_token, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, internal.bp):

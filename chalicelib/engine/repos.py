@@ -30,7 +30,9 @@ def _normalised(raw: str, field: str) -> str:
 
 
 def _name_of(url: str) -> str:
-    return "/".join(url.rstrip("/").split("/")[-2:])
+    if is_local(url):
+        return os.path.basename(local_path(url)).removesuffix(".git")
+    return "/".join(url.split("/")[-2:])
 
 
 def register_repo(body: Any) -> RepoModel:

@@ -6,6 +6,7 @@ local launcher for EKS.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import MutableMapping
@@ -50,7 +51,9 @@ class LocalStack:
 
         assert settings.dynamodb_endpoint is not None
         table: str = TaskModel.Meta.table_name
-        poller = StreamPoller(settings.dynamodb_endpoint, table, task_stream, region=settings.region)
+        # A child of powertools' "optio" logger, so its records come out as the same JSON.
+        poller = StreamPoller(settings.dynamodb_endpoint, table, task_stream, region=settings.region,
+                              logger=logging.getLogger("optio.streams"))
         ticker = Ticker("resync", settings.resync_interval_ms / 1000, periodic_resync,
                         lambda: LocalLambdaContext(function_name="resync"))
         if engine:

@@ -13,6 +13,7 @@ from chalicelib.core.reconcile import TaskView, retry_pending
 from chalicelib.core.states import SLOT_STATES, TaskState, can_transition, entry_changes
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.exceptions import Conflict, NotFound
+from chalicelib.observability import logger
 
 from .connection import connection
 from .models import ACTIVE_PARTITION, QUEUE_PARTITION, CounterModel, TaskEventModel, TaskModel
@@ -185,6 +186,10 @@ def transition(
                 _release(txn, repo_slots_key(task.slotRepoId or task.repoId))
     except TransactWriteError as error:
         _raise_for_cancellation(error, task, to)
+    logger.info("task.transition", extra={
+        "taskId": task.id, "from": current.value, "to": to.value, "trigger": trigger,
+        "reason": message, "version": fields["version"], "attempt": fields.get("attempt", task.attempt),
+    })
     return _apply(task, fields)
 
 

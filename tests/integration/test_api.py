@@ -132,3 +132,22 @@ def test_runner_channel_refuses_bad_tokens(anonymous: Api, repo: dict[str, objec
                               {"attempt": 1, "kind": "heartbeat"},
                               headers={"Authorization": "Bearer optio_run_1_forged"})
     assert response.status_code == 401
+
+
+def test_reports_from_a_superseded_attempt_are_refused(api: Api, anonymous: Api, stack: LocalMode,
+                                                       repo: dict[str, object]) -> None:
+    from chalicelib.core.tokens import run_token
+
+    task = api.ok("POST", "/api/tasks", {"title": "done", "prompt": "write",
+                                         "repoId": repo["id"]}, status=201)
+    done = api.wait_state(task["id"], "completed")
+    secret = (stack.data_dir / "run-token-secret").read_text().strip()
+    late = anonymous.post(f"/api/internal/tasks/{task['id']}/events",
+                          {"attempt": 1, "kind": "result", "result": "failure", "error": "late"},
+                          headers={"Authorization": f"Bearer {run_token(secret, task['id'], 1)}"})
+    assert late.status_code == 409 and late.json()["state"] == "completed"
+    wrong_attempt = anonymous.post(f"/api/internal/tasks/{task['id']}/events",
+                                   {"attempt": 2, "kind": "heartbeat"},
+                                   headers={"Authorization": f"Bearer {run_token(secret, task['id'], 1)}"})
+    assert wrong_attempt.status_code == 401
+    assert api.task(task["id"])["version"] == done["version"]
