@@ -19,6 +19,7 @@ bp = Blueprint(__name__)
 PUBLIC_PREFIXES = ("/api/health", "/api/setup/", "/api/hooks/", "/api/webhooks/github",
                    "/api/internal/")
 SESSION_COOKIE = "optio_session"
+PRINCIPAL = "optioPrincipal"
 
 
 def token_of(request: Request) -> str | None:
@@ -42,9 +43,16 @@ def require_token(event: Request, get_response: Callable[[Request], Response]) -
     token = token_of(event)
     if token is None:
         return error_response(Unauthorized("authentication required: send a Bearer token"))
-    if not apikeys.is_valid_token(token):
+    principal = apikeys.principal_of(token)
+    if principal is None:
         return error_response(Unauthorized("invalid token"))
+    event.context[PRINCIPAL] = principal
     return get_response(event)
+
+
+def principal(request: Request) -> str:
+    """The caller, as `require_token` found it (`admin` or `apikey:<id>`)."""
+    return str(request.context.get(PRINCIPAL, apikeys.ADMIN))
 
 
 @route(bp, "/api/auth/api-keys", methods=["POST"])

@@ -5,10 +5,10 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.engine.repos import register_repo
+from chalicelib.engine.repos import delete_repo, register_repo, update_repo
 from chalicelib.store import repos
 
-from .http import body_of, created, paging, route
+from .http import JSON, body_of, created, paging, route
 from .shapes import repo_json
 
 bp = Blueprint(__name__)
@@ -28,3 +28,14 @@ def list_repos() -> dict[str, Any]:
 @route(bp, "/api/repos/{repo_id}", methods=["GET"])
 def get_repo(repo_id: str) -> dict[str, Any]:
     return repo_json(repos.get(repo_id))
+
+
+@route(bp, "/api/repos/{repo_id}", methods=["PATCH"])
+def patch_repo(repo_id: str) -> dict[str, Any]:
+    return repo_json(update_repo(repo_id, body_of(bp.current_request)))
+
+
+@route(bp, "/api/repos/{repo_id}", methods=["DELETE"])
+def remove_repo(repo_id: str) -> Response:
+    delete_repo(repo_id)
+    return Response(body="", status_code=204, headers=JSON)

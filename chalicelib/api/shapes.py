@@ -8,7 +8,9 @@ from pynamodb.models import Model
 
 from chalicelib.store.models import ApiKeyModel, RepoModel, TaskEventModel, TaskLogModel, TaskModel
 
-_INTERNAL = frozenset({"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable"})
+_INTERNAL = frozenset(
+    {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry"}
+)
 
 
 def _plain(value: Any) -> Any:

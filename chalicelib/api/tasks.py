@@ -1,4 +1,4 @@
-"""`/api/tasks`: create, list, read, cancel, retry; events and logs."""
+"""`/api/tasks`: repo tasks, their lifecycle actions, history and logs."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,16 +10,20 @@ from chalicelib.engine import tasks as actions
 from chalicelib.exceptions import FieldProblem, ValidationFailed
 from chalicelib.store import logs, tasks
 
-from .http import body_of, created, paging, query, route
+from .http import JSON, body_of, created, paging, query, route
 from .shapes import event_json, log_json, task_json
 
 bp = Blueprint(__name__)
-TASK_TYPES = ("repo-task", "all")
+TASK_TYPES = ("repo-task", "repo-blueprint", "standalone", "all")
+
+
+def _request_body() -> Any:
+    return body_of(bp.current_request)
 
 
 @route(bp, "/api/tasks", methods=["POST"])
 def create_task() -> Response:
-    return created(task_json(actions.create_task(body_of(bp.current_request))))
+    return created(task_json(actions.create_task(_request_body())))
 
 
 @route(bp, "/api/tasks", methods=["GET"])
@@ -30,7 +34,9 @@ def list_tasks() -> dict[str, Any]:
     if state is not None and state not in {s.value for s in TaskState}:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])
     if task_type not in TASK_TYPES:
-        raise ValidationFailed("invalid type", [FieldProblem("type", "must be repo-task or all")])
+        raise ValidationFailed("invalid type", [FieldProblem("type", f"must be one of {', '.join(TASK_TYPES)}")])
+    if task_type in ("repo-blueprint", "standalone"):
+        return {"items": [], "nextCursor": None}
     page = tasks.list_tasks(state=state, repo_id=query(request, "repoId"), task_type="repo-task",
                             limit=limit, cursor=cursor)
     return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
@@ -41,6 +47,17 @@ def get_task(task_id: str) -> dict[str, Any]:
     return task_json(tasks.get(task_id))
 
 
+@route(bp, "/api/tasks/{task_id}", methods=["PATCH"])
+def update_task(task_id: str) -> dict[str, Any]:
+    return task_json(actions.update_task(task_id, _request_body()))
+
+
+@route(bp, "/api/tasks/{task_id}", methods=["DELETE"])
+def delete_task(task_id: str) -> Response:
+    actions.delete_task(task_id)
+    return Response(body="", status_code=204, headers=JSON)
+
+
 @route(bp, "/api/tasks/{task_id}/cancel", methods=["POST"])
 def cancel_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.cancel_task(task_id))
@@ -49,6 +66,78 @@ def cancel_task(task_id: str) -> dict[str, Any]:
 @route(bp, "/api/tasks/{task_id}/retry", methods=["POST"])
 def retry_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.retry_task(task_id))
+
+
+@route(bp, "/api/tasks/{task_id}/resume", methods=["POST"])
+def resume_task(task_id: str) -> dict[str, Any]:
+    return task_json(actions.resume_task(task_id, _request_body()))
+
+
+@route(bp, "/api/tasks/{task_id}/force-restart", methods=["POST"])
+def force_restart(task_id: str) -> dict[str, Any]:
+    return task_json(actions.force_restart(task_id, _request_body()))
+
+
+@route(bp, "/api/tasks/{task_id}/force-redo", methods=["POST"])
+def force_redo(task_id: str) -> dict[str, Any]:
+    return task_json(actions.force_redo(task_id))
+
+
+@route(bp, "/api/tasks/{task_id}/review", methods=["POST"])
+def launch_review(task_id: str) -> Response:
+    return created(task_json(actions.launch_review(task_id)))
+
+
+@route(bp, "/api/tasks/reorder", methods=["POST"])
+def reorder() -> dict[str, int]:
+    return actions.reorder(_request_body())
+
+
+@route(bp, "/api/tasks/bulk/retry-failed", methods=["POST"])
+def bulk_retry_failed() -> dict[str, int]:
+    return actions.bulk_retry_failed()
+
+
+@route(bp, "/api/tasks/bulk/cancel-active", methods=["POST"])
+def bulk_cancel_active() -> dict[str, int]:
+    return actions.bulk_cancel_active()
+
+
+@route(bp, "/api/tasks/{task_id}/subtasks", methods=["GET"])
+def list_subtasks(task_id: str) -> dict[str, Any]:
+    return {"items": [task_json(t) for t in actions.subtasks_of(task_id)], "nextCursor": None}
+
+
+@route(bp, "/api/tasks/{task_id}/subtasks", methods=["POST"])
+def create_subtask(task_id: str) -> Response:
+    return created(task_json(actions.create_subtask(task_id, _request_body())))
+
+
+@route(bp, "/api/tasks/{task_id}/subtasks/status", methods=["GET"])
+def subtask_status(task_id: str) -> dict[str, Any]:
+    status = actions.subtask_status(task_id)
+    return {"allComplete": status.all_complete, "total": status.total, "pending": status.pending,
+            "running": status.running, "completed": status.completed, "failed": status.failed}
+
+
+@route(bp, "/api/tasks/{task_id}/dependencies", methods=["GET"])
+def list_dependencies(task_id: str) -> dict[str, Any]:
+    return {"items": [task_json(t) for t in actions.dependencies(task_id)], "nextCursor": None}
+
+
+@route(bp, "/api/tasks/{task_id}/dependencies", methods=["POST"])
+def add_dependencies(task_id: str) -> dict[str, Any]:
+    return task_json(actions.add_dependencies(task_id, _request_body()))
+
+
+@route(bp, "/api/tasks/{task_id}/dependencies/{dep_id}", methods=["DELETE"])
+def remove_dependency(task_id: str, dep_id: str) -> dict[str, Any]:
+    return task_json(actions.remove_dependency(task_id, dep_id))
+
+
+@route(bp, "/api/tasks/{task_id}/dependents", methods=["GET"])
+def list_dependents(task_id: str) -> dict[str, Any]:
+    return {"items": [task_json(t) for t in actions.dependents_of(task_id)], "nextCursor": None}
 
 
 @route(bp, "/api/tasks/{task_id}/events", methods=["GET"])
@@ -68,3 +157,13 @@ def task_logs(task_id: str) -> dict[str, Any]:
     lines = logs.after(task_id, int(raw_after), limit)
     next_after = str(lines[-1].seq) if len(lines) == limit else None
     return {"items": [log_json(line) for line in lines], "nextCursor": next_after}
+
+
+@route(bp, "/api/tasks/{task_id}/runs", methods=["GET", "POST"])
+def task_runs(task_id: str) -> None:
+    actions.refuse_for_repo_task(task_id, "runs")
+
+
+@route(bp, "/api/tasks/{task_id}/triggers", methods=["GET", "POST"])
+def task_triggers(task_id: str) -> None:
+    actions.refuse_for_repo_task(task_id, "triggers")

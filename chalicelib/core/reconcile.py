@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .graph import DepView
 from .states import TaskState
+from .subtasks import PipelineView
 
 S = TaskState
 
@@ -35,6 +37,8 @@ class PodStatus:
     message: str | None = None
     # Failures the user must fix (a bad image, a pod that cannot be scheduled) are not retried.
     retryable: bool = True
+    # The platform took the pod away (eviction): retried without using up `maxRetries`.
+    free_retry: bool = False
 
     @property
     def alive(self) -> bool:
@@ -58,6 +62,7 @@ class TaskView:
     launched_at: datetime | None = None
     last_heartbeat_at: datetime | None = None
     retryable: bool = True
+    free_retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class Snapshot:
     # None when the task is in a state where no agent can be alive and nobody asked the launcher.
     pod: PodStatus | None
     limits: Limits
+    # The tasks this one waits for (read for pending and waiting_on_deps tasks).
+    deps: tuple[DepView, ...] = ()
+    # The task's step subtasks, when it has any.
+    pipeline: PipelineView | None = None
 
 
 @dataclass(frozen=True)
@@ -113,26 +122,59 @@ def retry_delay(retry_count: int) -> timedelta:
 
 
 def retry_pending(task: TaskView) -> bool:
-    return task.state is S.FAILED and task.retryable and task.retry_count < task.max_retries
-
-
-def fail(reason_kind: str, message: str, *, retryable: bool = True, stop_agent: bool = False) -> Transition:
-    return Transition(
-        to=S.FAILED,
-        reason=message,
-        changes={"errorMessage": message, "errorKind": reason_kind, "retryable": retryable},
-        stop_agent=stop_agent,
+    return task.state is S.FAILED and task.retryable and (
+        task.free_retry or task.retry_count < task.max_retries
     )
 
 
+def fail(reason_kind: str, message: str, *, retryable: bool = True, stop_agent: bool = False,
+         free_retry: bool = False) -> Transition:
+    changes: dict[str, object] = {"errorMessage": message, "errorKind": reason_kind, "retryable": retryable}
+    if free_retry:
+        changes["freeRetry"] = True
+    return Transition(to=S.FAILED, reason=message, changes=changes, stop_agent=stop_agent)
+
+
 def decide(snapshot: Snapshot, now: datetime) -> Action:
-    task = snapshot.task
-    handler = _DECIDERS.get(task.state, _decide_resting)
+    finished = _pipeline_finished(snapshot)
+    if finished is not None:
+        return finished
+    handler = _DECIDERS.get(snapshot.task.state, _decide_resting)
     return handler(snapshot, now)
 
 
 def _decide_pending(snapshot: Snapshot, now: datetime) -> Action:
+    waiting = [d.id for d in snapshot.deps if not d.satisfied]
+    if waiting:
+        return Transition(to=S.WAITING_ON_DEPS, reason=f"waiting for {', '.join(waiting)}")
     return Transition(to=S.QUEUED, reason="ready to run")
+
+
+def _decide_waiting(snapshot: Snapshot, now: datetime) -> Action:
+    failed = next((d for d in snapshot.deps if d.failed_for_good), None)
+    if failed is not None:
+        why = "was deleted" if failed.state is None else "failed"
+        return fail("dependency_failed", f"dependency {failed.id} {why}", retryable=False)
+    waiting = [d.id for d in snapshot.deps if not d.satisfied]
+    if waiting:
+        return Noop(f"waiting for {', '.join(waiting)}")
+    return Transition(to=S.QUEUED, reason="dependencies satisfied")
+
+
+def _pipeline_finished(snapshot: Snapshot) -> Transition | None:
+    """A parent whose steps have all completed completes too, by the transitions SPEC §3 allows
+    from where it stands; a parent still running its own agent finishes that first."""
+    if snapshot.pipeline is None or not snapshot.pipeline.done:
+        return None
+    state = snapshot.task.state
+    reason = f"all {snapshot.pipeline.steps} pipeline steps completed"
+    if state in (S.PR_OPENED, S.FAILED):
+        return Transition(to=S.COMPLETED, reason=reason)
+    if state is S.NEEDS_ATTENTION:
+        return Transition(to=S.RUNNING, reason=f"{reason}; finishing the parent")
+    if state is S.RUNNING and (snapshot.pod is None or not snapshot.pod.alive):
+        return Transition(to=S.COMPLETED, reason=reason)
+    return None
 
 
 def _decide_queued(snapshot: Snapshot, now: datetime) -> Action:
@@ -147,7 +189,7 @@ def _pod_failure(pod: PodStatus, before_start: bool) -> Transition:
         return fail("no_result", "the agent's pod exited without reporting a result")
     kind = pod.reason or "crash"
     message = pod.message or f"the agent's pod failed ({kind})"
-    return fail(kind, message, retryable=pod.retryable)
+    return fail(kind, message, retryable=pod.retryable, free_retry=pod.free_retry)
 
 
 def _decide_provisioning(snapshot: Snapshot, now: datetime) -> Action:
@@ -179,6 +221,8 @@ def _decide_failed(snapshot: Snapshot, now: datetime) -> Action:
     task = snapshot.task
     if snapshot.pod is not None and snapshot.pod.alive:
         return StopAgent(task.attempt, "task failed; stopping its agent")
+    if task.free_retry and task.retryable:
+        return Transition(to=S.QUEUED, reason="retrying: the attempt was lost to the platform, not the agent")
     if not retry_pending(task):
         return Noop("failed; no automatic retry left")
     due = (task.completed_at or task.updated_at) + retry_delay(task.retry_count)
@@ -200,6 +244,7 @@ def _decide_resting(snapshot: Snapshot, now: datetime) -> Action:
 
 _DECIDERS = {
     S.PENDING: _decide_pending,
+    S.WAITING_ON_DEPS: _decide_waiting,
     S.QUEUED: _decide_queued,
     S.PROVISIONING: _decide_provisioning,
     S.RUNNING: _decide_running,
@@ -208,6 +253,9 @@ _DECIDERS = {
 
 # States whose decision depends on what the launcher says about the agent.
 NEEDS_POD_STATUS = frozenset({S.PROVISIONING, S.RUNNING, S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION})
+NEEDS_DEPS = frozenset({S.PENDING, S.WAITING_ON_DEPS})
+# States in which a finished pipeline completes the parent.
+NEEDS_PIPELINE = frozenset({S.RUNNING, S.NEEDS_ATTENTION, S.PR_OPENED, S.FAILED})
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ class RunnerInput:
     custom_command: str | None
     resume_session_id: str | None
     heartbeat_interval_ms: int
+    # A redo starts the branch again from the base branch instead of building on it.
+    reset_branch: bool = False
 
 
 def runner_environment(given: RunnerInput, api_url: str, run_token: str) -> dict[str, str]:
@@ -48,4 +50,6 @@ def runner_environment(given: RunnerInput, api_url: str, run_token: str) -> dict
         env["OPTIO_CUSTOM_COMMAND"] = given.custom_command
     if given.resume_session_id:
         env["OPTIO_RESUME_SESSION_ID"] = given.resume_session_id
+    if given.reset_branch:
+        env["OPTIO_RESET_BRANCH"] = "1"
     return env

@@ -66,6 +66,8 @@ TASK_CREATE: dict[str, Any] = {
         "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
         "model": {"type": ["string", "null"], "maxLength": 200},
         "metadata": {"type": "object"},
+        "dependsOn": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                      "maxItems": 100, "uniqueItems": True},
     },
 }
 
@@ -119,3 +121,130 @@ RUNNER_EVENT: dict[str, Any] = {
         {"if": {"properties": {"kind": {"const": "result"}}}, "then": {"required": ["result"]}},
     ],
 }
+
+COMMENT_WRITE: dict[str, Any] = {
+    "type": "object",
+    "required": ["body"],
+    "additionalProperties": False,
+    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}},
+}
+
+# A template's fields become a task's: the same rules as TASK_CREATE's.
+_task_fields = TASK_CREATE["properties"]
+_template_fields: dict[str, Any] = {
+    "name": _name,
+    "title": _task_fields["title"],
+    "prompt": _task_fields["prompt"],
+    "repoUrl": _task_fields["repoUrl"],
+    "repoId": _task_fields["repoId"],
+    "agentType": _agent_type,
+    "priority": _task_fields["priority"],
+    "metadata": _task_fields["metadata"],
+    "paramsSchema": {"type": "object"},
+}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    nullable = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in schema:
+        nullable["enum"] = [*schema["enum"], None]
+    return nullable
+
+
+TEMPLATE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "prompt"],
+    "additionalProperties": False,
+    "properties": _template_fields,
+}
+
+# PATCH: the optional fields take null, which removes them.
+TEMPLATE_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        name: schema if name in TEMPLATE_CREATE["required"] else _nullable(schema)
+        for name, schema in _template_fields.items()
+    },
+}
+
+TEMPLATE_RUN: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "title": _task_fields["title"],
+        "repoUrl": _task_fields["repoUrl"],
+        "repoId": _task_fields["repoId"],
+        "priority": _task_fields["priority"],
+        "params": {"type": "object"},
+    },
+}
+
+_task_ids = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
+             "maxItems": 100, "uniqueItems": True}
+
+TASK_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "title": _name,
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "priority": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
+        "agentType": _agent_type,
+        "model": {"type": ["string", "null"], "maxLength": 200},
+        "metadata": {"type": ["object", "null"]},
+    },
+}
+
+RESUME: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt"],
+    "additionalProperties": False,
+    "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 100000}},
+}
+
+RESTART: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 100000}},
+}
+
+REORDER: dict[str, Any] = {
+    "type": "object",
+    "required": ["taskIds"],
+    "additionalProperties": False,
+    "properties": {"taskIds": {**_task_ids, "minItems": 1, "maxItems": 1001}},
+}
+
+DEPENDENCIES: dict[str, Any] = {
+    "type": "object",
+    "required": ["dependsOnIds"],
+    "additionalProperties": False,
+    "properties": {"dependsOnIds": {**_task_ids, "minItems": 1}},
+}
+
+SUBTASK_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["title", "prompt"],
+    "additionalProperties": False,
+    "properties": {
+        "title": _name,
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "taskType": {"type": "string", "enum": ["child", "step", "review"]},
+        "blocksParent": {"type": "boolean"},
+        "agentType": _agent_type,
+        "priority": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
+    },
+}
+
+REPO_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": REPO_SETTINGS,
+}
+
+EMPTY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}

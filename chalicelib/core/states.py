@@ -58,6 +58,7 @@ _CLEARED_ON_QUEUE = (
     "completedAt",
     "launchedAt",
     "lastHeartbeatAt",
+    "freeRetry",
 )
 
 

@@ -26,12 +26,17 @@ def create_key(body: Any) -> tuple[ApiKeyModel, str]:
     return key, token
 
 
-def is_valid_token(token: str) -> bool:
+ADMIN = "admin"
+
+
+def principal_of(token: str) -> str | None:
+    """Who a token speaks for: `admin`, or `apikey:<id>`; None when it is not a valid token."""
     if settings.api_token and hmac.compare_digest(token.encode(), settings.api_token.encode()):
-        return True
+        return ADMIN
     if not token.startswith(API_KEY_PREFIX):
-        return False
-    return apikeys.find_by_hash(sha256_hex(token)) is not None
+        return None
+    key = apikeys.find_by_hash(sha256_hex(token))
+    return f"apikey:{key.id}" if key is not None else None
 
 
 def list_keys() -> list[ApiKeyModel]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from chalicelib.core import reconcile as core
+from chalicelib.core import subtasks as subtasks_core
+from chalicelib.core.graph import DepView
 from chalicelib.core.runner_env import RunnerInput, runner_environment
+from chalicelib.core.states import SLOT_STATES, TaskState
 from chalicelib.core.timefmt import iso
 from chalicelib.core.tokens import run_token
 from chalicelib.exceptions import NotFound
@@ -35,7 +38,38 @@ def snapshot(task: TaskModel) -> core.Snapshot:
     pod = None
     if view.state in core.NEEDS_POD_STATUS and view.attempt > 0:
         pod = get_launcher().status(task.id, view.attempt)
-    return core.Snapshot(task=view, pod=pod, limits=limits())
+    deps: tuple[DepView, ...] = ()
+    if view.state in core.NEEDS_DEPS and task.dependsOn:
+        deps = dep_views([str(d) for d in task.dependsOn])
+    pipeline = None
+    if view.state in core.NEEDS_PIPELINE:
+        pipeline = subtasks_core.pipeline([subtask_view(t) for t in tasks.subtasks(task.id)])
+    return core.Snapshot(task=view, pod=pod, limits=limits(), deps=deps, pipeline=pipeline)
+
+
+def dep_views(dep_ids: list[str]) -> tuple[DepView, ...]:
+    found = {t.id: tasks.view(t) for t in tasks.batch(dep_ids)}
+    return tuple(
+        DepView(dep_id, found[dep_id].state, core.retry_pending(found[dep_id]))
+        if dep_id in found else DepView(dep_id, None)
+        for dep_id in dep_ids
+    )
+
+
+def subtask_view(task: TaskModel) -> subtasks_core.SubtaskView:
+    return subtasks_core.SubtaskView(
+        id=task.id, task_type=task.taskType, state=TaskState(task.state),
+        blocks_parent=bool(task.blocksParent), order=int(task.subtaskOrder or 0),
+    )
+
+
+def reconcile_related(task_id: str, parent_id: str | None) -> None:
+    """A task that finished, failed or was cancelled may release the tasks waiting for it and
+    may finish its parent's pipeline."""
+    for dependent in tasks.dependents(task_id):
+        reconcile(dependent)
+    if parent_id:
+        reconcile(parent_id)
 
 
 def reconcile(task_id: str) -> list[core.Action]:
@@ -79,13 +113,21 @@ def execute(task: TaskModel, action: core.Action) -> bool:
         tasks.update(task, {"launchedAt": iso(utcnow())}, utcnow())
         return True
     attempt = int(task.attempt)
-    tasks.transition(
-        task, action.to, trigger="reconciler", message=action.reason, now=utcnow(),
-        changes=dict(action.changes),
-    )
+    try:
+        tasks.transition(
+            task, action.to, trigger="reconciler", message=action.reason, now=utcnow(),
+            changes=dict(action.changes), limits=slot_limits(task) if action.to in SLOT_STATES else None,
+        )
+    except tasks.CapacityFull:
+        logger.info("reconcile.capacity_full", extra={"taskId": task.id, "to": action.to.value})
+        return False
     if action.stop_agent:
         get_launcher().cancel(task.id, attempt)
     return True
+
+
+def slot_limits(task: TaskModel) -> tasks.SlotLimits:
+    return tasks.SlotLimits(settings.max_concurrent, int(repos.get(task.repoId).maxConcurrentTasks))
 
 
 def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
@@ -94,7 +136,7 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
         task_id=task.id,
         attempt=attempt,
         title=task.title,
-        prompt=task.prompt,
+        prompt=task.nextPrompt or task.prompt,
         repo_url=task.repoUrl,
         repo_branch=task.repoBranch,
         branch_name=task.branchName,
@@ -103,7 +145,8 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
         model=task.model or repo.model,
         setup_commands=[str(c) for c in repo.setupCommands or []],
         custom_command=repo.customCommand,
-        resume_session_id=None,
+        resume_session_id=task.sessionId if task.resumeSession else None,
+        reset_branch=bool(task.resetBranch),
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
     )
     token = run_token(run_token_secret(), task.id, attempt)

@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.core.repos import BadRepoUrl, is_local, local_path, normalise_repo_url
-from chalicelib.core.schemas import AGENT_ALIASES, REPO_CREATE, REPO_DEFAULTS
+from chalicelib.core.schemas import AGENT_ALIASES, REPO_CREATE, REPO_DEFAULTS, REPO_PATCH
+from chalicelib.core.states import ACTIVE_STATES
 from chalicelib.exceptions import Conflict, FieldProblem, NotFound, ValidationFailed
 from chalicelib.settings import settings
-from chalicelib.store import repos
+from chalicelib.store import repos, tasks
 from chalicelib.store.models import RepoModel
 
 from .clock import utcnow
@@ -71,3 +72,19 @@ def resolve_repo(given: Mapping[str, Any]) -> RepoModel:
         if found is None:
             raise
         return found
+
+
+def update_repo(repo_id: str, body: Any) -> RepoModel:
+    given = require_valid(REPO_PATCH, body)
+    if "defaultAgentType" in given:
+        given["defaultAgentType"] = AGENT_ALIASES.get(given["defaultAgentType"], given["defaultAgentType"])
+    return repos.update(repos.get(repo_id), given, utcnow())
+
+
+def delete_repo(repo_id: str) -> None:
+    repo = repos.get(repo_id)
+    busy = tasks.in_repo(repo.id, [state.value for state in ACTIVE_STATES])
+    if busy:
+        raise Conflict(f"{len(busy)} task(s) of this repository are running; cancel them first",
+                       taskIds=[t.id for t in busy])
+    repos.delete(repo)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chalicelib.observability import logger
 
 from .dispatcher import dispatch
-from .reconciler import reconcile
+from .reconciler import reconcile, reconcile_related
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -34,13 +34,21 @@ def wakes_reconciler(record: DynamoDBRecord) -> bool:
     return old.get("version") != new.get("version")
 
 
+# Entering one of these may release dependents or finish a parent's pipeline.
+RESOLVING = frozenset({"completed", "pr_opened", "failed", "cancelled"})
+
+
 def record_handler(record: DynamoDBRecord) -> None:
-    if not wakes_reconciler(record):
+    if not wakes_reconciler(record) or record.dynamodb is None:
         return
-    keys = record.dynamodb.keys if record.dynamodb else None
+    keys = record.dynamodb.keys
     if not keys or "id" not in keys:
         return
     reconcile(str(keys["id"]))
+    new = record.dynamodb.new_image or {}
+    old = record.dynamodb.old_image or {}
+    if new.get("state") in RESOLVING and new.get("state") != old.get("state"):
+        reconcile_related(str(keys["id"]), new.get("parentId"))
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -44,3 +44,9 @@ def after(task_id: str, after_seq: int, limit: int) -> list[TaskLogModel]:
             task_id, TaskLogModel.seq > after_seq, limit=limit, consistent_read=True
         )
     )
+
+
+def delete_all(task_id: str) -> None:
+    with TaskLogModel.batch_write() as batch:
+        for line in TaskLogModel.query(task_id, attributes_to_get=["taskId", "seq"]):
+            batch.delete(line)

@@ -87,6 +87,16 @@ class RepoIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
+class ParentIndex(GlobalSecondaryIndex["TaskModel"]):
+    """Subtasks of a task. Sparse: only subtasks have `parentId`."""
+
+    class Meta:
+        index_name = "parent-index"
+        projection = AllProjection()
+    parentId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
 class TaskModel(Model):
     class Meta(_Meta):
         table_name = _table("tasks")
@@ -108,9 +118,18 @@ class TaskModel(Model):
     retryCount = NumberAttribute(default=0)
     maxRetries = NumberAttribute(default=3)
     retryable = BooleanAttribute(default=True)
+    freeRetry = BooleanAttribute(null=True)
     attempt = NumberAttribute(default=0)
     taskType = UnicodeAttribute(default="coding")
     parentId = UnicodeAttribute(null=True)
+    subtaskOrder = NumberAttribute(null=True)
+    blocksParent = BooleanAttribute(null=True)
+    dependsOn = ListAttribute(of=UnicodeAttribute, null=True)
+    # Context for the next attempt: a resume continues the agent's session with `nextPrompt`,
+    # a restart starts a fresh session with it.
+    nextPrompt = UnicodeAttribute(null=True)
+    resumeSession = BooleanAttribute(null=True)
+    resetBranch = BooleanAttribute(null=True)
     metadata = JSONAttribute(null=True)
     prUrl = UnicodeAttribute(null=True)
     prNumber = NumberAttribute(null=True)
@@ -145,6 +164,7 @@ class TaskModel(Model):
     type_index = TypeIndex()
     state_index = StateIndex()
     repo_index = RepoIndex()
+    parent_index = ParentIndex()
 
 
 class TaskEventModel(Model):
@@ -172,6 +192,18 @@ class TaskLogModel(Model):
     logType = UnicodeAttribute()
     content = UnicodeAttribute()
     at = UnicodeAttribute()
+
+
+class TaskDependencyModel(Model):
+    """One row per edge "taskId waits for dependsOnId", keyed for the reverse look-up: the
+    dependents of a task are one query. The forward list lives on the task row (`dependsOn`)."""
+
+    class Meta(_Meta):
+        table_name = _table("task-dependencies")
+
+    dependsOnId = UnicodeAttribute(hash_key=True)
+    taskId = UnicodeAttribute(range_key=True)
+    createdAt = UnicodeAttribute()
 
 
 class CounterModel(Model):
@@ -240,12 +272,50 @@ class ApiKeyModel(Model):
     token_index = TokenIndex()
 
 
+class CommentModel(Model):
+    """Comments on a task, oldest first: the sort key is `<createdAt>#<id>`."""
+
+    class Meta(_Meta):
+        table_name = _table("comments")
+
+    taskId = UnicodeAttribute(hash_key=True)
+    commentKey = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    author = UnicodeAttribute()
+    body = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
+class TemplateModel(Model):
+    """Task templates. The name is unique: claimed as `template-name#<name>` in `UniqueKeyModel`."""
+
+    class Meta(_Meta):
+        table_name = _table("templates")
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    prompt = UnicodeAttribute()
+    repoUrl = UnicodeAttribute(null=True)
+    repoId = UnicodeAttribute(null=True)
+    agentType = UnicodeAttribute(null=True)
+    priority = NumberAttribute(null=True)
+    metadata = JSONAttribute(null=True)
+    paramsSchema = JSONAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TaskModel,
     TaskEventModel,
     TaskLogModel,
+    TaskDependencyModel,
     CounterModel,
     RepoModel,
     UniqueKeyModel,
     ApiKeyModel,
+    CommentModel,
+    TemplateModel,
 )

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.timefmt import iso
@@ -61,3 +61,26 @@ def list_repos(limit: int, cursor: str | None) -> Page[RepoModel]:
     items = list(scan)
     last_key = scan.last_evaluated_key
     return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+
+
+def update(repo: RepoModel, changes: Mapping[str, Any], now: datetime) -> RepoModel:
+    """Settings change in place; the condition keeps a concurrently deleted repo deleted."""
+    fields = {**changes, "updatedAt": iso(now)}
+    actions = [
+        getattr(RepoModel, name).remove() if value is None else getattr(RepoModel, name).set(value)
+        for name, value in fields.items()
+    ]
+    try:
+        repo.update(actions=actions, condition=RepoModel.id.exists())
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"repo {repo.id} not found") from None
+        raise
+    return repo
+
+
+def delete(repo: RepoModel) -> None:
+    """The repo and its URL claim go together, so the URL can be registered again."""
+    with TransactWrite(connection=connection()) as txn:
+        txn.delete(repo)
+        txn.delete(UniqueKeyModel(_url_key(repo.repoUrl)), condition=UniqueKeyModel.ref == repo.id)

@@ -16,7 +16,14 @@ from chalicelib.exceptions import Conflict, NotFound
 from chalicelib.observability import logger
 
 from .connection import connection
-from .models import ACTIVE_PARTITION, QUEUE_PARTITION, CounterModel, TaskEventModel, TaskModel
+from .models import (
+    ACTIVE_PARTITION,
+    QUEUE_PARTITION,
+    CounterModel,
+    TaskDependencyModel,
+    TaskEventModel,
+    TaskModel,
+)
 from .pages import Page, decode_cursor, encode_cursor
 
 S = TaskState
@@ -75,6 +82,7 @@ def view(task: TaskModel) -> TaskView:
         launched_at=when(task.launchedAt),
         last_heartbeat_at=when(task.lastHeartbeatAt),
         retryable=bool(task.retryable),
+        free_retry=bool(task.freeRetry),
     )
 
 
@@ -97,6 +105,7 @@ def _index_fields(task: TaskModel, fields: Mapping[str, Any]) -> dict[str, Any]:
         created_at=parse_iso(task.createdAt),
         updated_at=parse_iso(task.createdAt),
         retryable=bool(fields.get("retryable", task.retryable)),
+        free_retry=bool(fields.get("freeRetry", task.freeRetry)),
     )
     if state in _RECONCILED_STATES or retry_pending(next_view):
         out["activePartition"] = ACTIVE_PARTITION
@@ -118,6 +127,7 @@ def _apply(task: TaskModel, fields: Mapping[str, Any]) -> TaskModel:
 
 
 def create(fields: Mapping[str, Any], now: datetime, trigger: str = "api") -> TaskModel:
+    """The row, its first event and its dependency edges, all or nothing."""
     task = TaskModel(**fields)
     task.version = 0
     task.createdAt = task.updatedAt = iso(now)
@@ -129,7 +139,54 @@ def create(fields: Mapping[str, Any], now: datetime, trigger: str = "api") -> Ta
     with TransactWrite(connection=connection()) as txn:
         txn.save(task, condition=TaskModel.id.does_not_exist())
         txn.save(event)
+        for dep_id in task.dependsOn or []:
+            txn.save(TaskDependencyModel(dependsOnId=dep_id, taskId=task.id, createdAt=task.createdAt))
     return task
+
+
+def set_dependencies(task: TaskModel, depends_on: list[str], now: datetime) -> TaskModel:
+    """Replace the task's dependency list and its edges under compare-and-swap."""
+    old, new = {str(d) for d in task.dependsOn or []}, set(depends_on)
+    fields = {"dependsOn": depends_on or None, "version": int(task.version) + 1, "updatedAt": iso(now)}
+    try:
+        with TransactWrite(connection=connection()) as txn:
+            txn.update(task, actions=_actions(fields), condition=TaskModel.version == task.version)
+            for dep_id in sorted(new - old):
+                txn.save(TaskDependencyModel(dependsOnId=dep_id, taskId=task.id, createdAt=iso(now)))
+            for dep_id in sorted(old - new):
+                txn.delete(TaskDependencyModel(dep_id, task.id))
+    except TransactWriteError as error:
+        # Deletes and puts come before updates in the transaction's items.
+        index = len(new - old) + len(old - new)
+        _raise_for_cancellation(error, task, TaskState(task.state), task_index=index)
+    return _apply(task, fields)
+
+
+def dependents(task_id: str) -> list[str]:
+    return [edge.taskId for edge in TaskDependencyModel.query(task_id, consistent_read=True)]
+
+
+def batch(task_ids: list[str]) -> list[TaskModel]:
+    return list(TaskModel.batch_get(task_ids, consistent_read=True)) if task_ids else []
+
+
+def subtasks(parent_id: str) -> list[TaskModel]:
+    rows = TaskModel.parent_index.query(parent_id)
+    return sorted(rows, key=lambda t: (int(t.subtaskOrder or 0), t.createdAt))
+
+
+def delete(task: TaskModel) -> None:
+    """Only a row nobody moved since it was read, and never one with a live agent."""
+    condition = (TaskModel.version == task.version) & ~TaskModel.state.is_in(
+        *(state.value for state in SLOT_STATES)
+    )
+    try:
+        with TransactWrite(connection=connection()) as txn:
+            txn.delete(task, condition=condition)
+            for dep_id in task.dependsOn or []:
+                txn.delete(TaskDependencyModel(dep_id, task.id))
+    except TransactWriteError as error:
+        _raise_for_cancellation(error, task, TaskState(task.state), task_index=0)
 
 
 def _event_key(version: int) -> str:
@@ -202,11 +259,13 @@ def _release(txn: TransactWrite, key: str) -> None:
     txn.update(CounterModel(key), actions=[CounterModel.value.add(-1)])
 
 
-def _raise_for_cancellation(error: TransactWriteError, task: TaskModel, to: TaskState) -> None:
+def _raise_for_cancellation(
+    error: TransactWriteError, task: TaskModel, to: TaskState, task_index: int = 1
+) -> None:
     codes = [reason.code if reason else None for reason in error.cancellation_reasons]
-    if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+    if len(codes) > task_index and codes[task_index] == "ConditionalCheckFailed":
         raise LostRace(f"task {task.id} changed meanwhile", state=task.state) from None
-    if any(code == "ConditionalCheckFailed" for code in codes[2:]):
+    if any(code == "ConditionalCheckFailed" for code in codes[task_index + 1:]):
         raise CapacityFull("concurrency limit reached") from None
     if "TransactionConflict" in codes:
         raise LostRace(f"task {task.id} is being changed concurrently", state=task.state) from None
@@ -217,6 +276,7 @@ def update(task: TaskModel, changes: Mapping[str, Any], now: datetime) -> TaskMo
     """A field change that is not a state change, still under compare-and-swap."""
     fields = dict(changes)
     fields.update(version=int(task.version) + 1, updatedAt=iso(now))
+    fields.update(_index_fields(task, fields))
     try:
         task.update(actions=_actions(fields), condition=TaskModel.version == task.version)
     except UpdateError as error:
@@ -238,6 +298,20 @@ def record_progress(task_id: str, attempt: int, changes: Mapping[str, Any]) -> b
             return False
         raise
     return True
+
+
+def next_subtask_order(parent_id: str) -> int:
+    counter = CounterModel(f"subtasks#{parent_id}")
+    counter.update(actions=[CounterModel.value.add(1)])
+    return int(counter.value)
+
+
+def in_repo(repo_id: str, states: list[str]) -> list[TaskModel]:
+    return list(TaskModel.repo_index.query(repo_id, filter_condition=TaskModel.state.is_in(*states)))
+
+
+def all_in_state(state: str) -> Iterator[TaskModel]:
+    return TaskModel.state_index.query(state)
 
 
 def queue_head(limit: int) -> list[TaskModel]:

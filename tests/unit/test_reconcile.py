@@ -148,3 +148,12 @@ def test_outcome_of_a_run(report: RunReport, state: TaskState) -> None:
 def test_auth_failures_are_not_retried() -> None:
     result = outcome(RunReport(False, False, False, None, "bad key", "auth"))
     assert result.changes["retryable"] is False
+
+
+def test_an_evicted_attempt_is_retried_at_once_without_using_a_retry() -> None:
+    pod = PodStatus(PodPhase.FAILED, "evicted", "node drained", free_retry=True)
+    failing = decide(snap(task(S.RUNNING, started_at=T0), pod), T0)
+    assert isinstance(failing, Transition) and failing.changes["freeRetry"] is True
+    view = task(S.FAILED, retry_count=3, completed_at=T0, free_retry=True)
+    action = decide(snap(view, GONE), T0)
+    assert isinstance(action, Transition) and action.to is S.QUEUED and "retryCount" not in action.changes

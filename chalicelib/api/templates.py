@@ -1,0 +1,51 @@
+"""`/api/templates`: task templates, and running one as a repo task."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.engine import templates as actions
+from chalicelib.store import templates
+from chalicelib.store.models import TemplateModel
+
+from .http import JSON, body_of, created, paging, route
+from .shapes import task_json
+
+bp = Blueprint(__name__)
+
+
+def template_json(template: TemplateModel) -> dict[str, Any]:
+    return {name: getattr(template, name) for name in template.get_attributes()}
+
+
+@route(bp, "/api/templates", methods=["POST"])
+def create_template() -> Response:
+    return created(template_json(actions.create_template(body_of(bp.current_request))))
+
+
+@route(bp, "/api/templates", methods=["GET"])
+def list_templates() -> dict[str, Any]:
+    page = templates.list_templates(*paging(bp.current_request))
+    return {"items": [template_json(t) for t in page.items], "nextCursor": page.next_cursor}
+
+
+@route(bp, "/api/templates/{template_id}", methods=["GET"])
+def get_template(template_id: str) -> dict[str, Any]:
+    return template_json(templates.get(template_id))
+
+
+@route(bp, "/api/templates/{template_id}", methods=["PATCH"])
+def update_template(template_id: str) -> dict[str, Any]:
+    return template_json(actions.update_template(template_id, body_of(bp.current_request)))
+
+
+@route(bp, "/api/templates/{template_id}", methods=["DELETE"])
+def delete_template(template_id: str) -> Response:
+    actions.delete_template(template_id)
+    return Response(body="", status_code=204, headers=JSON)
+
+
+@route(bp, "/api/templates/{template_id}/run", methods=["POST"])
+def run_template(template_id: str) -> Response:
+    return created(task_json(actions.run_template(template_id, body_of(bp.current_request))))

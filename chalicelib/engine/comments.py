@@ -1,0 +1,42 @@
+"""Comments on tasks: anyone may comment; only a comment's author edits or deletes it."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chalicelib.core.schemas import COMMENT_WRITE
+from chalicelib.exceptions import Forbidden
+from chalicelib.store import comments, tasks
+from chalicelib.store.models import CommentModel
+from chalicelib.store.pages import Page
+
+from .clock import utcnow
+from .validation import require_valid
+
+
+def add_comment(task_id: str, author: str, body: Any) -> CommentModel:
+    text = require_valid(COMMENT_WRITE, body)["body"]
+    tasks.get(task_id)
+    return comments.create(task_id, str(uuid.uuid4()), author, text, utcnow())
+
+
+def list_comments(task_id: str, limit: int, cursor: str | None) -> Page[CommentModel]:
+    tasks.get(task_id)
+    return comments.list_comments(task_id, limit, cursor)
+
+
+def _own(task_id: str, comment_id: str, caller: str) -> CommentModel:
+    tasks.get(task_id)
+    comment = comments.find(task_id, comment_id)
+    if comment.author != caller:
+        raise Forbidden("only the author of a comment can change or delete it")
+    return comment
+
+
+def edit_comment(task_id: str, comment_id: str, caller: str, body: Any) -> CommentModel:
+    text = require_valid(COMMENT_WRITE, body)["body"]
+    return comments.set_body(_own(task_id, comment_id, caller), text, utcnow())
+
+
+def delete_comment(task_id: str, comment_id: str, caller: str) -> None:
+    comments.delete(_own(task_id, comment_id, caller))
