@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
+from chalicelib.core.schemas import API_KEY_CREATE
 from chalicelib.engine import apikeys
 from chalicelib.exceptions import Unauthorized
 
@@ -55,7 +56,7 @@ def principal(request: Request) -> str:
     return str(request.context.get(PRINCIPAL, apikeys.ADMIN))
 
 
-@route(bp, "/api/auth/api-keys", methods=["POST"])
+@route(bp, "/api/auth/api-keys", methods=["POST"], body=API_KEY_CREATE, status=201)
 def create_api_key() -> Response:
     key, token = apikeys.create_key(body_of(bp.current_request))
     return created({**api_key_json(key), "token": token})
@@ -66,7 +67,7 @@ def list_api_keys() -> dict[str, Any]:
     return {"items": [api_key_json(k) for k in apikeys.list_keys()], "nextCursor": None}
 
 
-@route(bp, "/api/auth/api-keys/{key_id}", methods=["DELETE"])
+@route(bp, "/api/auth/api-keys/{key_id}", methods=["DELETE"], status=204)
 def delete_api_key(key_id: str) -> Response:
     apikeys.delete_key(key_id)
     return Response(body="", status_code=204, headers=JSON)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalice.app import BadRequestError, Blueprint, Request, Response
@@ -42,11 +43,37 @@ def error_response(error: OptioError) -> Response:
     )
 
 
-def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI document says of one operation; `body` is the very schema the service
+    validates the request with."""
+
+    summary: str
+    body: Mapping[str, Any] | None
+    query: tuple[str, ...]
+    status: int
+
+
+DOCS: dict[tuple[str, str], RouteDoc] = {}
+
+
+def route(
+    bp: Blueprint,
+    path: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    query: tuple[str, ...] = (),
+    status: int = 200,
+    **options: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`bp.route` whose view's errors become the SPEC's error bodies; an unexpected exception is
     logged and answered with a 500 in the same shape (a 500 is always a bug)."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        summary = (view.__doc__ or view.__name__.replace("_", " ").capitalize()).strip().splitlines()[0]
+        for method in options.get("methods", ["GET"]):
+            DOCS[(path, method)] = RouteDoc(summary, body, query, status)
+
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:

@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice.app import Blueprint
 
+from chalicelib.core.schemas import RUNNER_EVENT
 from chalicelib.engine.reports import handle_runner_event
 
 from .auth import token_of
@@ -13,7 +14,7 @@ from .http import body_of, route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/internal/tasks/{task_id}/events", methods=["POST"])
+@route(bp, "/api/internal/tasks/{task_id}/events", methods=["POST"], body=RUNNER_EVENT)
 def runner_event(task_id: str) -> dict[str, Any]:
     request = bp.current_request
     return handle_runner_event(task_id, token_of(request), body_of(request))

@@ -6,7 +6,15 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from chalicelib.store.models import ApiKeyModel, RepoModel, TaskEventModel, TaskLogModel, TaskModel
+from chalicelib.store.models import (
+    ApiKeyModel,
+    CommentModel,
+    RepoModel,
+    TaskEventModel,
+    TaskLogModel,
+    TaskModel,
+    TemplateModel,
+)
 
 _INTERNAL = frozenset(
     {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry"}
@@ -48,3 +56,12 @@ def log_json(line: TaskLogModel) -> dict[str, Any]:
 
 def api_key_json(key: ApiKeyModel) -> dict[str, Any]:
     return {"id": key.id, "name": key.name, "tokenPrefix": key.tokenPrefix, "createdAt": key.createdAt}
+
+
+def comment_json(comment: CommentModel) -> dict[str, Any]:
+    return {"id": comment.id, "taskId": comment.taskId, "author": comment.author, "body": comment.body,
+            "createdAt": comment.createdAt, "updatedAt": comment.updatedAt}
+
+
+def template_json(template: TemplateModel) -> dict[str, Any]:
+    return _attributes(template)

@@ -5,6 +5,15 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.schemas import (
+    DEPENDENCIES,
+    REORDER,
+    RESTART,
+    RESUME,
+    SUBTASK_CREATE,
+    TASK_CREATE,
+    TASK_PATCH,
+)
 from chalicelib.core.states import TaskState
 from chalicelib.engine import tasks as actions
 from chalicelib.exceptions import FieldProblem, ValidationFailed
@@ -21,12 +30,12 @@ def _request_body() -> Any:
     return body_of(bp.current_request)
 
 
-@route(bp, "/api/tasks", methods=["POST"])
+@route(bp, "/api/tasks", methods=["POST"], body=TASK_CREATE, status=201)
 def create_task() -> Response:
     return created(task_json(actions.create_task(_request_body())))
 
 
-@route(bp, "/api/tasks", methods=["GET"])
+@route(bp, "/api/tasks", methods=["GET"], query=("type", "state", "repoId", "limit", "cursor"))
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
     limit, cursor = paging(request)
@@ -47,12 +56,12 @@ def get_task(task_id: str) -> dict[str, Any]:
     return task_json(tasks.get(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["PATCH"])
+@route(bp, "/api/tasks/{task_id}", methods=["PATCH"], body=TASK_PATCH)
 def update_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.update_task(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["DELETE"])
+@route(bp, "/api/tasks/{task_id}", methods=["DELETE"], status=204)
 def delete_task(task_id: str) -> Response:
     actions.delete_task(task_id)
     return Response(body="", status_code=204, headers=JSON)
@@ -68,12 +77,12 @@ def retry_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.retry_task(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/resume", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/resume", methods=["POST"], body=RESUME)
 def resume_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.resume_task(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}/force-restart", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/force-restart", methods=["POST"], body=RESTART)
 def force_restart(task_id: str) -> dict[str, Any]:
     return task_json(actions.force_restart(task_id, _request_body()))
 
@@ -83,12 +92,12 @@ def force_redo(task_id: str) -> dict[str, Any]:
     return task_json(actions.force_redo(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/review", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/review", methods=["POST"], status=201)
 def launch_review(task_id: str) -> Response:
     return created(task_json(actions.launch_review(task_id)))
 
 
-@route(bp, "/api/tasks/reorder", methods=["POST"])
+@route(bp, "/api/tasks/reorder", methods=["POST"], body=REORDER)
 def reorder() -> dict[str, int]:
     return actions.reorder(_request_body())
 
@@ -108,7 +117,7 @@ def list_subtasks(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.subtasks_of(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/subtasks", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/subtasks", methods=["POST"], body=SUBTASK_CREATE, status=201)
 def create_subtask(task_id: str) -> Response:
     return created(task_json(actions.create_subtask(task_id, _request_body())))
 
@@ -125,7 +134,7 @@ def list_dependencies(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.dependencies(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/dependencies", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/dependencies", methods=["POST"], body=DEPENDENCIES)
 def add_dependencies(task_id: str) -> dict[str, Any]:
     return task_json(actions.add_dependencies(task_id, _request_body()))
 
@@ -146,7 +155,7 @@ def task_events(task_id: str) -> dict[str, Any]:
     return {"items": [event_json(e) for e in tasks.events(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], query=("after", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
     request = bp.current_request
     limit, _ = paging(request)

@@ -5,26 +5,22 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.schemas import TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
 from chalicelib.engine import templates as actions
 from chalicelib.store import templates
-from chalicelib.store.models import TemplateModel
 
 from .http import JSON, body_of, created, paging, route
-from .shapes import task_json
+from .shapes import task_json, template_json
 
 bp = Blueprint(__name__)
 
 
-def template_json(template: TemplateModel) -> dict[str, Any]:
-    return {name: getattr(template, name) for name in template.get_attributes()}
-
-
-@route(bp, "/api/templates", methods=["POST"])
+@route(bp, "/api/templates", methods=["POST"], body=TEMPLATE_CREATE, status=201)
 def create_template() -> Response:
     return created(template_json(actions.create_template(body_of(bp.current_request))))
 
 
-@route(bp, "/api/templates", methods=["GET"])
+@route(bp, "/api/templates", methods=["GET"], query=("limit", "cursor"))
 def list_templates() -> dict[str, Any]:
     page = templates.list_templates(*paging(bp.current_request))
     return {"items": [template_json(t) for t in page.items], "nextCursor": page.next_cursor}
@@ -35,17 +31,17 @@ def get_template(template_id: str) -> dict[str, Any]:
     return template_json(templates.get(template_id))
 
 
-@route(bp, "/api/templates/{template_id}", methods=["PATCH"])
+@route(bp, "/api/templates/{template_id}", methods=["PATCH"], body=TEMPLATE_UPDATE)
 def update_template(template_id: str) -> dict[str, Any]:
     return template_json(actions.update_template(template_id, body_of(bp.current_request)))
 
 
-@route(bp, "/api/templates/{template_id}", methods=["DELETE"])
+@route(bp, "/api/templates/{template_id}", methods=["DELETE"], status=204)
 def delete_template(template_id: str) -> Response:
     actions.delete_template(template_id)
     return Response(body="", status_code=204, headers=JSON)
 
 
-@route(bp, "/api/templates/{template_id}/run", methods=["POST"])
+@route(bp, "/api/templates/{template_id}/run", methods=["POST"], body=TEMPLATE_RUN, status=201)
 def run_template(template_id: str) -> Response:
     return created(task_json(actions.run_template(template_id, body_of(bp.current_request))))
