@@ -6,6 +6,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
+from chalicelib.core.subtasks import SubtaskStatus
 from chalicelib.store.models import (
     ApiKeyModel,
     CommentModel,
@@ -65,3 +66,9 @@ def comment_json(comment: CommentModel) -> dict[str, Any]:
 
 def template_json(template: TemplateModel) -> dict[str, Any]:
     return _attributes(template)
+
+
+def status_json(status: SubtaskStatus) -> dict[str, Any]:
+    """Pipeline progress: how the blocking subtasks stand."""
+    return {"allComplete": status.all_complete, "total": status.total, "pending": status.pending,
+            "running": status.running, "completed": status.completed, "failed": status.failed}

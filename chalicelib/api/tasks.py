@@ -20,7 +20,7 @@ from chalicelib.exceptions import FieldProblem, ValidationFailed
 from chalicelib.store import logs, tasks
 
 from .http import JSON, body_of, created, paging, query, route
-from .shapes import event_json, log_json, task_json
+from .shapes import event_json, log_json, status_json, task_json
 
 bp = Blueprint(__name__)
 TASK_TYPES = ("repo-task", "repo-blueprint", "standalone", "all")
@@ -53,7 +53,7 @@ def list_tasks() -> dict[str, Any]:
 
 @route(bp, "/api/tasks/{task_id}", methods=["GET"])
 def get_task(task_id: str) -> dict[str, Any]:
-    return task_json(tasks.get(task_id))
+    return {**task_json(tasks.get(task_id)), "subtaskStatus": status_json(actions.subtask_status(task_id))}
 
 
 @route(bp, "/api/tasks/{task_id}", methods=["PATCH"], body=TASK_PATCH)
@@ -124,9 +124,7 @@ def create_subtask(task_id: str) -> Response:
 
 @route(bp, "/api/tasks/{task_id}/subtasks/status", methods=["GET"])
 def subtask_status(task_id: str) -> dict[str, Any]:
-    status = actions.subtask_status(task_id)
-    return {"allComplete": status.all_complete, "total": status.total, "pending": status.pending,
-            "running": status.running, "completed": status.completed, "failed": status.failed}
+    return status_json(actions.subtask_status(task_id))
 
 
 @route(bp, "/api/tasks/{task_id}/dependencies", methods=["GET"])

@@ -193,6 +193,7 @@ def test_a_step_pipeline_runs_in_order_and_completes_the_parent(api: Api, repo: 
     assert "pipeline steps completed" in api.ok("GET", f"/api/tasks/{done['id']}/events")["items"][-1]["message"]
     status = api.ok("GET", f"/api/tasks/{parent['id']}/subtasks/status")
     assert status == {"allComplete": True, "total": 3, "pending": 0, "running": 0, "completed": 3, "failed": 0}
+    assert api.task(parent["id"])["subtaskStatus"] == status
     listed = api.ok("GET", f"/api/tasks/{parent['id']}/subtasks")["items"]
     assert [s["id"] for s in listed] == [s["id"] for s in steps]
 
