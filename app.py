@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
 
 from chalicelib.api import auth, comments, health, internal, openapi, repos, tasks, templates
-from chalicelib.engine import resync, stream
+from chalicelib.engine import launching, resync, stream
 from chalicelib.settings import settings
 
 # Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
@@ -27,3 +27,8 @@ def task_stream(event: DynamoDBEvent) -> dict[str, Any]:
 @app.schedule("rate(1 minute)", name="resync")
 def periodic_resync(event: CloudWatchEvent) -> dict[str, int]:
     return resync.resync()
+
+
+@app.lambda_function(name="launcher")
+def launcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return launching.launch(event)

@@ -36,6 +36,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_TASKS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-tasks/stream/local", "Stream of the tasks table (set by the deployment)."),
     Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
     Variable("OPTIO_LOG_LEVEL", "INFO", "Log level of the structured logs."),
+    Variable("OPTIO_LAUNCHER_FUNCTION", "", "Kubernetes launcher: name of the launcher Lambda that creates the Jobs (set by the deployment); empty: create them in-process."),
+    Variable("OPTIO_K8S_NAMESPACE", "optio", "Kubernetes namespace of the agent Jobs."),
+    Variable("OPTIO_K8S_AUTH", "eks", "How to reach the cluster: `eks` (IAM token from the Lambda's role), `incluster` (a pod's service account) or `kubeconfig`."),
+    Variable("OPTIO_EKS_CLUSTER_NAME", "", "EKS auth: the cluster's name (signed into the IAM token)."),
+    Variable("OPTIO_EKS_ENDPOINT", "", "EKS auth: the cluster's API server URL."),
+    Variable("OPTIO_EKS_CA_DATA", "", "EKS auth: the cluster's certificate authority, base64 as EKS shows it."),
+    Variable("OPTIO_KUBECONFIG", "", "Kubeconfig auth: the kubeconfig file (empty: `$KUBECONFIG` or `~/.kube/config`), its current context."),
+    Variable("OPTIO_K8S_SERVICE_ACCOUNT", "optio-runner", "Service account of the agent pods (bind an IAM role to it for AWS access from the agent)."),
+    Variable("OPTIO_RUNNER_IMAGE", "", "Kubernetes launcher: the runner image (`runner-image/`) for repos without their own `image`."),
+    Variable("OPTIO_K8S_SECRET_NAME", "optio-agent-secrets", "Kubernetes Secret whose keys become the agent pods' environment (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...)."),
+    Variable("OPTIO_JOB_DEADLINE_S", "14400", "An agent Job running longer than this is stopped and its task fails (`deadline_exceeded`)."),
+    Variable("OPTIO_JOB_TTL_S", "3600", "Finished agent Jobs are deleted by Kubernetes this long after they end."),
+    Variable("OPTIO_K8S_SCHEDULE_TIMEOUT_S", "300", "An agent pod that the cluster cannot schedule for this long fails (`unschedulable`, not retried)."),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -62,6 +75,19 @@ class Settings:
     tasks_stream_arn: str
     runner_python: str | None
     log_level: str
+    launcher_function: str | None
+    k8s_namespace: str
+    k8s_auth: str
+    eks_cluster_name: str | None
+    eks_endpoint: str | None
+    eks_ca_data: str | None
+    kubeconfig: str | None
+    k8s_service_account: str
+    runner_image: str | None
+    k8s_secret_name: str
+    job_deadline_s: int
+    job_ttl_s: int
+    k8s_schedule_timeout_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +118,19 @@ class Settings:
             tasks_stream_arn=get("OPTIO_TASKS_STREAM_ARN"),
             runner_python=get("OPTIO_RUNNER_PYTHON") or None,
             log_level=get("OPTIO_LOG_LEVEL"),
+            launcher_function=get("OPTIO_LAUNCHER_FUNCTION") or None,
+            k8s_namespace=get("OPTIO_K8S_NAMESPACE"),
+            k8s_auth=get("OPTIO_K8S_AUTH"),
+            eks_cluster_name=get("OPTIO_EKS_CLUSTER_NAME") or None,
+            eks_endpoint=get("OPTIO_EKS_ENDPOINT") or None,
+            eks_ca_data=get("OPTIO_EKS_CA_DATA") or None,
+            kubeconfig=get("OPTIO_KUBECONFIG") or None,
+            k8s_service_account=get("OPTIO_K8S_SERVICE_ACCOUNT"),
+            runner_image=get("OPTIO_RUNNER_IMAGE") or None,
+            k8s_secret_name=get("OPTIO_K8S_SECRET_NAME"),
+            job_deadline_s=int(get("OPTIO_JOB_DEADLINE_S")),
+            job_ttl_s=int(get("OPTIO_JOB_TTL_S")),
+            k8s_schedule_timeout_s=int(get("OPTIO_K8S_SCHEDULE_TIMEOUT_S")),
         )
 
 

@@ -189,12 +189,16 @@ def _pod_failure(pod: PodStatus, before_start: bool) -> Transition:
         return fail("no_result", "the agent's pod exited without reporting a result")
     kind = pod.reason or "crash"
     message = pod.message or f"the agent's pod failed ({kind})"
-    return fail(kind, message, retryable=pod.retryable, free_retry=pod.free_retry)
+    # A failed pod may still hold its node (an image that never pulls): remove it.
+    return fail(kind, message, retryable=pod.retryable, free_retry=pod.free_retry, stop_agent=True)
 
 
 def _decide_provisioning(snapshot: Snapshot, now: datetime) -> Action:
     task, pod = snapshot.task, snapshot.pod
     if task.launched_at is None:
+        if now - task.updated_at > snapshot.limits.provision_timeout:
+            seconds = int(snapshot.limits.provision_timeout.total_seconds())
+            return fail("launch_failed", f"the agent could not be launched within {seconds} s")
         return Launch(task.attempt, f"slot taken; launching attempt {task.attempt}")
     if pod is None or not pod.alive:
         return _pod_failure(pod or PodStatus(PodPhase.NOT_FOUND), before_start=True)
@@ -277,7 +281,8 @@ def outcome(report: RunReport) -> Transition:
     if not report.success:
         kind = report.error_kind or "agent_error"
         message = report.error or "the agent failed"
-        return fail(kind, message, retryable=kind != "auth")
+        # Retrying cannot fix a bad key or a spent budget.
+        return fail(kind, message, retryable=kind not in ("auth", "budget"))
     if report.changed and report.pushed:
         return Transition(to=S.COMPLETED, reason="agent finished; branch pushed")
     if report.changed:

@@ -109,7 +109,12 @@ def execute(task: TaskModel, action: core.Action) -> bool:
         except NotFound:
             return execute(task, core.fail("repo_missing", "the task's repository is no longer registered",
                                            retryable=False))
-        get_launcher().launch(spec)
+        try:
+            get_launcher().launch(spec)
+        except Exception:
+            # Left to the next reconcile; past the provision timeout the task fails instead.
+            logger.exception("launch failed", extra={"taskId": task.id, "attempt": action.attempt})
+            return False
         tasks.update(task, {"launchedAt": iso(utcnow())}, utcnow())
         return True
     attempt = int(task.attempt)

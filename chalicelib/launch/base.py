@@ -8,9 +8,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.core.reconcile import PodStatus
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU and memory of one agent, in Kubernetes quantities ("500m", "1Gi"); None: no limit."""
+
+    cpu_request: str = "500m"
+    memory_request: str = "1Gi"
+    cpu_limit: str | None = None
+    memory_limit: str | None = "4Gi"
+
+    @classmethod
+    def from_settings(cls, given: Mapping[str, Any] | None) -> Resources:
+        """A repo's or standalone task's `resources` ({requests: {cpu, memory}, limits: {...}}) over
+        the defaults."""
+        given = given or {}
+        requests, limits = given.get("requests") or {}, given.get("limits") or {}
+        default = cls()
+        return cls(
+            cpu_request=str(requests.get("cpu") or default.cpu_request),
+            memory_request=str(requests.get("memory") or default.memory_request),
+            cpu_limit=str(limits["cpu"]) if limits.get("cpu") else default.cpu_limit,
+            memory_limit=str(limits["memory"]) if limits.get("memory") else default.memory_limit,
+        )
+
+    def to_settings(self) -> dict[str, dict[str, str]]:
+        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {name: value for name, value in limits.items() if value is not None},
+        }
 
 
 @dataclass(frozen=True)
@@ -19,7 +50,32 @@ class LaunchSpec:
     attempt: int
     environment: Mapping[str, str]
     image: str | None = None
+    # Environment variable name -> value. A launcher that has the values elsewhere (Kubernetes: a
+    # Secret in the cluster) uses only the names.
     secrets: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON for the launcher Lambda's event; secret values stay out of it, names only."""
+        return {
+            "taskId": self.task_id,
+            "attempt": self.attempt,
+            "environment": dict(self.environment),
+            "image": self.image,
+            "secretNames": sorted(self.secrets),
+            "resources": self.resources.to_settings(),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> LaunchSpec:
+        return cls(
+            task_id=str(payload["taskId"]),
+            attempt=int(payload["attempt"]),
+            environment={str(k): str(v) for k, v in dict(payload["environment"]).items()},
+            image=payload.get("image"),
+            secrets={str(name): "" for name in payload.get("secretNames") or []},
+            resources=Resources.from_settings(payload.get("resources")),
+        )
 
 
 class AgentLauncher(Protocol):

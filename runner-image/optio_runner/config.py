@@ -43,10 +43,12 @@ class Config:
     max_turns: int
     model: str | None
     resume_session_id: str | None
+    reset_branch: bool
     setup_commands: tuple[str, ...]
     custom_command: str | None
     heartbeat_interval_s: float
     log_flush_s: float
+    budget_usd: float | None
     workspace: Path
     agent_bin_overrides: Mapping[str, str] = field(default_factory=dict)
     child_env: Mapping[str, str] = field(default_factory=dict)
@@ -79,10 +81,12 @@ def load_config(env: Mapping[str, str]) -> Config:
         max_turns=_int(env, "OPTIO_MAX_TURNS", 250, minimum=1),
         model=_optional(env, "OPTIO_MODEL"),
         resume_session_id=_optional(env, "OPTIO_RESUME_SESSION_ID"),
+        reset_branch=env.get("OPTIO_RESET_BRANCH") == "1",
         setup_commands=_setup_commands(env),
         custom_command=_optional(env, "OPTIO_CUSTOM_COMMAND"),
         heartbeat_interval_s=_int(env, "OPTIO_HEARTBEAT_INTERVAL_MS", 30000, minimum=1) / 1000,
         log_flush_s=_int(env, "OPTIO_LOG_FLUSH_MS", 500, minimum=1) / 1000,
+        budget_usd=_budget(env),
         workspace=Path(_optional(env, "OPTIO_WORKSPACE") or os.getcwd()).resolve(),
         agent_bin_overrides={
             name: value for name, value in env.items() if name.startswith(AGENT_BIN_PREFIX) and value
@@ -108,6 +112,19 @@ def _parse_int(name: str, raw: str, *, minimum: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _budget(env: Mapping[str, str]) -> float | None:
+    raw = _optional(env, "OPTIO_BUDGET_USD")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"OPTIO_BUDGET_USD must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"OPTIO_BUDGET_USD must be more than 0, got {raw}")
     return value
 
 

@@ -21,6 +21,8 @@ class GitError(Exception):
 class Checkout:
     start_sha: str
     branch_existed: bool  # the task branch was on the remote already: a retry or a resume
+    # A redo starts the branch again from the base: the push must replace exactly this remote sha.
+    replaces_sha: str | None = None
 
 
 class Git:
@@ -50,11 +52,11 @@ class Git:
         return self.check("rev-parse", "HEAD", what="reading HEAD")
 
 
-def check_out(git: Git, repo_url: str, base_branch: str, branch: str) -> Checkout:
+def check_out(git: Git, repo_url: str, base_branch: str, branch: str, reset: bool = False) -> Checkout:
     """Clones (or refreshes a previous clone) and puts the task branch in the work tree.
 
     A task branch already on the remote is continued, so a retry builds on what earlier attempts
-    pushed; otherwise it starts from the base branch.
+    pushed; otherwise, or when `reset` (a redo from scratch), it starts from the base branch.
     """
     if (git.repo_dir / ".git").is_dir():
         git.check("remote", "set-url", "origin", repo_url, what="setting the remote")
@@ -66,14 +68,16 @@ def check_out(git: Git, repo_url: str, base_branch: str, branch: str) -> Checkou
         git.check("config", key, value, what="setting the git identity")
     if not git.ref_exists(f"refs/remotes/origin/{base_branch}"):
         raise GitError(f"base branch {base_branch!r} not found in {repo_url}")
-    existed = git.ref_exists(f"refs/remotes/origin/{branch}")
+    on_remote = git.ref_exists(f"refs/remotes/origin/{branch}")
+    replaces = git.check("rev-parse", f"origin/{branch}", what="reading the old branch") if on_remote and reset else None
+    existed = on_remote and not reset
     start_point = f"origin/{branch}" if existed else f"origin/{base_branch}"
     # -f and clean: a reused workspace may hold a crashed attempt's unpushed leftovers.
     git.check(
         "checkout", "--quiet", "-f", "--no-track", "-B", branch, start_point, what=f"checking out {branch}"
     )
     git.check("clean", "-ffdq", what="cleaning the work tree")
-    return Checkout(start_sha=git.head(), branch_existed=existed)
+    return Checkout(start_sha=git.head(), branch_existed=existed, replaces_sha=replaces)
 
 
 def commit_leftovers(git: Git, message: str) -> bool:
@@ -99,7 +103,9 @@ def has_changes(git: Git, checkout: Checkout, base_branch: str) -> bool:
     return int(ahead) > 0
 
 
-def push(git: Git, branch: str) -> None:
+def push(git: Git, branch: str, replaces_sha: str | None = None) -> None:
     # Plain push: a retry's branch descends from what is on the remote, so no force is needed,
-    # and a rejection means someone else moved the branch, which must not be overwritten.
-    git.check("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", what=f"pushing {branch}")
+    # and a rejection means someone else moved the branch, which must not be overwritten. A redo
+    # replaces the old branch, but only the exact commit it saw (force with lease).
+    lease = [f"--force-with-lease={branch}:{replaces_sha}"] if replaces_sha else []
+    git.check("push", "--quiet", *lease, "origin", f"HEAD:refs/heads/{branch}", what=f"pushing {branch}")

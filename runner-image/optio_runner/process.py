@@ -56,10 +56,14 @@ class Supervisor:
             self.stopped.set()
             proc = self._current
         if proc is not None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            timer = threading.Timer(KILL_GRACE_S, _signal_group, (proc.pid, signal.SIGKILL))
-            timer.daemon = True
-            timer.start()
+            _terminate_group(proc)
+
+    def interrupt(self) -> None:
+        """Ends the running child (and its group) but not the attempt, which goes on to report."""
+        with self._lock:
+            proc = self._current
+        if proc is not None:
+            _terminate_group(proc)
 
     def reap_current(self) -> None:
         """After stop(), on the main thread: gives the child its grace period, then kills its group."""
@@ -157,6 +161,14 @@ def _pump(pipe: IO[bytes], callback: Callable[[str], None]) -> threading.Thread:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     return thread
+
+
+def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM now, SIGKILL once the grace period is over."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    timer = threading.Timer(KILL_GRACE_S, _signal_group, (proc.pid, signal.SIGKILL))
+    timer.daemon = True
+    timer.start()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

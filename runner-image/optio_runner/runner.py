@@ -11,6 +11,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -25,7 +26,7 @@ from optio_runner.agents.base import (
     ErrorKind,
     ParsedLine,
 )
-from optio_runner.config import Config, ConfigError, load_config
+from optio_runner.config import REQUIRED, Config, ConfigError, load_config
 from optio_runner.gitops import (
     Checkout,
     Git,
@@ -133,7 +134,7 @@ class Runner:
         git = Git(self.supervisor, cfg.repo_dir, cfg.child_env)
         self._system(f"checking out {cfg.branch_name} from {cfg.repo_url}")
         try:
-            checkout = check_out(git, cfg.repo_url, cfg.repo_branch, cfg.branch_name)
+            checkout = check_out(git, cfg.repo_url, cfg.repo_branch, cfg.branch_name, reset=cfg.reset_branch)
         except GitError as exc:
             return failed(str(exc), "git")
         origin = cfg.branch_name if checkout.branch_existed else cfg.repo_branch
@@ -164,6 +165,7 @@ class Runner:
     def _run_agent(self, adapter: AgentAdapter, argv: list[str]) -> AgentResult:
         collected = Collected()
         self.collected = collected
+        over_budget = threading.Event()
 
         def on_stdout(line: str) -> None:
             # Whatever a line holds, the pipe must keep draining, or the agent blocks on write.
@@ -174,6 +176,11 @@ class Runner:
                 parsed = ParsedLine(logs=[log_line("text", line)])
             collected.absorb(parsed)
             self.logs.add(parsed.logs)
+            if self._over_budget(collected.cost_usd) and not over_budget.is_set():
+                over_budget.set()
+                self._system(f"the agent's cost ${collected.cost_usd:.4f} passed the budget "
+                             f"${self.cfg.budget_usd:.2f}; stopping it")
+                self.supervisor.interrupt()
 
         self._system(f"starting agent {adapter.name} ({argv[0]})")
         try:
@@ -191,6 +198,14 @@ class Runner:
                 error_kind="agent_error",
             )
         result = adapter.finish(code, collected)
+        if over_budget.is_set():
+            result = dataclasses.replace(
+                result,
+                success=False,
+                error=f"budget exceeded: the agent's cost ${collected.cost_usd:.4f} passed the budget "
+                      f"${self.cfg.budget_usd:.2f}",
+                error_kind="budget",
+            )
         # Held back until now: stderr is noise on success and the explanation on failure.
         stderr_type: LogType = "system" if result.success else "error"
         self.logs.add(log_line(stderr_type, line) for line in collected.stderr_tail)
@@ -210,7 +225,7 @@ class Runner:
             self._system("no changes to push")
             return Outcome(agent)
         try:
-            push(git, cfg.branch_name)
+            push(git, cfg.branch_name, checkout.replaces_sha)
         except GitError as exc:
             return Outcome(_git_failure(agent, exc), changed=True, commit_sha=sha)
         self._system(f"pushed {cfg.branch_name} at {sha[:12]}")
@@ -219,6 +234,9 @@ class Runner:
 
     def _system(self, line: str) -> None:
         self.logs.add([log_line("system", line)])
+
+    def _over_budget(self, cost: float | None) -> bool:
+        return self.cfg.budget_usd is not None and cost is not None and cost > self.cfg.budget_usd
 
     def _running_cost(self) -> float | None:
         return self.collected.cost_usd if self.collected is not None else None
@@ -236,10 +254,20 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise Terminated
 
 
+USAGE = (
+    "usage: python -m optio_runner\n"
+    "  Runs one attempt of one Optio task; all input comes from the environment.\n"
+    f"  required: {', '.join(REQUIRED)}\n"
+    "  optional: OPTIO_REPO_BRANCH, OPTIO_TASK_TITLE, OPTIO_MAX_TURNS, OPTIO_MODEL, OPTIO_RESUME_SESSION_ID,\n"
+    "            OPTIO_SETUP_COMMANDS, OPTIO_CUSTOM_COMMAND, OPTIO_BUDGET_USD, OPTIO_HEARTBEAT_INTERVAL_MS,\n"
+    "            OPTIO_LOG_FLUSH_MS, OPTIO_WORKSPACE, OPTIO_AGENT_BIN_<TYPE>"
+)
+
+
 def main() -> int:
     try:
         cfg = load_config(os.environ)
     except ConfigError as exc:
-        print(f"optio-runner: {exc}", file=sys.stderr)
+        print(f"optio-runner: {exc}\n{USAGE}", file=sys.stderr)
         return 2
     return Runner(cfg).run()

@@ -314,6 +314,17 @@ def test_retry_continues_the_pushed_branch(harness: Harness) -> None:
     assert all(r["result"] == "success" and r["changed"] and r["pushed"] for r in results)
 
 
+def test_a_redo_starts_the_branch_again_from_the_base(harness: Harness) -> None:
+    assert harness.run("First pass", "ws1").returncode == 0
+    base = remote_sha(harness.origin, "main")
+
+    assert harness.run("Fresh start", "ws1", OPTIO_ATTEMPT="2", OPTIO_RESET_BRANCH="1").returncode == 0
+    redone = remote_sha(harness.origin, BRANCH)
+    assert git("--git-dir", harness.origin, "rev-parse", f"{redone}^") == base
+    assert remote_file(harness.origin, BRANCH, "OPTIO_FAKE.md") == "Fresh start"
+    assert harness.collector.results()[-1]["pushed"] is True
+
+
 def test_retry_without_new_changes_still_counts_earlier_commits(harness: Harness) -> None:
     assert harness.run("First pass").returncode == 0
     first = remote_sha(harness.origin, BRANCH)
@@ -515,6 +526,35 @@ def test_heartbeats_carry_the_running_cost_field(harness: Harness) -> None:
     heartbeats = [body for body in harness.collector.accepted() if body["kind"] == "heartbeat"]
     assert heartbeats and all("costUsd" in body for body in heartbeats)
     assert harness.collector.result()["costUsd"] == 0.5
+
+
+def test_budget_stops_the_agent_once_its_running_cost_passes_it(harness: Harness, tmp_path: Path) -> None:
+    # OpenCode reports cost per step; this stand-in replays a recorded run, then would hang.
+    sample = ROOT / "tests" / "runner" / "samples" / "opencode_success.jsonl"
+    pid_file = tmp_path / "agent.pid"
+    agent = tmp_path / "opencode"
+    agent.write_text(f"#!/bin/sh\necho $$ > {pid_file}\ncat {sample}\nexec sleep 60\n")
+    agent.chmod(0o755)
+
+    started = time.monotonic()
+    done = harness.run("x", OPTIO_AGENT_TYPE="opencode", OPTIO_AGENT_BIN_OPENCODE=str(agent),
+                       OPTIO_BUDGET_USD="0.02")
+
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 20
+    result = harness.collector.result()
+    assert (result["result"], result["errorKind"]) == ("failure", "budget")
+    assert result["error"] == "budget exceeded: the agent's cost $0.0253 passed the budget $0.02"
+    assert result["costUsd"] == pytest.approx(0.0253)
+    assert harness.collector.saw_log("passed the budget $0.02; stopping it")
+    wait_until(lambda: not alive(int(pid_file.read_text())))
+
+
+def test_budget_must_be_a_positive_number(harness: Harness) -> None:
+    done = harness.run("x", OPTIO_BUDGET_USD="-1")
+
+    assert done.returncode == 2
+    assert "OPTIO_BUDGET_USD must be more than 0" in done.stderr
 
 
 def test_result_is_retried_on_server_errors(harness: Harness) -> None:

@@ -157,3 +157,21 @@ def test_an_evicted_attempt_is_retried_at_once_without_using_a_retry() -> None:
     view = task(S.FAILED, retry_count=3, completed_at=T0, free_retry=True)
     action = decide(snap(view, GONE), T0)
     assert isinstance(action, Transition) and action.to is S.QUEUED and "retryCount" not in action.changes
+
+
+def test_a_task_that_cannot_be_launched_fails_after_the_provision_timeout() -> None:
+    view = task(S.PROVISIONING, updated_at=T0)
+    assert isinstance(decide(snap(view, GONE), T0 + timedelta(minutes=9)), Launch)
+    action = decide(snap(view, GONE), T0 + timedelta(minutes=11))
+    assert isinstance(action, Transition) and action.changes["errorKind"] == "launch_failed"
+
+
+def test_a_failed_pod_is_removed_with_its_task() -> None:
+    pod = PodStatus(PodPhase.FAILED, "image_pull", "bad image", retryable=False)
+    action = decide(snap(task(S.PROVISIONING, launched_at=T0), pod), T0)
+    assert isinstance(action, Transition) and action.stop_agent
+
+
+def test_a_spent_budget_is_not_retried() -> None:
+    result = outcome(RunReport(False, False, False, None, "budget exceeded", "budget"))
+    assert result.changes["retryable"] is False

@@ -6,16 +6,24 @@ from collections.abc import Callable
 
 from optio_runner.agents.base import AgentAdapter
 from optio_runner.agents.claude_code import ClaudeCodeAdapter
+from optio_runner.agents.codex import CodexAdapter
+from optio_runner.agents.copilot import CopilotAdapter
 from optio_runner.agents.custom import CustomAdapter
+from optio_runner.agents.gemini import GeminiAdapter
+from optio_runner.agents.opencode import OpenCodeAdapter
 
 _ADAPTERS: dict[str, Callable[[], AgentAdapter]] = {
-    ClaudeCodeAdapter.name: ClaudeCodeAdapter,
-    CustomAdapter.name: CustomAdapter,
+    adapter.name: adapter
+    for adapter in (ClaudeCodeAdapter, CodexAdapter, CopilotAdapter, GeminiAdapter, OpenCodeAdapter, CustomAdapter)
 }
 _ALIASES = {"claude": ClaudeCodeAdapter.name}
 
 
 def create_adapter(agent_type: str) -> AgentAdapter | None:
-    """The adapter for an agent type or alias; None if this runner does not know it."""
+    """A new adapter for one run of an agent type or alias; None if this runner does not know it.
+
+    Adapters keep what they add up over a run (tokens, cost, the last message), so each run
+    gets its own.
+    """
     factory = _ADAPTERS.get(_ALIASES.get(agent_type, agent_type))
     return factory() if factory is not None else None

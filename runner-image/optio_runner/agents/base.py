@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from optio_runner.loglines import LogLine
 
-ErrorKind = Literal["agent_error", "auth", "setup", "git", "max_turns"]
+ErrorKind = Literal["agent_error", "auth", "setup", "git", "max_turns", "budget"]
 STDERR_TAIL_LINES = 500
 
 

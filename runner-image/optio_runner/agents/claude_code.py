@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from optio_runner.agents.base import (
@@ -12,6 +11,7 @@ from optio_runner.agents.base import (
     ParsedLine,
     describe_exit,
 )
+from optio_runner.agents.parsing import compact, json_object, matching, nonempty
 from optio_runner.loglines import LogType, log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -53,14 +53,11 @@ class ClaudeCodeAdapter:
     def parse_line(self, line: str) -> ParsedLine:
         if not line.strip():
             return ParsedLine()
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            event = None
-        if not isinstance(event, dict):
+        event = json_object(line)
+        if event is None:
             # Plain output: warnings, or an error printed before streaming began.
             return ParsedLine(logs=[log_line("text", line)], auth_failure=_auth_marker(line))
-        parsed = ParsedLine(session_id=_str(event.get("session_id")))
+        parsed = ParsedLine(session_id=nonempty(event.get("session_id")))
         cost = event.get("total_cost_usd")
         if isinstance(cost, (int, float)) and not isinstance(cost, bool):
             parsed.cost_usd = float(cost)
@@ -75,7 +72,7 @@ class ClaudeCodeAdapter:
             _parse_result(event, parsed)
         elif kind != "stream_event":
             # Partial-message deltas (stream_event) only repeat what the messages say.
-            parsed.logs.append(log_line("system", _compact(event)))
+            parsed.logs.append(log_line("system", compact(event)))
         return parsed
 
     def finish(self, exit_code: int, collected: Collected) -> AgentResult:
@@ -131,7 +128,7 @@ class ClaudeCodeAdapter:
 def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
     subtype = event.get("subtype")
     if subtype != "init":
-        parsed.logs.append(log_line("system", f"system {subtype}: {_compact(event)}"))
+        parsed.logs.append(log_line("system", f"system {subtype}: {compact(event)}"))
         return
     parsed.model = _model(event.get("model"))
     tools = event.get("tools")
@@ -157,14 +154,14 @@ def _parse_assistant(event: dict[str, Any], parsed: ParsedLine) -> None:
             if message.get("model") == SYNTHETIC_MODEL and parsed.auth_failure is None:
                 parsed.auth_failure = _auth_marker(text)
         elif block_type == "tool_use":
-            tool_input = truncate(_compact(block.get("input", {})), MAX_TOOL_INPUT)
+            tool_input = truncate(compact(block.get("input", {})), MAX_TOOL_INPUT)
             parsed.logs.append(log_line("tool_use", f"{block.get('name')}: {tool_input}"))
         elif block_type == "thinking":
             parsed.logs.append(log_line("thinking", str(block.get("thinking", ""))))
         elif block_type == "redacted_thinking":
             parsed.logs.append(log_line("thinking", "[redacted thinking]"))
         else:
-            parsed.logs.append(log_line("system", _compact(block)))
+            parsed.logs.append(log_line("system", compact(block)))
 
 
 def _parse_user(event: dict[str, Any], parsed: ParsedLine) -> None:
@@ -239,7 +236,7 @@ def _tool_result_text(content: object) -> str:
             elif isinstance(item, dict):
                 parts.append(f"[{item.get('type')}]")
         return "\n".join(parts)
-    return "" if content is None else _compact(content)
+    return "" if content is None else compact(content)
 
 
 def _blocks(content: object) -> list[dict[str, Any]]:
@@ -250,18 +247,10 @@ def _blocks(content: object) -> list[dict[str, Any]]:
     return []
 
 
-def _auth_marker(text: str) -> str | None:
-    lowered = text.lower()
-    return text if any(marker in lowered for marker in AUTH_MARKERS) else None
+def _auth_marker(line: str) -> str | None:
+    return matching(line, AUTH_MARKERS)
 
 
 def _model(value: object) -> str | None:
     return value if isinstance(value, str) and value and value != SYNTHETIC_MODEL else None
 
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,0 +1,21 @@
+"""The launcher Lambda's work: create the Job of one attempt from the LaunchSpec the engine sent.
+
+Invoked asynchronously, so Lambda may deliver an event twice or retry it after an error; the
+Job's deterministic name makes every repeat a harmless 409.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.launch import LaunchSpec, cluster_launcher
+from chalicelib.launch.kubernetes import KubernetesLauncher
+from chalicelib.observability import logger
+
+
+def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
+    """`launcher`: the cluster to launch on; the one the settings describe unless given."""
+    spec = LaunchSpec.from_payload(payload)
+    logger.info("launching agent", extra={"taskId": spec.task_id, "attempt": spec.attempt})
+    (launcher or cluster_launcher()).launch(spec)
+    return {"taskId": spec.task_id, "attempt": spec.attempt, "launched": True}

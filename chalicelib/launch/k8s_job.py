@@ -1,0 +1,126 @@
+"""The batch/v1 Job of one attempt: its deterministic name, its labels and its manifest.
+
+The name is a function of (task, attempt) alone, so creating the Job twice is answered 409 by the
+API server: that is the whole of launch idempotency. Retries belong to Optio (a new attempt, a new
+Job), never to Kubernetes, hence `backoffLimit: 0` and `restartPolicy: Never`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .base import LaunchSpec
+
+TASK_LABEL = "optio.dev/task-id"
+ATTEMPT_LABEL = "optio.dev/attempt"
+CONTAINER = "runner"
+WORKSPACE = "/workspace"
+# The runner image's user (runner-image/Dockerfile); numeric so runAsNonRoot can be verified.
+RUNNER_UID = 1000
+MAX_NAME = 63  # a DNS-1123 label: pods and the job-name label inherit the Job's name
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    namespace: str
+    image: str | None
+    service_account: str
+    secret_name: str
+    deadline_s: int
+    ttl_s: int
+    schedule_timeout_s: int
+
+
+def job_name(task_id: str, attempt: int) -> str:
+    suffix = f"-{attempt}"
+    prefix = _dns_label(task_id)[: MAX_NAME - len("optio-") - len(suffix)].rstrip("-")
+    return f"optio-{prefix}{suffix}"
+
+
+def task_label(task_id: str) -> str:
+    """The task id as a label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", task_id)[:63].strip("-._")
+
+
+def labels(task_id: str, attempt: int) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "optio-runner", "app.kubernetes.io/managed-by": "optio",
+            TASK_LABEL: task_label(task_id), ATTEMPT_LABEL: str(attempt)}
+
+
+def selector(task_id: str, attempt: int) -> str:
+    return f"{TASK_LABEL}={task_label(task_id)},{ATTEMPT_LABEL}={attempt}"
+
+
+def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
+    image = spec.image or settings.image
+    if not image:
+        raise ValueError("no runner image: set OPTIO_RUNNER_IMAGE or the repo's image")
+    name = job_name(spec.task_id, spec.attempt)
+    attempt_labels = labels(spec.task_id, spec.attempt)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": settings.namespace,
+            "labels": attempt_labels,
+            # The label is a sanitised copy; the annotation keeps the id exactly.
+            "annotations": {"optio.dev/task-id": spec.task_id},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": settings.deadline_s,
+            "ttlSecondsAfterFinished": settings.ttl_s,
+            "template": {
+                "metadata": {"labels": attempt_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": settings.service_account,
+                    # The runner talks to Optio's API, never to the cluster's.
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUNNER_UID,
+                        "runAsGroup": RUNNER_UID,
+                        "fsGroup": RUNNER_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(spec, image, settings)],
+                    "volumes": [{"name": "workspace", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def _container(spec: LaunchSpec, image: str, settings: JobSettings) -> dict[str, Any]:
+    # Explicit env wins over envFrom, so a key in the Secret can never replace the attempt's input.
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in sorted(spec.environment.items())]
+    env.append({"name": "OPTIO_WORKSPACE", "value": WORKSPACE})
+    # Secrets the task names are required: a missing key stops the pod with a clear reason
+    # instead of an agent failing later for lack of a key.
+    env += [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": settings.secret_name, "key": name}}}
+        for name in sorted(spec.secrets)
+        if name not in spec.environment
+    ]
+    return {
+        "name": CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "workingDir": WORKSPACE,
+        "env": env,
+        # Every agent key of the cluster's Secret (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...).
+        "envFrom": [{"secretRef": {"name": settings.secret_name, "optional": True}}],
+        "resources": spec.resources.to_settings(),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "workspace", "mountPath": WORKSPACE}],
+    }
+
+
+def _dns_label(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "task"

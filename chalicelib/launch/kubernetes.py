@@ -1,0 +1,117 @@
+"""Agents as Kubernetes Jobs (EKS on AWS): one batch/v1 Job per attempt.
+
+launch creates the attempt's Job (409 AlreadyExists is success: the name is deterministic),
+status reads the Job and its pod and maps them to a `PodStatus` (k8s_status.py), cancel deletes
+the Job with its pod (404 is success). Bodies go over the wire as plain API JSON.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core.reconcile import PodStatus
+from chalicelib.observability import logger
+from chalicelib.settings import Settings
+
+from .base import LaunchSpec
+from .k8s_client import ClusterAccess, connect
+from .k8s_job import JobSettings, job_manifest, job_name, selector
+from .k8s_status import pod_status
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+REQUEST_TIMEOUT_S = 15.0
+
+
+def job_settings(settings: Settings) -> JobSettings:
+    return JobSettings(
+        namespace=settings.k8s_namespace,
+        image=settings.runner_image,
+        service_account=settings.k8s_service_account,
+        secret_name=settings.k8s_secret_name,
+        deadline_s=settings.job_deadline_s,
+        ttl_s=settings.job_ttl_s,
+        schedule_timeout_s=settings.k8s_schedule_timeout_s,
+    )
+
+
+class KubernetesLauncher:
+    name = "kubernetes"
+
+    def __init__(self, jobs: JobSettings, access: ClusterAccess,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        access.check()
+        self._jobs = jobs
+        self._access = access
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._client: ApiClient | None = None
+
+    def launch(self, spec: LaunchSpec) -> None:
+        from kubernetes.client import ApiException, BatchV1Api, V1Job
+
+        manifest = job_manifest(spec, self._jobs)
+        name = manifest["metadata"]["name"]
+        log = {"taskId": spec.task_id, "attempt": spec.attempt, "job": name, "namespace": self._jobs.namespace}
+        try:
+            BatchV1Api(self._api()).create_namespaced_job(
+                self._jobs.namespace, V1Job.model_validate(manifest), _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT_S)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            logger.info("agent job already exists", extra=log)
+            return
+        logger.info("agent job created", extra=log)
+
+    def status(self, task_id: str, attempt: int) -> PodStatus:
+        from kubernetes.client import ApiException, BatchV1Api, CoreV1Api
+
+        name = job_name(task_id, attempt)
+        try:
+            job = _json(BatchV1Api(self._api()).read_namespaced_job(
+                name, self._jobs.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_S))
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            job = None
+        pods: list[dict[str, Any]] = []
+        if job is not None:
+            listed = _json(CoreV1Api(self._api()).list_namespaced_pod(
+                self._jobs.namespace, label_selector=selector(task_id, attempt), _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT_S))
+            pods = list(listed.get("items") or [])
+        status = pod_status(job, pods, self._clock(), self._jobs)
+        if status.reason is not None:
+            logger.debug("agent job status", extra={"taskId": task_id, "attempt": attempt, "job": name,
+                                                   "phase": status.phase.value, "reason": status.reason})
+        return status
+
+    def cancel(self, task_id: str, attempt: int) -> None:
+        from kubernetes.client import ApiException, BatchV1Api, V1DeleteOptions
+
+        name = job_name(task_id, attempt)
+        try:
+            # Foreground: the Job goes once its pod is gone, so nothing of the attempt outlives it.
+            BatchV1Api(self._api()).delete_namespaced_job(
+                name, self._jobs.namespace, body=V1DeleteOptions(propagation_policy="Foreground"),
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT_S)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            return
+        logger.info("agent job deleted", extra={"taskId": task_id, "attempt": attempt, "job": name})
+
+    def _api(self) -> ApiClient:
+        with self._lock:
+            if self._client is None:
+                self._client = connect(self._access)
+            return self._client
+
+
+def _json(response: Any) -> dict[str, Any]:
+    return json.loads(response.data)  # type: ignore[no-any-return]

@@ -1,0 +1,64 @@
+"""The Kubernetes launcher as the engine uses it on AWS: launch is handed to the launcher Lambda
+(an asynchronous invoke, so no handler waits on the cluster); status and cancel go straight to
+the cluster.
+
+Between the invoke and the Lambda creating the Job, the cluster knows no Job for the attempt.
+That must not read as "the pod is gone", so a missing Job counts as pending while the attempt's
+launch is recent (the task's `launchedAt`). Lambda retries a failed asynchronous invocation twice
+over about three minutes; a Job still missing after that is gone for good.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.core.reconcile import PodPhase, PodStatus
+from chalicelib.core.timefmt import parse_iso
+from chalicelib.exceptions import NotFound
+from chalicelib.observability import logger
+from chalicelib.store import tasks
+
+from .base import LaunchSpec
+from .kubernetes import KubernetesLauncher
+
+LAUNCH_GRACE = timedelta(minutes=4)
+
+
+class AsyncLambdaLauncher:
+    name = "kubernetes"
+
+    def __init__(self, cluster: KubernetesLauncher, function_name: str, lambda_client: Any,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._cluster = cluster
+        self._function_name = function_name
+        self._lambda = lambda_client
+        self._clock = clock
+
+    def launch(self, spec: LaunchSpec) -> None:
+        self._lambda.invoke(
+            FunctionName=self._function_name,
+            InvocationType="Event",
+            Payload=json.dumps(spec.to_payload()).encode(),
+        )
+        logger.info("agent launch requested", extra={"taskId": spec.task_id, "attempt": spec.attempt,
+                                                      "function": self._function_name})
+
+    def status(self, task_id: str, attempt: int) -> PodStatus:
+        status = self._cluster.status(task_id, attempt)
+        if status.phase is PodPhase.NOT_FOUND and self._launch_in_flight(task_id, attempt):
+            return PodStatus(PodPhase.PENDING, "launching", "the launcher is creating the agent's Job")
+        return status
+
+    def cancel(self, task_id: str, attempt: int) -> None:
+        self._cluster.cancel(task_id, attempt)
+
+    def _launch_in_flight(self, task_id: str, attempt: int) -> bool:
+        try:
+            task = tasks.get(task_id)
+        except NotFound:
+            return False
+        if int(task.attempt) != attempt or not task.launchedAt:
+            return False
+        return self._clock() - parse_iso(task.launchedAt) < LAUNCH_GRACE

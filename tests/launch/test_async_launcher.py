@@ -1,0 +1,141 @@
+"""On AWS the engine hands launches to the launcher Lambda (an asynchronous invoke) and asks the
+cluster directly for status: here boto3 talks to a loopback Lambda, whose handler is the real
+`engine.launching.launch`, which talks to the loopback Kubernetes API."""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from chalicelib.core.reconcile import PodPhase, PodStatus
+from chalicelib.core.timefmt import iso
+from chalicelib.engine import launching
+from chalicelib.launch import LaunchSpec
+from chalicelib.launch.k8s_job import job_name
+from chalicelib.launch.lambda_async import LAUNCH_GRACE, AsyncLambdaLauncher
+from chalicelib.store import tasks
+from chalicelib.store.tables import create_all
+from tests.fakes.kubernetes_api import FakeKubernetes
+from tests.fakes.lambda_api import FakeLambda
+
+from .support import kubernetes_launcher
+
+FUNCTION = "optio-test-launcher"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables() -> None:
+    create_all()
+
+
+@pytest.fixture
+def gate() -> threading.Event:
+    """Holds the launcher Lambda back until the test opens it, as a busy Lambda would."""
+    return threading.Event()
+
+
+@pytest.fixture
+def lambdas(kubeconfig: Path, gate: threading.Event) -> Iterator[FakeLambda]:
+    cluster_launcher = kubernetes_launcher(kubeconfig)
+
+    def handler(payload: dict[str, object]) -> object:
+        assert gate.wait(20)
+        return launching.launch(payload, cluster_launcher)
+
+    fake = FakeLambda(handlers={FUNCTION: handler}).start()
+    yield fake
+    gate.set()
+    fake.stop()
+
+
+def launcher(kubeconfig: Path, lambdas: FakeLambda, now: datetime | None = None) -> AsyncLambdaLauncher:
+    client = boto3.client("lambda", endpoint_url=lambdas.url, region_name="us-east-1")
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
+    return AsyncLambdaLauncher(kubernetes_launcher(kubeconfig), FUNCTION, client, clock=clock)
+
+
+def provisioning_task(attempt: int = 1) -> str:
+    task_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    tasks.create({
+        "id": task_id, "state": "provisioning", "title": "t", "prompt": "p", "repoId": str(uuid.uuid4()),
+        "repoUrl": "file:///nowhere", "repoBranch": "main", "branchName": f"optio/t-{task_id[:8]}",
+        "agentType": "claude-code", "attempt": attempt, "launchedAt": iso(now),
+    }, now)
+    return task_id
+
+
+def spec(task_id: str) -> LaunchSpec:
+    return LaunchSpec(task_id=task_id, attempt=1, environment={"OPTIO_TASK_ID": task_id},
+                      secrets={"ANTHROPIC_API_KEY": "sk-ant-secret"})
+
+
+def test_launch_is_an_asynchronous_invoke_and_a_job_not_yet_made_is_pending(
+        kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes, gate: threading.Event) -> None:
+    task_id = provisioning_task()
+    engine = launcher(kubeconfig, lambdas)
+
+    engine.launch(spec(task_id))
+
+    [invocation] = lambdas.invocations
+    assert invocation.invocation_type == "Event"
+    assert invocation.payload["taskId"] == task_id and invocation.payload["secretNames"] == ["ANTHROPIC_API_KEY"]
+    assert "sk-ant-secret" not in str(invocation.payload)
+    assert cluster.job(job_name(task_id, 1)) is None
+    assert engine.status(task_id, 1) == PodStatus(PodPhase.PENDING, "launching",
+                                                  "the launcher is creating the agent's Job")
+
+    gate.set()
+    assert invocation.done.wait(20) and invocation.error is None
+    assert cluster.job(job_name(task_id, 1)) is not None
+    assert engine.status(task_id, 1) == PodStatus(PodPhase.PENDING)
+
+
+def test_a_redelivered_launch_creates_one_job(kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes,
+                                              gate: threading.Event) -> None:
+    task_id = provisioning_task()
+    engine = launcher(kubeconfig, lambdas)
+    gate.set()
+
+    engine.launch(spec(task_id))
+    engine.launch(spec(task_id))
+
+    assert len(lambdas.invocations) == 2
+    for invocation in lambdas.invocations:
+        assert invocation.done.wait(20) and invocation.error is None
+    assert len(cluster.made("POST", "/jobs$")) == 2
+    assert cluster.job(job_name(task_id, 1)) is not None and len(cluster.pods_of(job_name(task_id, 1))) == 1
+
+
+def test_a_job_still_missing_after_the_grace_is_gone(kubeconfig: Path, lambdas: FakeLambda) -> None:
+    task_id = provisioning_task()
+    late = launcher(kubeconfig, lambdas, now=datetime.now(UTC) + LAUNCH_GRACE + timedelta(seconds=1))
+
+    assert late.status(task_id, 1).phase is PodPhase.NOT_FOUND
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+def test_without_a_recent_launch_of_that_attempt_a_missing_job_is_gone(kubeconfig: Path, lambdas: FakeLambda,
+                                                                        attempt: int) -> None:
+    task_id = provisioning_task(attempt=2) if attempt == 1 else str(uuid.uuid4())
+
+    assert launcher(kubeconfig, lambdas).status(task_id, attempt).phase is PodPhase.NOT_FOUND
+
+
+def test_cancel_goes_to_the_cluster(kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes,
+                                    gate: threading.Event) -> None:
+    task_id = provisioning_task()
+    engine = launcher(kubeconfig, lambdas)
+    gate.set()
+    engine.launch(spec(task_id))
+    assert lambdas.invocations[0].done.wait(20)
+
+    engine.cancel(task_id, 1)
+
+    assert cluster.job(job_name(task_id, 1)) is None
+    assert len(lambdas.invocations) == 1

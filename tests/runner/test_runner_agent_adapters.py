@@ -1,0 +1,345 @@
+"""The Codex, Gemini, OpenCode and Copilot adapters against recorded output of their CLIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from optio_runner.agents import create_adapter
+from optio_runner.agents.base import AgentAdapter, AgentContext, AgentResult, Collected
+from optio_runner.loglines import LogLine
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def replay(
+    agent_type: str, sample: str, exit_code: int, stderr: tuple[str, ...] = ()
+) -> tuple[list[LogLine], Collected, AgentResult]:
+    adapter = create_adapter(agent_type)
+    assert adapter is not None
+    adapter.build_command(context(model=None))
+    return feed(adapter, (SAMPLES / sample).read_text(encoding="utf-8").splitlines(), exit_code, stderr)
+
+
+def feed(
+    adapter: AgentAdapter, lines: list[str], exit_code: int, stderr: tuple[str, ...] = ()
+) -> tuple[list[LogLine], Collected, AgentResult]:
+    collected = Collected()
+    logs: list[LogLine] = []
+    for line in lines:
+        parsed = adapter.parse_line(line)
+        collected.absorb(parsed)
+        logs.extend(parsed.logs)
+    for line in stderr:
+        collected.add_stderr(line)
+    return logs, collected, adapter.finish(exit_code, collected)
+
+
+def context(model: str | None = "m-1", resume: str | None = None) -> AgentContext:
+    return AgentContext(prompt="Fix it", max_turns=12, model=model, resume_session_id=resume,
+                        binary="/opt/agent", custom_command=None)
+
+
+# --- command lines -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("agent_type", "expected"),
+    [
+        ("codex", ["/opt/agent", "exec", "--json", "--skip-git-repo-check",
+                   "--dangerously-bypass-approvals-and-sandbox", "--model", "m-1", "resume", "s-9", "Fix it"]),
+        ("gemini", ["/opt/agent", "-p", "Fix it", "--output-format", "stream-json", "--yolo",
+                    "--model", "m-1", "--resume", "s-9"]),
+        ("opencode", ["/opt/agent", "run", "--format", "json", "--thinking", "--model", "m-1",
+                      "--session", "s-9", "Fix it"]),
+        ("copilot", ["/opt/agent", "-p", "Fix it", "--allow-all-tools", "--model", "m-1", "--resume", "s-9"]),
+    ],
+)
+def test_command_line_with_model_and_resume(agent_type: str, expected: list[str]) -> None:
+    adapter = create_adapter(agent_type)
+    assert adapter is not None and adapter.name == agent_type
+
+    assert adapter.build_command(context(resume="s-9")) == expected
+
+
+@pytest.mark.parametrize("agent_type", ["codex", "gemini", "opencode", "copilot"])
+def test_command_line_without_model_or_session(agent_type: str) -> None:
+    adapter = create_adapter(agent_type)
+    assert adapter is not None
+
+    argv = adapter.build_command(context(model=None))
+    assert "--model" not in argv and "resume" not in argv and "--resume" not in argv
+    assert "--session" not in argv and "Fix it" in argv
+
+
+def test_each_run_gets_a_fresh_adapter() -> None:
+    first, second = create_adapter("opencode"), create_adapter("opencode")
+    assert first is not None and second is not None and first is not second
+
+
+# --- codex ---------------------------------------------------------------------------------
+
+
+def test_codex_success() -> None:
+    logs, _, result = replay("codex", "codex_success.jsonl", 0)
+
+    assert [line.type for line in logs] == [
+        "system", "thinking", "tool_use", "tool_result", "tool_use", "tool_use", "error", "system",
+        "text", "system",
+    ]
+    assert logs[0].content == "session 0199a213-81c0-7800-8aa1-bbab2a035a53 started"
+    assert logs[2].content == "shell: bash -lc 'cat README.md'"
+    assert logs[3].content == "exit 0: # demo"
+    assert logs[4].content == "apply_patch: update /workspace/repo/README.md"
+    assert logs[6].content.startswith("exit 127: bash: line 1: npm: command not found")
+    assert logs[7].content == "todo: [x] Read README; [x] Add Usage section"
+    assert result.success and result.error is None
+    assert result.summary is not None and result.summary.startswith("Added a Usage section")
+    assert (result.input_tokens, result.output_tokens) == (24763, 122)
+    assert result.session_id == "0199a213-81c0-7800-8aa1-bbab2a035a53"
+    assert result.cost_usd is None
+
+
+def test_codex_reports_the_model_it_was_given() -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    adapter.build_command(context(model="gpt-5-codex"))
+    _, collected, result = feed(adapter, (SAMPLES / "codex_success.jsonl").read_text().splitlines(), 0)
+
+    assert collected.model == result.model == "gpt-5-codex"
+
+
+def test_codex_turn_failed() -> None:
+    logs, _, result = replay("codex", "codex_turn_failed.jsonl", 1, stderr=("Error: turn failed",))
+
+    assert [line.type for line in logs][-2:] == ["error", "error"]
+    assert not result.success and result.error_kind == "agent_error"
+    assert result.error is not None
+    assert result.error.startswith("stream disconnected before completion")
+    assert "agent exited with code 1: Error: turn failed" in result.error
+    assert result.input_tokens is None
+
+
+def test_codex_recovered_error_is_a_success() -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    lines = (SAMPLES / "codex_success.jsonl").read_text().splitlines()
+    _, _, result = feed(adapter, [lines[0], '{"type":"error","message":"Reconnecting... 1/5"}', *lines[1:]], 0)
+
+    assert result.success
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_codex_auth_failure(exit_code: int) -> None:
+    _, _, result = replay("codex", "codex_auth_failure.jsonl", exit_code)
+
+    assert not result.success and result.error_kind == "auth"
+    assert result.error is not None and "OPENAI_API_KEY" in result.error and "401 Unauthorized" in result.error
+
+
+def test_codex_without_a_completed_turn_fails() -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    lines = (SAMPLES / "codex_success.jsonl").read_text().splitlines()[:-1]
+
+    _, _, result = feed(adapter, lines, 0)
+    assert not result.success and result.error == "agent exited without completing a turn"
+
+
+# --- gemini --------------------------------------------------------------------------------
+
+
+def test_gemini_success() -> None:
+    logs, collected, result = replay("gemini", "gemini_success.jsonl", 0)
+
+    assert [line.type for line in logs] == [
+        "system", "text", "tool_use", "tool_result", "tool_use", "tool_result", "tool_use", "error",
+        "system", "text", "system",
+    ]
+    assert logs[0].content == "session 5f0d7c1e-2b3a-4c8d-9e6f-0a1b2c3d4e5f started (model gemini-2.5-pro)"
+    assert logs[1].content == "I'll read the README first."  # the deltas, joined
+    assert logs[2].content == 'read_file: {"absolute_path":"/workspace/repo/README.md"}'
+    assert logs[7].content == "Command exited with code 127: bash: npm: command not found"
+    assert logs[-1].content.startswith("result: success, 15890 input tokens (12000 cached), 282 output tokens")
+    assert result == AgentResult(
+        success=True,
+        summary="Added a Usage section to the README.",
+        input_tokens=15890,
+        output_tokens=282,
+        model="gemini-2.5-pro",
+        session_id="5f0d7c1e-2b3a-4c8d-9e6f-0a1b2c3d4e5f",
+    )
+    assert collected.final is not None
+
+
+def test_gemini_error() -> None:
+    logs, _, result = replay("gemini", "gemini_error.jsonl", 1)
+
+    assert logs[1].type == "error"
+    assert not result.success and result.error_kind == "agent_error"
+    assert result.error is not None and "The model is overloaded" in result.error
+    assert "agent exited with code 1" in result.error
+
+
+@pytest.mark.parametrize("exit_code", [0, 41])
+def test_gemini_auth_failure(exit_code: int) -> None:
+    _, _, result = replay("gemini", "gemini_auth_failure.jsonl", exit_code)
+
+    assert not result.success and result.error_kind == "auth"
+    assert result.error is not None and "GEMINI_API_KEY" in result.error and "API key not valid" in result.error
+
+
+def test_gemini_without_result_fails() -> None:
+    lines = (SAMPLES / "gemini_success.jsonl").read_text().splitlines()[:-1]
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+
+    _, _, result = feed(adapter, lines, 0)
+    assert not result.success and result.error == "agent exited without reporting a result"
+
+
+# --- opencode ------------------------------------------------------------------------------
+
+
+def test_opencode_success() -> None:
+    logs, _, result = replay("opencode", "opencode_success.jsonl", 0)
+
+    assert [line.type for line in logs] == [
+        "thinking", "tool_use", "tool_result", "system", "tool_use", "tool_result", "tool_use", "error",
+        "system", "text", "system",
+    ]
+    assert logs[1].content == 'read: {"filePath":"/workspace/repo/README.md"}'
+    assert logs[7].content == "/bin/sh: 1: npm: not found"
+    assert logs[3].content == "step 1 finished (tool-calls), $0.0123 so far"
+    assert logs[-1].content == "step 3 finished (stop), $0.0253 so far"
+    assert result.success
+    assert result.summary == "Added a Usage section to the README."
+    assert result.cost_usd == pytest.approx(0.0253)
+    assert result.input_tokens == (1200 + 9000) + (300 + 10200 + 500) + (90 + 10700)
+    assert result.output_tokens == 80 + 150 + 20 + 40
+    assert result.session_id == "ses_494719016ffe85dkDMj0FPRbHK"
+
+
+def test_opencode_running_cost_grows_while_it_streams() -> None:
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    collected = Collected()
+    seen = []
+    for line in (SAMPLES / "opencode_success.jsonl").read_text().splitlines():
+        collected.absorb(adapter.parse_line(line))
+        seen.append(collected.cost_usd)
+
+    assert seen[0] is None
+    assert [round(cost, 4) for cost in dict.fromkeys(c for c in seen if c is not None)] == [0.0123, 0.0212, 0.0253]
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_opencode_error_event_fails_even_with_exit_zero(exit_code: int) -> None:
+    logs, _, result = replay("opencode", "opencode_error.jsonl", exit_code)
+
+    assert logs[-1].type == "error" and logs[-1].content == "APIError: Overloaded"
+    assert not result.success and result.error_kind == "agent_error"
+    assert result.error is not None and result.error.startswith("APIError: Overloaded")
+    assert result.cost_usd is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        (SAMPLES / "opencode_auth_failure.jsonl").read_text().strip(),
+        '{"type":"error","sessionID":"s","error":{"name":"APIError","data":{"message":"Unauthorized","statusCode":401}}}',
+    ],
+)
+def test_opencode_auth_failure(line: str) -> None:
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+
+    _, _, result = feed(adapter, [line], 0)
+    assert not result.success and result.error_kind == "auth"
+    assert result.error is not None and "ANTHROPIC_API_KEY" in result.error
+
+
+# --- copilot -------------------------------------------------------------------------------
+
+
+def test_copilot_success() -> None:
+    logs, _, result = replay("copilot", "copilot_success.txt", 0)
+
+    assert [line.type for line in logs] == [
+        "text", "tool_use", "tool_result", "tool_use", "tool_result", "error", "tool_result", "tool_result",
+        "text", "text", "system", "system", "system", "system", "system", "system",
+    ]
+    assert logs[1].content == "Read README.md"
+    assert logs[5].content == "Run tests (shell)"
+    assert logs[7].content == "bash: npm: command not found"
+    assert result.success
+    assert result.summary == (
+        "Added a Usage section to the README that explains how to run the demo.\n"
+        "The tests could not run here because npm is not installed."
+    )
+    assert (result.model, result.input_tokens, result.output_tokens) == ("claude-sonnet-4.5", 18400, 312)
+    assert result.cost_usd is None
+
+
+def test_copilot_newer_usage_line() -> None:
+    adapter = create_adapter("copilot")
+    assert adapter is not None
+    lines = ["Done.", "Total usage est:        3 Premium requests", "Breakdown by AI model:",
+             " claude-sonnet-4.5       35.2k in, 310 out, 22.4k cached (Est. 3 Premium requests)"]
+
+    _, _, result = feed(adapter, lines, 0)
+    assert (result.model, result.input_tokens, result.output_tokens, result.summary) == (
+        "claude-sonnet-4.5", 35200, 310, "Done.")
+
+
+def test_copilot_error_keeps_stderr_and_strips_colours() -> None:
+    logs, _, result = replay("copilot", "copilot_error.txt", 1, stderr=('Error: Model "gpt-9" is not available.',))
+
+    assert logs[0].content == "I will look at the failing test."
+    assert not result.success and result.error_kind == "agent_error"
+    assert result.error == 'agent exited with code 1: Error: Model "gpt-9" is not available.'
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_copilot_auth_failure_on_stdout(exit_code: int) -> None:
+    _, _, result = replay("copilot", "copilot_auth_failure.txt", exit_code)
+
+    assert not result.success and result.error_kind == "auth"
+    assert result.error is not None and "No authentication information found" in result.error
+
+
+def test_copilot_auth_failure_on_stderr() -> None:
+    auth = tuple((SAMPLES / "copilot_auth_failure.txt").read_text().splitlines())
+    adapter = create_adapter("copilot")
+    assert adapter is not None
+
+    _, _, result = feed(adapter, [], 1, stderr=auth)
+    assert result.error_kind == "auth"
+
+
+# --- every adapter -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("agent_type", ["codex", "gemini", "opencode", "copilot"])
+def test_garbage_never_raises(agent_type: str) -> None:
+    adapter = create_adapter(agent_type)
+    assert adapter is not None
+    lines = (SAMPLES / "garbage.jsonl").read_text().splitlines()
+    lines += ['{"type":"item.completed","item":"not an object"}', '{"type":"tool_use","part":[1]}',
+              '{"type":"result","stats":"none"}', '{"type":"error","error":null}', "\x1b[31m"]
+
+    logs, _, result = feed(adapter, lines, 3)
+    assert logs and not result.success
+    assert result.error is not None and "3" in result.error
+
+
+@pytest.mark.parametrize("agent_type", ["codex", "gemini", "opencode"])
+def test_plain_auth_message_fails_even_with_exit_zero(agent_type: str) -> None:
+    adapter = create_adapter(agent_type)
+    assert adapter is not None
+    lines = {"codex": "Error: Not logged in. Run codex login.",
+             "gemini": "Please set an Auth method in your settings.json or set GEMINI_API_KEY",
+             "opencode": "Error: ProviderAuthError: no API key found for anthropic"}[agent_type]
+
+    _, _, result = feed(adapter, [lines], 0)
+    assert result.error_kind == "auth"
