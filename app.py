@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
 
-from chalicelib.api import auth, comments, health, internal, openapi, repos, tasks, templates
+from chalicelib.api import auth, comments, health, internal, openapi, repos, secrets, tasks, templates
 from chalicelib.engine import launching, resync, stream
 from chalicelib.settings import settings
 
@@ -14,8 +14,8 @@ from chalicelib.settings import settings
 app = Chalice(app_name="optio", configure_logs=False)
 
 app.register_middleware(auth.require_token, "http")
-for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, internal.bp,
-                  openapi.bp):
+for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
+                  internal.bp, openapi.bp):
     app.register_blueprint(blueprint)
 
 

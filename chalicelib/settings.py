@@ -25,6 +25,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AWS_REGION", "us-east-1", "AWS region of the tables."),
     Variable("OPTIO_LAUNCHER", "local", "Where agents run: `local` (subprocesses) or `kubernetes` (EKS Jobs)."),
     Variable("OPTIO_API_TOKEN", "", "Admin token; locally one is generated on first start and kept in the data directory."),
+    Variable("OPTIO_SECRETS_KEY", "", "Fernet key that encrypts stored secrets at rest; locally generated and kept in the data directory."),
     Variable("OPTIO_RUN_TOKEN_SECRET", "", "Key that signs the per-attempt runner tokens; locally generated and kept in the data directory."),
     Variable("OPTIO_API_URL", "", "URL the runner reports to (default: the local server's URL)."),
     Variable("OPTIO_MAX_CONCURRENT", "5", "Repo tasks running at once, across all repos."),
@@ -65,6 +66,7 @@ class Settings:
     launcher: str
     api_token: str | None
     run_token_secret: str | None
+    secrets_key: str | None
     api_url: str
     max_concurrent: int
     max_workflow_concurrent: int
@@ -108,6 +110,7 @@ class Settings:
             launcher=get("OPTIO_LAUNCHER"),
             api_token=get("OPTIO_API_TOKEN") or None,
             run_token_secret=get("OPTIO_RUN_TOKEN_SECRET") or None,
+            secrets_key=get("OPTIO_SECRETS_KEY") or None,
             api_url=get("OPTIO_API_URL") or f"http://{host}:{port}",
             max_concurrent=int(get("OPTIO_MAX_CONCURRENT")),
             max_workflow_concurrent=int(get("OPTIO_MAX_WORKFLOW_CONCURRENT")),

@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         OPTIO_DATA_DIR=str(data_dir),
         OPTIO_API_TOKEN=ADMIN_TOKEN,
         OPTIO_RUN_TOKEN_SECRET="test-run-token-secret",
+        OPTIO_SECRETS_KEY="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         OPTIO_LAUNCHER="local",
         OPTIO_AGENT_BIN_CLAUDE_CODE=str(FAKES / "claude"),
         FAKE_AGENT_LOG=str(data_dir / "agent-runs.jsonl"),

@@ -11,6 +11,7 @@ from chalicelib.store.models import (
     ApiKeyModel,
     CommentModel,
     RepoModel,
+    SecretModel,
     TaskEventModel,
     TaskLogModel,
     TaskModel,
@@ -72,3 +73,7 @@ def status_json(status: SubtaskStatus) -> dict[str, Any]:
     """Pipeline progress: how the blocking subtasks stand."""
     return {"allComplete": status.all_complete, "total": status.total, "pending": status.pending,
             "running": status.running, "completed": status.completed, "failed": status.failed}
+
+
+def secret_json(secret: SecretModel) -> dict[str, Any]:
+    return {"name": secret.name, "createdAt": secret.createdAt, "updatedAt": secret.updatedAt}

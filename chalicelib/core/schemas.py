@@ -248,3 +248,12 @@ REPO_PATCH: dict[str, Any] = {
 }
 
 EMPTY: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+
+SECRET_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+SECRET_PUT: dict[str, Any] = {
+    "type": "object",
+    "required": ["value"],
+    "additionalProperties": False,
+    "properties": {"value": {"type": "string", "minLength": 1, "maxLength": 65536}},
+}

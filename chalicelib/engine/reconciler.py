@@ -17,7 +17,7 @@ from chalicelib.exceptions import NotFound
 from chalicelib.launch import LaunchSpec, get_launcher
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-from chalicelib.store import repos, tasks
+from chalicelib.store import repos, secrets, tasks
 from chalicelib.store.models import TaskModel
 
 from .clock import utcnow
@@ -158,4 +158,5 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
     return LaunchSpec(
         task_id=task.id, attempt=attempt,
         environment=runner_environment(given, settings.api_url, token), image=repo.image,
+        secrets=secrets.all_values(),
     )

@@ -1,7 +1,8 @@
 """What local mode settles before anything reads the settings: the data directory, the admin
-token and the runner-token key (generated once, then kept), and the store's endpoint."""
+token, the runner-token and secrets keys (generated once, then kept), and the store's endpoint."""
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -23,5 +24,9 @@ def prepare(env: MutableMapping[str, str]) -> Path:
         env["OPTIO_API_TOKEN"] = _kept_secret(data_dir / "admin-token", "optio_admin_" + secrets.token_urlsafe(24))
     if not env.get("OPTIO_RUN_TOKEN_SECRET"):
         env["OPTIO_RUN_TOKEN_SECRET"] = _kept_secret(data_dir / "run-token-secret", secrets.token_hex(32))
+    if not env.get("OPTIO_SECRETS_KEY"):
+        env["OPTIO_SECRETS_KEY"] = _kept_secret(
+            data_dir / "secrets-key", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
     env.setdefault("OPTIO_LAUNCHER", "local")
     return data_dir

@@ -241,6 +241,18 @@ class RepoModel(Model):
     updatedAt = UnicodeAttribute()
 
 
+class SecretModel(Model):
+    """Values are encrypted before they reach this table (`store.secrets`)."""
+
+    class Meta(_Meta):
+        table_name = _table("secrets")
+
+    name = UnicodeAttribute(hash_key=True)
+    ciphertext = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
 class UniqueKeyModel(Model):
     """Claimed with a conditional put: repo URLs, idempotency keys of deliveries and firings."""
 
@@ -314,6 +326,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TaskDependencyModel,
     CounterModel,
     RepoModel,
+    SecretModel,
     UniqueKeyModel,
     ApiKeyModel,
     CommentModel,

@@ -34,7 +34,8 @@ SPEC_ROUTES = {
     ("PATCH", "/api/templates/{template_id}"), ("DELETE", "/api/templates/{template_id}"),
     ("POST", "/api/templates/{template_id}/run"), ("POST", "/api/internal/tasks/{task_id}/events"),
     ("GET", "/api/openapi.json"), ("POST", "/api/auth/api-keys"), ("GET", "/api/auth/api-keys"),
-    ("DELETE", "/api/auth/api-keys/{key_id}"),
+    ("DELETE", "/api/auth/api-keys/{key_id}"), ("GET", "/api/secrets"), ("GET", "/api/secrets/{name}"),
+    ("PUT", "/api/secrets/{name}"), ("DELETE", "/api/secrets/{name}"),
 }
 
 

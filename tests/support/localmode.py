@@ -60,6 +60,7 @@ def start_local_mode(tmp: Path, shared_store: bool = True, **env: str) -> LocalM
     }
     full_env.pop("OPTIO_API_TOKEN", None)
     full_env.pop("OPTIO_RUN_TOKEN_SECRET", None)
+    full_env.pop("OPTIO_SECRETS_KEY", None)
     if not shared_store:
         full_env.pop("OPTIO_DYNAMODB_ENDPOINT", None)
     output = tmp / "local-mode.log"

@@ -1,0 +1,73 @@
+"""The only code that writes the secrets table. Values are encrypted (Fernet: AES-128-CBC with
+an HMAC) before they are stored, and are never returned by the API."""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import NotFound
+from chalicelib.settings import settings
+
+from .models import SecretModel
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> Fernet:
+    if not settings.secrets_key:
+        raise RuntimeError("OPTIO_SECRETS_KEY is not set; local mode generates one on start")
+    return Fernet(settings.secrets_key.encode())
+
+
+def put(name: str, value: str, now: datetime) -> tuple[SecretModel, bool]:
+    """Create or replace; True when it was new."""
+    try:
+        existing: SecretModel | None = SecretModel.get(name, consistent_read=True)
+    except DoesNotExist:
+        existing = None
+    secret = SecretModel(
+        name=name, ciphertext=_fernet().encrypt(value.encode()).decode(),
+        createdAt=existing.createdAt if existing else iso(now), updatedAt=iso(now),
+    )
+    secret.save()
+    return secret, existing is None
+
+
+def get(name: str) -> SecretModel:
+    try:
+        return SecretModel.get(name, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"secret {name} not found") from None
+
+
+def value_of(name: str) -> str | None:
+    try:
+        secret = SecretModel.get(name, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return _decrypt(secret)
+
+
+def all_values() -> dict[str, str]:
+    """Every secret, decrypted: what an agent's environment gets. Few rows, read per launch."""
+    return {secret.name: value for secret in SecretModel.scan() if (value := _decrypt(secret)) is not None}
+
+
+def _decrypt(secret: SecretModel) -> str | None:
+    try:
+        return _fernet().decrypt(secret.ciphertext.encode()).decode()
+    except InvalidToken:
+        # Written under another key: unusable, and said so in the logs by the caller's absence.
+        return None
+
+
+def names() -> list[SecretModel]:
+    return sorted(SecretModel.scan(attributes_to_get=["name", "createdAt", "updatedAt"]),
+                  key=lambda s: s.name)
+
+
+def delete(name: str) -> None:
+    get(name).delete()
