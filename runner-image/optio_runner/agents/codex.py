@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine, describe_exit
+from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty
+from optio_runner.agents.verdict import verdict
 from optio_runner.loglines import LogLine, log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -80,27 +81,9 @@ class CodexAdapter:
         }
         if self._turns_completed:
             common.update(input_tokens=self._input_tokens, output_tokens=self._output_tokens)
-        auth = collected.auth_failure or next(
-            (line for line in collected.stderr_tail if matching(line, AUTH_MARKERS)), None
-        )
-        if auth is not None:
-            return AgentResult(
-                success=False,
-                error=(f"the agent could not authenticate ({truncate(auth.strip(), 200)}); "
-                       "check the agent's API key secret (OPENAI_API_KEY)"),
-                error_kind="auth",
-                **common,
-            )
-        if self._failure is not None:
-            error = self._failure if exit_code == 0 else f"{self._failure} ({describe_exit(exit_code, collected)})"
-            return AgentResult(success=False, error=truncate(error, MAX_SUMMARY), error_kind="agent_error", **common)
-        if exit_code != 0:
-            return AgentResult(success=False, error=describe_exit(exit_code, collected), error_kind="agent_error",
-                               **common)
-        if not self._turns_completed:
-            return AgentResult(success=False, error="agent exited without completing a turn",
-                               error_kind="agent_error", **common)
-        return AgentResult(success=True, **common)
+        return verdict(exit_code, collected, common, auth_markers=AUTH_MARKERS,
+                       key_hint="the agent's API key secret (OPENAI_API_KEY)", reported_error=self._failure,
+                       finished=bool(self._turns_completed), unfinished="agent exited without completing a turn")
 
     def _item(self, item: dict[str, Any], completed: bool) -> list[LogLine]:
         item_type = item.get("type")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine, describe_exit
+from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import matching, strip_ansi
+from optio_runner.agents.verdict import verdict
 from optio_runner.loglines import log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -84,21 +85,8 @@ class CopilotAdapter:
             "input_tokens": self._input_tokens,
             "output_tokens": self._output_tokens,
         }
-        auth = collected.auth_failure or next(
-            (line for line in collected.stderr_tail if matching(line, AUTH_MARKERS)), None
-        )
-        if auth is not None:
-            return AgentResult(
-                success=False,
-                error=(f"the agent could not authenticate ({truncate(auth.strip(), 200)}); "
-                       "check the agent's token secret (COPILOT_GITHUB_TOKEN or GH_TOKEN)"),
-                error_kind="auth",
-                **common,
-            )
-        if exit_code != 0:
-            return AgentResult(success=False, error=describe_exit(exit_code, collected), error_kind="agent_error",
-                               **common)
-        return AgentResult(success=True, **common)
+        return verdict(exit_code, collected, common, auth_markers=AUTH_MARKERS,
+                       key_hint="the agent's token secret (COPILOT_GITHUB_TOKEN or GH_TOKEN)")
 
     def _stats(self, line: str) -> ParsedLine:
         usage = MODEL_USAGE.match(line)

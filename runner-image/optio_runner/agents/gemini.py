@@ -11,6 +11,7 @@ from typing import Any
 
 from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine, describe_exit
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty
+from optio_runner.agents.verdict import auth_failure, auth_result
 from optio_runner.loglines import log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -91,17 +92,9 @@ class GeminiAdapter:
         stats = final.get("stats") if final is not None else None
         if isinstance(stats, dict):
             common.update(input_tokens=count(stats.get("input_tokens")), output_tokens=count(stats.get("output_tokens")))
-        auth = collected.auth_failure or next(
-            (line for line in collected.stderr_tail if matching(line, AUTH_MARKERS)), None
-        )
+        auth = auth_failure(collected, AUTH_MARKERS)
         if auth is not None:
-            return AgentResult(
-                success=False,
-                error=(f"the agent could not authenticate ({truncate(auth.strip(), 200)}); "
-                       "check the agent's API key secret (GEMINI_API_KEY)"),
-                error_kind="auth",
-                **common,
-            )
+            return auth_result(auth, "the agent's API key secret (GEMINI_API_KEY)", common)
         if final is None:
             error = describe_exit(exit_code, collected) if exit_code != 0 else "agent exited without reporting a result"
             return AgentResult(success=False, error=error, error_kind="agent_error", **common)
