@@ -9,6 +9,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.core.reconcile import TaskView, retry_pending
 from chalicelib.core.states import SLOT_STATES, TaskState, can_transition, entry_changes
 from chalicelib.core.timefmt import iso, parse_iso
@@ -247,6 +248,10 @@ def transition(
         "taskId": task.id, "from": current.value, "to": to.value, "trigger": trigger,
         "reason": message, "version": fields["version"], "attempt": fields.get("attempt", task.attempt),
     })
+    started = to is S.RUNNING and current is S.PROVISIONING
+    to_start_ms = (now - parse_iso(task.createdAt)).total_seconds() * 1000 if started else None
+    cost = fields.get("costUsd") if current is S.RUNNING else None
+    observability.task_transition(to.value, to_start_ms, float(cost) if cost is not None else None)
     return _apply(task, fields)
 
 

@@ -116,3 +116,15 @@ def test_log_sequence_numbers_never_collide() -> None:
         thread.join()
     seqs = [int(row.seq) for row in logs.after(task_id, 0, 200)]
     assert seqs == list(range(1, 31))
+
+
+def test_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    task = new_task(str(uuid.uuid4()))
+    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
+    task = tasks.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
+    tasks.transition(task, S.RUNNING, trigger="t", message="up", now=NOW.replace(minute=1))
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert {m.get("to") for m in emitted if "TaskTransitions" in m} >= {"provisioning", "running"}
+    assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[60000.0]]
