@@ -6,8 +6,25 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
 
-from chalicelib.api import auth, comments, health, internal, openapi, repos, secrets, tasks, templates
-from chalicelib.engine import launching, resync, stream
+from chalicelib.api import (
+    auth,
+    comments,
+    dashboard,
+    github,
+    health,
+    hooks,
+    internal,
+    openapi,
+    repos,
+    secrets,
+    session,
+    tasks,
+    templates,
+    tickets,
+    workflow_runs,
+)
+from chalicelib.engine import launching, resync, stream, triggers
+from chalicelib.engine import tickets as ticket_sync
 from chalicelib.settings import settings
 
 # Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
@@ -15,7 +32,8 @@ app = Chalice(app_name="optio", configure_logs=False)
 
 app.register_middleware(auth.require_token, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
-                  internal.bp, openapi.bp):
+                  internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,
+                  tickets.bp):
     app.register_blueprint(blueprint)
 
 
@@ -27,6 +45,16 @@ def task_stream(event: DynamoDBEvent) -> dict[str, Any]:
 @app.schedule("rate(1 minute)", name="resync")
 def periodic_resync(event: CloudWatchEvent) -> dict[str, int]:
     return resync.resync()
+
+
+@app.schedule("rate(1 minute)", name="ticket_sync")
+def periodic_ticket_sync(event: CloudWatchEvent) -> dict[str, int]:
+    return ticket_sync.sync_all()
+
+
+@app.schedule("rate(1 minute)", name="trigger_tick")
+def trigger_tick(event: CloudWatchEvent) -> dict[str, int]:
+    return triggers.tick()
 
 
 @app.lambda_function(name="launcher")

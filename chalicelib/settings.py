@@ -50,6 +50,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_JOB_DEADLINE_S", "14400", "An agent Job running longer than this is stopped and its task fails (`deadline_exceeded`)."),
     Variable("OPTIO_JOB_TTL_S", "3600", "Finished agent Jobs are deleted by Kubernetes this long after they end."),
     Variable("OPTIO_K8S_SCHEDULE_TIMEOUT_S", "300", "An agent pod that the cluster cannot schedule for this long fails (`unschedulable`, not retried)."),
+    Variable("OPTIO_GITHUB_API_URL", "https://api.github.com", "GitHub REST API base URL (GitHub Enterprise: `https://HOST/api/v3`); the runner opens pull requests there."),
+    Variable("OPTIO_PR_WATCH_INTERVAL", "30000", "How often (ms) the PR watcher polls the pull requests of `pr_opened` tasks."),
+    Variable("OPTIO_TICKET_SYNC_INTERVAL", "60000", "Local mode: how often (ms) ticket providers are synced (EventBridge runs it every minute on AWS)."),
+    Variable("OPTIO_LINEAR_API_URL", "https://api.linear.app/graphql", "Linear's GraphQL endpoint, for `linear` ticket providers."),
+    Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked; on AWS the EventBridge rule runs every minute, and local mode checks every 3000 ms unless this is set."),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -90,6 +95,12 @@ class Settings:
     job_deadline_s: int
     job_ttl_s: int
     k8s_schedule_timeout_s: int
+    github_api_url: str = _DEFAULTS["OPTIO_GITHUB_API_URL"]
+    pr_watch_interval_ms: int = 30000
+    ticket_sync_interval_ms: int = 60000
+    linear_api_url: str = _DEFAULTS["OPTIO_LINEAR_API_URL"]
+    # None when not set: local mode then checks every few seconds (`local.stack`).
+    workflow_trigger_interval_ms: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +145,12 @@ class Settings:
             job_deadline_s=int(get("OPTIO_JOB_DEADLINE_S")),
             job_ttl_s=int(get("OPTIO_JOB_TTL_S")),
             k8s_schedule_timeout_s=int(get("OPTIO_K8S_SCHEDULE_TIMEOUT_S")),
+            github_api_url=get("OPTIO_GITHUB_API_URL").rstrip("/"),
+            pr_watch_interval_ms=int(get("OPTIO_PR_WATCH_INTERVAL")),
+            ticket_sync_interval_ms=int(get("OPTIO_TICKET_SYNC_INTERVAL")),
+            linear_api_url=get("OPTIO_LINEAR_API_URL"),
+            workflow_trigger_interval_ms=int(source["OPTIO_WORKFLOW_TRIGGER_INTERVAL"])
+            if source.get("OPTIO_WORKFLOW_TRIGGER_INTERVAL") else None,
         )
 
 

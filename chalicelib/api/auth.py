@@ -11,6 +11,7 @@ from chalicelib.core.schemas import API_KEY_CREATE
 from chalicelib.engine import apikeys
 from chalicelib.exceptions import Unauthorized
 
+from .dashboard import PAGES
 from .http import JSON, body_of, created, error_response, params_of, route
 from .shapes import api_key_json
 
@@ -18,7 +19,7 @@ bp = Blueprint(__name__)
 
 # The runner's channel carries its own per-attempt token, checked by its handler.
 PUBLIC_PREFIXES = ("/api/health", "/api/setup/", "/api/hooks/", "/api/webhooks/github",
-                   "/api/internal/")
+                   "/api/internal/", "/api/auth/session", "/static/")
 SESSION_COOKIE = "optio_session"
 PRINCIPAL = "optioPrincipal"
 
@@ -39,7 +40,7 @@ def token_of(request: Request) -> str | None:
 
 
 def require_token(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    if event.path.startswith(PUBLIC_PREFIXES) or event.method == "OPTIONS":
+    if event.path.startswith(PUBLIC_PREFIXES) or event.path in PAGES or event.method == "OPTIONS":
         return get_response(event)
     token = token_of(event)
     if token is None:

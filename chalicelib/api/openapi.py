@@ -14,7 +14,7 @@ from .http import DOCS, route
 bp = Blueprint(__name__)
 
 _PARAM = re.compile(r"{(\w+)}")
-_PUBLIC = ("/api/health", "/api/hooks/", "/api/webhooks/github", "/api/internal/")
+_PUBLIC = ("/api/health", "/api/hooks/", "/api/webhooks/github", "/api/internal/", "/api/auth/session")
 _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 200},
     "after": {"type": "integer", "minimum": 0},
@@ -58,7 +58,10 @@ def _operation(path: str, method: str, view_name: str) -> dict[str, Any]:
 
 def document(app: Chalice) -> dict[str, Any]:
     paths: dict[str, Any] = {}
+    # Only the API: the dashboard's pages and assets are served by the same app but are no operations.
     for path, methods in sorted(app.routes.items()):
+        if not path.startswith("/api/"):
+            continue
         paths[path] = {
             method.lower(): _operation(path, method, entry.view_name)
             for method, entry in sorted(methods.items())

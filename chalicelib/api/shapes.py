@@ -12,14 +12,18 @@ from chalicelib.store.models import (
     CommentModel,
     RepoModel,
     SecretModel,
+    TaskConfigModel,
     TaskEventModel,
     TaskLogModel,
     TaskModel,
     TemplateModel,
+    TriggerModel,
+    WorkflowRunModel,
 )
 
 _INTERNAL = frozenset(
-    {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry"}
+    {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry",
+     "taskConfigId"}
 )
 
 
@@ -77,3 +81,34 @@ def status_json(status: SubtaskStatus) -> dict[str, Any]:
 
 def secret_json(secret: SecretModel) -> dict[str, Any]:
     return {"name": secret.name, "createdAt": secret.createdAt, "updatedAt": secret.updatedAt}
+
+
+_CONFIG_FIELDS = {
+    "repo-blueprint": ("id", "type", "name", "title", "prompt", "repoUrl", "repoId", "repoBranch", "agentType",
+                       "priority", "maxRetries", "promptTemplateId", "paramsSchema", "enabled", "createdAt",
+                       "updatedAt"),
+    "standalone": ("id", "type", "name", "description", "agentRuntime", "model", "promptTemplate", "paramsSchema",
+                   "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "environment", "enabled", "createdAt",
+                   "updatedAt"),
+}
+
+
+def config_json(config: TaskConfigModel) -> dict[str, Any]:
+    """A blueprint or a standalone task, with the fields of its type (absent ones as null)."""
+    attributes = _attributes(config)
+    return {name: attributes.get(name) for name in _CONFIG_FIELDS[config.type]}
+
+
+def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
+    """A webhook's secret is write-only: shown as `hasSecret`."""
+    body = {k: v for k, v in _attributes(trigger).items() if k != "duePartition"}
+    config = dict(body["config"] or {})
+    if "secret" in config:
+        config.pop("secret")
+        config["hasSecret"] = True
+    body["config"] = config
+    return body
+
+
+def workflow_run_json(run: WorkflowRunModel) -> dict[str, Any]:
+    return {k: v for k, v in _attributes(run).items() if k not in ("queuePartition", "version")}

@@ -1,4 +1,5 @@
-"""`/api/tasks`: repo tasks, their lifecycle actions, history and logs."""
+"""`/api/tasks`: repo tasks, their lifecycle actions, history and logs; blueprints (task configs)
+resolved by the same ids, their runs and triggers. `/api/task-configs/*` serves the same views."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,33 +7,138 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import (
+    BLUEPRINT_CREATE,
     DEPENDENCIES,
     REORDER,
     RESTART,
     RESUME,
+    RUN_CREATE,
+    STANDALONE_CREATE,
     SUBTASK_CREATE,
-    TASK_CREATE,
-    TASK_PATCH,
+    TASK_CREATE_ANY,
+    TASK_PATCH_ANY,
+    TRIGGER_CREATE,
+    TRIGGER_PATCH,
 )
 from chalicelib.core.states import TaskState
+from chalicelib.engine import configs as config_actions
+from chalicelib.engine import standalone
 from chalicelib.engine import tasks as actions
-from chalicelib.exceptions import FieldProblem, ValidationFailed
-from chalicelib.store import logs, tasks
+from chalicelib.engine import triggers as trigger_actions
+from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
+from chalicelib.store import configs, logs, tasks, triggers, workflow_runs
+from chalicelib.store.models import TaskConfigModel, TaskModel, WorkflowRunModel
+from chalicelib.store.pages import decode_cursor, encode_cursor
 
 from .http import JSON, body_of, created, paging, query, route
-from .shapes import event_json, log_json, status_json, task_json
+from .shapes import (
+    config_json,
+    event_json,
+    log_json,
+    status_json,
+    task_json,
+    trigger_json,
+    workflow_run_json,
+)
 
 bp = Blueprint(__name__)
 TASK_TYPES = ("repo-task", "repo-blueprint", "standalone", "all")
+
+
+CONFIG_TYPES = ("repo-blueprint", "standalone")
 
 
 def _request_body() -> Any:
     return body_of(bp.current_request)
 
 
-@route(bp, "/api/tasks", methods=["POST"], body=TASK_CREATE, status=201)
+def _resolve(task_id: str) -> TaskModel | TaskConfigModel:
+    """A repo task or a blueprint, by id: the tasks table first, then the configs table."""
+    try:
+        return tasks.get(task_id)
+    except NotFound:
+        config = configs.find(task_id)
+        if config is None:
+            raise
+        return config
+
+
+def _config(task_id: str, what: str) -> TaskConfigModel:
+    """The blueprint `task_id` names; a repo task has no `what` (405)."""
+    config = configs.find(task_id)
+    if config is None:
+        actions.refuse_for_repo_task(task_id, what)  # 405 for a repo task, 404 for nothing
+        raise NotFound(f"task {task_id} not found")
+    return config
+
+
+@route(bp, "/api/tasks", methods=["POST"], body=TASK_CREATE_ANY, status=201)
 def create_task() -> Response:
-    return created(task_json(actions.create_task(_request_body())))
+    """Create a repo task or a blueprint (by `type`)"""
+    body = _request_body()
+    if isinstance(body, dict) and body.get("type") == "repo-blueprint":
+        return created(config_json(config_actions.create_blueprint(body)))
+    if isinstance(body, dict) and body.get("type") == "standalone":
+        return created(config_json(standalone.create_standalone(body)))
+    return created(task_json(actions.create_task(body)))
+
+
+@route(bp, "/api/task-configs", methods=["POST"], body=BLUEPRINT_CREATE, status=201)
+def create_config() -> Response:
+    """Create a blueprint (`type` defaults to repo-blueprint)"""
+    body = _request_body()
+    if isinstance(body, dict):
+        body.setdefault("type", "repo-blueprint")
+    return created(config_json(config_actions.create_blueprint(body)))
+
+
+@route(bp, "/api/jobs", methods=["POST"], body=STANDALONE_CREATE, status=201)
+def create_job() -> Response:
+    """Create a standalone task (`type` defaults to standalone)"""
+    body = _request_body()
+    if isinstance(body, dict):
+        body.setdefault("type", "standalone")
+    return created(config_json(standalone.create_standalone(body)))
+
+
+@route(bp, "/api/jobs", methods=["GET"], query=("limit", "cursor"))
+def list_jobs() -> dict[str, Any]:
+    """List standalone tasks"""
+    items, next_cursor = _list_configs("standalone", None, *paging(bp.current_request))
+    return {"items": items, "nextCursor": next_cursor}
+
+
+@route(bp, "/api/task-configs", methods=["GET"], query=("repoId", "limit", "cursor"))
+def list_configs() -> dict[str, Any]:
+    """List blueprints"""
+    request = bp.current_request
+    items, next_cursor = _list_configs("repo-blueprint", query(request, "repoId"), *paging(request))
+    return {"items": items, "nextCursor": next_cursor}
+
+
+def _cursor_in(phase: str, inner: str | None) -> str:
+    return encode_cursor({"phase": {"S": phase}, "inner": {"S": inner or ""}})
+
+
+_PHASES = ("repo-task", "repo-blueprint", "standalone")
+
+
+def _cursor_out(cursor: str | None) -> tuple[str, str | None]:
+    """`?type=all` pages through repo tasks, then blueprints, then standalone tasks: the cursor
+    says which, and where."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return "repo-task", None
+    phase, inner = key.get("phase", {}).get("S"), key.get("inner", {}).get("S")
+    if phase not in _PHASES or inner is None:
+        raise ValidationFailed("invalid cursor", [FieldProblem("cursor", "is not a cursor this API returned")])
+    return phase, inner or None
+
+
+def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    page = configs.list_configs(config_type, limit, cursor)
+    items = [config_json(c) for c in page.items if repo_id is None or c.repoId == repo_id]
+    return items, page.next_cursor
 
 
 @route(bp, "/api/tasks", methods=["GET"], query=("type", "state", "repoId", "limit", "cursor"))
@@ -44,26 +150,62 @@ def list_tasks() -> dict[str, Any]:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])
     if task_type not in TASK_TYPES:
         raise ValidationFailed("invalid type", [FieldProblem("type", f"must be one of {', '.join(TASK_TYPES)}")])
-    if task_type in ("repo-blueprint", "standalone"):
-        return {"items": [], "nextCursor": None}
-    page = tasks.list_tasks(state=state, repo_id=query(request, "repoId"), task_type="repo-task",
-                            limit=limit, cursor=cursor)
-    return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
+    repo_id = query(request, "repoId")
+    if task_type in CONFIG_TYPES:
+        # Blueprints and standalone tasks have no state; standalone tasks no repository.
+        if state is not None or (task_type == "standalone" and repo_id):
+            return {"items": [], "nextCursor": None}
+        found, after = _list_configs(task_type, repo_id, limit, cursor)
+        return {"items": found, "nextCursor": after}
+    if task_type == "repo-task":
+        page = tasks.list_tasks(state=state, repo_id=repo_id, task_type="repo-task", limit=limit, cursor=cursor)
+        return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
+    # all: repo tasks, then blueprints, then standalone tasks (a state filter leaves the configs
+    # out, a repoId filter the standalone tasks). A page holds items of one kind.
+    phase, inner = _cursor_out(cursor)
+    last = "repo-task" if state is not None else "repo-blueprint" if repo_id else "standalone"
+    items: list[Any]
+    if phase == "repo-task":
+        page = tasks.list_tasks(state=state, repo_id=repo_id, task_type="repo-task", limit=limit, cursor=inner)
+        items, next_cursor = [task_json(t) for t in page.items], page.next_cursor
+    else:
+        items, next_cursor = _list_configs(phase, repo_id, limit, inner)
+    if next_cursor:
+        return {"items": items, "nextCursor": _cursor_in(phase, next_cursor)}
+    if phase == last:
+        return {"items": items, "nextCursor": None}
+    return {"items": items, "nextCursor": _cursor_in(_PHASES[_PHASES.index(phase) + 1], None)}
 
 
 @route(bp, "/api/tasks/{task_id}", methods=["GET"])
 def get_task(task_id: str) -> dict[str, Any]:
-    return {**task_json(tasks.get(task_id)), "subtaskStatus": status_json(actions.subtask_status(task_id))}
+    """Get a repo task or a blueprint"""
+    found = _resolve(task_id)
+    if isinstance(found, TaskConfigModel):
+        return config_json(found)
+    return {**task_json(found), "subtaskStatus": status_json(actions.subtask_status(task_id))}
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["PATCH"], body=TASK_PATCH)
+@route(bp, "/api/tasks/{task_id}", methods=["PATCH"], body=TASK_PATCH_ANY)
 def update_task(task_id: str) -> dict[str, Any]:
+    """Update a repo task or a blueprint"""
+    found = _resolve(task_id)
+    if isinstance(found, TaskConfigModel) and found.type == "standalone":
+        return config_json(standalone.update_standalone(found, _request_body()))
+    if isinstance(found, TaskConfigModel):
+        return config_json(config_actions.update_blueprint(found, _request_body()))
     return task_json(actions.update_task(task_id, _request_body()))
 
 
 @route(bp, "/api/tasks/{task_id}", methods=["DELETE"], status=204)
 def delete_task(task_id: str) -> Response:
-    actions.delete_task(task_id)
+    """Delete a repo task or a blueprint"""
+    found = _resolve(task_id)
+    if isinstance(found, TaskConfigModel):
+        trigger_actions.delete_all(found.id)
+        config_actions.delete_blueprint(found)
+    else:
+        actions.delete_task(task_id)
     return Response(body="", status_code=204, headers=JSON)
 
 
@@ -166,11 +308,82 @@ def task_logs(task_id: str) -> dict[str, Any]:
     return {"items": [log_json(line) for line in lines], "nextCursor": next_after}
 
 
-@route(bp, "/api/tasks/{task_id}/runs", methods=["GET", "POST"])
-def task_runs(task_id: str) -> None:
-    actions.refuse_for_repo_task(task_id, "runs")
+@route(bp, "/api/tasks/{task_id}/runs", methods=["POST"], body=RUN_CREATE, status=202)
+def create_run(task_id: str) -> Response:
+    """Run a blueprint or a standalone task with params"""
+    run = config_actions.run_from_request(_config(task_id, "runs"), _request_body())
+    kind = "workflow-run" if isinstance(run, WorkflowRunModel) else "repo-task"
+    return Response(body={"runId": run.id, "type": kind}, status_code=202, headers=JSON)
 
 
-@route(bp, "/api/tasks/{task_id}/triggers", methods=["GET", "POST"])
-def task_triggers(task_id: str) -> None:
-    actions.refuse_for_repo_task(task_id, "triggers")
+@route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], query=("limit", "cursor"))
+def list_runs(task_id: str) -> dict[str, Any]:
+    """Runs of a blueprint or a standalone task, newest first"""
+    config = _config(task_id, "runs")
+    if config.type == "standalone":
+        runs = workflow_runs.of_config(config.id, *paging(bp.current_request))
+        return {"items": [workflow_run_json(r) for r in runs.items], "nextCursor": runs.next_cursor}
+    page = configs.runs(config.id, *paging(bp.current_request))
+    return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
+
+
+@route(bp, "/api/tasks/{task_id}/runs/{run_id}", methods=["GET"])
+def get_run(task_id: str, run_id: str) -> dict[str, Any]:
+    """One run of a blueprint or a standalone task"""
+    config = _config(task_id, "runs")
+    if config.type == "standalone":
+        workflow_run = workflow_runs.get(run_id)
+        if workflow_run.taskConfigId != config.id:
+            raise NotFound(f"run {run_id} of task {task_id} not found")
+        return workflow_run_json(workflow_run)
+    try:
+        run = tasks.get(run_id)
+    except NotFound:
+        run = None
+    if run is None or run.taskConfigId != config.id:
+        raise NotFound(f"run {run_id} of task {task_id} not found")
+    return task_json(run)
+
+
+@route(bp, "/api/tasks/{task_id}/triggers", methods=["POST"], body=TRIGGER_CREATE, status=201)
+def create_trigger(task_id: str) -> Response:
+    """Add a schedule or webhook trigger to a blueprint"""
+    return created(trigger_json(trigger_actions.create_trigger(_config(task_id, "triggers"), _request_body())))
+
+
+@route(bp, "/api/tasks/{task_id}/triggers", methods=["GET"])
+def list_triggers(task_id: str) -> dict[str, Any]:
+    """Triggers of a blueprint"""
+    config = _config(task_id, "triggers")
+    return {"items": [trigger_json(t) for t in triggers.of_target(config.id)], "nextCursor": None}
+
+
+@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["PATCH"], body=TRIGGER_PATCH)
+def update_trigger(task_id: str, trigger_id: str) -> dict[str, Any]:
+    """Change a trigger's config, or pause and resume it"""
+    config = _config(task_id, "triggers")
+    return trigger_json(trigger_actions.update_trigger(config, trigger_id, _request_body()))
+
+
+@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["DELETE"], status=204)
+def delete_trigger(task_id: str, trigger_id: str) -> Response:
+    """Delete a trigger"""
+    trigger_actions.delete_trigger(_config(task_id, "triggers"), trigger_id)
+    return Response(body="", status_code=204, headers=JSON)
+
+
+# `/api/task-configs/*` and `/api/jobs/*`: the same views on second paths.
+for _prefix in ("/api/task-configs", "/api/jobs"):
+    for _path, _methods, _view, _body, _query, _status in (
+        ("/{task_id}", ["GET"], get_task, None, (), 200),
+        ("/{task_id}", ["PATCH"], update_task, TASK_PATCH_ANY, (), 200),
+        ("/{task_id}", ["DELETE"], delete_task, None, (), 204),
+        ("/{task_id}/runs", ["POST"], create_run, RUN_CREATE, (), 202),
+        ("/{task_id}/runs", ["GET"], list_runs, None, ("limit", "cursor"), 200),
+        ("/{task_id}/runs/{run_id}", ["GET"], get_run, None, (), 200),
+        ("/{task_id}/triggers", ["POST"], create_trigger, TRIGGER_CREATE, (), 201),
+        ("/{task_id}/triggers", ["GET"], list_triggers, None, (), 200),
+        ("/{task_id}/triggers/{trigger_id}", ["PATCH"], update_trigger, TRIGGER_PATCH, (), 200),
+        ("/{task_id}/triggers/{trigger_id}", ["DELETE"], delete_trigger, None, (), 204),
+    ):
+        route(bp, _prefix + _path, methods=_methods, body=_body, query=_query, status=_status)(_view)

@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .graph import DepView
 from .states import TaskState
 from .subtasks import PipelineView
+
+if TYPE_CHECKING:
+    from .pulls import PrPolicy, PrView
 
 S = TaskState
 
@@ -81,6 +85,10 @@ class Snapshot:
     deps: tuple[DepView, ...] = ()
     # The task's step subtasks, when it has any.
     pipeline: PipelineView | None = None
+    # pr_opened tasks: the PR as last observed, the key last acted on, and the repo's policy.
+    pr: PrView | None = None
+    pr_acted_on: str | None = None
+    pr_policy: PrPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,19 @@ class Transition:
     reason: str
     changes: Mapping[str, object] = field(default_factory=dict)
     stop_agent: bool = False
+    # A side effect once the transition is written: "close_issue" (a merged PR's linked issue).
+    effect: str | None = None
 
 
-Action = Noop | WaitUntil | Launch | StopAgent | Transition
+@dataclass(frozen=True)
+class MergePr:
+    """Squash-merge the task's pull request; `acted_on` is recorded so it is tried once."""
+
+    reason: str
+    acted_on: str
+
+
+Action = Noop | WaitUntil | Launch | StopAgent | Transition | MergePr
 
 
 def retry_delay(retry_count: int) -> timedelta:
@@ -239,6 +257,12 @@ def _decide_failed(snapshot: Snapshot, now: datetime) -> Action:
     )
 
 
+def _decide_pr_opened(snapshot: Snapshot, now: datetime) -> Action:
+    from .pulls import PrPolicy, decide_pr
+
+    return decide_pr(snapshot.pr, snapshot.pr_acted_on, snapshot.pr_policy or PrPolicy())
+
+
 def _decide_resting(snapshot: Snapshot, now: datetime) -> Action:
     task = snapshot.task
     if snapshot.pod is not None and snapshot.pod.alive:
@@ -253,6 +277,7 @@ _DECIDERS = {
     S.PROVISIONING: _decide_provisioning,
     S.RUNNING: _decide_running,
     S.FAILED: _decide_failed,
+    S.PR_OPENED: _decide_pr_opened,
 }
 
 # States whose decision depends on what the launcher says about the agent.

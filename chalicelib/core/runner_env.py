@@ -25,6 +25,9 @@ class RunnerInput:
     heartbeat_interval_ms: int
     # A redo starts the branch again from the base branch instead of building on it.
     reset_branch: bool = False
+    # Where the runner opens the pull request (SPEC §8), and the issue it closes.
+    github_api_url: str | None = None
+    issue_number: int | None = None
 
 
 def runner_environment(given: RunnerInput, api_url: str, run_token: str) -> dict[str, str]:
@@ -52,4 +55,8 @@ def runner_environment(given: RunnerInput, api_url: str, run_token: str) -> dict
         env["OPTIO_RESUME_SESSION_ID"] = given.resume_session_id
     if given.reset_branch:
         env["OPTIO_RESET_BRANCH"] = "1"
+    if given.github_api_url:
+        env["OPTIO_GITHUB_API_URL"] = given.github_api_url
+    if given.issue_number is not None:
+        env["OPTIO_ISSUE_NUMBER"] = str(given.issue_number)
     return env

@@ -105,6 +105,7 @@ RUNNER_EVENT: dict[str, Any] = {
         "changed": {"type": "boolean"},
         "pushed": {"type": "boolean"},
         "prUrl": {"type": ["string", "null"]},
+        "prNumber": {"type": ["integer", "null"], "minimum": 1},
         "costUsd": {"type": ["number", "null"], "minimum": 0},
         "inputTokens": _count,
         "outputTokens": _count,
@@ -257,3 +258,144 @@ SECRET_PUT: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {"value": {"type": "string", "minLength": 1, "maxLength": 65536}},
 }
+
+# The dashboard's sign-in: the token (admin or API key) that becomes the session cookie.
+SESSION_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["token"],
+    "properties": {"token": {"type": "string", "minLength": 1, "maxLength": 500}},
+}
+
+# Blueprints: a repo task's definition, run on demand or by a trigger; title and prompt are
+# templates (`core.templates`).
+_blueprint_fields: dict[str, Any] = {
+    "name": _name,
+    "title": {"type": "string", "minLength": 1, "maxLength": 1000},
+    "prompt": _task_fields["prompt"],
+    "repoUrl": _task_fields["repoUrl"],
+    "repoId": _task_fields["repoId"],
+    "repoBranch": _task_fields["repoBranch"],
+    "agentType": _agent_type,
+    "priority": _task_fields["priority"],
+    "maxRetries": _task_fields["maxRetries"],
+    "promptTemplateId": {"type": "string", "minLength": 1, "maxLength": 100},
+    "paramsSchema": {"type": "object"},
+    "enabled": {"type": "boolean"},
+}
+
+BLUEPRINT_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "name"],
+    "additionalProperties": False,
+    "properties": {"type": {"type": "string", "enum": ["repo-blueprint"]}, **_blueprint_fields},
+}  # and a prompt of its own or a linked template's, a repository by id or by URL (engine.configs)
+
+BLUEPRINT_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        name: schema if name in ("name", "enabled") else _nullable(schema)
+        for name, schema in _blueprint_fields.items()
+    },
+}
+
+RUN_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"params": {"type": "object"}},
+}
+
+TRIGGER_TYPES = ("schedule", "webhook")
+WEBHOOK_PATH_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+TRIGGER_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "config"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"type": "string", "enum": list(TRIGGER_TYPES)},
+        "config": {"type": "object"},
+        "enabled": {"type": "boolean"},
+    },
+}
+
+TRIGGER_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"config": {"type": "object"}, "enabled": {"type": "boolean"}},
+}
+
+# A trigger's `config`, by type (field names in problems are prefixed with `config.`).
+TRIGGER_CONFIGS: dict[str, dict[str, Any]] = {
+    "schedule": {
+        "type": "object",
+        "required": ["cronExpression"],
+        "additionalProperties": False,
+        "properties": {"cronExpression": {"type": "string", "minLength": 1, "maxLength": 200}},
+    },
+    "webhook": {
+        "type": "object",
+        "required": ["path"],
+        "additionalProperties": False,
+        "properties": {
+            "path": {"type": "string", "pattern": WEBHOOK_PATH_PATTERN},
+            "secret": {"type": "string", "minLength": 1, "maxLength": 1000},
+            "paramMapping": {"type": "object", "maxProperties": 100,
+                             "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        },
+    },
+}
+
+# Standalone tasks: an agent run without a repository; each run is a workflow run.
+STANDALONE_DEFAULT_MAX_RETRIES = 1
+STANDALONE_DEFAULT_MAX_CONCURRENT = 2
+_standalone_fields: dict[str, Any] = {
+    "name": _name,
+    "description": {"type": "string", "maxLength": 4000},
+    "agentRuntime": _agent_type,
+    "model": {"type": "string", "minLength": 1, "maxLength": 200},
+    "promptTemplate": _task_fields["prompt"],
+    "paramsSchema": {"type": "object"},
+    "maxTurns": {"type": "integer", "minimum": 1, "maximum": 10000},
+    "budgetUsd": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000},
+    "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
+    "maxConcurrent": {"type": "integer", "minimum": 1, "maximum": 100},
+    "environment": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "image": {"type": "string", "minLength": 1, "maxLength": 500},
+            "setupCommands": REPO_SETTINGS["setupCommands"],
+            "secrets": {"type": "array", "maxItems": 100, "uniqueItems": True,
+                        "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
+            "resources": {"type": "object"},
+        },
+    },
+    "enabled": {"type": "boolean"},
+}
+
+STANDALONE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "name", "promptTemplate"],
+    "additionalProperties": False,
+    "properties": {"type": {"type": "string", "enum": ["standalone"]}, **_standalone_fields},
+}
+
+STANDALONE_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        name: schema if name in ("name", "enabled", "promptTemplate", "maxRetries", "maxConcurrent")
+        else _nullable(schema)
+        for name, schema in _standalone_fields.items()
+    },
+}
+
+# `POST /api/tasks` takes any of the three shapes, `type` says which; `PATCH /api/tasks/:id` the
+# one of the task's type.
+TASK_CREATE_ANY: dict[str, Any] = {"oneOf": [TASK_CREATE, BLUEPRINT_CREATE, STANDALONE_CREATE]}
+TASK_PATCH_ANY: dict[str, Any] = {"anyOf": [TASK_PATCH, BLUEPRINT_PATCH, STANDALONE_PATCH]}

@@ -20,7 +20,9 @@ from chalicelib.settings import settings
 from chalicelib.store import repos, secrets, tasks
 from chalicelib.store.models import TaskModel
 
+from . import pull_requests
 from .clock import utcnow
+from .pull_requests import issue_number
 from .secrets import run_token_secret
 
 MAX_STEPS = 6
@@ -44,6 +46,10 @@ def snapshot(task: TaskModel) -> core.Snapshot:
     pipeline = None
     if view.state in core.NEEDS_PIPELINE:
         pipeline = subtasks_core.pipeline([subtask_view(t) for t in tasks.subtasks(task.id)])
+    if view.state is TaskState.PR_OPENED:
+        return core.Snapshot(task=view, pod=pod, limits=limits(), deps=deps, pipeline=pipeline,
+                             pr=pull_requests.observed(task), pr_acted_on=task.prActedOn,
+                             pr_policy=pull_requests.policy(task))
     return core.Snapshot(task=view, pod=pod, limits=limits(), deps=deps, pipeline=pipeline)
 
 
@@ -103,6 +109,8 @@ def execute(task: TaskModel, action: core.Action) -> bool:
     if isinstance(action, core.StopAgent):
         get_launcher().cancel(task.id, action.attempt)
         return False
+    if isinstance(action, core.MergePr):
+        return pull_requests.merge(task, action)
     if isinstance(action, core.Launch):
         try:
             spec = launch_spec(task, action.attempt)
@@ -128,6 +136,8 @@ def execute(task: TaskModel, action: core.Action) -> bool:
         return False
     if action.stop_agent:
         get_launcher().cancel(task.id, attempt)
+    if action.effect == "close_issue":
+        pull_requests.close_linked_issue(task)
     return True
 
 
@@ -153,6 +163,8 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
         resume_session_id=task.sessionId if task.resumeSession else None,
         reset_branch=bool(task.resetBranch),
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        github_api_url=settings.github_api_url,
+        issue_number=issue_number(task),
     )
     token = run_token(run_token_secret(), task.id, attempt)
     return LaunchSpec(

@@ -104,6 +104,7 @@ def _result(task: TaskModel, event: Mapping[str, Any]) -> None:
         "commitSha": event.get("commitSha"),
         "resultSummary": summary[:SUMMARY_MAX] if summary else None,
         "prUrl": event.get("prUrl"),
+        "prNumber": event.get("prNumber"),
     }
     # What the runner did not report keeps its previous value (a resumed task keeps its PR).
     changes = {**decision.changes, **{k: v for k, v in reported.items() if v is not None}}

@@ -163,7 +163,8 @@ def retry_task(task_id: str) -> TaskModel:
                            state=task.state)
         # A manual retry gives the task its automatic retries back.
         return tasks.transition(task, S.QUEUED, trigger="user", message="retried by user", now=utcnow(),
-                                changes={"retryCount": 0, "nextPrompt": None, "resumeSession": None})
+                                changes={"retryCount": 0, "nextPrompt": None, "resumeSession": None,
+                                         "autoResumeCount": None})
 
     return _with_retries(task_id, act)
 
@@ -176,7 +177,8 @@ def resume_task(task_id: str, body: Any) -> TaskModel:
             raise _conflict(task, "resume")
         return tasks.transition(task, S.QUEUED, trigger="user", message="resumed with new context",
                                 now=utcnow(), changes={"nextPrompt": prompt, "resumeSession": True,
-                                                       "retryCount": 0, "resetBranch": None})
+                                                       "retryCount": 0, "resetBranch": None,
+                                                       "autoResumeCount": None})
 
     return _with_retries(task_id, act)
 
@@ -194,7 +196,7 @@ def force_restart(task_id: str, body: Any) -> TaskModel:
         prompt = given.get("prompt") or restart_prompt(_context(task))
         return _requeue(task, trigger="force_restart", message="restarted with a fresh agent session",
                         changes={"nextPrompt": prompt, "resumeSession": None, "retryCount": 0,
-                                 "resetBranch": None})
+                                 "resetBranch": None, "autoResumeCount": None})
 
     return _with_retries(task_id, act)
 
@@ -202,7 +204,8 @@ def force_restart(task_id: str, body: Any) -> TaskModel:
 def force_redo(task_id: str) -> TaskModel:
     def act(task: TaskModel) -> TaskModel:
         cleared: dict[str, Any] = {name: None for name in _RUN_RESULT_FIELDS}
-        cleared.update(nextPrompt=None, resumeSession=None, retryCount=0, resetBranch=True)
+        cleared.update(nextPrompt=None, resumeSession=None, retryCount=0, resetBranch=True,
+                       autoResumeCount=None, prActedOn=None, prObservedAt=None, prDetails=None)
         moved = _requeue(task, trigger="force_redo", message="redo from scratch", changes=cleared)
         logs.delete_all(task.id)
         return moved

@@ -8,7 +8,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from chalicelib.core.params import check_params
 from chalicelib.core.schemas import AGENT_ALIASES, TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
+from chalicelib.core.templates import render
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import repos, templates
 from chalicelib.store.models import TaskModel, TemplateModel
@@ -59,16 +61,25 @@ def delete_template(template_id: str) -> None:
     templates.delete(templates.get(template_id))
 
 
+def checked_params(schema: Mapping[str, Any] | None, params: Any) -> dict[str, Any]:
+    """`params` with the schema's defaults filled in, or the 400 naming every failing path."""
+    filled, problems = check_params(schema, params)
+    if problems:
+        raise ValidationFailed(f"invalid params: {', '.join(p.field for p in problems)}", problems)
+    return filled
+
+
 def task_body(template: TemplateModel, run: Mapping[str, Any]) -> dict[str, Any]:
-    """The `POST /api/tasks` body a run of `template` stands for. A run that names a repository
-    replaces the template's repository whole: a repoId from one and a repoUrl from the other
-    would name two."""
+    """The `POST /api/tasks` body a run of `template` stands for: title and prompt rendered with
+    the run's params. A run that names a repository replaces the template's repository whole: a
+    repoId from one and a repoUrl from the other would name two."""
+    params = checked_params(template.paramsSchema, run.get("params"))
     repo_of = run if run.get("repoId") or run.get("repoUrl") else {
         "repoId": template.repoId, "repoUrl": template.repoUrl,
     }
     body = {
-        "title": run.get("title") or template.title or template.name,
-        "prompt": template.prompt,
+        "title": render(run.get("title") or template.title or template.name, params),
+        "prompt": render(template.prompt, params),
         "repoId": repo_of.get("repoId"),
         "repoUrl": repo_of.get("repoUrl"),
         "agentType": template.agentType,

@@ -17,6 +17,8 @@ from .bootstrap import prepare
 from .dynamodb_local import DynamoDBLocal
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Schedule triggers are checked this often locally unless OPTIO_WORKFLOW_TRIGGER_INTERVAL is set.
+LOCAL_TRIGGER_INTERVAL_MS = 3000
 DEPS_DIR = REPO_ROOT / ".deps"
 
 
@@ -44,7 +46,7 @@ class LocalStack:
         from chalicelib.store.tables import create_all
 
         create_all()
-        from app import app, periodic_resync, task_stream
+        from app import app, periodic_resync, task_stream, trigger_tick
 
         from .streams import LocalLambdaContext, StreamPoller
         from .ticker import Ticker
@@ -56,10 +58,22 @@ class LocalStack:
                               logger=logging.getLogger("optio.streams"))
         ticker = Ticker("resync", settings.resync_interval_ms / 1000, periodic_resync,
                         lambda: LocalLambdaContext(function_name="resync"))
+        trigger_ticker = Ticker(
+            "trigger_tick", (settings.workflow_trigger_interval_ms or LOCAL_TRIGGER_INTERVAL_MS) / 1000,
+            trigger_tick, lambda: LocalLambdaContext(function_name="trigger_tick"))
         if engine:
+            from app import periodic_ticket_sync
+            from chalicelib.forge.watcher import Watcher
+
+            watcher = Watcher()
+            ticket_ticker = Ticker("ticket_sync", settings.ticket_sync_interval_ms / 1000, periodic_ticket_sync,
+                                   lambda: LocalLambdaContext(function_name="ticket_sync"))
             poller.start()
             ticker.start()
-            self._parts = [poller, ticker]
+            trigger_ticker.start()
+            watcher.start()
+            ticket_ticker.start()
+            self._parts = [poller, ticker, trigger_ticker, watcher, ticket_ticker]
         self.token = settings.api_token or ""
         self.url = f"http://{settings.host}:{settings.port}"
         if serve:

@@ -97,6 +97,25 @@ class ParentIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
+class PrUrlIndex(GlobalSecondaryIndex["TaskModel"]):
+    """The task of a pull request (GitHub webhooks). Sparse: only tasks that opened a PR."""
+
+    class Meta:
+        index_name = "pr-url-index"
+        projection = KeysOnlyProjection()
+    prUrl = UnicodeAttribute(hash_key=True)
+
+
+class ConfigRunIndex(GlobalSecondaryIndex["TaskModel"]):
+    """The runs of a blueprint. Sparse: only tasks a blueprint created have `taskConfigId`."""
+
+    class Meta:
+        index_name = "config-run-index"
+        projection = AllProjection()
+    taskConfigId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
 class TaskModel(Model):
     class Meta(_Meta):
         table_name = _table("tasks")
@@ -136,6 +155,14 @@ class TaskModel(Model):
     prState = UnicodeAttribute(null=True)
     prChecksStatus = UnicodeAttribute(null=True)
     prReviewStatus = UnicodeAttribute(null=True)
+    # Written by the PR watcher: when it looked, and the rest of what it saw (head sha,
+    # mergeability, failing checks, review comments).
+    prObservedAt = UnicodeAttribute(null=True)
+    prDetails = JSONAttribute(null=True)
+    # Written by the reconciler: the PR situation it last acted on (`core.pulls`).
+    prActedOn = UnicodeAttribute(null=True)
+    # Automatic resumes since the last manual action.
+    autoResumeCount = NumberAttribute(null=True)
     costUsd = NumberAttribute(null=True)
     inputTokens = NumberAttribute(null=True)
     outputTokens = NumberAttribute(null=True)
@@ -154,6 +181,8 @@ class TaskModel(Model):
     lastHeartbeatAt = UnicodeAttribute(null=True)
     # The repo whose slot this task holds while provisioning or running, so release is exact.
     slotRepoId = UnicodeAttribute(null=True)
+    # The blueprint (task config) this task is a run of.
+    taskConfigId = UnicodeAttribute(null=True)
 
     queuePartition = UnicodeAttribute(null=True)
     queueSort = UnicodeAttribute(null=True)
@@ -165,6 +194,8 @@ class TaskModel(Model):
     state_index = StateIndex()
     repo_index = RepoIndex()
     parent_index = ParentIndex()
+    pr_url_index = PrUrlIndex()
+    config_run_index = ConfigRunIndex()
 
 
 class TaskEventModel(Model):
@@ -319,6 +350,161 @@ class TemplateModel(Model):
     updatedAt = UnicodeAttribute()
 
 
+class ConfigTypeIndex(GlobalSecondaryIndex["TaskConfigModel"]):
+    class Meta:
+        index_name = "type-index"
+        projection = AllProjection()
+    type = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class TaskConfigModel(Model):
+    """Task definitions that are not themselves run: blueprints (`repo-blueprint`), whose runs are
+    repo tasks. Kept apart from the tasks table, whose stream drives the reconciler."""
+
+    class Meta(_Meta):
+        table_name = _table("task-configs")
+
+    id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    prompt = UnicodeAttribute(null=True)
+    repoUrl = UnicodeAttribute(null=True)
+    repoId = UnicodeAttribute(null=True)
+    repoBranch = UnicodeAttribute(null=True)
+    agentType = UnicodeAttribute(null=True)
+    priority = NumberAttribute(null=True)
+    maxRetries = NumberAttribute(null=True)
+    promptTemplateId = UnicodeAttribute(null=True)
+    paramsSchema = JSONAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    # Standalone tasks only.
+    description = UnicodeAttribute(null=True)
+    agentRuntime = UnicodeAttribute(null=True)
+    model = UnicodeAttribute(null=True)
+    promptTemplate = UnicodeAttribute(null=True)
+    maxTurns = NumberAttribute(null=True)
+    budgetUsd = NumberAttribute(null=True)
+    maxConcurrent = NumberAttribute(null=True)
+    environment = JSONAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+    type_index = ConfigTypeIndex()
+
+
+class TriggerTargetIndex(GlobalSecondaryIndex["TriggerModel"]):
+    class Meta:
+        index_name = "target-index"
+        projection = AllProjection()
+    targetId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class TriggerDueIndex(GlobalSecondaryIndex["TriggerModel"]):
+    """Schedule triggers by fire time, so a tick reads only the due ones. Sparse: `duePartition`
+    exists only on enabled schedule triggers."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+    duePartition = UnicodeAttribute(hash_key=True)
+    nextFireAt = UnicodeAttribute(range_key=True)
+
+
+class TriggerModel(Model):
+    """What fires a task config: a schedule or a webhook. At most one of each type per config,
+    claimed as `trigger#<targetId>#<type>` in `UniqueKeyModel`; a webhook's path as
+    `webhook-path#<path>`."""
+
+    class Meta(_Meta):
+        table_name = _table("triggers")
+
+    id = UnicodeAttribute(hash_key=True)
+    targetId = UnicodeAttribute()
+    type = UnicodeAttribute()
+    config = JSONAttribute()
+    enabled = BooleanAttribute(default=True)
+    lastFiredAt = UnicodeAttribute(null=True)
+    nextFireAt = UnicodeAttribute(null=True)
+    duePartition = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+    target_index = TriggerTargetIndex()
+    due_index = TriggerDueIndex()
+
+
+class TicketProviderModel(Model):
+    """Where tickets come from (SPEC §8): `github` issues of a repo, or `linear` issues of a team.
+    Each ticket becomes at most one task: claimed in `UniqueKeyModel` (`core.tickets.ticket_key`)."""
+
+    class Meta(_Meta):
+        table_name = _table("ticket-providers")
+
+    id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    repoId = UnicodeAttribute()
+    agentType = UnicodeAttribute(null=True)
+    config = JSONAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    lastSyncAt = UnicodeAttribute(null=True)
+    lastError = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
+class WorkflowRunConfigIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
+    class Meta:
+        index_name = "config-index"
+        projection = AllProjection()
+    taskConfigId = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class WorkflowRunQueueIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
+    """Queued runs, oldest first. Sparse: `queuePartition` exists only while queued."""
+
+    class Meta:
+        index_name = "queue-index"
+        projection = AllProjection()
+    queuePartition = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class WorkflowRunModel(Model):
+    """One run of a standalone task: `queued`, `running`, `completed` or `failed`."""
+
+    class Meta(_Meta):
+        table_name = _table("workflow-runs")
+
+    id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(default="workflow-run")
+    taskConfigId = UnicodeAttribute()
+    state = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+    params = JSONAttribute(null=True)
+    prompt = UnicodeAttribute()
+    triggerParams = JSONAttribute(null=True)
+    trigger = JSONAttribute(null=True)
+    output = UnicodeAttribute(null=True)
+    costUsd = NumberAttribute(null=True)
+    inputTokens = NumberAttribute(null=True)
+    outputTokens = NumberAttribute(null=True)
+    retryCount = NumberAttribute(default=0)
+    maxRetries = NumberAttribute(default=1)
+    errorMessage = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    startedAt = UnicodeAttribute(null=True)
+    finishedAt = UnicodeAttribute(null=True)
+    queuePartition = UnicodeAttribute(null=True)
+
+    config_index = WorkflowRunConfigIndex()
+    queue_index = WorkflowRunQueueIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TaskModel,
     TaskEventModel,
@@ -331,4 +517,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ApiKeyModel,
     CommentModel,
     TemplateModel,
+    TaskConfigModel,
+    TriggerModel,
+    TicketProviderModel,
+    WorkflowRunModel,
 )

@@ -27,6 +27,7 @@ from optio_runner.agents.base import (
     ParsedLine,
 )
 from optio_runner.config import REQUIRED, Config, ConfigError, load_config
+from optio_runner.github import GitHub, GitHubError, PullRequest, full_name_of, pr_body, pr_of_repo
 from optio_runner.gitops import (
     Checkout,
     Git,
@@ -52,6 +53,7 @@ class Outcome:
     pushed: bool = False
     commit_sha: str | None = None
     pr_url: str | None = None
+    pr_number: int | None = None
 
     def to_event(self, branch_name: str) -> dict[str, Any]:
         agent = self.agent
@@ -62,6 +64,7 @@ class Outcome:
             "branchName": branch_name,
             "commitSha": self.commit_sha,
             "prUrl": self.pr_url,
+            "prNumber": self.pr_number,
             "costUsd": agent.cost_usd,
             "inputTokens": agent.input_tokens,
             "outputTokens": agent.output_tokens,
@@ -223,14 +226,42 @@ class Runner:
             return Outcome(_git_failure(agent, exc))
         if not changed:
             self._system("no changes to push")
-            return Outcome(agent)
+            return self._with_pr(Outcome(agent), may_open=False)
         try:
             push(git, cfg.branch_name, checkout.replaces_sha)
         except GitError as exc:
             return Outcome(_git_failure(agent, exc), changed=True, commit_sha=sha)
         self._system(f"pushed {cfg.branch_name} at {sha[:12]}")
-        # Opening or finding the task's pull request (SPEC section 8) slots in here, setting pr_url.
-        return Outcome(agent, changed=True, pushed=True, commit_sha=sha)
+        return self._with_pr(Outcome(agent, changed=True, pushed=True, commit_sha=sha), may_open=agent.success)
+
+    def _with_pr(self, outcome: Outcome, may_open: bool) -> Outcome:
+        """Finds the branch's open PR, or opens one after a successful push (SPEC section 8). Local
+        remotes and repositories without a GITHUB_TOKEN keep the outcome as it is."""
+        cfg = self.cfg
+        full_name = full_name_of(cfg.repo_url)
+        if full_name is None:
+            return outcome
+        github = GitHub.from_env(cfg.child_env)
+        if github is not None:
+            pr: PullRequest | None
+            try:
+                if may_open:
+                    issue = cfg.child_env.get("OPTIO_ISSUE_NUMBER", "").strip()
+                    body = pr_body(outcome.agent.summary, int(issue) if issue.isdigit() else None)
+                    pr = github.open_or_find(full_name, cfg.branch_name, cfg.repo_branch,
+                                             cfg.task_title.splitlines()[0], body)
+                else:
+                    pr = github.find_open_pr(full_name, cfg.branch_name)
+            except GitHubError as exc:
+                self._system(f"could not open the pull request: {exc}")
+                pr = None
+            if pr is not None:
+                self._system(f"{'opened' if pr.created else 'found'} pull request {pr.url}")
+                return dataclasses.replace(outcome, pr_url=pr.url, pr_number=pr.number)
+        printed = pr_of_repo(outcome.agent.summary, full_name)
+        if printed is not None:
+            return dataclasses.replace(outcome, pr_url=printed[0], pr_number=printed[1])
+        return outcome
 
     def _system(self, line: str) -> None:
         self.logs.add([log_line("system", line)])

@@ -167,3 +167,23 @@ def test_racing_creations_of_one_name_make_one_template(api: Api) -> None:
         codes = list(pool.map(lambda _: api.post("/api/templates", {"name": name, "prompt": "p"}).status_code,
                               range(8)))
     assert codes.count(201) == 1 and set(codes) == {201, 409}
+
+
+def test_run_renders_title_and_prompt_with_checked_params(api: Api, repo: dict[str, Any]) -> None:
+    template = api.ok("POST", "/api/templates", {
+        "name": unique("cve"), "repoId": repo["id"], "title": "Patch {{pkg}}",
+        "prompt": "[fake:noop] patch {{pkg}}{{#if urgent}} now{{else}} soon{{/if}} ({{level}}) {{other}}",
+        "paramsSchema": {"type": "object", "required": ["pkg"], "properties": {
+            "pkg": {"type": "string", "minLength": 1},
+            "urgent": {"type": "boolean", "default": False},
+            "level": {"type": "string", "enum": ["low", "high"], "default": "high"}}},
+    }, status=201)
+    task = api.ok("POST", f"/api/templates/{template['id']}/run", {"params": {"pkg": "openssl"}}, status=201)
+    assert task["title"] == "Patch openssl"
+    assert task["prompt"] == "[fake:noop] patch openssl soon (high) {{other}}"
+    task = api.ok("POST", f"/api/templates/{template['id']}/run",
+                  {"params": {"pkg": "zlib", "urgent": True, "level": "low"}}, status=201)
+    assert task["prompt"] == "[fake:noop] patch zlib now (low) {{other}}"
+
+    response = api.post(f"/api/templates/{template['id']}/run", {"params": {"urgent": "yes", "level": "mid"}})
+    assert sorted(fields(response)) == ["params.level", "params.pkg", "params.urgent"]

@@ -247,6 +247,7 @@ def test_success_reports_logs_cost_and_pushes_the_branch(harness: Harness) -> No
         "branchName": BRANCH,
         "commitSha": sha,
         "prUrl": None,
+        "prNumber": None,
         "costUsd": 0.0123,
         "inputTokens": 1200,
         "outputTokens": 340,

@@ -1,0 +1,51 @@
+"""The dashboard: one page shell for every client-side route, and its static assets. Public, as
+the page asks for a token itself; never part of the API's OpenAPI document."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.observability import logger
+
+bp = Blueprint(__name__)
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+# Client-side routes (history API) that a bookmark or a reload can land on.
+PAGES = ("/", "/tasks", "/tasks/{page}", "/tasks/scheduled/{config_id}", "/templates", "/repos",
+         "/issues", "/settings")
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+_ASSETS = {p.name: p for p in WEB.iterdir() if p.suffix in CONTENT_TYPES}
+# Assets change with the code, not per request: revalidate rather than serve stale scripts.
+_NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def _not_found() -> Response:
+    return Response(body="Not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _file(name: str) -> Response:
+    path = _ASSETS.get(name)
+    if path is None:
+        return _not_found()
+    try:
+        body = path.read_text(encoding="utf-8")
+    except OSError:
+        # A broken deployment, not the visitor's doing: say so in the logs, answer plainly.
+        logger.exception("dashboard asset unreadable", extra={"asset": name})
+        return _not_found()
+    return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **_NO_CACHE})
+
+
+def shell(**_: str) -> Response:
+    return _file("index.html")
+
+
+def asset(name: str) -> Response:
+    return _file(name)
+
+
+for _page in PAGES:
+    bp.route(_page, methods=["GET"])(shell)
+bp.route("/static/{name}", methods=["GET"])(asset)

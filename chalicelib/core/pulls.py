@@ -1,0 +1,197 @@
+"""What to do about a `pr_opened` task's pull request (SPEC §8), pure.
+
+The PR watcher (and the GitHub webhook) write what they saw on the task row; the reconciler
+reads it here. Each situation that asks for an action has a key naming exactly what was seen
+(the head commit for a conflict or failing checks, the review for requested changes); the key
+of the last situation acted on is stored on the task (`prActedOn`), apart from the observed
+fields, so an edge acts once however often it is observed, and a new push or review acts again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .reconcile import Action, MergePr, Noop, Transition, fail
+from .states import TaskState
+
+S = TaskState
+
+FAILING_OUTPUT_MAX = 2000
+
+
+@dataclass(frozen=True)
+class FailingCheck:
+    name: str
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    path: str | None
+    line: int | None
+    body: str
+
+
+@dataclass(frozen=True)
+class PrView:
+    """One observation of a pull request."""
+
+    state: str  # open | closed | merged
+    checks: str = "none"  # none | pending | passing | failing
+    review: str = "pending"  # approved | changes_requested | pending
+    mergeable: bool | None = None
+    head_sha: str = ""
+    review_id: str | None = None  # the latest review that requested changes
+    failing_checks: tuple[FailingCheck, ...] = ()
+    review_notes: tuple[ReviewNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrPolicy:
+    """The repo's settings and the task's count of automatic resumes since a person acted."""
+
+    auto_merge: bool = False
+    auto_resume: bool = False
+    max_auto_resumes: int = 3
+    auto_resumes: int = 0
+    # Subtasks that block the parent (steps, reviews) are all completed.
+    blockers_done: bool = True
+
+
+def trouble_key(pr: PrView) -> str | None:
+    """What in `pr` asks for the agent (or a person), as one key; None when nothing does."""
+    parts = []
+    if pr.mergeable is False:
+        parts.append(f"conflict@{pr.head_sha}")
+    if pr.checks == "failing":
+        parts.append(f"checks_failing@{pr.head_sha}")
+    if pr.review == "changes_requested":
+        parts.append(f"changes_requested@{pr.review_id or pr.head_sha}")
+    return "+".join(parts) or None
+
+
+def feedback_prompt(pr: PrView) -> str:
+    """The context a resumed agent gets: what failed, with output, and where reviewers commented."""
+    sections = ["Your pull request needs more work. Fix the following, commit and push to the same branch."]
+    if pr.mergeable is False:
+        sections.append("## Merge conflict\nThe branch conflicts with the base branch: merge or rebase "
+                        "the base branch into it and resolve the conflicts.")
+    if pr.checks == "failing":
+        lines = ["## Failing checks"]
+        for check in pr.failing_checks:
+            output = check.output.strip()[:FAILING_OUTPUT_MAX]
+            lines.append(f"- {check.name}" + (f":\n{output}" if output else ""))
+        sections.append("\n".join(lines))
+    if pr.review == "changes_requested":
+        lines = ["## Changes requested in review"]
+        for note in pr.review_notes:
+            where = f"{note.path}:{note.line}" if note.path and note.line else (note.path or "general")
+            lines.append(f"- {where}: {note.body}")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def decide_pr(pr: PrView | None, acted_on: str | None, policy: PrPolicy) -> Action:
+    if pr is None:
+        return Noop("waiting for the pull request to be observed")
+    if pr.state == "merged":
+        return Transition(to=S.COMPLETED, reason="pull request merged",
+                          changes={"prActedOn": "merged"}, effect="close_issue")
+    if pr.state == "closed":
+        closed = fail("pr_closed", "the pull request was closed without merging", retryable=False)
+        return Transition(to=closed.to, reason=closed.reason,
+                          changes={**closed.changes, "prActedOn": "closed"})
+    key = trouble_key(pr)
+    if key is not None:
+        if key == acted_on:
+            return Noop("pull request feedback already acted on")
+        what = _trouble_words(pr)
+        if policy.auto_resume and policy.auto_resumes < policy.max_auto_resumes:
+            count = policy.auto_resumes + 1
+            return Transition(
+                to=S.QUEUED,
+                reason=f"{what}: resuming the agent (automatic resume {count} of {policy.max_auto_resumes})",
+                changes={"nextPrompt": feedback_prompt(pr), "resumeSession": True,
+                         "autoResumeCount": count, "prActedOn": key},
+            )
+        why = "automatic resume is off" if not policy.auto_resume else (
+            f"{policy.auto_resumes} automatic resumes used")
+        return Transition(to=S.NEEDS_ATTENTION, reason=f"{what}; {why}",
+                          changes={"prActedOn": key, "errorMessage": f"{what}; {why}"})
+    if pr.checks == "pending":
+        return Noop("checks running")
+    mergeable_now = pr.checks == "passing" and pr.review != "changes_requested" and pr.mergeable is not False
+    if mergeable_now and policy.auto_merge:
+        merge_key = f"merge@{pr.head_sha}"
+        if acted_on == merge_key:
+            return Noop("merge already attempted for this commit")
+        if not policy.blockers_done:
+            return Noop("checks passing; waiting for blocking subtasks before merging")
+        if pr.mergeable is None:
+            return Noop("checks passing; waiting for GitHub to compute mergeability")
+        return MergePr(reason="checks passing; auto-merging (squash)", acted_on=merge_key)
+    return Noop("pull request open")
+
+
+def _trouble_words(pr: PrView) -> str:
+    words = []
+    if pr.mergeable is False:
+        words.append("merge conflict")
+    if pr.checks == "failing":
+        names = ", ".join(c.name for c in pr.failing_checks) or "checks"
+        words.append(f"failing checks ({names})")
+    if pr.review == "changes_requested":
+        words.append("changes requested in review")
+    return " and ".join(words)
+
+
+def observed_fields(pr: PrView, observed_at: str) -> dict[str, object]:
+    """The task row's fields for one observation (what the watcher writes)."""
+    return {
+        "prState": pr.state,
+        "prChecksStatus": pr.checks,
+        "prReviewStatus": pr.review,
+        "prObservedAt": observed_at,
+        "prDetails": {
+            "headSha": pr.head_sha,
+            "mergeable": pr.mergeable,
+            "reviewId": pr.review_id,
+            "failingChecks": [{"name": c.name, "output": c.output} for c in pr.failing_checks],
+            "reviewNotes": [{"path": n.path, "line": n.line, "body": n.body} for n in pr.review_notes],
+        },
+    }
+
+
+def same_observation(pr: PrView, fields: dict[str, object]) -> bool:
+    """True when the row already says what `pr` says (the watcher then writes nothing)."""
+    fresh = observed_fields(pr, "")
+    return all(fields.get(k) == v for k, v in fresh.items() if k != "prObservedAt")
+
+
+def from_fields(state: str | None, checks: str | None, review: str | None,
+                details: object) -> PrView | None:
+    """The observation stored on a task row; None when nobody has looked yet."""
+    if not state:
+        return None
+    raw = details if isinstance(details, dict) else {}
+    mergeable = raw.get("mergeable")
+    line_of = _int_or_none
+    return PrView(
+        state=state,
+        checks=checks or "none",
+        review=review or "pending",
+        mergeable=mergeable if isinstance(mergeable, bool) else None,
+        head_sha=str(raw.get("headSha") or ""),
+        review_id=str(raw["reviewId"]) if raw.get("reviewId") else None,
+        failing_checks=tuple(FailingCheck(str(c.get("name", "")), str(c.get("output") or ""))
+                             for c in raw.get("failingChecks") or [] if isinstance(c, dict)),
+        review_notes=tuple(ReviewNote(str(n["path"]) if n.get("path") else None, line_of(n.get("line")),
+                                      str(n.get("body") or ""))
+                           for n in raw.get("reviewNotes") or [] if isinstance(n, dict)),
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,103 @@
+"""Blueprints behind the API: definitions of repo tasks, kept in the task-configs table, and their
+runs (repo tasks created from them, rendered with the run's params)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.core.schemas import AGENT_ALIASES, BLUEPRINT_CREATE, BLUEPRINT_PATCH, RUN_CREATE
+from chalicelib.core.templates import render
+from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
+from chalicelib.store import configs, templates
+from chalicelib.store.models import TaskConfigModel, TaskModel, WorkflowRunModel
+
+from .clock import utcnow
+from .standalone import run_standalone
+from .tasks import create_task
+from .templates import _checked, checked_params
+from .validation import require_valid
+
+
+def _checked_blueprint(given: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _checked(given)
+    if fields.get("promptTemplateId") is not None:
+        try:
+            templates.get(fields["promptTemplateId"])
+        except NotFound:
+            raise ValidationFailed("invalid promptTemplateId", [
+                FieldProblem("promptTemplateId", "no template with this id")]) from None
+    if fields.get("agentType") is not None:
+        fields["agentType"] = AGENT_ALIASES.get(fields["agentType"], fields["agentType"])
+    return fields
+
+
+def _require_complete(fields: Mapping[str, Any]) -> None:
+    """A prompt of its own or a linked template's; a repository by id or by URL."""
+    problems = []
+    if not (fields.get("prompt") or fields.get("promptTemplateId")):
+        problems.append(FieldProblem("prompt", "give prompt or promptTemplateId"))
+    if not (fields.get("repoId") or fields.get("repoUrl")):
+        problems.append(FieldProblem("repoId", "give repoId or repoUrl"))
+    if problems:
+        raise ValidationFailed(f"invalid request: {', '.join(p.field for p in problems)}", problems)
+
+
+def create_blueprint(body: Any) -> TaskConfigModel:
+    fields = _checked_blueprint(require_valid(BLUEPRINT_CREATE, body))
+    _require_complete(fields)
+    fields.setdefault("enabled", True)
+    fields["id"] = str(uuid.uuid4())
+    return configs.create(fields, utcnow())
+
+
+def update_blueprint(config: TaskConfigModel, body: Any) -> TaskConfigModel:
+    changes = _checked_blueprint(require_valid(BLUEPRINT_PATCH, body))
+    _require_complete({**{k: getattr(config, k) for k in ("prompt", "promptTemplateId", "repoId", "repoUrl")},
+                       **changes})
+    return configs.update(config, changes, utcnow())
+
+
+def delete_blueprint(config: TaskConfigModel) -> None:
+    configs.delete(config)
+
+
+def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None) -> TaskModel:
+    """A repo task from `config`, its title and prompt rendered with `params` (checked against the
+    paramsSchema, defaults filled). `trigger` names what fired it, kept in the task's metadata."""
+    if not config.enabled:
+        raise ValidationFailed(f"blueprint {config.id} is disabled", [
+            FieldProblem("enabled", "the blueprint is disabled; enable it to run it")])
+    template = templates.get(config.promptTemplateId) if config.promptTemplateId else None
+    prompt = config.prompt or (template.prompt if template else "")
+    schema = config.paramsSchema if config.paramsSchema is not None else (
+        template.paramsSchema if template else None)
+    filled = checked_params(schema, params)
+    metadata: dict[str, Any] = {"taskConfigId": config.id, "triggerParams": filled}
+    if trigger:
+        metadata["trigger"] = dict(trigger)
+    body = {
+        "title": render(config.title or config.name, filled),
+        "prompt": render(prompt, filled),
+        "repoId": config.repoId,
+        "repoUrl": config.repoUrl,
+        "repoBranch": config.repoBranch,
+        "agentType": config.agentType,
+        "priority": int(config.priority) if config.priority is not None else None,
+        "maxRetries": int(config.maxRetries) if config.maxRetries is not None else None,
+        "metadata": metadata,
+    }
+    return create_task({k: v for k, v in body.items() if v is not None}, taskConfigId=config.id)
+
+
+def run_from_request(config: TaskConfigModel, body: Any) -> TaskModel | WorkflowRunModel:
+    return run_config(config, require_valid(RUN_CREATE, body).get("params"), {"type": "manual"})
+
+
+def run_config(config: TaskConfigModel, params: Any,
+               trigger: Mapping[str, Any] | None = None) -> TaskModel | WorkflowRunModel:
+    """A run of any task config: a repo task for a blueprint, a workflow run for a standalone task.
+    Both have an `id`."""
+    if config.type == "standalone":
+        return run_standalone(config, params, trigger)
+    return run_blueprint(config, params, trigger)

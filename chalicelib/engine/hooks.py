@@ -1,0 +1,42 @@
+"""`POST /api/hooks/:path`: a webhook trigger's delivery becomes a run of its blueprint."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from chalicelib.core.hooks import map_params, signature_ok
+from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import FieldProblem, NotFound, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.store import configs, triggers
+from chalicelib.store.models import TaskModel, WorkflowRunModel
+
+from .clock import utcnow
+from .configs import run_config
+
+RATE_PER_MINUTE = 60
+
+
+def receive(path: str, raw_body: bytes, signature: str | None, now: datetime | None = None) -> TaskModel | WorkflowRunModel:
+    """Unknown or paused (trigger or blueprint) -> 404; over 60 deliveries to the path in this
+    minute -> 429; a bad signature when the trigger has a secret -> 401; else a run whose params
+    are the mapped values (or the whole body)."""
+    moment = now or utcnow()
+    trigger = triggers.find_by_path(path)
+    config = configs.find(trigger.targetId) if trigger is not None else None
+    if trigger is None or trigger.type != "webhook" or not trigger.enabled or config is None or not config.enabled:
+        raise NotFound(f"no webhook at {path}")
+    minute = iso(moment)[:16]  # 2026-11-23T10:15
+    if triggers.hit(f"hook-rate#{path}#{minute}") > RATE_PER_MINUTE:
+        raise RateLimited(f"more than {RATE_PER_MINUTE} requests this minute to {path}",
+                          retry_after_s=max(1, 60 - moment.second))
+    secret = trigger.config.get("secret")
+    if secret and not signature_ok(secret, raw_body, signature):
+        raise Unauthorized("missing or wrong X-Optio-Signature")
+    try:
+        body = json.loads(raw_body) if raw_body else {}
+    except ValueError:
+        raise ValidationFailed("the body is not valid JSON", [FieldProblem("body", "is not valid JSON")]) from None
+    params = map_params(trigger.config.get("paramMapping"), body)
+    run = run_config(config, params, {"type": "webhook", "triggerId": trigger.id})
+    triggers.mark_fired(trigger, moment)
+    return run

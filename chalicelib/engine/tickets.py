@@ -1,0 +1,147 @@
+"""Ticket providers (SPEC §8): GitHub issues of a repo or Linear issues of a team become tasks,
+synced on a schedule (and at once when an issue is labeled, through the webhook). A ticket
+becomes at most one task: its key is claimed with a conditional put before the task is created."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+from chalicelib.core.naming import branch_name
+from chalicelib.core.tickets import (
+    DEFAULT_LINEAR_KEY_SECRET,
+    TICKET_PROVIDER_CREATE,
+    TICKET_PROVIDER_PATCH,
+    Ticket,
+    ticket_key,
+    ticket_task,
+    wanted_github,
+)
+from chalicelib.core.timefmt import iso
+from chalicelib.core.validation import FieldProblem
+from chalicelib.exceptions import Conflict, ValidationFailed
+from chalicelib.forge.github import Forge, ForgeError, NotConfigured, Throttled, full_name_of
+from chalicelib.observability import logger
+from chalicelib.settings import settings
+from chalicelib.store import claims, repos, secrets
+from chalicelib.store import ticket_providers as store
+from chalicelib.store.models import TicketProviderModel
+from chalicelib.tickets import linear
+
+from .clock import utcnow
+from .issues import announce
+from .tasks import create_task
+from .validation import require_valid
+
+
+def create_provider(body: Any) -> TicketProviderModel:
+    given = require_valid(TICKET_PROVIDER_CREATE, body)
+    repo = repos.get(given["repoId"])
+    if given["kind"] == "github" and full_name_of(repo.repoUrl) is None:
+        raise ValidationFailed("not a GitHub repository",
+                               [FieldProblem("repoId", "a github provider needs a repository on GitHub")])
+    fields = {"id": str(uuid.uuid4()), "kind": given["kind"], "repoId": repo.id,
+              "agentType": given.get("agentType"), "config": given.get("config") or {},
+              "enabled": given.get("enabled", True)}
+    return store.create(fields, utcnow())
+
+
+def list_providers() -> list[TicketProviderModel]:
+    return store.all_providers()
+
+
+def update_provider(provider_id: str, body: Any) -> TicketProviderModel:
+    changes = require_valid(TICKET_PROVIDER_PATCH, body)
+    return store.update(store.get(provider_id), changes, utcnow())
+
+
+def delete_provider(provider_id: str) -> None:
+    store.delete(store.get(provider_id))
+
+
+def sync_now(provider_id: str) -> list[str]:
+    """`POST .../sync`: what GitHub or Linear refused is a 409 with the reason, also kept on the provider."""
+    provider = store.get(provider_id)
+    try:
+        return sync_provider(provider)
+    except (NotConfigured, Throttled, ForgeError, linear.LinearError, ValueError) as error:
+        store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
+        raise Conflict(f"sync failed: {error}") from None
+
+
+def sync_all() -> dict[str, int]:
+    """The scheduled sync: every enabled provider; one provider's failure is recorded on it."""
+    totals = {"providers": 0, "created": 0, "failed": 0}
+    for provider in store.all_providers():
+        if not provider.enabled:
+            continue
+        totals["providers"] += 1
+        try:
+            totals["created"] += len(sync_provider(provider))
+        except Exception as error:  # noqa: BLE001 - recorded on the provider, the rest go on
+            totals["failed"] += 1
+            logger.warning("tickets.sync_failed", extra={"providerId": provider.id, "error": str(error)})
+            store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
+    return totals
+
+
+def sync_github_repo(full_name: str) -> int:
+    """An issue was labeled on GitHub: sync that repository's github providers now."""
+    created = 0
+    for provider in store.all_providers():
+        if provider.enabled and provider.kind == "github":
+            repo = repos.get(provider.repoId)
+            if full_name_of(repo.repoUrl) == full_name.lower():
+                created += len(sync_provider(provider))
+    return created
+
+
+def sync_provider(provider: TicketProviderModel) -> list[str]:
+    """Creates the tasks of the provider's new tickets; returns their ids."""
+    config: dict[str, Any] = dict(provider.config or {})
+    repo = repos.get(provider.repoId)
+    forge: Forge | None = None
+    if provider.kind == "github":
+        full_name = full_name_of(repo.repoUrl)
+        if full_name is None:
+            raise ValueError("the provider's repository is not on GitHub")
+        forge = Forge.connect()
+        issues = {str(i.number): i for i in forge.open_issues(full_name)}
+        tickets = [t for t in (_github_ticket(i) for i in issues.values()) if wanted_github(config, t)]
+    else:
+        secret = config.get("apiKeySecret") or DEFAULT_LINEAR_KEY_SECRET
+        api_key = secrets.value_of(secret)
+        if not api_key:
+            raise ValueError(f"no {secret} secret for the Linear API key")
+        tickets = linear.fetch(settings.linear_api_url, api_key, config)
+    created: list[str] = []
+    for ticket in tickets:
+        key = ticket_key(provider.repoId, ticket)
+        if claims.holder(key) is not None:
+            continue
+        if forge is not None:
+            ticket = dataclasses.replace(ticket, comments=tuple(forge.comments(issues[ticket.key])))
+        task_id = str(uuid.uuid4())
+        if claims.claim(key, task_id, utcnow()) is not None:
+            continue
+        body: dict[str, Any] = {**ticket_task(ticket), "repoId": repo.id}
+        if provider.agentType:
+            body["agentType"] = provider.agentType
+        try:
+            task = create_task(body, id=task_id, branchName=branch_name(body["title"], task_id))
+        except Exception:
+            claims.release(key, task_id)
+            raise
+        created.append(task.id)
+        logger.info("tickets.task_created", extra={"providerId": provider.id, "taskId": task.id,
+                                                   "ticket": ticket.identifier or ticket.key})
+        if forge is not None and full_name_of(repo.repoUrl):
+            announce(forge, str(full_name_of(repo.repoUrl)), int(ticket.key), task)
+    store.update(provider, {"lastSyncAt": iso(utcnow()), "lastError": None}, utcnow())
+    return created
+
+
+def _github_ticket(issue: Any) -> Ticket:
+    return Ticket(source="github", key=str(issue.number), title=str(issue.title), body=issue.body,
+                  url=issue.html_url, labels=tuple(label.name for label in issue.labels),
+                  assignee=issue.assignee.login if issue.assignee else None)

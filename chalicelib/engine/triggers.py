@@ -1,0 +1,120 @@
+"""Triggers of a task config: schedules fired by the tick, webhooks fired by `/api/hooks/:path`."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from chalicelib.core.cron import cron_problem, decide, next_fire_time
+from chalicelib.core.hooks import mapping_problems
+from chalicelib.core.schemas import TRIGGER_CONFIGS, TRIGGER_CREATE, TRIGGER_PATCH
+from chalicelib.core.timefmt import iso, parse_iso
+from chalicelib.core.validation import validate
+from chalicelib.exceptions import FieldProblem, NotFound, OptioError, ValidationFailed
+from chalicelib.observability import logger
+from chalicelib.store import configs, triggers
+from chalicelib.store.models import TaskConfigModel, TriggerModel
+
+from .clock import utcnow
+from .configs import run_config
+from .validation import require_valid
+
+
+def _invalid(problems: list[FieldProblem]) -> ValidationFailed:
+    return ValidationFailed(f"invalid trigger: {', '.join(p.field for p in problems)}", problems)
+
+
+def checked_config(trigger_type: str, config: Any) -> dict[str, Any]:
+    """The trigger's `config`, or the 400 naming what is wrong with it; nothing is stored then."""
+    problems = [FieldProblem("config" if p.field == "body" else f"config.{p.field}", p.problem)
+                for p in validate(TRIGGER_CONFIGS[trigger_type], config)]
+    if problems:
+        raise _invalid(problems)
+    if trigger_type == "schedule":
+        problem = cron_problem(config["cronExpression"])
+        if problem:
+            raise _invalid([FieldProblem("config.cronExpression", problem)])
+    if trigger_type == "webhook":
+        problems = mapping_problems(config.get("paramMapping") or {})
+        if problems:
+            raise _invalid(problems)
+    return dict(config)
+
+
+def _first_fire(trigger_type: str, config: Mapping[str, Any], now: datetime) -> str | None:
+    return iso(next_fire_time(config["cronExpression"], now)) if trigger_type == "schedule" else None
+
+
+def create_trigger(target: TaskConfigModel, body: Any) -> TriggerModel:
+    given = require_valid(TRIGGER_CREATE, body)
+    config = checked_config(given["type"], given["config"])
+    now = utcnow()
+    return triggers.create({
+        "id": str(uuid.uuid4()), "targetId": target.id, "type": given["type"], "config": config,
+        "enabled": given.get("enabled", True), "nextFireAt": _first_fire(given["type"], config, now),
+    }, now)
+
+
+def trigger_of(target: TaskConfigModel, trigger_id: str) -> TriggerModel:
+    trigger = triggers.get(trigger_id)
+    if trigger.targetId != target.id:
+        raise NotFound(f"trigger {trigger_id} not found")
+    return trigger
+
+
+def update_trigger(target: TaskConfigModel, trigger_id: str, body: Any) -> TriggerModel:
+    """A new schedule, or a trigger enabled again, fires next at the first cron time from now:
+    slots missed while paused are not made up."""
+    given = require_valid(TRIGGER_PATCH, body)
+    trigger = trigger_of(target, trigger_id)
+    changes: dict[str, Any] = {}
+    if "config" in given:
+        config = checked_config(trigger.type, given["config"])
+        if trigger.type == "webhook" and config["path"] != trigger.config["path"]:
+            raise _invalid([FieldProblem("config.path", "cannot change; delete the trigger and create another")])
+        changes["config"] = config
+    if "enabled" in given:
+        changes["enabled"] = given["enabled"]
+    if trigger.type == "schedule" and ("config" in changes or (given.get("enabled") and not trigger.enabled)):
+        changes["nextFireAt"] = _first_fire("schedule", changes.get("config", trigger.config), utcnow())
+    return triggers.update(trigger, changes, utcnow())
+
+
+def delete_trigger(target: TaskConfigModel, trigger_id: str) -> None:
+    triggers.delete(trigger_of(target, trigger_id))
+
+
+def delete_all(target_id: str) -> None:
+    for trigger in triggers.of_target(target_id):
+        triggers.delete(trigger)
+
+
+def tick(now: datetime | None = None) -> dict[str, int]:
+    """Fire every due schedule trigger once. The fire time is moved on with a write conditioned
+    on the value read, so of any number of overlapping ticks exactly one fires a given due time;
+    the next fire time is the first cron time after `now`, so downtime gives one firing."""
+    moment = now or utcnow()
+    seen = fired = 0
+    for trigger in triggers.due(moment):
+        expected = trigger.nextFireAt
+        if trigger.type != "schedule" or expected is None:
+            continue
+        seen += 1
+        firing = decide(trigger.config["cronExpression"], parse_iso(expected), moment)
+        if not firing.fire:
+            continue
+        config = configs.find(trigger.targetId)
+        fire = config is not None and bool(config.enabled) and bool(trigger.enabled)
+        if not triggers.advance(trigger, expected, firing.next_fire_at, moment if fire else None):
+            continue  # another tick took this due time, or the trigger changed meanwhile
+        if not fire or config is None:
+            continue  # paused: the time moves on, nothing runs
+        try:
+            run = run_config(config, {}, {"type": "schedule", "triggerId": trigger.id, "dueAt": expected})
+        except OptioError as error:
+            logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
+            continue
+        fired += 1
+        logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, "dueAt": expected})
+    return {"due": seen, "fired": fired}

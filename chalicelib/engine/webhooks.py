@@ -1,0 +1,118 @@
+"""`POST /api/webhooks/github` (SPEC §8): signed by `GITHUB_WEBHOOK_SECRET`; each delivery acts once.
+
+A merged `pull_request` completes its task at once; other pull request, review and check events
+make the watcher look at that PR now. Either way the event only writes what GitHub says on the
+task row and asks the reconciler, so a webhook and the watcher seeing the same thing act once.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.core import pulls
+from chalicelib.core.issues import delivery_key, valid_signature
+from chalicelib.core.states import TaskState
+from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import NotFound, Unauthorized, ValidationFailed
+from chalicelib.observability import logger
+from chalicelib.store import claims, secrets, tasks
+from chalicelib.store.models import TaskModel
+
+from .clock import utcnow
+from .reconciler import reconcile
+
+SECRET_NAME = "GITHUB_WEBHOOK_SECRET"
+OPTIO_LABEL = "optio"
+PR_EVENTS = frozenset({"pull_request", "pull_request_review", "check_run", "check_suite"})
+
+
+def handle(headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    secret = secrets.value_of(SECRET_NAME) or ""
+    if not valid_signature(secret, raw, lowered.get("x-hub-signature-256")):
+        raise Unauthorized("invalid or missing X-Hub-Signature-256")
+    event = lowered.get("x-github-event", "")
+    if event == "ping":
+        return {"ok": True, "event": "ping"}
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError:
+        raise ValidationFailed("the body is not valid JSON") from None
+    delivery = lowered.get("x-github-delivery")
+    if delivery:
+        if claims.claim(delivery_key(delivery), event or "?", utcnow()) is not None:
+            return {"ok": True, "event": event, "duplicate": True}
+    try:
+        acted = _act(event, payload if isinstance(payload, dict) else {})
+    except Exception:
+        if delivery:
+            # Not acted on: GitHub's redelivery may try again.
+            claims.release(delivery_key(delivery), event or "?")
+        raise
+    return {"ok": True, "event": event, "acted": acted}
+
+
+def _act(event: str, payload: dict[str, Any]) -> list[str]:
+    if event == "pull_request" and payload.get("action") == "closed":
+        pr = payload.get("pull_request") or {}
+        if pr.get("merged"):
+            return [t.id for t in _tasks_of(str(pr.get("html_url") or "")) if _merged(t, pr)]
+    if event == "issues" and payload.get("action") == "labeled":
+        if (payload.get("label") or {}).get("name") != OPTIO_LABEL:
+            return []
+        from .tickets import sync_github_repo
+
+        full_name = str((payload.get("repository") or {}).get("full_name") or "")
+        return [f"synced:{full_name}:{sync_github_repo(full_name)}"] if full_name else []
+    if event in PR_EVENTS:
+        return [t.id for url in _pr_urls(event, payload) for t in _tasks_of(url) if _look_now(t)]
+    return []
+
+
+def _pr_urls(event: str, payload: dict[str, Any]) -> list[str]:
+    if event in ("pull_request", "pull_request_review"):
+        url = (payload.get("pull_request") or {}).get("html_url")
+        return [str(url)] if url else []
+    repo_url = str((payload.get("repository") or {}).get("html_url") or "")
+    body = payload.get(event) or {}
+    return [f"{repo_url}/pull/{pr['number']}" for pr in body.get("pull_requests") or []
+            if repo_url and isinstance(pr, dict) and pr.get("number")]
+
+
+def _tasks_of(pr_url: str) -> list[TaskModel]:
+    if not pr_url:
+        return []
+    ids = [row.id for row in TaskModel.pr_url_index.query(pr_url)]
+    found = []
+    for task_id in ids:
+        try:
+            task = tasks.get(task_id)
+        except NotFound:
+            continue
+        if TaskState(task.state) is TaskState.PR_OPENED:
+            found.append(task)
+    return found
+
+
+def _merged(task: TaskModel, pr: dict[str, Any]) -> bool:
+    seen = pulls.PrView(state="merged", head_sha=str((pr.get("head") or {}).get("sha") or ""))
+    try:
+        tasks.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
+    except tasks.LostRace:
+        pass  # somebody moved it; the reconciler below reads what is there now
+    reconcile(task.id)
+    return True
+
+
+def _look_now(task: TaskModel) -> bool:
+    from chalicelib.forge.github import Forge, ForgeError, NotConfigured, Throttled
+    from chalicelib.forge.watcher import observe_task
+
+    try:
+        written = observe_task(task, Forge.connect())
+    except (NotConfigured, Throttled, ForgeError) as error:
+        logger.info("webhook.observe_deferred", extra={"taskId": task.id, "reason": str(error)})
+        return False
+    if written:
+        reconcile(task.id)
+    return written

@@ -1,0 +1,44 @@
+"""The only code that writes the ticket providers table."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import NotFound
+
+from .models import TicketProviderModel
+
+
+def create(fields: Mapping[str, Any], now: datetime) -> TicketProviderModel:
+    provider = TicketProviderModel(**fields)
+    provider.createdAt = provider.updatedAt = iso(now)
+    provider.save(condition=TicketProviderModel.id.does_not_exist())
+    return provider
+
+
+def get(provider_id: str) -> TicketProviderModel:
+    try:
+        return TicketProviderModel.get(provider_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"ticket provider {provider_id} not found") from None
+
+
+def all_providers() -> list[TicketProviderModel]:
+    """Providers are few (one per repo or team) and read once a minute: a scan is enough."""
+    return sorted(TicketProviderModel.scan(consistent_read=True), key=lambda p: p.createdAt)
+
+
+def update(provider: TicketProviderModel, changes: Mapping[str, Any], now: datetime) -> TicketProviderModel:
+    actions = [getattr(TicketProviderModel, name).set(value) if value is not None
+               else getattr(TicketProviderModel, name).remove()
+               for name, value in {**changes, "updatedAt": iso(now)}.items()]
+    provider.update(actions=actions, condition=TicketProviderModel.id.exists())
+    return provider
+
+
+def delete(provider: TicketProviderModel) -> None:
+    provider.delete()

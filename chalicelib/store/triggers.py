@@ -1,0 +1,154 @@
+"""The only code that writes the triggers table (and the claims that keep one trigger of each
+type per config, and webhook paths unique)."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import Conflict, NotFound
+
+from .connection import connection
+from .models import CounterModel, TriggerModel, UniqueKeyModel
+
+DUE_PARTITION = "due"
+
+
+def type_key(target_id: str, trigger_type: str) -> str:
+    return f"trigger#{target_id}#{trigger_type}"
+
+
+def path_key(path: str) -> str:
+    return f"webhook-path#{path}"
+
+
+def _claims(trigger: TriggerModel) -> list[tuple[str, str]]:
+    """(key, what it is for the 409) of every unique key this trigger holds."""
+    claims = [(type_key(trigger.targetId, trigger.type), f"this task already has a {trigger.type} trigger")]
+    if trigger.type == "webhook":
+        path = trigger.config["path"]
+        claims.append((path_key(path), f"the webhook path {path!r} is taken"))
+    return claims
+
+
+def _codes(error: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in error.cancellation_reasons]
+
+
+def _due_fields(enabled: bool, trigger_type: str, next_fire_at: str | None) -> dict[str, Any]:
+    due = enabled and trigger_type == "schedule" and next_fire_at is not None
+    return {"duePartition": DUE_PARTITION if due else None}
+
+
+def get(trigger_id: str) -> TriggerModel:
+    try:
+        return TriggerModel.get(trigger_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"trigger {trigger_id} not found") from None
+
+
+def of_target(target_id: str) -> list[TriggerModel]:
+    return list(TriggerModel.target_index.query(target_id))
+
+
+def find_by_path(path: str) -> TriggerModel | None:
+    try:
+        claim = UniqueKeyModel.get(path_key(path), consistent_read=True)
+    except DoesNotExist:
+        return None
+    try:
+        return TriggerModel.get(claim.ref, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def create(fields: Mapping[str, Any], now: datetime) -> TriggerModel:
+    trigger = TriggerModel(**fields)
+    trigger.createdAt = trigger.updatedAt = iso(now)
+    trigger.duePartition = _due_fields(trigger.enabled, trigger.type, trigger.nextFireAt)["duePartition"]
+    claims = _claims(trigger)
+    try:
+        with TransactWrite(connection=connection()) as txn:
+            for key, _ in claims:
+                txn.save(UniqueKeyModel(key=key, ref=trigger.id, createdAt=trigger.createdAt),
+                         condition=UniqueKeyModel.key.does_not_exist())
+            txn.save(trigger, condition=TriggerModel.id.does_not_exist())
+    except TransactWriteError as error:
+        codes = _codes(error)
+        for (_, message), code in zip(claims, codes, strict=False):
+            if code == "ConditionalCheckFailed":
+                raise Conflict(message) from None
+        if "TransactionConflict" in codes:
+            raise Conflict("a trigger is being created concurrently; try again") from None
+        raise
+    return trigger
+
+
+def update(trigger: TriggerModel, changes: Mapping[str, Any], now: datetime) -> TriggerModel:
+    """`changes` as read from `trigger` (None removes); conditioned on the row as read, so a
+    concurrent tick or edit is not overwritten. A webhook's path does not change here."""
+    fields = {**changes, "updatedAt": iso(now)}
+    enabled = fields.get("enabled", trigger.enabled)
+    next_fire_at = fields["nextFireAt"] if "nextFireAt" in fields else trigger.nextFireAt
+    fields.update(_due_fields(enabled, trigger.type, next_fire_at))
+    actions = [
+        getattr(TriggerModel, name).remove() if value is None else getattr(TriggerModel, name).set(value)
+        for name, value in fields.items()
+    ]
+    try:
+        trigger.update(actions=actions, condition=TriggerModel.updatedAt == trigger.updatedAt)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            get(trigger.id)  # NotFound when deleted meanwhile
+            raise Conflict(f"trigger {trigger.id} changed meanwhile; try again") from None
+        raise
+    return trigger
+
+
+def delete(trigger: TriggerModel) -> None:
+    with TransactWrite(connection=connection()) as txn:
+        txn.delete(trigger)
+        for key, _ in _claims(trigger):
+            txn.delete(UniqueKeyModel(key), condition=UniqueKeyModel.ref == trigger.id)
+
+
+def due(now: datetime) -> Iterator[TriggerModel]:
+    """Enabled schedule triggers whose fire time has come (the index may lag: the caller's
+    conditional write is what decides)."""
+    return TriggerModel.due_index.query(DUE_PARTITION, TriggerModel.nextFireAt <= iso(now))
+
+
+def advance(trigger: TriggerModel, expected_next: str, next_fire_at: datetime, fired_at: datetime | None) -> bool:
+    """Move the fire time on, from the value read. True for exactly one of any number of racing
+    callers; the others (and a trigger paused or edited meanwhile) get False."""
+    actions: list[Action] = [TriggerModel.nextFireAt.set(iso(next_fire_at))]
+    if fired_at is not None:
+        actions.append(TriggerModel.lastFiredAt.set(iso(fired_at)))
+    try:
+        trigger.update(actions=actions,
+                       condition=(TriggerModel.nextFireAt == expected_next) & (TriggerModel.enabled == True))  # noqa: E712
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def mark_fired(trigger: TriggerModel, now: datetime) -> None:
+    try:
+        trigger.update(actions=[TriggerModel.lastFiredAt.set(iso(now))], condition=TriggerModel.id.exists())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def hit(key: str) -> int:
+    """Add one to the counter `key` and return the new count, atomically (rate limits)."""
+    counter = CounterModel(key)
+    counter.update(actions=[CounterModel.value.add(1)])
+    return int(counter.value)

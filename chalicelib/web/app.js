@@ -1,0 +1,114 @@
+// The page shell: client-side routing over the history API, and the sign-in that sets the session.
+import { ApiError, api, onSignedOut } from "./api.js";
+import { clearErrors, field, h, showErrors } from "./dom.js";
+import overview from "./page-overview.js";
+import tasks from "./page-tasks.js";
+import newTask from "./page-task-new.js";
+import taskDetail from "./page-task-detail.js";
+import scheduled from "./page-scheduled.js";
+import templates from "./page-templates.js";
+import issues from "./page-issues.js";
+import repos from "./page-repos.js";
+import settings from "./page-settings.js";
+
+const ROUTES = [
+  [/^\/$/, overview, "Overview"],
+  [/^\/tasks$/, tasks, "Tasks"],
+  [/^\/tasks\/new$/, newTask, "New Task"],
+  [/^\/tasks\/scheduled(?:\/([^/]+))?$/, scheduled, "Scheduled"],
+  [/^\/tasks\/([^/]+)$/, taskDetail, "Task"],
+  [/^\/templates$/, templates, "Templates"],
+  [/^\/issues$/, issues, "Issues"],
+  [/^\/repos$/, repos, "Repos"],
+  [/^\/settings$/, settings, "Settings"],
+];
+
+const main = document.getElementById("main");
+let leave = () => {};
+let rendering = 0;
+
+function navigate(path) {
+  history.pushState(null, "", path);
+  render();
+}
+
+async function render() {
+  leave();
+  leave = () => {};
+  const run = ++rendering;
+  const [pattern, page, title] = ROUTES.find(([re]) => re.test(location.pathname)) ?? [];
+  markCurrent();
+  if (!page) {
+    main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, "No page here. ", h("a", { href: "/", "data-link": true }, "Go to the overview")));
+    return;
+  }
+  document.title = `${title} · Optio`;
+  const view = h("div", { class: "page" });
+  main.replaceChildren(view);
+  try {
+    const stop = await page(view, { params: location.pathname.match(pattern).slice(1), navigate });
+    if (run === rendering && typeof stop === "function") leave = stop;
+    else if (typeof stop === "function") stop();
+    if (run === rendering) document.body.classList.remove("signed-out");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return;
+    document.body.classList.remove("signed-out");
+    view.replaceChildren(h("h1", {}, title), h("p", { class: "form-error", role: "alert" }, `Could not load this page: ${error.message}`));
+  }
+}
+
+function markCurrent() {
+  for (const anchor of document.querySelectorAll("nav a")) {
+    const href = anchor.getAttribute("href");
+    const current = href === location.pathname;
+    if (current) anchor.setAttribute("aria-current", "page");
+    else anchor.removeAttribute("aria-current");
+  }
+}
+
+function signIn() {
+  // Several requests of one page may all answer 401: one form is enough.
+  if (main.querySelector(".sign-in")) return;
+  leave();
+  leave = () => {};
+  rendering += 1;
+  document.body.classList.add("signed-out");
+  document.title = "Sign in · Optio";
+  const token = h("input", { name: "token", type: "password", autocomplete: "current-password", required: true });
+  const form = h("form", { class: "card sign-in", novalidate: true },
+    h("h1", {}, "Sign in to Optio"),
+    h("p", { class: "muted" }, "Paste the admin token (printed by make dev) or an API key."),
+    field("Token", token),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit" }, "Sign in"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      await api("POST", "/api/auth/session", { token: token.value.trim() });
+      render();
+    } catch (error) {
+      showErrors(form, error.status === 401 ? new ApiError(400, { error: "That token is not valid.", details: [{ field: "token", problem: "is not a valid token" }] }) : error);
+      token.focus();
+    }
+  });
+  main.replaceChildren(form);
+  token.focus();
+}
+
+document.addEventListener("click", (event) => {
+  const anchor = event.target.closest("a[data-link]");
+  if (!anchor || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  if (anchor.getAttribute("href") !== location.pathname + location.search) navigate(anchor.getAttribute("href"));
+});
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await api("DELETE", "/api/auth/session");
+  history.replaceState(null, "", "/");
+  signIn();
+});
+
+window.addEventListener("popstate", render);
+onSignedOut(signIn);
+render();

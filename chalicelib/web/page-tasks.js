@@ -1,0 +1,134 @@
+// Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), the
+// queue in start order with drag-and-drop reordering, and the bulk actions.
+import { all, post } from "./api.js";
+import { TASK_STATES, busy, empty, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
+
+const REFRESH_MS = 4000;
+
+function byQueueOrder(a, b) {
+  return a.priority - b.priority || a.createdAt.localeCompare(b.createdAt);
+}
+
+function queueList(queued, onReorder) {
+  let dragged = null;
+  const list = h("ol", { class: "queue", "aria-label": "Queued tasks, in start order" });
+  const order = () => [...list.children].map((item) => item.dataset.taskId);
+  const move = (item, offset) => {
+    const sibling = offset < 0 ? item.previousElementSibling : item.nextElementSibling;
+    if (!sibling) return;
+    list.insertBefore(item, offset < 0 ? sibling : sibling.nextElementSibling);
+    onReorder(order());
+  };
+  for (const task of queued) {
+    const item = h("li", { draggable: true, dataset: { taskId: task.id }, class: "queue-item" },
+      h("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"),
+      link(`/tasks/${task.id}`, task.title), h("span", { class: "muted" }, ` priority ${task.priority}`),
+      h("span", { class: "actions" },
+        h("button", { type: "button", class: "secondary small", "aria-label": `Move ${task.title} up`, onclick: () => move(item, -1) }, "↑"),
+        h("button", { type: "button", class: "secondary small", "aria-label": `Move ${task.title} down`, onclick: () => move(item, 1) }, "↓")));
+    item.addEventListener("dragstart", (event) => {
+      dragged = item;
+      item.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", task.id);
+    });
+    item.addEventListener("dragover", (event) => {
+      if (!dragged || dragged === item) return;
+      event.preventDefault();
+      const { top, height } = item.getBoundingClientRect();
+      list.insertBefore(dragged, event.clientY < top + height / 2 ? item : item.nextElementSibling);
+    });
+    item.addEventListener("drop", (event) => event.preventDefault());
+    item.addEventListener("dragend", () => {
+      item.classList.remove("dragging");
+      dragged = null;
+      onReorder(order());
+    });
+    list.append(item);
+  }
+  list.isDragging = () => dragged !== null;
+  return list;
+}
+
+function taskTable(tasks) {
+  return h("table", { class: "tasks" },
+    h("thead", {}, h("tr", {}, ["Title", "State", "Repo", "Priority", "Created"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, tasks.map((t) => h("tr", {},
+      h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
+      h("td", { class: "muted" }, t.repoUrl), h("td", {}, String(t.priority)), h("td", {}, when(t.createdAt))))));
+}
+
+export default async function tasksPage(view, { navigate }) {
+  const params = new URLSearchParams(location.search);
+  const repos = await all("/api/repos");
+  const stateFilter = select("state", [["", "All states"], ...TASK_STATES.map((s) => [s, s.replaceAll("_", " ")])], params.get("state") ?? "");
+  const repoFilter = select("repoId", [["", "All repos"], ...repos.map((r) => [r.id, r.repoUrl])], params.get("repoId") ?? "");
+  const search = h("input", { name: "q", type: "search", value: params.get("q") ?? "", placeholder: "Search titles" });
+  const results = h("div", { "aria-live": "polite" });
+  let queue = null;
+  let lastOrder = "";
+  let lastSnapshot = "";
+
+  const applyFilters = () => {
+    const next = new URLSearchParams();
+    for (const control of [stateFilter, repoFilter, search]) if (control.value) next.set(control.name, control.value);
+    const query = next.toString();
+    navigate(`/tasks${query ? `?${query}` : ""}`);
+  };
+  stateFilter.addEventListener("change", applyFilters);
+  repoFilter.addEventListener("change", applyFilters);
+  search.addEventListener("change", applyFilters);
+
+  const reorder = async (taskIds) => {
+    if (taskIds.join() === lastOrder) return;
+    lastOrder = taskIds.join();
+    try {
+      await post("/api/tasks/reorder", { taskIds });
+      toast("Queue order saved.");
+      await refresh();
+    } catch (error) {
+      toast(`Could not reorder: ${error.message}`);
+    }
+  };
+
+  const refresh = async () => {
+    if (queue?.isDragging()) return;
+    const query = new URLSearchParams({ type: "repo-task" });
+    if (stateFilter.value) query.set("state", stateFilter.value);
+    if (repoFilter.value) query.set("repoId", repoFilter.value);
+    const needle = search.value.trim().toLowerCase();
+    const tasks = (await all(`/api/tasks?${query}`)).filter((t) => !needle || t.title.toLowerCase().includes(needle));
+    // Redraw only on a change, so a poll never steals the keyboard focus for nothing.
+    const snapshot = JSON.stringify(tasks.map((t) => [t.id, t.title, t.state, t.priority]));
+    if (snapshot === lastSnapshot) return;
+    lastSnapshot = snapshot;
+    const queued = tasks.filter((t) => t.state === "queued").sort(byQueueOrder);
+    lastOrder = queued.map((t) => t.id).join();
+    queue = queued.length > 1 ? queueList(queued, reorder) : null;
+    results.replaceChildren(
+      queue ? h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
+        h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue) : null,
+      h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${tasks.length})`),
+        tasks.length ? taskTable(tasks)
+          : empty(params.toString() ? "No task matches these filters." : "No tasks yet.",
+            params.toString() ? "Change or clear the filters above." : "Create one: the agent works on it and opens a pull request.",
+            link("/tasks/new", "New Task"))));
+  };
+
+  const bulk = (label, path, verb) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
+    const { affected, total } = await post(path);
+    toast(`${verb} ${affected} of ${total} tasks.`);
+    await refresh();
+  }) }, label);
+
+  view.replaceChildren(
+    heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", "Retried"),
+      bulk("Cancel active", "/api/tasks/bulk/cancel-active", "Cancelled"), link("/tasks/new", "New Task")),
+    h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); applyFilters(); } },
+      field("State", stateFilter), field("Repo", repoFilter), field("Title", search),
+      h("button", { type: "submit", class: "secondary" }, "Filter")),
+    results);
+  await refresh();
+  const timer = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+  return () => clearInterval(timer);
+}

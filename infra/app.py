@@ -1,0 +1,41 @@
+"""The CDK app: `cdk synth` / `cdk deploy optio-prod`. One stack per Chalice stage.
+
+Context (`-c key=value`, or `make deploy` fills them from `aws eks describe-cluster`):
+  clusterName, clusterEndpoint, clusterCaData, oidcIssuer, kubectlRoleArn: the existing EKS cluster;
+  subnetIds, securityGroupIds (comma separated): put the launcher in the cluster's VPC (private endpoint);
+  imageTag: tag of the runner and watcher images in the stack's ECR repositories;
+  stages: which stacks to build (default "dev,prod").
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.tables
+
+from optio_infra import packaging  # noqa: E402
+from optio_infra.stack import ClusterConfig, OptioStack  # noqa: E402
+
+
+def main() -> None:
+    # `chalice package` makes boto3 clients (no calls): give them the stack's region.
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("CDK_DEFAULT_REGION", "us-east-1"))
+    packaging.clean_chalice_out()
+    app = cdk.App()
+    ctx = app.node.try_get_context
+    cluster = ClusterConfig.from_context(ctx)
+    stages = str(ctx("stages") or "dev,prod").split(",")
+    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    for stage in stages:
+        # The construct id is the Chalice stage name (the Chalice construct packages that stage).
+        OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
+                   image_tag=str(ctx("imageTag") or "latest"))
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

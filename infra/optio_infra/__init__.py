@@ -1,0 +1,1 @@
+"""Optio's infrastructure as code: one CDK stack per Chalice stage (dev, prod)."""

@@ -1,0 +1,450 @@
+"""One stage of Optio on AWS: tables, the Chalice app, the EKS pieces, secrets, alarms, dashboard."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.lambda_layer_kubectl_v33 import KubectlV33Layer
+from chalice.cdk import Chalice
+from constructs import Construct, IConstruct
+
+from . import packaging
+from .tables import TableSpec, table_specs
+
+NAMESPACE = "optio"
+RUNNER_SERVICE_ACCOUNT = "optio-runner"
+WATCHER_SERVICE_ACCOUNT = "optio-watcher"
+AGENT_SECRET = "optio-agent-secrets"
+LAUNCHER_GROUP = "optio-launcher"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+LOG_RETENTION_DAYS = 30
+STREAM_MAX_RETRIES = 5
+
+# The Chalice functions, by their logical id in `chalice package`'s template.
+API_HANDLER = "APIHandler"
+STREAM_FN = "TaskStream"
+LAUNCHER_FN = "Launcher"
+# Functions that talk to the cluster get the kubernetes client (a layer): the launcher creates Jobs;
+# the stream and the schedules' reconciler read pod status and cancel; the API cancels a running
+# agent's Job directly (chalicelib.engine.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
+# too until cancel goes through the launcher Lambda.
+CLUSTER_KINDS = ("api", "stream", "schedule", "launcher")
+
+# DynamoDB actions the functions use: item reads and writes, queries, transactions. No wildcards.
+TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+              "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
+TABLE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+               "dynamodb:ListStreams"]
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The existing EKS cluster the agents run on (`aws eks describe-cluster` gives every value)."""
+    name: str
+    endpoint: str
+    ca_data: str
+    oidc_issuer: str  # without https://
+    kubectl_role_arn: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+    @property
+    def private(self) -> bool:
+        return bool(self.subnet_ids)
+
+    @classmethod
+    def from_context(cls, ctx: Callable[[str], Any]) -> ClusterConfig:
+        def split(value: Any) -> tuple[str, ...]:
+            return tuple(v for v in str(value or "").split(",") if v)
+
+        account = "123456789012"
+        return cls(
+            name=str(ctx("clusterName") or "optio"),
+            endpoint=str(ctx("clusterEndpoint") or "https://EXAMPLE0123456789.gr7.us-east-1.eks.amazonaws.com"),
+            ca_data=str(ctx("clusterCaData") or "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="),
+            oidc_issuer=str(ctx("oidcIssuer") or "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789")
+            .removeprefix("https://"),
+            kubectl_role_arn=str(ctx("kubectlRoleArn") or f"arn:aws:iam::{account}:role/optio-kubectl"),
+            subnet_ids=split(ctx("subnetIds")),
+            security_group_ids=split(ctx("securityGroupIds")),
+        )
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+@jsii.implements(cdk.IAspect)
+class LogRetention:
+    """Every plain Lambda function (CDK's own providers, in nested stacks too) logs to a log group
+    of its own with a retention, like the app's functions."""
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, lambda_.CfnFunction) and not getattr(node.logging_config, "log_group", None):
+            group = logs.CfnLogGroup(node.node.scope, f"{node.node.id}LogGroup",
+                                     retention_in_days=LOG_RETENTION_DAYS)
+            group.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
+            node.add_property_override("LoggingConfig.LogGroup", group.ref)
+
+
+class OptioStack(cdk.Stack):
+    def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig, image_tag: str,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, stage, **kwargs)
+        self.stage = stage
+        prefix = f"optio-{stage}-"
+        prod = stage == "prod"
+        removal = cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY
+
+        self.key = kms.Key(self, "Key", alias=f"alias/optio-{stage}", enable_key_rotation=True,
+                           description=f"Optio {stage}: tables, secrets, queues, logs", removal_policy=removal)
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=["*"],
+        ))
+
+        # --- Tables: exactly the keys, indexes and stream of chalicelib.store.tables.table_definitions()
+        self.tables: dict[str, ddb.CfnTable] = {}
+        self.table_arns: list[str] = []
+        for spec in table_specs(prefix):
+            table = self._table(spec, removal)
+            self.tables[spec.short_name] = table
+            self.table_arns += [table.attr_arn, f"{table.attr_arn}/index/*"]
+        tasks = self.tables["tasks"]
+
+        # --- Secrets the app reads from its environment, generated once, encrypted with the key.
+        self.secrets = {
+            "OPTIO_API_TOKEN": self._secret("ApiToken", f"optio/{stage}/api-token", 48),
+            "OPTIO_RUN_TOKEN_SECRET": self._secret("RunTokenSecret", f"optio/{stage}/run-token-secret", 64),
+            # A Fernet key is 32 bytes, urlsafe base64: 43 characters and "=" (appended below).
+            "OPTIO_SECRETS_KEY": self._secret("SecretsKey", f"optio/{stage}/secrets-key", 43),
+        }
+
+        self.failures = sqs.Queue(self, "StreamFailures", queue_name=f"optio-{stage}-stream-failures",
+                                  encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
+                                  retention_period=cdk.Duration.days(14), enforce_ssl=True)
+
+        self.runner_repo = self._repository("RunnerRepository", f"optio-{stage}-runner", removal)
+        self.watcher_repo = self._repository("WatcherRepository", f"optio-{stage}-watcher", removal)
+
+        # --- The Chalice app, packaged without the kubernetes client; that is a layer of its own.
+        source = packaging.chalice_source(stage)
+        self.chalice = Chalice(self, "App", source_dir=source, stage_config={
+            "manage_iam_role": False,
+            # Replaced per function below by that function's own role.
+            "iam_role_arn": f"arn:aws:iam::{self.account}:role/optio-placeholder",
+            "xray": True,
+        })
+        sam = packaging.sam_template(self.chalice)
+        # Every function of the app, whatever app.py declares: the API, the stream function, each
+        # schedule, the launcher.
+        self.kinds: dict[str, str] = {}
+        for logical_id, resource in sam["Resources"].items():
+            if resource["Type"] == "AWS::Serverless::Function":
+                event_types = {e["Type"] for e in (resource["Properties"].get("Events") or {}).values()}
+                self.kinds[logical_id] = (
+                    "api" if logical_id == API_HANDLER else "stream" if "DynamoDB" in event_types
+                    else "schedule" if "Schedule" in event_types else "launcher" if logical_id == LAUNCHER_FN
+                    else "other")
+        self.stream_events = {name: event for name, r in sam["Resources"].items()
+                              for event, e in (r["Properties"].get("Events") or {}).items()
+                              if r["Type"] == "AWS::Serverless::Function" and e["Type"] == "DynamoDB"}
+        assert list(self.stream_events) == [STREAM_FN], self.stream_events
+        self.roles = {name: self._role(name) for name in self.kinds}
+        roles = self.roles
+        self.k8s_layer = lambda_.LayerVersion(
+            self, "KubernetesClient", code=lambda_.Code.from_asset(packaging.kubernetes_layer()),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
+            description="The kubernetes client for the functions that talk to the cluster",
+        )
+        self.functions = {name: self.chalice.get_resource(name) for name in self.kinds}
+        launcher_name = f"optio-{stage}-launcher"
+        api_url = cdk.Fn.sub("https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api",
+                             {"Api": self.chalice.get_resource("RestAPI").ref})
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for name, fn in self.functions.items():
+            fn.add_property_override("FunctionName", launcher_name if name == LAUNCHER_FN
+                                     else f"optio-{stage}-{_kebab(name)}")
+            fn.add_property_override("Role", roles[name].role_arn)
+            fn.add_property_override("KmsKeyArn", self.key.key_arn)
+            group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, encryption_key=self.key,
+                                  removal_policy=removal)
+            self.log_groups[name] = group
+            fn.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "JSON"})
+            group.grant_write(roles[name])
+            env = {
+                "OPTIO_TASKS_STREAM_ARN": tasks.attr_stream_arn,
+                "OPTIO_EKS_CLUSTER_NAME": cluster.name,
+                "OPTIO_EKS_ENDPOINT": cluster.endpoint,
+                "OPTIO_EKS_CA_DATA": cluster.ca_data,
+                "OPTIO_K8S_NAMESPACE": NAMESPACE,
+                "OPTIO_K8S_SERVICE_ACCOUNT": RUNNER_SERVICE_ACCOUNT,
+                "OPTIO_K8S_SECRET_NAME": AGENT_SECRET,
+                "OPTIO_RUNNER_IMAGE": f"{self.runner_repo.repository_uri}:{image_tag}",
+                "OPTIO_LAUNCHER_FUNCTION": launcher_name,
+                "OPTIO_LOG_LEVEL": "INFO",
+            }
+            # The API's own URL cannot be in the API function (a cycle); the runner's environment is
+            # built by the engine in the other functions, which get it.
+            if name != API_HANDLER:
+                env["OPTIO_API_URL"] = api_url
+            for var, secret in self.secrets.items():
+                value = secret.secret_value.unsafe_unwrap()
+                env[var] = cdk.Fn.join("", [value, "="]) if var == "OPTIO_SECRETS_KEY" else value
+            for var, value in env.items():
+                fn.add_property_override(f"Environment.Variables.{var}", value)
+            if self._talks_to_cluster(name):
+                fn.add_property_override("Layers", [self.k8s_layer.layer_version_arn])
+        if cluster.private:
+            self.functions[LAUNCHER_FN].add_property_override("VpcConfig", {
+                "SubnetIds": list(cluster.subnet_ids), "SecurityGroupIds": list(cluster.security_group_ids)})
+            roles[LAUNCHER_FN].add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
+
+        self._stream_failure_handling(tasks)
+        self._grants(tasks, launcher_name)
+        self._cluster(cluster, image_tag, prefix)
+        self._alarms_and_dashboard()
+        cdk.Aspects.of(self).add(LogRetention())
+        cdk.CfnOutput(self, "ApiUrl", value=api_url)
+        cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets["OPTIO_API_TOKEN"].secret_name)
+        cdk.CfnOutput(self, "RunnerRepositoryUri", value=self.runner_repo.repository_uri)
+        cdk.CfnOutput(self, "WatcherRepositoryUri", value=self.watcher_repo.repository_uri)
+
+    # ------------------------------------------------------------------ building blocks
+    def _talks_to_cluster(self, name: str) -> bool:
+        return self.kinds[name] in CLUSTER_KINDS
+
+    def _table(self, spec: TableSpec, removal: cdk.RemovalPolicy) -> ddb.CfnTable:
+        table = ddb.CfnTable(
+            self, f"Table{spec.construct_id}",
+            table_name=spec.table_name,
+            billing_mode="PAY_PER_REQUEST",
+            attribute_definitions=[ddb.CfnTable.AttributeDefinitionProperty(**a) for a in spec.attributes],
+            key_schema=[ddb.CfnTable.KeySchemaProperty(**k) for k in spec.key_schema],
+            global_secondary_indexes=[
+                ddb.CfnTable.GlobalSecondaryIndexProperty(
+                    index_name=g["index_name"],
+                    key_schema=[ddb.CfnTable.KeySchemaProperty(**k) for k in g["key_schema"]],
+                    projection=ddb.CfnTable.ProjectionProperty(**g["projection"]),
+                ) for g in spec.global_indexes
+            ] or None,
+            point_in_time_recovery_specification=ddb.CfnTable.PointInTimeRecoverySpecificationProperty(
+                point_in_time_recovery_enabled=True),
+            sse_specification=ddb.CfnTable.SSESpecificationProperty(
+                sse_enabled=True, sse_type="KMS", kms_master_key_id=self.key.key_arn),
+            stream_specification=ddb.CfnTable.StreamSpecificationProperty(
+                stream_view_type=spec.stream_view_type) if spec.stream_view_type else None,
+            time_to_live_specification=ddb.CfnTable.TimeToLiveSpecificationProperty(
+                attribute_name=spec.ttl_attribute, enabled=True) if spec.ttl_attribute else None,
+            deletion_protection_enabled=removal == cdk.RemovalPolicy.RETAIN,
+        )
+        table.apply_removal_policy(removal)
+        return table
+
+    def _secret(self, construct_id: str, name: str, length: int) -> sm.Secret:
+        return sm.Secret(self, construct_id, secret_name=name, encryption_key=self.key,
+                         generate_secret_string=sm.SecretStringGenerator(
+                             password_length=length, exclude_punctuation=True, include_space=False))
+
+    def _repository(self, construct_id: str, name: str, removal: cdk.RemovalPolicy) -> ecr.Repository:
+        return ecr.Repository(
+            self, construct_id, repository_name=name, image_scan_on_push=True,
+            encryption=ecr.RepositoryEncryption.KMS, encryption_key=self.key,
+            image_tag_mutability=ecr.TagMutability.MUTABLE, removal_policy=removal,
+            empty_on_delete=removal == cdk.RemovalPolicy.DESTROY,
+            lifecycle_rules=[ecr.LifecycleRule(max_image_count=30)],
+        )
+
+    def _role(self, name: str) -> iam.Role:
+        role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"Optio {self.stage}: the {name} function")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]))
+        return role
+
+    def _grant_tables(self, role: iam.Role, actions: list[str]) -> None:
+        role.add_to_policy(iam.PolicyStatement(actions=actions, resources=self.table_arns))
+
+    def _grants(self, tasks: ddb.CfnTable, launcher_name: str) -> None:
+        launcher_arn = self.format_arn(service="lambda", resource="function", resource_name=launcher_name,
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        for name, role in self.roles.items():
+            if name != LAUNCHER_FN:  # the launcher only creates Jobs: no table access
+                self._grant_tables(role, TABLE_READ + TABLE_WRITE)
+                self.key.grant_encrypt_decrypt(role)
+                role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                       resources=[launcher_arn]))
+            else:
+                self.key.grant_decrypt(role)  # its environment
+        self.roles[STREAM_FN].add_to_policy(iam.PolicyStatement(actions=STREAM_READ,
+                                                               resources=[tasks.attr_stream_arn]))
+        self.failures.grant_send_messages(self.roles[STREAM_FN])
+
+    def _stream_failure_handling(self, tasks: ddb.CfnTable) -> None:
+        """What the Chalice decorator cannot say: partial batch failures, bisect, bounded retries and
+        an on-failure destination for records that still fail."""
+        fn = self.functions[STREAM_FN]
+        base = f"Events.{self.stream_events[STREAM_FN]}.Properties"
+        fn.add_property_override(f"{base}.Stream", tasks.attr_stream_arn)
+        fn.add_property_override(f"{base}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+        fn.add_property_override(f"{base}.BisectBatchOnFunctionError", True)
+        fn.add_property_override(f"{base}.MaximumRetryAttempts", STREAM_MAX_RETRIES)
+        fn.add_property_override(f"{base}.MaximumRecordAgeInSeconds", 3600)
+        fn.add_property_override(f"{base}.DestinationConfig", {
+            "OnFailure": {"Type": "SQS", "Destination": self.failures.queue_arn}})
+
+    # ------------------------------------------------------------------ EKS
+    def _cluster(self, cfg: ClusterConfig, image_tag: str, prefix: str) -> None:
+        provider = iam.OpenIdConnectProvider.from_open_id_connect_provider_arn(
+            self, "Oidc", self.format_arn(service="iam", region="", resource="oidc-provider",
+                                          resource_name=cfg.oidc_issuer))
+        kubectl = KubectlV33Layer(self, "Kubectl")
+        cluster = eks.Cluster.from_cluster_attributes(
+            self, "Cluster", cluster_name=cfg.name, kubectl_role_arn=cfg.kubectl_role_arn,
+            kubectl_layer=kubectl, open_id_connect_provider=provider,
+            kubectl_private_subnet_ids=list(cfg.subnet_ids) or None,
+            kubectl_security_group_id=cfg.security_group_ids[0] if cfg.security_group_ids else None,
+            vpc=None,
+        )
+        # Lambdas -> cluster: an access entry puts their roles in a group bound to a namespaced Role.
+        for name in filter(self._talks_to_cluster, self.functions):
+            eks.CfnAccessEntry(self, f"{name}Access", cluster_name=cfg.name,
+                               principal_arn=self.roles[name].role_arn,
+                               kubernetes_groups=[LAUNCHER_GROUP], type="STANDARD")
+
+        def irsa(construct_id: str, account: str) -> iam.Role:
+            conditions = {f"{cfg.oidc_issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{account}",
+                          f"{cfg.oidc_issuer}:aud": "sts.amazonaws.com"}
+            return iam.Role(self, construct_id, assumed_by=iam.FederatedPrincipal(
+                provider.open_id_connect_provider_arn, {"StringEquals": conditions},
+                "sts:AssumeRoleWithWebIdentity"))
+
+        runner_role = irsa("RunnerRole", RUNNER_SERVICE_ACCOUNT)  # agents' AWS access (none by default)
+        watcher_role = irsa("WatcherRole", WATCHER_SERVICE_ACCOUNT)
+        self._grant_tables(watcher_role, TABLE_READ + TABLE_WRITE)
+        self.key.grant_encrypt_decrypt(watcher_role)
+
+        labels = {"app.kubernetes.io/part-of": "optio", "optio.dev/stage": self.stage}
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}}
+
+        def meta(name: str, **extra: Any) -> dict[str, Any]:
+            return {"name": name, "namespace": NAMESPACE, "labels": labels, **extra}
+
+        manifests: list[dict[str, Any]] = [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": False,
+             "metadata": meta(RUNNER_SERVICE_ACCOUNT,
+                              annotations={"eks.amazonaws.com/role-arn": runner_role.role_arn})},
+            {"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": meta(WATCHER_SERVICE_ACCOUNT,
+                              annotations={"eks.amazonaws.com/role-arn": watcher_role.role_arn})},
+            # The agent keys: created empty, filled with `kubectl create secret ... --dry-run | apply`
+            # (README "Deploy to AWS"); `kubectl apply` of this manifest leaves added keys alone.
+            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(AGENT_SECRET)},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(LAUNCHER_GROUP),
+             "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]},
+                       {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(LAUNCHER_GROUP),
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LAUNCHER_GROUP},
+             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": LAUNCHER_GROUP}]},
+            self._watcher_deployment(meta, labels, image_tag, prefix),
+        ]
+        ns = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[namespace], overwrite=True)
+        resources = eks.KubernetesManifest(self, "Resources", cluster=cluster, manifest=manifests,
+                                           overwrite=True)
+        resources.node.add_dependency(ns)
+
+    def _watcher_deployment(self, meta: Callable[..., dict[str, Any]], labels: dict[str, str],
+                            image_tag: str, prefix: str) -> dict[str, Any]:
+        selector = {"app.kubernetes.io/name": "optio-watcher"}
+        env = [{"name": k, "value": v} for k, v in {
+            "OPTIO_TABLE_PREFIX": prefix, "AWS_REGION": self.region, "OPTIO_LAUNCHER": "kubernetes",
+            "OPTIO_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "optio-watcher"}.items()]
+        return {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("optio-watcher"),
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # one poller at a time
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": {**labels, **selector}},
+                    "spec": {
+                        "serviceAccountName": WATCHER_SERVICE_ACCOUNT,
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+                        "containers": [{
+                            "name": "watcher",
+                            "image": f"{self.watcher_repo.repository_uri}:{image_tag}",
+                            "command": ["python", "-m", "chalicelib.forge.watcher"],
+                            "env": env,
+                            # OPTIO_SECRETS_KEY and the like, when the watcher needs them.
+                            "envFrom": [{"secretRef": {"name": "optio-watcher-secrets", "optional": True}}],
+                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                          "limits": {"memory": "512Mi"}},
+                            "securityContext": {"allowPrivilegeEscalation": False,
+                                                "readOnlyRootFilesystem": True},
+                        }],
+                    },
+                },
+            },
+        }
+
+    # ------------------------------------------------------------------ monitoring
+    def _alarms_and_dashboard(self) -> None:
+        period = cdk.Duration.minutes(5)
+        alarms: list[cw.Alarm] = []
+
+        def fn_metric(name: str, metric: str, stat: str = "Sum") -> cw.Metric:
+            return cw.Metric(namespace="AWS/Lambda", metric_name=metric, statistic=stat, period=period,
+                             dimensions_map={"FunctionName": self.functions[name].ref})
+
+        def alarm(construct_id: str, metric: cw.IMetric, threshold: float, what: str) -> None:
+            alarms.append(cw.Alarm(self, construct_id, metric=metric, threshold=threshold, evaluation_periods=1,
+                                   comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                                   treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                                   alarm_description=what))
+
+        alarm("StreamIteratorAge", fn_metric(STREAM_FN, "IteratorAge", "Maximum"), 60_000,
+              "The tasks stream is more than a minute behind: state changes are not being acted on.")
+        for name in self.functions:
+            alarm(f"{name}Errors", fn_metric(name, "Errors"), 5, f"The {name} function is failing.")
+            alarm(f"{name}Throttles", fn_metric(name, "Throttles"), 1, f"The {name} function is throttled.")
+        alarm("StreamFailuresDepth", self.failures.metric_approximate_number_of_messages_visible(period=period),
+              1, "Stream records that failed every retry are waiting in the failure queue.")
+        # Optio's own metrics (EMF, namespace "Optio", dimension service).
+        failed = cw.Metric(namespace="Optio", metric_name="TasksFailed", statistic="Sum", period=period,
+                           dimensions_map={"service": "optio"})
+        alarm("FailedTasksRate", failed, 10, "Ten or more tasks failed in five minutes.")
+
+        states = ["queued", "provisioning", "running", "pr_opened", "completed", "failed", "cancelled"]
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"optio-{self.stage}")
+        dashboard.add_widgets(
+            cw.GraphWidget(title="Tasks by state", width=12, left=[
+                cw.Metric(namespace="Optio", metric_name="TaskTransitions", statistic="Sum", period=period,
+                          dimensions_map={"service": "optio", "state": s}, label=s) for s in states]),
+            cw.GraphWidget(title="Time to start (ms)", width=12, left=[
+                cw.Metric(namespace="Optio", metric_name="TimeToStart", statistic=stat, period=period,
+                          dimensions_map={"service": "optio"}, label=stat) for stat in ("p50", "p90", "Maximum")]),
+            cw.GraphWidget(title="Agent cost (USD)", width=12, left=[
+                cw.Metric(namespace="Optio", metric_name="CostUsd", statistic="Sum", period=cdk.Duration.hours(1),
+                          dimensions_map={"service": "optio"})]),
+            cw.GraphWidget(title="Stream iterator age (ms)", width=12,
+                           left=[fn_metric(STREAM_FN, "IteratorAge", "Maximum")]),
+            cw.GraphWidget(title="Errors", width=12, left=[fn_metric(n, "Errors") for n in self.functions]),
+            cw.AlarmStatusWidget(title="Alarms", width=12, alarms=alarms),
+        )
+

@@ -1,0 +1,342 @@
+"""GitHub end to end (SPEC §8): local mode with the GitHub stand-in; the runner's git reaches local
+bare repositories through git's URL rewriting, its REST calls reach the stand-in."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fakes.github_api import FakeGitHub
+from tests.fakes.linear_api import FakeLinear
+from tests.support.api import Api
+from tests.support.gitrepo import make_bare_repo
+from tests.support.localmode import LocalMode, start_local_mode
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.xdist_group("e2e-github")
+
+WEBHOOK_SECRET = "whsec-test"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGitHub]:
+    server = FakeGitHub().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def linear() -> Iterator[FakeLinear]:
+    server = FakeLinear().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def remotes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("github-remotes")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, linear: FakeLinear,
+          remotes: Path) -> Iterator[LocalMode]:
+    mode = start_local_mode(
+        tmp_path_factory.mktemp("github-stack"),
+        OPTIO_GITHUB_API_URL=fake.url,
+        OPTIO_PR_WATCH_INTERVAL="300",
+        OPTIO_TICKET_SYNC_INTERVAL="700",
+        OPTIO_LINEAR_API_URL=linear.url,
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0=f"url.file://{remotes}/.insteadOf",
+        GIT_CONFIG_VALUE_0="https://github.com/",
+    )
+    mode.api.ok("PUT", "/api/secrets/GITHUB_TOKEN", {"value": fake.token}, status=201)
+    mode.api.ok("PUT", "/api/secrets/GITHUB_WEBHOOK_SECRET", {"value": WEBHOOK_SECRET}, status=201)
+    mode.api.ok("PUT", "/api/secrets/LINEAR_API_KEY", {"value": linear.api_key}, status=201)
+    yield mode
+    mode.stop()
+
+
+def github_repo(api: Api, fake: FakeGitHub, remotes: Path, **settings: Any) -> tuple[str, dict[str, Any]]:
+    """A repository on the stand-in (and its git remote), registered in Optio."""
+    full_name = f"acme/r{uuid.uuid4().hex[:8]}"
+    make_bare_repo(remotes, full_name)
+    fake.add_repo(full_name)
+    repo = api.ok("POST", "/api/repos", {"repoUrl": f"https://github.com/{full_name}", **settings}, status=201)
+    return full_name, repo
+
+
+def task_for_issue(api: Api, repo: dict[str, Any], issue: dict[str, Any]) -> dict[str, Any]:
+    """Assigned to Optio through the API, as from the Issues view."""
+    body = {"repoId": repo["id"], "issueNumber": issue["number"]}
+    return api.ok("POST", "/api/issues/assign", body, status=201)  # type: ignore[no-any-return]
+
+
+def runs_of(stack: LocalMode, task_id: str) -> list[dict[str, Any]]:
+    return [r for r in stack.agent_runs() if task_id in str(r["cwd"])]
+
+
+def prompt_of(run: dict[str, Any]) -> str:
+    argv = run["argv"]
+    return str(argv[argv.index("-p") + 1])
+
+
+def the_pr(fake: FakeGitHub, full_name: str) -> dict[str, Any]:
+    return wait_for(lambda: (fake.pulls(full_name) or [None])[0], what="the pull request")
+
+
+def wait_runs(stack: LocalMode, task_id: str, count: int) -> list[dict[str, Any]]:
+    return wait_for(lambda: len(runs_of(stack, task_id)) >= count and runs_of(stack, task_id),
+                    timeout_s=40, what=f"{count} agent runs")
+
+
+def watcher_looks(fake: FakeGitHub, full_name: str, number: int) -> int:
+    return sum(1 for method, path in list(fake.requests) if path == f"/repos/{full_name}/pulls/{number}")
+
+
+def test_issue_to_pr_ci_fails_agent_resumed_ci_passes_auto_merged_issue_closed(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, autoMerge=True, autoResume=True, maxAutoResumes=2)
+    issue = fake.add_issue(full_name, "Fix the login redirect", "Return to /checkout after login.")
+    task = task_for_issue(api, repo, issue)
+    opened = api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    pr = the_pr(fake, full_name)
+    assert opened["prUrl"] == pr["html_url"] and opened["prNumber"] == pr["number"]
+    assert f"Closes #{issue['number']}" in pr["body"] and pr["title"] == issue["title"]
+
+    first_sha = pr["head"]["sha"]
+    fake.set_checks(full_name, first_sha, [("lint", "success", ""),
+                                           ("unit-tests", "failure", "FAILED test_login_redirect")])
+    [first, second] = wait_runs(stack, task["id"], 2)[:2]
+    resumed = prompt_of(second)
+    assert "unit-tests" in resumed and "FAILED test_login_redirect" in resumed
+    assert "--resume" in second["argv"]
+    back = api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    assert back["autoResumeCount"] == 1 and len(fake.pulls(full_name)) == 1
+
+    # The agent's fix is pushed: a new head commit whose checks pass; auto-merge squashes it.
+    fake.set_head(full_name, pr["number"], "c0ffee" * 6 + "beef")
+    fake.set_checks(full_name, "c0ffee" * 6 + "beef", [("lint", "success", ""), ("unit-tests", "success", "")])
+    done = api.wait_state(task["id"], "completed", timeout_s=30)
+    assert done["prState"] == "merged"
+    assert [m for m in fake.merges if m[0] == full_name] == [(full_name, pr["number"], "squash")]
+    closed = wait_for(lambda: fake.issue(full_name, issue["number"])["state"] == "closed", what="issue closed")
+    assert closed and any(pr["html_url"] in c for c in fake.comments(full_name, issue["number"]))
+    assert len(runs_of(stack, task["id"])) == 2
+
+
+def test_the_resume_cap_leads_to_needs_attention(stack: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, autoResume=True, maxAutoResumes=1)
+    task = api.ok("POST", "/api/tasks", {"title": "Cap", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    pr = the_pr(fake, full_name)
+    fake.set_checks(full_name, pr["head"]["sha"], [("ci", "failure", "boom")])
+    wait_runs(stack, task["id"], 2)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    fake.set_head(full_name, pr["number"], "ab" * 20)
+    fake.set_checks(full_name, "ab" * 20, [("ci", "failure", "boom again")])
+    stuck = api.wait_state(task["id"], "needs_attention", timeout_s=30)
+    assert "1 automatic resumes used" in stuck["errorMessage"]
+    assert len(runs_of(stack, task["id"])) == 2
+
+
+def test_closed_unmerged_pr_fails_the_task(stack: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes)
+    task = api.ok("POST", "/api/tasks", {"title": "Closed", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    fake.close_pr(full_name, the_pr(fake, full_name)["number"])
+    failed = api.wait_state(task["id"], "failed", timeout_s=30)
+    assert failed["errorKind"] == "pr_closed"
+
+
+def test_throttling_changes_nothing_then_the_watcher_carries_on(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes)
+    task = api.ok("POST", "/api/tasks", {"title": "Slow", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    fake.throttle_once(429, retry_after=1)
+    fake.merge(full_name, the_pr(fake, full_name)["number"])
+    done = api.wait_state(task["id"], "completed", timeout_s=30)
+    assert done["errorMessage"] is None
+
+
+def sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def deliver(stack: LocalMode, event: str, payload: dict[str, Any], delivery: str | None = None,
+            signature: str | None = None) -> requests.Response:
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
+               "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+               "X-Hub-Signature-256": signature if signature is not None else sign(body)}
+    return requests.post(f"{stack.url}/api/webhooks/github", data=body, headers=headers, timeout=10)
+
+
+def test_issues_listed_and_assigned_once(stack: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes)
+    older = fake.add_issue(full_name, "Older", "old", updated_at="2026-01-01T00:00:00Z")
+    newer = fake.add_issue(full_name, "Newer", "new", labels=("bug",), updated_at="2026-02-01T00:00:00Z")
+    taken = fake.add_issue(full_name, "Taken", "mine", assignee="octocat", updated_at="2026-03-01T00:00:00Z")
+    fake.add_comment(full_name, older["number"], "It also happens on Safari")
+    listed = api.ok("GET", f"/api/issues?repoId={repo['id']}")["items"]
+    assert [i["number"] for i in listed] == [newer["number"], older["number"], taken["number"]]
+    assert listed[0]["labels"] == ["bug"] and all(i["task"] is None for i in listed)
+
+    body = {"repoId": repo["id"], "issueNumber": older["number"]}
+    first = api.request("POST", "/api/issues/assign", json=body)
+    assert first.status_code == 201, first.text
+    task = first.json()
+    assert task["title"] == "Older" and task["metadata"]["issueNumber"] == older["number"]
+    assert "old" in task["prompt"] and "It also happens on Safari" in task["prompt"]
+    again = api.request("POST", "/api/issues/assign", json=body)
+    assert again.status_code == 200 and again.json()["id"] == task["id"]
+    assert len([t for t in api.ok("GET", f"/api/tasks?repoId={repo['id']}")["items"]]) == 1
+    assert [label["name"] for label in fake.issue(full_name, older["number"])["labels"]] == ["optio"]
+    assert fake.repos[full_name].labels["optio"]["color"] == "7057ff"
+    assert len([c for c in fake.comments(full_name, older["number"]) if "Optio is working" in c]) == 1
+    linked = {i["number"]: i["task"] for i in api.ok("GET", "/api/issues")["items"]}
+    assert linked[older["number"]]["taskId"] == task["id"] and linked[newer["number"]] is None
+    missing = api.request("POST", "/api/issues/assign", json={"repoId": repo["id"], "issueNumber": 999})
+    assert missing.status_code == 404
+    api.ok("POST", f"/api/tasks/{task['id']}/cancel")
+
+
+def test_webhook_signature_ping_and_merged_pr_completes_once(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    assert deliver(stack, "ping", {"zen": "hi"}, signature="sha256=" + "0" * 64).status_code == 401
+    assert deliver(stack, "ping", {"zen": "hi"}, signature="").status_code == 401
+    assert deliver(stack, "ping", {"zen": "hi"}).status_code == 200
+
+    api = stack.api
+    # A slow watcher cannot be what completes the task here: the PR is merged only in the payload.
+    full_name, repo = github_repo(api, fake, remotes)
+    issue = fake.add_issue(full_name, "Hooked", "hook me")
+    task = task_for_issue(api, repo, issue)
+    opened = api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    payload = {"action": "closed", "number": opened["prNumber"],
+               "pull_request": {"html_url": opened["prUrl"], "merged": True, "number": opened["prNumber"],
+                                "head": {"sha": "feed" * 10}},
+               "repository": {"full_name": full_name}}
+    delivery = str(uuid.uuid4())
+    first = deliver(stack, "pull_request", payload, delivery)
+    assert first.status_code == 200 and first.json()["acted"] == [task["id"]]
+    # About 0.4 s on an idle machine, the issue closed included; the bound leaves room for a test
+    # run sharing two cores with other local modes and agents.
+    assert first.elapsed.total_seconds() < 2
+    assert api.task(task["id"])["state"] == "completed"
+    again = deliver(stack, "pull_request", payload, delivery)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    events = api.ok("GET", f"/api/tasks/{task['id']}/events")["items"]
+    assert [e["to"] for e in events].count("completed") == 1
+    assert fake.issue(full_name, issue["number"])["state"] == "closed"
+
+
+def test_the_same_failing_check_seen_by_webhook_and_watcher_resumes_once(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, autoResume=True, maxAutoResumes=5)
+    task = api.ok("POST", "/api/tasks", {"title": "Once", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    pr = the_pr(fake, full_name)
+    fake.set_checks(full_name, pr["head"]["sha"], [("ci", "failure", "red")])
+    payload = {"action": "completed",
+               "check_run": {"name": "ci", "conclusion": "failure", "head_sha": pr["head"]["sha"],
+                             "pull_requests": [{"number": pr["number"]}]},
+               "repository": {"full_name": full_name, "html_url": f"{fake.url}/{full_name}"}}
+    for _ in range(3):
+        assert deliver(stack, "check_run", payload).status_code == 200
+    wait_runs(stack, task["id"], 2)
+    back = api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    # Many more watcher passes and another delivery of the same failure change nothing.
+    assert deliver(stack, "check_run", payload).status_code == 200
+    seen = watcher_looks(fake, full_name, pr["number"])
+    wait_for(lambda: watcher_looks(fake, full_name, pr["number"]) >= seen + 3, what="three more watcher passes")
+    assert api.task(task["id"])["state"] == "pr_opened"
+    events = api.ok("GET", f"/api/tasks/{task['id']}/events")["items"]
+    assert [e["to"] for e in events].count("queued") == 2  # created -> queued, then one resume
+    assert len(runs_of(stack, task["id"])) == 2 and back["autoResumeCount"] == 1
+
+
+def tasks_of(api: Api, repo: dict[str, Any]) -> list[dict[str, Any]]:
+    return api.ok("GET", f"/api/tasks?repoId={repo['id']}&limit=200")["items"]  # type: ignore[no-any-return]
+
+
+def test_github_ticket_provider_syncs_labeled_issues_once(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes)
+    wanted = fake.add_issue(full_name, "Synced", "please", labels=("optio",))
+    fake.add_issue(full_name, "Not for us", "no label")
+    refused = api.request("POST", "/api/ticket-providers", json={"kind": "linear", "repoId": repo["id"]})
+    assert refused.status_code == 400
+    provider = api.ok("POST", "/api/ticket-providers",
+                      {"kind": "github", "repoId": repo["id"], "config": {"labels": ["optio"]}}, status=201)
+    # The schedule finds the labeled issue; further syncs find nothing new.
+    [task] = wait_for(lambda: tasks_of(api, repo), timeout_s=20, what="the synced task")
+    assert task["title"] == "Synced" and task["metadata"]["issueNumber"] == wanted["number"]
+    assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
+    again = api.request("POST", "/api/issues/assign", json={"repoId": repo["id"], "issueNumber": wanted["number"]})
+    assert again.status_code == 200 and again.json()["id"] == task["id"]
+    assert wait_for(lambda: api.ok("GET", f"/api/ticket-providers/{provider['id']}")["lastSyncAt"],
+                    what="a recorded sync")
+
+    # Labeling another issue optio, announced by the webhook, syncs it before the answer.
+    later = fake.add_issue(full_name, "Labeled later", "now", labels=("optio",))
+    hook = deliver(stack, "issues", {"action": "labeled", "label": {"name": "optio"},
+                                     "issue": {"number": later["number"]},
+                                     "repository": {"full_name": full_name}})
+    assert hook.status_code == 200, hook.text
+    titles = sorted(t["title"] for t in tasks_of(api, repo))
+    assert titles == ["Labeled later", "Synced"]
+    for item in tasks_of(api, repo):
+        api.request("POST", f"/api/tasks/{item['id']}/cancel")
+    api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+    assert api.request("DELETE", f"/api/ticket-providers/{provider['id']}").status_code == 204
+
+
+def test_linear_ticket_provider_pages_filters_and_creates_each_ticket_once(
+    stack: LocalMode, fake: FakeGitHub, linear: FakeLinear, remotes: Path
+) -> None:
+    api = stack.api
+    _, repo = github_repo(api, fake, remotes)
+    team = f"T{uuid.uuid4().hex[:4].upper()}"
+    for n in range(3):
+        linear.add_issue(team, f"Linear {n}", f"do {n}", labels=("optio",))
+    linear.add_issue(team, "Done already", labels=("optio",), state_type="completed")
+    linear.add_issue(team, "Unlabeled")
+    linear.add_issue("OTHER", "Other team", labels=("optio",))
+    bad = api.ok("POST", "/api/ticket-providers",
+                 {"kind": "linear", "repoId": repo["id"], "enabled": False,
+                  "config": {"teamKey": team, "label": "optio", "apiKeySecret": "NO_SUCH_SECRET"}}, status=201)
+    failed = api.request("POST", f"/api/ticket-providers/{bad['id']}/sync")
+    assert failed.status_code == 409 and "NO_SUCH_SECRET" in failed.json()["error"]
+    provider = api.ok("POST", "/api/ticket-providers",
+                      {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
+                      status=201)
+    synced = wait_for(lambda: len(tasks_of(api, repo)) >= 3 and tasks_of(api, repo), timeout_s=20,
+                      what="three Linear tasks")
+    assert sorted(t["title"] for t in synced) == [f"{team}-{n + 1}: Linear {n}" for n in range(3)]
+    assert all(t["metadata"]["source"] == "linear" for t in synced)
+    assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
+    assert len(tasks_of(api, repo)) == 3
+    for item in synced:
+        api.request("POST", f"/api/tasks/{item['id']}/cancel")
+    api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})

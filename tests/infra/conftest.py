@@ -1,0 +1,70 @@
+"""Synthesise the CDK app (both stages) once per test session, offline: no AWS account, no
+lookups; only `chalice package` and the kubernetes layer reach PyPI, and only when their caches
+(infra/build) are cold. `make infra` installs what it needs."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA = REPO_ROOT / "infra"
+CDK = INFRA / "node_modules" / ".bin" / "cdk"
+STAGES = ("dev", "prod")
+
+OFFLINE_ENV = {
+    "CDK_DEFAULT_ACCOUNT": "123456789012",
+    "CDK_DEFAULT_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "CDK_DISABLE_VERSION_CHECK": "1",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    # No credentials (every AWS_ variable is dropped) and no instance metadata: synth needs none.
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class Assembly:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def template(self, stage: str) -> dict[str, Any]:
+        return json.loads((self.out / f"{stage}.template.json").read_text())
+
+    def template_files(self) -> list[Path]:
+        return sorted(self.out.glob("*.template.json"))
+
+    def all_templates(self) -> dict[str, dict[str, Any]]:
+        return {p.name: json.loads(p.read_text()) for p in self.template_files()}
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    if not CDK.exists():
+        pytest.skip("the CDK CLI is not installed: run `make infra`")
+    out = tmp_path_factory.mktemp("cdk.out")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIO_", "AWS_", "CDK_"))}
+    env.update(OFFLINE_ENV)
+    env["PATH"] = f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [str(CDK), "synth", "--quiet", "--no-notices", "--no-version-reporting", "--no-lookups",
+         "--output", str(out), "--context", f"stages={','.join(STAGES)}"],
+        cwd=INFRA, env=env, capture_output=True, text=True, timeout=280,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
+    return Assembly(out)
+
+
+def resources(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] in types}
+
+
+def cfn_lint() -> str:
+    found = shutil.which("cfn-lint", path=str(REPO_ROOT / ".venv" / "bin")) or shutil.which("cfn-lint")
+    assert found, "cfn-lint is not installed: run `make infra`"
+    return found

@@ -1,0 +1,97 @@
+"""Standalone tasks (`type: standalone`) and their workflow runs over HTTP: definitions, runs
+recorded and queued with rendered prompts, cancel and retry, and the `/api/jobs` aliases.
+Starting the runs (the runner without a repository) is not built yet."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api
+
+pytestmark = pytest.mark.xdist_group("stack")
+
+
+def fields(response: Any) -> list[str]:
+    assert response.status_code == 400, response.text
+    return [d["field"] for d in response.json()["details"]]
+
+
+@pytest.fixture()
+def job(api: Api) -> dict[str, Any]:
+    return api.ok("POST", "/api/tasks", {  # type: ignore[no-any-return]
+        "type": "standalone", "name": f"report-{uuid.uuid4().hex[:8]}", "description": "weekly",
+        "agentRuntime": "claude", "promptTemplate": "Report on {{REPO_NAME}}: {{FOCUS}}",
+        "paramsSchema": {"type": "object", "required": ["REPO_NAME"], "properties": {
+            "REPO_NAME": {"type": "string"}, "FOCUS": {"type": "string", "default": "CVEs"}}},
+        "maxTurns": 20, "budgetUsd": 2.5, "environment": {"image": "python:3.12", "secrets": ["GITHUB_TOKEN"]},
+    }, status=201)
+
+
+def test_standalone_crud_and_defaults(api: Api, job: dict[str, Any]) -> None:
+    assert job["type"] == "standalone" and job["agentRuntime"] == "claude-code"
+    assert job["maxRetries"] == 1 and job["maxConcurrent"] == 2 and job["enabled"] is True
+    assert job["budgetUsd"] == 2.5 and "repoUrl" not in job
+    assert api.ok("GET", f"/api/tasks/{job['id']}") == job
+    assert api.ok("GET", f"/api/jobs/{job['id']}") == job
+    patched = api.ok("PATCH", f"/api/jobs/{job['id']}", {"maxConcurrent": 1, "description": None})
+    assert patched["maxConcurrent"] == 1 and patched["description"] is None
+    assert "maxConcurrent" in fields(api.request("PATCH", f"/api/tasks/{job['id']}", json={"maxConcurrent": 0}))
+    listed = api.ok("GET", "/api/tasks?type=standalone&limit=200")["items"]
+    assert job["id"] in {j["id"] for j in listed}
+    assert job["id"] in {j["id"] for j in api.ok("GET", "/api/jobs?limit=200")["items"]}
+    assert job["id"] not in {j["id"] for j in api.ok("GET", "/api/tasks?type=repo-blueprint&limit=200")["items"]}
+    assert api.request("DELETE", f"/api/tasks/{job['id']}").status_code == 204
+    assert api.get(f"/api/jobs/{job['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"name": "n"}, "promptTemplate"),
+    ({"name": "n", "promptTemplate": "p", "budgetUsd": 0}, "budgetUsd"),
+    ({"name": "n", "promptTemplate": "p", "environment": {"secrets": ["bad name"]}}, "environment.secrets.0"),
+    ({"name": "n", "promptTemplate": "p", "repoUrl": "https://github.com/a/b"}, "repoUrl"),
+])
+def test_bad_standalone_tasks_name_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    response = api.post("/api/jobs", body)
+    assert response.status_code == 400 and field in response.text, response.text
+
+
+def test_runs_are_queued_with_rendered_prompts_and_can_be_cancelled_and_retried(api: Api, job: dict[str, Any]) -> None:
+    first = api.ok("POST", f"/api/tasks/{job['id']}/runs", {"params": {"REPO_NAME": "web"}}, status=202)
+    assert first["type"] == "workflow-run"
+    run = api.ok("GET", f"/api/workflow-runs/{first['runId']}")
+    assert run["state"] == "queued" and run["prompt"] == "Report on web: CVEs"
+    assert run["params"] == {"REPO_NAME": "web", "FOCUS": "CVEs"} and run["taskConfigId"] == job["id"]
+    assert run["retryCount"] == 0 and run["maxRetries"] == 1
+    assert api.ok("GET", f"/api/jobs/{job['id']}/runs/{first['runId']}") == run
+    assert [r["id"] for r in api.ok("GET", f"/api/tasks/{job['id']}/runs")["items"]] == [first["runId"]]
+    assert api.ok("GET", f"/api/workflow-runs/{first['runId']}/logs")["items"] == []
+
+    assert sorted(fields(api.post(f"/api/tasks/{job['id']}/runs", {"params": {"FOCUS": 1}}))) == [
+        "params.FOCUS", "params.REPO_NAME"]
+
+    cancelled = api.ok("POST", f"/api/workflow-runs/{first['runId']}/cancel")
+    assert cancelled["state"] == "failed" and cancelled["errorMessage"] == "cancelled by user"
+    assert cancelled["finishedAt"]
+    assert api.post(f"/api/workflow-runs/{first['runId']}/cancel").status_code == 409
+    retried = api.ok("POST", f"/api/workflow-runs/{first['runId']}/retry")
+    assert retried["state"] == "queued" and retried["errorMessage"] is None and retried["finishedAt"] is None
+    assert api.post(f"/api/workflow-runs/{first['runId']}/retry").status_code == 409
+    assert api.get(f"/api/workflow-runs/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_disabled_standalone_task_does_not_run(api: Api, job: dict[str, Any]) -> None:
+    api.ok("PATCH", f"/api/tasks/{job['id']}", {"enabled": False})
+    response = api.post(f"/api/tasks/{job['id']}/runs", {"params": {"REPO_NAME": "x"}})
+    assert response.status_code == 400 and "disabled" in response.json()["error"]
+
+
+def test_a_webhook_on_a_standalone_task_creates_a_workflow_run(api: Api, anonymous: Api, job: dict[str, Any]) -> None:
+    path = f"job-{uuid.uuid4().hex[:8]}"
+    api.ok("POST", f"/api/jobs/{job['id']}/triggers", {"type": "webhook", "config": {
+        "path": path, "paramMapping": {"REPO_NAME": "$.repository.name"}}}, status=201)
+    response = anonymous.post(f"/api/hooks/{path}", {"repository": {"name": "api"}})
+    assert response.status_code == 202, response.text
+    run = api.ok("GET", f"/api/workflow-runs/{response.json()['runId']}")
+    assert run["prompt"] == "Report on api: CVEs" and run["triggerParams"] == {"REPO_NAME": "api", "FOCUS": "CVEs"}

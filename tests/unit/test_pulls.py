@@ -1,0 +1,140 @@
+"""The PR decisions (SPEC §8), replayed over recorded sequences of observations: each sequence
+is what a watcher polling every few seconds (and a webhook) saw, and the acted-on key is carried
+from one decision to the next as the engine stores it."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from chalicelib.core.pulls import FailingCheck, PrPolicy, PrView, ReviewNote, decide_pr, feedback_prompt
+from chalicelib.core.reconcile import Action, Limits, MergePr, Noop, Snapshot, TaskView, Transition, decide
+from chalicelib.core.states import TaskState
+
+S = TaskState
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+OPEN = PrView(state="open", checks="pending", head_sha="a1", mergeable=True)
+FAILING = replace(OPEN, checks="failing", failing_checks=(FailingCheck("unit-tests", "AssertionError in test_x"),))
+PASSING = replace(OPEN, checks="passing")
+
+
+def replay(observations: list[PrView | None], policy: PrPolicy) -> list[Action]:
+    """Decide on each observation in turn, applying what the engine would store."""
+    acted_on: str | None = None
+    taken: list[Action] = []
+    for pr in observations:
+        action = decide_pr(pr, acted_on, policy)
+        taken.append(action)
+        if isinstance(action, Transition) and "prActedOn" in action.changes:
+            acted_on = str(action.changes["prActedOn"])
+            if "autoResumeCount" in action.changes:
+                policy = replace(policy, auto_resumes=int(str(action.changes["autoResumeCount"])))
+        if isinstance(action, MergePr):
+            acted_on = action.acted_on
+    return taken
+
+
+def acting(actions: list[Action]) -> list[Action]:
+    return [a for a in actions if not isinstance(a, Noop)]
+
+
+def test_merged_completes_and_closes_the_issue() -> None:
+    action = decide_pr(replace(OPEN, state="merged"), None, PrPolicy())
+    assert isinstance(action, Transition) and action.to is S.COMPLETED and action.effect == "close_issue"
+
+
+def test_closed_unmerged_fails_for_good() -> None:
+    action = decide_pr(replace(OPEN, state="closed"), None, PrPolicy())
+    assert isinstance(action, Transition) and action.to is S.FAILED
+    assert action.changes["retryable"] is False and action.changes["errorKind"] == "pr_closed"
+
+
+def test_not_observed_yet_waits() -> None:
+    assert isinstance(decide_pr(None, None, PrPolicy()), Noop)
+
+
+def test_failing_checks_seen_many_times_resume_once_with_the_failure() -> None:
+    policy = PrPolicy(auto_resume=True, max_auto_resumes=3)
+    actions = acting(replay([OPEN, FAILING, FAILING, FAILING, FAILING], policy))
+    assert len(actions) == 1
+    resume = actions[0]
+    assert isinstance(resume, Transition) and resume.to is S.QUEUED
+    assert resume.changes["resumeSession"] is True and resume.changes["autoResumeCount"] == 1
+    prompt = str(resume.changes["nextPrompt"])
+    assert "unit-tests" in prompt and "AssertionError in test_x" in prompt
+
+
+def test_a_new_push_that_fails_again_resumes_again_until_the_cap() -> None:
+    policy = PrPolicy(auto_resume=True, max_auto_resumes=2)
+    pushes = [replace(FAILING, head_sha=f"s{i}") for i in range(3)]
+    actions = acting(replay([p for p in pushes for _ in range(2)], policy))
+    assert [a.to for a in actions if isinstance(a, Transition)] == [S.QUEUED, S.QUEUED, S.NEEDS_ATTENTION]
+    last = actions[-1]
+    assert isinstance(last, Transition) and "2 automatic resumes used" in last.reason
+
+
+def test_auto_resume_off_asks_a_person() -> None:
+    actions = acting(replay([FAILING, FAILING], PrPolicy(auto_resume=False)))
+    assert len(actions) == 1
+    assert isinstance(actions[0], Transition) and actions[0].to is S.NEEDS_ATTENTION
+
+
+def test_changes_requested_resumes_with_file_and_line() -> None:
+    review = replace(PASSING, review="changes_requested", review_id="r1",
+                     review_notes=(ReviewNote("src/app.py", 12, "handle None here"),))
+    actions = acting(replay([PASSING, review, review], PrPolicy(auto_resume=True)))
+    assert len(actions) == 1
+    assert isinstance(actions[0], Transition)
+    assert "src/app.py:12: handle None here" in str(actions[0].changes["nextPrompt"])
+    # A second review asking for more acts again.
+    second = replace(review, review_id="r2")
+    assert isinstance(decide_pr(second, "changes_requested@r1", PrPolicy(auto_resume=True)), Transition)
+
+
+def test_merge_conflict_resumes() -> None:
+    conflict = replace(PASSING, mergeable=False)
+    action = decide_pr(conflict, None, PrPolicy(auto_resume=True, auto_merge=True))
+    assert isinstance(action, Transition) and action.to is S.QUEUED
+    assert "Merge conflict" in str(action.changes["nextPrompt"])
+
+
+def test_passing_with_auto_merge_merges_once_then_merged_completes() -> None:
+    policy = PrPolicy(auto_merge=True)
+    actions = acting(replay([OPEN, PASSING, PASSING, replace(PASSING, state="merged")], policy))
+    assert isinstance(actions[0], MergePr) and actions[0].acted_on == "merge@a1"
+    assert isinstance(actions[1], Transition) and actions[1].to is S.COMPLETED
+    assert len(actions) == 2
+
+
+def test_no_merge_without_auto_merge_or_with_blocking_subtasks() -> None:
+    assert isinstance(decide_pr(PASSING, None, PrPolicy(auto_merge=False)), Noop)
+    assert isinstance(decide_pr(PASSING, None, PrPolicy(auto_merge=True, blockers_done=False)), Noop)
+    assert isinstance(decide_pr(replace(PASSING, mergeable=None), None, PrPolicy(auto_merge=True)), Noop)
+    changes = replace(PASSING, review="changes_requested", review_id="r1")
+    assert not isinstance(decide_pr(changes, "changes_requested@r1", PrPolicy(auto_merge=True)), MergePr)
+
+
+def test_full_feedback_loop_fails_then_passes_then_merges() -> None:
+    policy = PrPolicy(auto_resume=True, auto_merge=True, max_auto_resumes=3)
+    fixed = replace(PASSING, head_sha="b2")
+    sequence: list[PrView | None] = [None, OPEN, FAILING, FAILING, replace(OPEN, head_sha="b2"), fixed,
+                                     replace(fixed, state="merged")]
+    kinds = [type(a).__name__ + (f":{a.to.value}" if isinstance(a, Transition) else "")
+             for a in acting(replay(sequence, policy))]
+    assert kinds == ["Transition:queued", "MergePr", "Transition:completed"]
+
+
+def test_decide_routes_pr_opened_tasks_to_the_pr_decision() -> None:
+    task = TaskView(id="t", state=S.PR_OPENED, version=3, attempt=1, retry_count=0, max_retries=3,
+                    created_at=NOW, updated_at=NOW)
+    limits = Limits(stall_threshold=NOW - NOW, provision_timeout=NOW - NOW)
+    snap = Snapshot(task=task, pod=None, limits=limits, pr=replace(OPEN, state="merged"))
+    action = decide(snap, NOW)
+    assert isinstance(action, Transition) and action.to is S.COMPLETED
+
+
+def test_feedback_prompt_names_everything() -> None:
+    pr = replace(FAILING, mergeable=False, review="changes_requested",
+                 review_notes=(ReviewNote(None, None, "please add tests"),))
+    text = feedback_prompt(pr)
+    assert "Merge conflict" in text and "unit-tests" in text and "general: please add tests" in text

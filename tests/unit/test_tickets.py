@@ -1,0 +1,53 @@
+"""Ticket providers, the pure parts: which GitHub issues a provider takes, the task a ticket
+becomes, and the keys that make each ticket one task; webhook signatures and issue order."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from chalicelib.core.issues import issue_key, issue_prompt, listing_order, valid_signature
+from chalicelib.core.tickets import Ticket, ticket_key, ticket_task, wanted_github
+
+ISSUE = Ticket(source="github", key="12", title="Fix it", body="Steps", url="https://github.com/a/b/issues/12",
+               labels=("bug", "optio"), assignee="octocat", comments=("also this",))
+
+
+def test_github_filters() -> None:
+    assert wanted_github(None, ISSUE)
+    assert wanted_github({"labels": ["optio"]}, ISSUE)
+    assert not wanted_github({"labels": ["optio", "later"]}, ISSUE)
+    assert wanted_github({"assignee": "OctoCat"}, ISSUE)
+    assert not wanted_github({"assignee": "someone"}, ISSUE)
+
+
+def test_keys_share_the_assign_claim_for_github() -> None:
+    assert ticket_key("repo-1", ISSUE) == issue_key("repo-1", 12)
+    linear = Ticket(source="linear", key="uuid-1", title="T", body=None, url=None, identifier="ENG-1")
+    assert ticket_key("repo-1", linear) == "ticket#linear#uuid-1"
+
+
+def test_ticket_task() -> None:
+    fields = ticket_task(ISSUE)
+    assert fields["title"] == "Fix it" and fields["metadata"]["issueNumber"] == 12
+    assert "Steps" in fields["prompt"] and "- also this" in fields["prompt"]
+    linear = ticket_task(Ticket(source="linear", key="u", title="Do", body="x", url="https://l/1",
+                                identifier="ENG-1"))
+    assert linear["title"] == "ENG-1: Do" and linear["metadata"]["ticketId"] == "u"
+
+
+def test_issue_prompt_and_order() -> None:
+    assert issue_prompt("T", "B", "https://x", ["c1"]) == "T\n\nB\n\nComments on the issue:\n- c1\n\nGitHub issue: https://x"
+    items = [{"n": 1, "assignee": "x", "updatedAt": "2026-03-01"}, {"n": 2, "assignee": None, "updatedAt": "2026-01-01"},
+             {"n": 3, "assignee": None, "updatedAt": "2026-02-01"}]
+    assert [i["n"] for i in sorted(items, key=listing_order)] == [3, 2, 1]
+
+
+def test_signature_is_checked_in_constant_time_shape() -> None:
+    body = b'{"zen": "hi"}'
+    good = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert valid_signature("s3cret", body, good)
+    assert not valid_signature("s3cret", body + b" ", good)
+    assert not valid_signature("other", body, good)
+    assert not valid_signature("", body, good)
+    assert not valid_signature("s3cret", body, None)
+    assert not valid_signature("s3cret", body, good.replace("sha256=", "sha1="))
