@@ -19,7 +19,8 @@ def provider_json(provider: TicketProviderModel) -> dict[str, Any]:
     return {"id": provider.id, "kind": provider.kind, "repoId": provider.repoId,
             "agentType": provider.agentType, "config": provider.config or {},
             "enabled": bool(provider.enabled), "lastSyncAt": provider.lastSyncAt,
-            "lastError": provider.lastError, "createdAt": provider.createdAt, "updatedAt": provider.updatedAt}
+            "lastError": provider.lastError, "failureCount": int(provider.failureCount or 0),
+            "createdAt": provider.createdAt, "updatedAt": provider.updatedAt}
 
 
 @route(bp, "/api/ticket-providers", methods=["POST"], body=TICKET_PROVIDER_CREATE, status=201)

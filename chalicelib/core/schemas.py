@@ -307,7 +307,7 @@ RUN_CREATE: dict[str, Any] = {
     "properties": {"params": {"type": "object"}},
 }
 
-TRIGGER_TYPES = ("schedule", "webhook")
+TRIGGER_TYPES = ("schedule", "webhook", "ticket")
 WEBHOOK_PATH_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 TRIGGER_CREATE: dict[str, Any] = {
@@ -345,6 +345,17 @@ TRIGGER_CONFIGS: dict[str, dict[str, Any]] = {
             "secret": {"type": "string", "minLength": 1, "maxLength": 1000},
             "paramMapping": {"type": "object", "maxProperties": 100,
                              "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 1000}},
+        },
+    },
+    # Fires for each new ticket of `source` that carries every one of `labels` (any ticket without).
+    "ticket": {
+        "type": "object",
+        "required": ["source"],
+        "additionalProperties": False,
+        "properties": {
+            "source": {"type": "string", "enum": ["github", "linear"]},
+            "labels": {"type": "array", "maxItems": 20,
+                       "items": {"type": "string", "minLength": 1, "maxLength": 100}},
         },
     },
 }

@@ -2,13 +2,15 @@
 takes, and the task a ticket becomes."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .schemas import AGENT_TYPES
 
 PROVIDER_KINDS = ("github", "linear")
+# A provider whose sync fails this many times in a row is disabled, with the last error kept.
+MAX_SYNC_FAILURES = 5
 DEFAULT_LINEAR_KEY_SECRET = "LINEAR_API_KEY"
 PROMPT_MAX = 100000
 
@@ -114,3 +116,26 @@ def ticket_task(ticket: Ticket) -> dict[str, Any]:
     title = f"{ticket.identifier}: {ticket.title}" if ticket.identifier else ticket.title
     return {"title": title.strip()[:200] or "ticket", "prompt": "\n\n".join(parts)[:PROMPT_MAX],
             "metadata": metadata}
+
+
+def trigger_wants(config: Mapping[str, Any], ticket: Ticket) -> bool:
+    """A ticket trigger takes the new tickets of its source that carry all its labels (compared
+    without case, as GitHub and Linear both do)."""
+    if config.get("source") != ticket.source:
+        return False
+    have = {label.lower() for label in ticket.labels}
+    return all(label.lower() in have for label in config.get("labels") or [])
+
+
+def trigger_params(ticket: Ticket) -> dict[str, Any]:
+    """The params a ticket trigger's run is rendered with (SPEC §7)."""
+    return {"ticketSource": ticket.source, "ticketExternalId": ticket.identifier or ticket.key,
+            "ticketTitle": ticket.title, "ticketBody": ticket.body or "", "ticketLabels": list(ticket.labels),
+            "ticketUrl": ticket.url or ""}
+
+
+def disabled_because(failures_in_a_row: int, error: str) -> str | None:
+    """After this many failed syncs in a row, the reason the provider is disabled (None: not yet)."""
+    if failures_in_a_row < MAX_SYNC_FAILURES:
+        return None
+    return f"disabled after {failures_in_a_row} failed syncs in a row: {error}"[:1000]

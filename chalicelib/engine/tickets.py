@@ -13,6 +13,7 @@ from chalicelib.core.tickets import (
     TICKET_PROVIDER_CREATE,
     TICKET_PROVIDER_PATCH,
     Ticket,
+    disabled_because,
     ticket_key,
     ticket_task,
     wanted_github,
@@ -31,6 +32,7 @@ from chalicelib.tickets import linear
 from .clock import utcnow
 from .issues import announce
 from .tasks import create_task
+from .triggers import fire_for_ticket
 from .validation import require_valid
 
 
@@ -52,7 +54,10 @@ def list_providers() -> list[TicketProviderModel]:
 
 def update_provider(provider_id: str, body: Any) -> TicketProviderModel:
     changes = require_valid(TICKET_PROVIDER_PATCH, body)
-    return store.update(store.get(provider_id), changes, utcnow())
+    provider = store.get(provider_id)
+    if changes.get("enabled") and not provider.enabled:
+        changes["failureCount"] = 0  # enabled again, presumably fixed: a fresh count
+    return store.update(provider, changes, utcnow())
 
 
 def delete_provider(provider_id: str) -> None:
@@ -65,8 +70,19 @@ def sync_now(provider_id: str) -> list[str]:
     try:
         return sync_provider(provider)
     except (NotConfigured, Throttled, ForgeError, linear.LinearError, ValueError) as error:
-        store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
+        _record_failure(provider, error)
         raise Conflict(f"sync failed: {error}") from None
+
+
+def _record_failure(provider: TicketProviderModel, error: Exception) -> None:
+    """GitHub throttling is waited out, never held against the provider."""
+    if isinstance(error, Throttled):
+        store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
+        return
+    reason = disabled_because(store.count_failure(provider, str(error), utcnow()), str(error))
+    if reason is not None:
+        store.update(provider, {"enabled": False, "lastError": reason}, utcnow())
+        logger.warning("tickets.provider_disabled", extra={"providerId": provider.id, "error": str(error)})
 
 
 def sync_all() -> dict[str, int]:
@@ -81,7 +97,7 @@ def sync_all() -> dict[str, int]:
         except Exception as error:  # noqa: BLE001 - recorded on the provider, the rest go on
             totals["failed"] += 1
             logger.warning("tickets.sync_failed", extra={"providerId": provider.id, "error": str(error)})
-            store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
+            _record_failure(provider, error)
     return totals
 
 
@@ -137,7 +153,8 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
                                                    "ticket": ticket.identifier or ticket.key})
         if forge is not None and full_name_of(repo.repoUrl):
             announce(forge, str(full_name_of(repo.repoUrl)), int(ticket.key), task)
-    store.update(provider, {"lastSyncAt": iso(utcnow()), "lastError": None}, utcnow())
+        fire_for_ticket(ticket)
+    store.update(provider, {"lastSyncAt": iso(utcnow()), "lastError": None, "failureCount": 0}, utcnow())
     return created
 
 

@@ -1,4 +1,5 @@
-"""Triggers of a task config: schedules fired by the tick, webhooks fired by `/api/hooks/:path`."""
+"""Triggers of a task config: schedules fired by the tick, webhooks fired by `/api/hooks/:path`,
+ticket triggers fired by the ticket sync for each new ticket."""
 from __future__ import annotations
 
 import uuid
@@ -9,11 +10,12 @@ from typing import Any
 from chalicelib.core.cron import cron_problem, decide, next_fire_time
 from chalicelib.core.hooks import mapping_problems
 from chalicelib.core.schemas import TRIGGER_CONFIGS, TRIGGER_CREATE, TRIGGER_PATCH
+from chalicelib.core.tickets import Ticket, trigger_params, trigger_wants
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.validation import validate
 from chalicelib.exceptions import FieldProblem, NotFound, OptioError, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.store import configs, triggers
+from chalicelib.store import claims, configs, triggers
 from chalicelib.store.models import TaskConfigModel, TriggerModel
 
 from .clock import utcnow
@@ -118,3 +120,27 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         fired += 1
         logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, "dueAt": expected})
     return {"due": seen, "fired": fired}
+
+
+def fire_for_ticket(ticket: Ticket) -> list[str]:
+    """Runs of every enabled ticket trigger that wants this new ticket; ids of the runs. Each
+    (trigger, ticket) pair fires once: it is claimed with a conditional put before the run."""
+    fired: list[str] = []
+    for trigger in triggers.for_tickets(ticket.source):
+        if not trigger.enabled or not trigger_wants(trigger.config, ticket):
+            continue
+        config = configs.find(trigger.targetId)
+        if config is None or not config.enabled:
+            continue
+        if claims.claim(f"ticket-fired#{trigger.id}#{ticket.source}#{ticket.key}", trigger.id, utcnow()) is not None:
+            continue
+        try:
+            run = run_config(config, trigger_params(ticket),
+                             {"type": "ticket", "triggerId": trigger.id, "ticket": ticket.identifier or ticket.key})
+        except OptioError as error:
+            logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
+            continue
+        triggers.mark_fired(trigger, utcnow())
+        fired.append(run.id)
+        logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, "ticket": ticket.key})
+    return fired

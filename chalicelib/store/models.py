@@ -413,8 +413,19 @@ class TriggerDueIndex(GlobalSecondaryIndex["TriggerModel"]):
     nextFireAt = UnicodeAttribute(range_key=True)
 
 
+class TriggerTicketIndex(GlobalSecondaryIndex["TriggerModel"]):
+    """Ticket triggers by source, so a new ticket reads only the triggers that may want it.
+    Sparse: `ticketSource` exists only on ticket triggers."""
+
+    class Meta:
+        index_name = "ticket-index"
+        projection = AllProjection()
+    ticketSource = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
 class TriggerModel(Model):
-    """What fires a task config: a schedule or a webhook. At most one of each type per config,
+    """What fires a task config: a schedule, a webhook or new tickets. At most one of each type per config,
     claimed as `trigger#<targetId>#<type>` in `UniqueKeyModel`; a webhook's path as
     `webhook-path#<path>`."""
 
@@ -429,11 +440,13 @@ class TriggerModel(Model):
     lastFiredAt = UnicodeAttribute(null=True)
     nextFireAt = UnicodeAttribute(null=True)
     duePartition = UnicodeAttribute(null=True)
+    ticketSource = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 
     target_index = TriggerTargetIndex()
     due_index = TriggerDueIndex()
+    ticket_index = TriggerTicketIndex()
 
 
 class TicketProviderModel(Model):
@@ -451,6 +464,8 @@ class TicketProviderModel(Model):
     enabled = BooleanAttribute(default=True)
     lastSyncAt = UnicodeAttribute(null=True)
     lastError = UnicodeAttribute(null=True)
+    # Failed syncs in a row; at `core.tickets.MAX_SYNC_FAILURES` the provider is disabled.
+    failureCount = NumberAttribute(default=0)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 

@@ -40,5 +40,16 @@ def update(provider: TicketProviderModel, changes: Mapping[str, Any], now: datet
     return provider
 
 
+def count_failure(provider: TicketProviderModel, error: str, now: datetime) -> int:
+    """One more failed sync in a row, counted atomically (a scheduled and a manual sync may fail
+    together); returns the new count."""
+    provider.update(actions=[TicketProviderModel.failureCount.add(1),
+                             TicketProviderModel.lastError.set(error[:1000]),
+                             TicketProviderModel.lastSyncAt.set(iso(now)),
+                             TicketProviderModel.updatedAt.set(iso(now))],
+                    condition=TicketProviderModel.id.exists())
+    return int(provider.failureCount or 0)
+
+
 def delete(provider: TicketProviderModel) -> None:
     provider.delete()

@@ -45,6 +45,10 @@ def _due_fields(enabled: bool, trigger_type: str, next_fire_at: str | None) -> d
     return {"duePartition": DUE_PARTITION if due else None}
 
 
+def _ticket_source(trigger_type: str, config: Mapping[str, Any]) -> str | None:
+    return str(config["source"]) if trigger_type == "ticket" else None
+
+
 def get(trigger_id: str) -> TriggerModel:
     try:
         return TriggerModel.get(trigger_id, consistent_read=True)
@@ -71,6 +75,7 @@ def create(fields: Mapping[str, Any], now: datetime) -> TriggerModel:
     trigger = TriggerModel(**fields)
     trigger.createdAt = trigger.updatedAt = iso(now)
     trigger.duePartition = _due_fields(trigger.enabled, trigger.type, trigger.nextFireAt)["duePartition"]
+    trigger.ticketSource = _ticket_source(trigger.type, trigger.config)
     claims = _claims(trigger)
     try:
         with TransactWrite(connection=connection()) as txn:
@@ -96,6 +101,8 @@ def update(trigger: TriggerModel, changes: Mapping[str, Any], now: datetime) -> 
     enabled = fields.get("enabled", trigger.enabled)
     next_fire_at = fields["nextFireAt"] if "nextFireAt" in fields else trigger.nextFireAt
     fields.update(_due_fields(enabled, trigger.type, next_fire_at))
+    if "config" in fields:
+        fields["ticketSource"] = _ticket_source(trigger.type, fields["config"])
     actions = [
         getattr(TriggerModel, name).remove() if value is None else getattr(TriggerModel, name).set(value)
         for name, value in fields.items()
@@ -121,6 +128,11 @@ def due(now: datetime) -> Iterator[TriggerModel]:
     """Enabled schedule triggers whose fire time has come (the index may lag: the caller's
     conditional write is what decides)."""
     return TriggerModel.due_index.query(DUE_PARTITION, TriggerModel.nextFireAt <= iso(now))
+
+
+def for_tickets(source: str) -> list[TriggerModel]:
+    """Every ticket trigger on `source`, enabled or not (the caller decides)."""
+    return list(TriggerModel.ticket_index.query(source))
 
 
 def advance(trigger: TriggerModel, expected_next: str, next_fire_at: datetime, fired_at: datetime | None) -> bool:

@@ -340,3 +340,57 @@ def test_linear_ticket_provider_pages_filters_and_creates_each_ticket_once(
     for item in synced:
         api.request("POST", f"/api/tasks/{item['id']}/cancel")
     api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+
+
+def test_a_ticket_trigger_fires_once_for_each_new_matching_ticket(
+    stack: LocalMode, fake: FakeGitHub, linear: FakeLinear, remotes: Path
+) -> None:
+    api = stack.api
+    _, repo = github_repo(api, fake, remotes)
+    _, target = github_repo(api, fake, remotes)
+    blueprint = api.ok("POST", "/api/tasks", {
+        "type": "repo-blueprint", "name": f"triage-{uuid.uuid4().hex[:8]}", "repoId": target["id"],
+        "title": "Triage {{ticketExternalId}}",
+        "prompt": "[fake:noop] {{ticketTitle}} from {{ticketSource}} ({{ticketUrl}}) {{ticketLabels}}"}, status=201)
+    bad = api.request("POST", f"/api/tasks/{blueprint['id']}/triggers",
+                      json={"type": "ticket", "config": {"source": "jira"}})
+    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "config.source"
+    api.ok("POST", f"/api/tasks/{blueprint['id']}/triggers",
+           {"type": "ticket", "config": {"source": "linear", "labels": ["Bug"]}}, status=201)
+    team = f"T{uuid.uuid4().hex[:4].upper()}"
+    crash = linear.add_issue(team, "Crash on save", "stack trace", labels=("optio", "bug"))
+    linear.add_issue(team, "Feature idea", labels=("optio",))
+    provider = api.ok("POST", "/api/ticket-providers",
+                      {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
+                      status=201)
+    wait_for(lambda: len(tasks_of(api, repo)) >= 2, timeout_s=20, what="both tickets' tasks")
+    [run] = wait_for(lambda: tasks_of(api, target), timeout_s=20, what="the ticket trigger's run")
+    assert run["title"] == f"Triage {crash['identifier']}"
+    assert run["prompt"].startswith(f"[fake:noop] Crash on save from linear ({crash['url']})")
+    assert run["metadata"]["triggerParams"]["ticketLabels"] == ["optio", "bug"]
+    # Later syncs see the same ticket again and create nothing, so the trigger does not fire again.
+    assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
+    assert len(tasks_of(api, target)) == 1
+    api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+    for item in tasks_of(api, repo) + tasks_of(api, target):
+        api.request("POST", f"/api/tasks/{item['id']}/cancel")
+
+
+def test_a_provider_failing_five_times_in_a_row_is_disabled(stack: LocalMode, fake: FakeGitHub,
+                                                            remotes: Path) -> None:
+    api = stack.api
+    _, repo = github_repo(api, fake, remotes)
+    provider = api.ok("POST", "/api/ticket-providers",
+                      {"kind": "linear", "repoId": repo["id"],
+                       "config": {"teamKey": "ENG", "apiKeySecret": "MISSING_KEY"}}, status=201)
+    url = f"/api/ticket-providers/{provider['id']}"
+    # The scheduled sync (every 700 ms here) fails each time; the fifth failure disables it.
+    seen = wait_for(lambda: (p := api.ok("GET", url))["failureCount"] >= 5 and p, timeout_s=20,
+                    what="five failed syncs")
+    assert seen["enabled"] is False and seen["failureCount"] == 5
+    assert seen["lastError"].startswith("disabled after 5 failed syncs in a row: ")
+    assert "MISSING_KEY" in seen["lastError"]
+    # Enabled again (once fixed), it starts counting afresh.
+    again = api.ok("PATCH", url, {"enabled": True})
+    assert again["enabled"] is True and again["failureCount"] == 0
+    api.ok("PATCH", url, {"enabled": False})

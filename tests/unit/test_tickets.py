@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
+
+import pytest
 
 from chalicelib.core.issues import issue_key, issue_prompt, listing_order, valid_signature
-from chalicelib.core.tickets import Ticket, ticket_key, ticket_task, wanted_github
+from chalicelib.core.tickets import (
+    Ticket,
+    disabled_because,
+    ticket_key,
+    ticket_task,
+    trigger_params,
+    trigger_wants,
+    wanted_github,
+)
 
 ISSUE = Ticket(source="github", key="12", title="Fix it", body="Steps", url="https://github.com/a/b/issues/12",
                labels=("bug", "optio"), assignee="octocat", comments=("also this",))
@@ -51,3 +62,36 @@ def test_signature_is_checked_in_constant_time_shape() -> None:
     assert not valid_signature("", body, good)
     assert not valid_signature("s3cret", body, None)
     assert not valid_signature("s3cret", body, good.replace("sha256=", "sha1="))
+
+
+BUG = Ticket(source="linear", key="abc", identifier="ENG-7", title="Crash", body=None,
+             url="https://linear.app/acme/issue/ENG-7", labels=("Bug", "optio"))
+
+
+@pytest.mark.parametrize(("config", "wanted"), [
+    ({"source": "linear"}, True),
+    ({"source": "linear", "labels": []}, True),
+    ({"source": "linear", "labels": ["bug"]}, True),  # labels compare without case
+    ({"source": "linear", "labels": ["bug", "OPTIO"]}, True),
+    ({"source": "linear", "labels": ["bug", "urgent"]}, False),  # every label is needed
+    ({"source": "github"}, False),
+    ({"source": "github", "labels": ["bug"]}, False),
+])
+def test_a_ticket_trigger_wants_its_source_with_all_its_labels(config: dict[str, Any], wanted: bool) -> None:
+    assert trigger_wants(config, BUG) is wanted
+
+
+def test_ticket_trigger_params_are_the_specs() -> None:
+    assert trigger_params(BUG) == {
+        "ticketSource": "linear", "ticketExternalId": "ENG-7", "ticketTitle": "Crash", "ticketBody": "",
+        "ticketLabels": ["Bug", "optio"], "ticketUrl": "https://linear.app/acme/issue/ENG-7"}
+    github = Ticket(source="github", key="12", title="t", body="b", url=None)
+    assert trigger_params(github)["ticketExternalId"] == "12"
+
+
+@pytest.mark.parametrize(("failures", "disabled"), [(1, False), (4, False), (5, True), (9, True)])
+def test_a_provider_is_disabled_at_the_fifth_failure_in_a_row(failures: int, disabled: bool) -> None:
+    reason = disabled_because(failures, "401 from Linear")
+    assert (reason is not None) is disabled
+    if reason:
+        assert reason == f"disabled after {failures} failed syncs in a row: 401 from Linear"
