@@ -111,4 +111,4 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 
 
 def workflow_run_json(run: WorkflowRunModel) -> dict[str, Any]:
-    return {k: v for k, v in _attributes(run).items() if k not in ("queuePartition", "version")}
+    return {k: v for k, v in _attributes(run).items() if k not in ("queuePartition", "activePartition", "version")}

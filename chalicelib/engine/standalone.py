@@ -1,6 +1,6 @@
 """Standalone tasks behind the API: definitions without a repository (in the task-configs table)
-and their workflow runs. Runs are recorded and queued here; starting them is the dispatcher's and
-the runner's part (see the README)."""
+and their workflow runs. Runs are recorded and queued here, cancelled and retried by hand;
+`standalone_runs` starts them and takes the runner's reports."""
 from __future__ import annotations
 
 import uuid
@@ -15,11 +15,12 @@ from chalicelib.core.schemas import (
     STANDALONE_PATCH,
 )
 from chalicelib.core.templates import render
-from chalicelib.core.workflow_runs import RunState
+from chalicelib.core.workflow_runs import CANCELLABLE, RunState, cancel, requeue_by_hand
 from chalicelib.exceptions import Conflict, FieldProblem, ValidationFailed
 from chalicelib.store import configs, workflow_runs
 from chalicelib.store.models import TaskConfigModel, WorkflowRunModel
 
+from . import standalone_runs
 from .clock import utcnow
 from .templates import _checked, checked_params
 from .validation import require_valid
@@ -55,11 +56,13 @@ def run_standalone(config: TaskConfigModel, params: Any, trigger: Mapping[str, A
         raise ValidationFailed(f"standalone task {config.id} is disabled", [
             FieldProblem("enabled", "the task is disabled; enable it to run it")])
     filled = checked_params(config.paramsSchema, params)
-    return workflow_runs.create({
+    run = workflow_runs.create({
         "id": str(uuid.uuid4()), "taskConfigId": config.id, "params": filled, "triggerParams": filled,
         "trigger": dict(trigger) if trigger else None, "prompt": render(config.promptTemplate or "", filled),
         "maxRetries": int(config.maxRetries if config.maxRetries is not None else STANDALONE_DEFAULT_MAX_RETRIES),
     }, utcnow())
+    standalone_runs.kick()
+    return run
 
 
 def _with_retries(run_id: str, act: Callable[[WorkflowRunModel], WorkflowRunModel]) -> WorkflowRunModel:
@@ -72,11 +75,12 @@ def _with_retries(run_id: str, act: Callable[[WorkflowRunModel], WorkflowRunMode
 
 
 def cancel_run(run_id: str) -> WorkflowRunModel:
-    """A queued or running run fails with "cancelled by user" (never retried automatically)."""
+    """A queued or running run fails with "Cancelled by user": its agent is stopped, its slots
+    given back, and it is never retried automatically."""
     def act(run: WorkflowRunModel) -> WorkflowRunModel:
-        if RunState(run.state) not in (RunState.QUEUED, RunState.RUNNING):
+        if RunState(run.state) not in CANCELLABLE:
             raise Conflict(f"cannot cancel a {run.state} run", state=run.state)
-        return workflow_runs.transition(run, RunState.FAILED, utcnow(), {"errorMessage": "cancelled by user"})
+        return standalone_runs.move(run, cancel(workflow_runs.view(run)), trigger="user")
 
     return _with_retries(run_id, act)
 
@@ -86,6 +90,6 @@ def retry_run(run_id: str) -> WorkflowRunModel:
     def act(run: WorkflowRunModel) -> WorkflowRunModel:
         if RunState(run.state) is not RunState.FAILED:
             raise Conflict(f"cannot retry a {run.state} run", state=run.state)
-        return workflow_runs.transition(run, RunState.QUEUED, utcnow(), {"retryCount": 0})
+        return standalone_runs.move(run, requeue_by_hand(workflow_runs.view(run)), trigger="user")
 
     return _with_retries(run_id, act)

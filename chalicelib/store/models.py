@@ -488,6 +488,17 @@ class WorkflowRunQueueIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
+class WorkflowRunActiveIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
+    """Runs the resync must look at: running, or failed with an automatic retry to come. Sparse:
+    `activePartition` exists only then."""
+
+    class Meta:
+        index_name = "active-index"
+        projection = KeysOnlyProjection()
+    activePartition = UnicodeAttribute(hash_key=True)
+    updatedAt = UnicodeAttribute(range_key=True)
+
+
 class WorkflowRunModel(Model):
     """One run of a standalone task: `queued`, `running`, `completed` or `failed`."""
 
@@ -507,17 +518,27 @@ class WorkflowRunModel(Model):
     costUsd = NumberAttribute(null=True)
     inputTokens = NumberAttribute(null=True)
     outputTokens = NumberAttribute(null=True)
+    modelUsed = UnicodeAttribute(null=True)
     retryCount = NumberAttribute(default=0)
     maxRetries = NumberAttribute(default=1)
+    # False after a failure no retry can fix (a cancel, a spent budget, a bad key).
+    retryable = BooleanAttribute(default=True)
+    # Counts every start, automatic or manual; names the runner's token and the agent's process.
+    attempt = NumberAttribute(default=0)
     errorMessage = UnicodeAttribute(null=True)
+    errorKind = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     startedAt = UnicodeAttribute(null=True)
+    launchedAt = UnicodeAttribute(null=True)
+    lastHeartbeatAt = UnicodeAttribute(null=True)
     finishedAt = UnicodeAttribute(null=True)
     queuePartition = UnicodeAttribute(null=True)
+    activePartition = UnicodeAttribute(null=True)
 
     config_index = WorkflowRunConfigIndex()
     queue_index = WorkflowRunQueueIndex()
+    active_index = WorkflowRunActiveIndex()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

@@ -18,6 +18,11 @@ REQUIRED = (
     "OPTIO_AGENT_TYPE",
     "OPTIO_PROMPT",
 )
+# OPTIO_RUN_KIND=workflow-run: a run of a standalone task, with no repository. The agent works in
+# a scratch directory; nothing is cloned or pushed; the reports go to the run's own channel.
+TASK_KIND = "task"
+WORKFLOW_RUN_KIND = "workflow-run"
+REPO_ONLY = ("OPTIO_REPO_URL", "OPTIO_BRANCH_NAME")
 AGENT_BIN_PREFIX = "OPTIO_AGENT_BIN_"
 # Kept out of every child process: the agent runs arbitrary code and must not be able to post
 # events (or a forged result) for its own task.
@@ -50,6 +55,7 @@ class Config:
     log_flush_s: float
     budget_usd: float | None
     workspace: Path
+    run_kind: str = TASK_KIND
     agent_bin_overrides: Mapping[str, str] = field(default_factory=dict)
     child_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -57,13 +63,30 @@ class Config:
     def repo_dir(self) -> Path:
         return self.workspace / "repo"
 
+    @property
+    def has_repo(self) -> bool:
+        return self.run_kind == TASK_KIND
+
+    @property
+    def work_dir(self) -> Path:
+        """Where setup commands and the agent run: the checkout, or a scratch directory."""
+        return self.repo_dir if self.has_repo else self.workspace / "work"
+
+    @property
+    def events_path(self) -> str:
+        return "tasks" if self.has_repo else "workflow-runs"
+
     def agent_binary(self, agent_type: str, default: str) -> str:
         key = AGENT_BIN_PREFIX + agent_type.upper().replace("-", "_")
         return self.agent_bin_overrides.get(key, default)
 
 
 def load_config(env: Mapping[str, str]) -> Config:
-    missing = [name for name in REQUIRED if not env.get(name, "").strip()]
+    run_kind = _optional(env, "OPTIO_RUN_KIND") or TASK_KIND
+    if run_kind not in (TASK_KIND, WORKFLOW_RUN_KIND):
+        raise ConfigError(f"OPTIO_RUN_KIND must be {TASK_KIND} or {WORKFLOW_RUN_KIND}, got {run_kind!r}")
+    required = REQUIRED if run_kind == TASK_KIND else tuple(n for n in REQUIRED if n not in REPO_ONLY)
+    missing = [name for name in required if not env.get(name, "").strip()]
     if missing:
         raise ConfigError("missing required environment variables: " + ", ".join(missing))
     prompt = env["OPTIO_PROMPT"]
@@ -72,9 +95,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         attempt=_parse_int("OPTIO_ATTEMPT", env["OPTIO_ATTEMPT"].strip(), minimum=0),
         api_url=env["OPTIO_API_URL"].strip().rstrip("/"),
         run_token=env["OPTIO_RUN_TOKEN"].strip(),
-        repo_url=env["OPTIO_REPO_URL"].strip(),
+        repo_url=env.get("OPTIO_REPO_URL", "").strip(),
         repo_branch=_optional(env, "OPTIO_REPO_BRANCH") or "main",
-        branch_name=env["OPTIO_BRANCH_NAME"].strip(),
+        branch_name=env.get("OPTIO_BRANCH_NAME", "").strip(),
         task_title=_optional(env, "OPTIO_TASK_TITLE") or _first_line(prompt),
         agent_type=env["OPTIO_AGENT_TYPE"].strip(),
         prompt=prompt,
@@ -88,6 +111,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         log_flush_s=_int(env, "OPTIO_LOG_FLUSH_MS", 500, minimum=1) / 1000,
         budget_usd=_budget(env),
         workspace=Path(_optional(env, "OPTIO_WORKSPACE") or os.getcwd()).resolve(),
+        run_kind=run_kind,
         agent_bin_overrides={
             name: value for name, value in env.items() if name.startswith(AGENT_BIN_PREFIX) and value
         },

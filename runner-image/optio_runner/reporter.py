@@ -50,8 +50,10 @@ class _Retryable(Exception):
 
 
 class Reporter:
-    def __init__(self, api_url: str, task_id: str, token: str, attempt: int, supervisor: Supervisor) -> None:
-        self._url = f"{api_url}/api/internal/tasks/{urllib.parse.quote(task_id, safe='')}/events"
+    def __init__(self, api_url: str, task_id: str, token: str, attempt: int, supervisor: Supervisor,
+                 channel: str = "tasks") -> None:
+        """`channel`: `tasks`, or `workflow-runs` for a run of a standalone task."""
+        self._url = f"{api_url}/api/internal/{channel}/{urllib.parse.quote(task_id, safe='')}/events"
         self._token = token
         self._attempt = attempt
         self._supervisor = supervisor

@@ -55,7 +55,7 @@ class Outcome:
     pr_url: str | None = None
     pr_number: int | None = None
 
-    def to_event(self, branch_name: str) -> dict[str, Any]:
+    def to_event(self, branch_name: str | None) -> dict[str, Any]:
         agent = self.agent
         return {
             "result": "success" if agent.success else "failure",
@@ -84,7 +84,8 @@ class Runner:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.supervisor = Supervisor()
-        self.reporter = Reporter(cfg.api_url, cfg.task_id, cfg.run_token, cfg.attempt, self.supervisor)
+        self.reporter = Reporter(cfg.api_url, cfg.task_id, cfg.run_token, cfg.attempt, self.supervisor,
+                                 cfg.events_path)
         self.logs = LogShipper(self.reporter, self.supervisor, cfg.log_flush_s)
         self.heartbeat = Heartbeat(self.reporter, cfg.heartbeat_interval_s, self._running_cost)
         self.collected: Collected | None = None
@@ -111,7 +112,7 @@ class Runner:
         self.logs.close()
         self.heartbeat.stop()
         self.supervisor.check()
-        if self.reporter.send("result", outcome.to_event(self.cfg.branch_name), RESULT_RETRY):
+        if self.reporter.send("result", outcome.to_event(self.cfg.branch_name or None), RESULT_RETRY):
             return 0
         self.supervisor.check()
         return 1
@@ -133,6 +134,8 @@ class Runner:
             argv = adapter.build_command(ctx)
         except AgentConfigError as exc:
             return failed(str(exc), "setup")
+        if not cfg.has_repo:
+            return self._attempt_without_repo(adapter, argv)
 
         git = Git(self.supervisor, cfg.repo_dir, cfg.child_env)
         self._system(f"checking out {cfg.branch_name} from {cfg.repo_url}")
@@ -149,13 +152,22 @@ class Runner:
         agent = self._run_agent(adapter, argv)
         return self._publish(git, checkout, agent)
 
+    def _attempt_without_repo(self, adapter: AgentAdapter, argv: list[str]) -> Outcome:
+        """A run of a standalone task: setup and agent in a scratch directory, nothing published."""
+        self.cfg.work_dir.mkdir(parents=True, exist_ok=True)
+        self._system(f"working in {self.cfg.work_dir} (no repository)")
+        setup_error = self._run_setup()
+        if setup_error is not None:
+            return failed(setup_error, "setup")
+        return Outcome(self._run_agent(adapter, argv))
+
     def _run_setup(self) -> str | None:
         for command in self.cfg.setup_commands:
             self._system(f"$ {command}")
             try:
                 code = self.supervisor.stream(
                     ["sh", "-c", command],
-                    cwd=self.cfg.repo_dir,
+                    cwd=self.cfg.work_dir,
                     env=self.cfg.child_env,
                     on_stdout=self._system,
                 )
@@ -189,7 +201,7 @@ class Runner:
         try:
             code = self.supervisor.stream(
                 argv,
-                cwd=self.cfg.repo_dir,
+                cwd=self.cfg.work_dir,
                 env={**self.cfg.child_env, "OPTIO_PROMPT": self.cfg.prompt},
                 on_stdout=on_stdout,
                 on_stderr=collected.add_stderr,
@@ -289,6 +301,7 @@ USAGE = (
     "usage: python -m optio_runner\n"
     "  Runs one attempt of one Optio task; all input comes from the environment.\n"
     f"  required: {', '.join(REQUIRED)}\n"
+    "  (OPTIO_RUN_KIND=workflow-run: no repository, so no OPTIO_REPO_URL or OPTIO_BRANCH_NAME)\n"
     "  optional: OPTIO_REPO_BRANCH, OPTIO_TASK_TITLE, OPTIO_MAX_TURNS, OPTIO_MODEL, OPTIO_RESUME_SESSION_ID,\n"
     "            OPTIO_SETUP_COMMANDS, OPTIO_CUSTOM_COMMAND, OPTIO_BUDGET_USD, OPTIO_HEARTBEAT_INTERVAL_MS,\n"
     "            OPTIO_LOG_FLUSH_MS, OPTIO_WORKSPACE, OPTIO_AGENT_BIN_<TYPE>"

@@ -146,3 +146,14 @@ def test_conflict_stops_the_attempt(server_factory: Any) -> None:
     assert not Reporter(server.url, "t1", "tok", 1, supervisor).send("heartbeat", {"costUsd": None})
     assert supervisor.reason is StopReason.SUPERSEDED
     assert len(server.bodies) == 2
+
+
+def test_a_workflow_run_needs_no_repository(tmp_path: Path) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k not in ("OPTIO_REPO_URL", "OPTIO_BRANCH_NAME")}
+    with pytest.raises(ConfigError, match="OPTIO_REPO_URL"):
+        load_config({**env, "OPTIO_WORKSPACE": str(tmp_path)})
+    cfg = load_config({**env, "OPTIO_WORKSPACE": str(tmp_path), "OPTIO_RUN_KIND": "workflow-run"})
+    assert not cfg.has_repo and cfg.work_dir == tmp_path.resolve() / "work" and cfg.events_path == "workflow-runs"
+    assert load_config({**REQUIRED, "OPTIO_WORKSPACE": str(tmp_path)}).events_path == "tasks"
+    with pytest.raises(ConfigError, match="OPTIO_RUN_KIND"):
+        load_config({**REQUIRED, "OPTIO_RUN_KIND": "other"})
