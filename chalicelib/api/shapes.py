@@ -101,7 +101,7 @@ def config_json(config: TaskConfigModel) -> dict[str, Any]:
 
 def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
     """A webhook's secret is write-only: shown as `hasSecret`."""
-    body = {k: v for k, v in _attributes(trigger).items() if k != "duePartition"}
+    body = {k: v for k, v in _attributes(trigger).items() if k not in ("duePartition", "ticketSource")}
     config = dict(body["config"] or {})
     if "secret" in config:
         config.pop("secret")

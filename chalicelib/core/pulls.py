@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reconcile import Action, MergePr, Noop, Transition, fail
+from .reconcile import Action, LaunchReview, MergePr, Noop, Transition, fail
 from .states import TaskState
 
 S = TaskState
@@ -55,6 +55,10 @@ class PrPolicy:
     auto_resumes: int = 0
     # Subtasks that block the parent (steps, reviews) are all completed.
     blockers_done: bool = True
+    # The repo's `reviewTrigger` when `reviewEnabled` (`on_pr` or `on_ci_pass`), else None.
+    review_trigger: str | None = None
+    # A review subtask exists already (launched automatically or by hand).
+    review_launched: bool = False
 
 
 def trouble_key(pr: PrView) -> str | None:
@@ -117,8 +121,12 @@ def decide_pr(pr: PrView | None, acted_on: str | None, policy: PrPolicy) -> Acti
             f"{policy.auto_resumes} automatic resumes used")
         return Transition(to=S.NEEDS_ATTENTION, reason=f"{what}; {why}",
                           changes={"prActedOn": key, "errorMessage": f"{what}; {why}"})
+    if policy.review_trigger == "on_pr" and not policy.review_launched:
+        return LaunchReview("pull request opened; launching the review agent")
     if pr.checks == "pending":
         return Noop("checks running")
+    if policy.review_trigger == "on_ci_pass" and pr.checks == "passing" and not policy.review_launched:
+        return LaunchReview("checks passing; launching the review agent")
     mergeable_now = pr.checks == "passing" and pr.review != "changes_requested" and pr.mergeable is not False
     if mergeable_now and policy.auto_merge:
         merge_key = f"merge@{pr.head_sha}"

@@ -132,7 +132,14 @@ class MergePr:
     acted_on: str
 
 
-Action = Noop | WaitUntil | Launch | StopAgent | Transition | MergePr
+@dataclass(frozen=True)
+class LaunchReview:
+    """Start the review agent on the task's pull request (a blocking `review` subtask)."""
+
+    reason: str
+
+
+Action = Noop | WaitUntil | Launch | StopAgent | Transition | MergePr | LaunchReview
 
 
 def retry_delay(retry_count: int) -> timedelta:
@@ -297,11 +304,16 @@ class RunReport:
     pr_url: str | None
     error: str | None
     error_kind: str | None
+    # A review agent reads the parent's pull request: it is done when it finishes, with or
+    # without changes, and the PR it saw is the parent's, not its own.
+    review: bool = False
 
 
 def outcome(report: RunReport) -> Transition:
     """SPEC §3 "Outcome of an agent run"."""
-    if report.pr_url:
+    if report.review and report.success:
+        return Transition(to=S.COMPLETED, reason="review finished")
+    if report.pr_url and not report.review:
         return Transition(to=S.PR_OPENED, reason=f"pull request opened: {report.pr_url}")
     if not report.success:
         kind = report.error_kind or "agent_error"

@@ -31,14 +31,36 @@ def policy(task: TaskModel) -> pulls.PrPolicy:
         repo = repos.get(task.repoId)
     except NotFound:
         return pulls.PrPolicy()
-    blocking = [t for t in tasks.subtasks(task.id) if t.blocksParent]
+    children = tasks.subtasks(task.id)
+    blocking = [t for t in children if t.blocksParent]
     return pulls.PrPolicy(
         auto_merge=bool(repo.autoMerge),
         auto_resume=bool(repo.autoResume),
         max_auto_resumes=int(repo.maxAutoResumes),
         auto_resumes=int(task.autoResumeCount or 0),
         blockers_done=all(TaskState(t.state) is TaskState.COMPLETED for t in blocking),
+        review_trigger=str(repo.reviewTrigger) if repo.reviewEnabled else None,
+        review_launched=any(t.taskType == "review" for t in children),
     )
+
+
+def launch_review(task: TaskModel) -> bool:
+    """The automatic review: claimed per pull request with a conditional put first, so two
+    reconcilers seeing the same PR start one review between them."""
+    from chalicelib.store import claims
+
+    from .tasks import launch_review as create_review
+
+    key = f"auto-review#{task.id}#{task.prUrl}"
+    if claims.claim(key, task.id, utcnow()) is not None:
+        return False
+    try:
+        review = create_review(task.id)
+    except Exception:
+        claims.release(key, task.id)
+        raise
+    logger.info("pr.review_launched", extra={"taskId": task.id, "reviewTaskId": review.id})
+    return True
 
 
 def merge(task: TaskModel, action: MergePr) -> bool:

@@ -111,6 +111,8 @@ def execute(task: TaskModel, action: core.Action) -> bool:
         return False
     if isinstance(action, core.MergePr):
         return pull_requests.merge(task, action)
+    if isinstance(action, core.LaunchReview):
+        return pull_requests.launch_review(task)
     if isinstance(action, core.Launch):
         try:
             spec = launch_spec(task, action.attempt)

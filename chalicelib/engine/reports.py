@@ -92,6 +92,7 @@ def _result(task: TaskModel, event: Mapping[str, Any]) -> None:
         pr_url=event.get("prUrl"),
         error=event.get("error"),
         error_kind=event.get("errorKind"),
+        review=task.taskType == "review",
     )
     decision = outcome(report)
     summary = event.get("summary")
@@ -103,8 +104,8 @@ def _result(task: TaskModel, event: Mapping[str, Any]) -> None:
         "sessionId": event.get("sessionId"),
         "commitSha": event.get("commitSha"),
         "resultSummary": summary[:SUMMARY_MAX] if summary else None,
-        "prUrl": event.get("prUrl"),
-        "prNumber": event.get("prNumber"),
+        "prUrl": None if report.review else event.get("prUrl"),
+        "prNumber": None if report.review else event.get("prNumber"),
     }
     # What the runner did not report keeps its previous value (a resumed task keeps its PR).
     changes = {**decision.changes, **{k: v for k, v in reported.items() if v is not None}}

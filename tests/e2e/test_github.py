@@ -150,6 +150,26 @@ def test_the_resume_cap_leads_to_needs_attention(stack: LocalMode, fake: FakeGit
     assert len(runs_of(stack, task["id"])) == 2
 
 
+def test_a_review_launches_when_ci_passes_and_holds_the_merge_until_done(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, autoMerge=True, reviewEnabled=True, reviewTrigger="on_ci_pass")
+    task = api.ok("POST", "/api/tasks", {"title": "Reviewed", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    pr = the_pr(fake, full_name)
+    assert not api.ok("GET", f"/api/tasks/{task['id']}/subtasks")["items"]
+    fake.set_checks(full_name, pr["head"]["sha"], [("ci", "success", "")])
+    [review] = wait_for(lambda: api.ok("GET", f"/api/tasks/{task['id']}/subtasks")["items"], timeout_s=30,
+                        what="the review subtask")
+    assert review["taskType"] == "review" and review["blocksParent"] is True
+    api.wait_state(review["id"], "completed", timeout_s=40)
+    done = api.wait_state(task["id"], "completed", timeout_s=30)
+    assert done["prState"] == "merged"
+    assert [m for m in fake.merges if m[0] == full_name] == [(full_name, pr["number"], "squash")]
+    assert len(api.ok("GET", f"/api/tasks/{task['id']}/subtasks")["items"]) == 1
+
+
 def test_closed_unmerged_pr_fails_the_task(stack: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
     api = stack.api
     full_name, repo = github_repo(api, fake, remotes)

@@ -7,7 +7,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from chalicelib.core.pulls import FailingCheck, PrPolicy, PrView, ReviewNote, decide_pr, feedback_prompt
-from chalicelib.core.reconcile import Action, Limits, MergePr, Noop, Snapshot, TaskView, Transition, decide
+from chalicelib.core.reconcile import (
+    Action,
+    LaunchReview,
+    Limits,
+    MergePr,
+    Noop,
+    Snapshot,
+    TaskView,
+    Transition,
+    decide,
+)
 from chalicelib.core.states import TaskState
 
 S = TaskState
@@ -31,6 +41,8 @@ def replay(observations: list[PrView | None], policy: PrPolicy) -> list[Action]:
                 policy = replace(policy, auto_resumes=int(str(action.changes["autoResumeCount"])))
         if isinstance(action, MergePr):
             acted_on = action.acted_on
+        if isinstance(action, LaunchReview):  # the engine creates a blocking review subtask
+            policy = replace(policy, review_launched=True, blockers_done=False)
     return taken
 
 
@@ -138,3 +150,25 @@ def test_feedback_prompt_names_everything() -> None:
                  review_notes=(ReviewNote(None, None, "please add tests"),))
     text = feedback_prompt(pr)
     assert "Merge conflict" in text and "unit-tests" in text and "general: please add tests" in text
+
+
+def kinds_of(actions: list[Action]) -> list[str]:
+    return [type(a).__name__ + (f":{a.to.value}" if isinstance(a, Transition) else "") for a in acting(actions)]
+
+
+def test_review_on_pr_launches_once_when_the_pr_opens_and_holds_the_merge() -> None:
+    policy = PrPolicy(auto_merge=True, review_trigger="on_pr")
+    assert kinds_of(replay([OPEN, OPEN, PASSING, PASSING], policy)) == ["LaunchReview"]
+
+
+def test_review_on_ci_pass_waits_for_passing_checks_then_launches_once() -> None:
+    policy = PrPolicy(auto_merge=True, review_trigger="on_ci_pass")
+    actions = replay([OPEN, FAILING, OPEN, PASSING, PASSING], replace(policy, auto_resume=True))
+    assert kinds_of(actions) == ["Transition:queued", "LaunchReview"]
+    assert "checks passing" in acting(actions)[1].reason
+
+
+def test_a_finished_review_lets_the_merge_go_ahead() -> None:
+    done = PrPolicy(auto_merge=True, review_trigger="on_ci_pass", review_launched=True, blockers_done=True)
+    assert isinstance(decide_pr(PASSING, None, done), MergePr)
+    assert isinstance(decide_pr(PASSING, None, replace(done, review_trigger=None, review_launched=False)), MergePr)

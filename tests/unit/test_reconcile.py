@@ -140,6 +140,10 @@ def test_every_action_has_a_reason() -> None:
     (RunReport(True, False, False, None, None, None), S.NEEDS_ATTENTION),
     (RunReport(False, False, False, None, "exit 1", "agent_error"), S.FAILED),
     (RunReport(True, True, False, None, None, None), S.FAILED),
+    # A review is done when its agent is, whatever PR it saw (its parent's) and with no changes.
+    (RunReport(True, False, False, "https://github.com/a/b/pull/1", None, None, review=True), S.COMPLETED),
+    (RunReport(True, False, False, None, None, None, review=True), S.COMPLETED),
+    (RunReport(False, False, False, "https://github.com/a/b/pull/1", "x", None, review=True), S.FAILED),
 ])
 def test_outcome_of_a_run(report: RunReport, state: TaskState) -> None:
     assert outcome(report).to is state
