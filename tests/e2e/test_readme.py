@@ -13,11 +13,21 @@ from tests.support.localmode import LocalMode
 README = (REPO_ROOT / "README.md").read_text()
 
 
-def tour_script() -> str:
-    section = README.split("<!-- tour:start -->", 1)[1].split("<!-- tour:end -->", 1)[0]
+def script(name: str) -> str:
+    section = README.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    assert blocks, "the README has no tour"
-    return "set -euo pipefail\n" + "\n".join(blocks)
+    assert blocks, f"the README has no {name} block"
+    return "\n".join(blocks)
+
+
+def run(local_mode: LocalMode, tmp_path: Path, *names: str) -> str:
+    env = {**os.environ, "OPTIO": local_mode.url, "TOKEN": local_mode.token,
+           "DEMO": str(tmp_path / "demo")}
+    source = "set -euo pipefail\n" + "\n".join(script(name) for name in names)
+    result = subprocess.run(["bash", "-c", source], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 def test_every_setting_is_documented() -> None:
@@ -26,10 +36,17 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_the_tour_runs_as_written(local_mode: LocalMode, tmp_path: Path) -> None:
-    env = {**os.environ, "OPTIO": local_mode.url, "TOKEN": local_mode.token,
-           "DEMO": str(tmp_path / "demo")}
-    result = subprocess.run(["bash", "-c", tour_script()], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "\ncompleted\n" in result.stdout
-    assert "optio: Add a greeting" in result.stdout
+    output = run(local_mode, tmp_path, "tour")
+    assert "\ncompleted\n" in output
+    assert "optio: Add a greeting" in output
+
+
+def test_the_scheduled_examples_run_as_written(local_mode: LocalMode, tmp_path: Path) -> None:
+    output = run(local_mode, tmp_path, "tour", "scheduled").split("optio: Add a greeting", 1)[1]
+    next_fire, title, prompt, report_prompt, outcome = output.strip().splitlines()[-5:]
+    assert next_fire.endswith("T06:00:00.000Z"), next_fire
+    assert title == "Patch high-severity advisories"
+    assert prompt == "Sentry reports TypeError: cart is undefined in checkout. Find the cause and fix it."
+    assert report_prompt == ("Analyze the dependency list for optio and produce a security report. "
+                             "Focus on: CVEs, outdated packages, license issues")
+    assert outcome == "report: completed"
