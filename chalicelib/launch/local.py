@@ -66,7 +66,11 @@ class LocalLauncher:
     def cancel(self, task_id: str, attempt: int) -> None:
         with self._lock:
             proc = self._procs.get((task_id, attempt))
-        if proc is None or proc.poll() is not None:
+        if proc is None:
+            return
+        if proc.poll() is not None:
+            # A runner that was killed leaves its agent behind in its process group.
+            _signal_group(proc.pid, signal.SIGKILL)
             return
         _signal_group(proc.pid, signal.SIGTERM)
         try:

@@ -3,6 +3,7 @@ launcher, the real runner without a repository, the stand-in `claude`, and the r
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,14 @@ def wait_run(mode: LocalMode, run_id: str, done: Any, timeout_s: float = 30, wha
 
 def agent_runs(mode: LocalMode, run_id: str) -> list[dict[str, Any]]:
     return [r for r in mode.agent_runs() if run_id in str(r["cwd"])]
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def at(value: str) -> datetime:
@@ -90,15 +99,7 @@ def test_a_failing_run_is_retried_once_after_backoff_and_a_cancelled_one_never(l
     agent = wait_for(lambda: next(iter(agent_runs(local_mode, slow)), None), what="the slow agent to start")
     cancelled = local_mode.api.ok("POST", f"/api/workflow-runs/{slow}/cancel")
     assert cancelled["state"] == "failed" and cancelled["errorMessage"] == "Cancelled by user"
-
-    def gone() -> bool:
-        try:
-            os.kill(int(agent["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        return False
-
-    wait_for(gone, timeout_s=5, what="the cancelled agent to exit")
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the cancelled agent to exit")
 
     failed = wait_run(local_mode, failing, lambda r: r["state"] == "failed" and r["retryCount"] == 1,
                       timeout_s=40, what="the failing run to be retried and fail again")
@@ -120,3 +121,19 @@ def test_a_run_over_its_budget_fails_and_is_not_retried(local_mode: LocalMode) -
     assert run["errorKind"] == "budget" and run["retryCount"] == 0
     argv = agent_runs(local_mode, run_id)[0]["argv"]
     assert "--max-turns" in argv
+
+
+def test_a_run_whose_runner_died_fails_with_the_reason_and_is_retried(local_mode: LocalMode) -> None:
+    run_id = start(local_mode, job(local_mode, "[fake:sleep=60] long report")["id"])
+    agent = wait_for(lambda: next(iter(agent_runs(local_mode, run_id)), None), what="the agent to start")
+    # The agent's parent is the runner: kill it as an OOM kill or a crash would.
+    runner_pid = int(open(f"/proc/{agent['pid']}/stat").read().rsplit(")", 1)[1].split()[1])
+    os.kill(runner_pid, signal.SIGKILL)
+    failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed" or r["attempt"] > 1,
+                      what="the resync to notice the dead runner")
+    assert failed["errorKind"] == "crash" and "signal 9" in failed["errorMessage"], failed
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the orphaned agent to be stopped")
+    retried = wait_run(local_mode, run_id, lambda r: r["state"] == "running" and r["attempt"] == 2,
+                       timeout_s=20, what="the automatic retry")
+    assert retried["retryCount"] == 1
+    assert local_mode.api.ok("POST", f"/api/workflow-runs/{run_id}/cancel")["state"] == "failed"
