@@ -23,12 +23,26 @@ export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
+/** How long from `start` to `end` (or to now, while it runs): "42 s", "3 min 5 s", "1 h 2 min". */
+export function duration(start, end) {
+  if (!start) return "—";
+  const seconds = Math.max(0, Math.round(((end ? new Date(end) : new Date()) - new Date(start)) / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
 export function money(value) {
   return `$${Number(value || 0).toFixed(2)}`;
 }
 
 export function stateBadge(state) {
-  return h("span", { class: `badge state-${state}` }, state.replaceAll("_", " "));
+  return h("span", { class: `badge state-${state}` }, String(state).replaceAll("_", " "));
+}
+
+/** Whether a config or trigger runs: "active" or "paused". */
+export function enabledBadge(enabled) {
+  return h("span", { class: `badge ${enabled === false ? "state-cancelled" : "state-completed"}` }, enabled === false ? "paused" : "active");
 }
 
 export function empty(title, hint, ...actions) {
@@ -54,13 +68,17 @@ export function select(name, options, selected) {
     options.map(([value, text]) => h("option", { value, selected: value === selected }, text)));
 }
 
-/** Shows an API error next to the fields it names, or at the form's foot when it names none. */
-export function showErrors(form, error) {
+/** Shows an API error next to the fields it names, or at the form's foot when it names none. A
+ * detail's field is matched whole (`config.cronExpression`, `params.COUNT`), else by its first part;
+ * `aliases` maps the API's field names onto the form's where they differ. */
+export function showErrors(form, error, aliases = {}) {
   clearErrors(form);
   let placed = false;
+  const slotFor = (name) => form.querySelector(`[data-error-for="${CSS.escape(aliases[name] ?? name)}"]`);
   for (const detail of error.details ?? []) {
-    const slot = form.querySelector(`[data-error-for="${CSS.escape(detail.field.split(".")[0])}"]`);
-    if (!slot) continue;
+    const path = String(detail.field ?? "");
+    const slot = slotFor(path) ?? slotFor(path.split(".")[0]);
+    if (!slot || slot.closest("[hidden]")) continue;
     slot.textContent = `${slot.textContent ? `${slot.textContent}; ` : ""}${detail.problem}`;
     form.querySelector(`[name="${CSS.escape(slot.dataset.errorFor)}"]`)?.setAttribute("aria-invalid", "true");
     placed = true;

@@ -1,69 +1,323 @@
-// Scheduled tasks: blueprints and standalone tasks with their triggers (SPEC §7). The routes behind
-// them arrive over time, so every part degrades to a plain statement of what is not there yet.
-import { ApiError, all, get, patch, post } from "./api.js";
-import { busy, empty, h, heading, link, stateBadge, toast, when } from "./dom.js";
+// Scheduled tasks (seeds: /tasks/scheduled and /tasks/scheduled/:id): blueprints and standalone tasks
+// with their triggers, one-click pause and resume of each config and each trigger, a manual run with
+// params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
+// a standalone run's logs, retry and cancel.
+import { ApiError, all, del, get, patch, post } from "./api.js";
+import { busy, clearErrors, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { paramsForm } from "./params-form.js";
+import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
 
-async function optional(path, fallback) {
-  try {
-    return await get(path);
-  } catch (error) {
-    if (error instanceof ApiError && [404, 405].includes(error.status)) return fallback;
-    throw error;
-  }
+const RUNS_POLL_MS = 2000;
+const LOG_POLL_MS = 1000;
+const ACTIVE_RUN = new Set(["queued", "running", "pending", "waiting_on_deps", "provisioning"]);
+
+const labelOf = (config) => config.name ?? config.title ?? config.id;
+const isStandalone = (config) => config.type === "standalone";
+const needsParams = (config) => Object.keys(config.paramsSchema?.properties ?? {}).length > 0;
+
+function pauseButton(label, enabled, toggle) {
+  return h("button", { type: "button", class: "secondary small", "aria-pressed": String(enabled === false),
+    "aria-label": `${enabled === false ? "Resume" : "Pause"} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
+  enabled === false ? "Resume" : "Pause");
 }
 
-function describe(trigger) {
-  const config = trigger.config ?? {};
-  const what = trigger.type === "schedule" ? `cron ${config.cronExpression}`
-    : trigger.type === "webhook" ? `POST /api/hooks/${config.path}` : `${config.source} tickets`;
-  return `${what}${trigger.enabled ? "" : " (paused)"}${trigger.nextFireAt ? `, next ${when(trigger.nextFireAt)}` : ""}`;
+function triggerRow(config, trigger, reload) {
+  const label = `${labelOf(config)}'s ${trigger.type} trigger`;
+  const times = triggerTimes(trigger);
+  return h("li", { class: "trigger", dataset: { triggerId: trigger.id } },
+    h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled)),
+    times ? h("span", { class: "muted" }, ` ${times}`) : null,
+    h("span", { class: "actions" }, pauseButton(label, trigger.enabled, async () => {
+      await patch(`/api/tasks/${config.id}/triggers/${trigger.id}`, { enabled: trigger.enabled === false });
+      toast(trigger.enabled === false ? "Trigger resumed." : "Trigger paused.");
+      await reload();
+    })));
+}
+
+function triggerList(config, items, reload, extra = () => null) {
+  return items.length
+    ? h("ul", { class: "rows triggers" }, items.map((t) => {
+      const row = triggerRow(config, t, reload);
+      row.querySelector(".actions").append(...[extra(t)].filter(Boolean));
+      return row;
+    }))
+    : h("p", { class: "muted" }, "No trigger: it runs only when started by hand.");
+}
+
+async function runNow(config, navigate) {
+  const run = await post(`/api/tasks/${config.id}/runs`, { params: {} });
+  toast(`${labelOf(config)}: run started.`);
+  navigate(run.type === "repo-task" ? `/tasks/${run.runId}` : `/tasks/scheduled/${config.id}?run=${run.runId}`);
 }
 
 function configCard(config, reload, navigate) {
-  const label = config.name ?? config.title ?? config.id;
-  const triggers = h("ul", { class: "rows" }, h("li", { class: "muted" }, "Loading triggers…"));
-  optional(`/api/tasks/${config.id}/triggers`, { items: [] }).then(({ items }) => triggers.replaceChildren(
-    ...(items.length ? items.map((t) => h("li", {}, describe(t))) : [h("li", { class: "muted" }, "No trigger: it runs only when started by hand.")])));
-  return h("li", { class: "card" },
-    h("h3", {}, link(`/tasks/scheduled/${config.id}`, label)),
-    h("p", { class: "muted" }, `${config.type}${config.enabled === false ? " · paused" : ""}`), triggers,
-    h("div", { class: "actions" },
-      // A paused config does not run, not even by hand (the API refuses it).
-      h("button", { type: "button", "aria-label": `Run ${label} now`, disabled: config.enabled === false, onclick: (e) => busy(e.currentTarget, async () => {
-        const run = await post(`/api/tasks/${config.id}/runs`, { params: {} });
-        toast(`${label}: run started.`);
-        if (run.type === "repo-task") navigate(`/tasks/${run.runId}`);
-      }) }, "Run now"),
-      h("button", { type: "button", class: "secondary", onclick: (e) => busy(e.currentTarget, async () => {
-        await patch(`/api/tasks/${config.id}`, { enabled: config.enabled === false });
-        await reload();
-      }) }, config.enabled === false ? "Resume" : "Pause")));
+  const label = labelOf(config);
+  const triggers = h("div", {}, h("p", { class: "muted" }, "Loading triggers…"));
+  get(`/api/tasks/${config.id}/triggers`).then(({ items }) => triggers.replaceChildren(triggerList(config, items, reload)))
+    .catch((error) => triggers.replaceChildren(h("p", { class: "error-text" }, `Could not load the triggers: ${error.message}`)));
+  const what = isStandalone(config) ? `standalone · ${config.agentRuntime ?? "claude-code"}` : `repo task · ${config.repoUrl ?? ""}`;
+  // A paused config does not run, not even by hand (the API refuses it); one with params asks for them.
+  const run = needsParams(config)
+    ? link(`/tasks/scheduled/${config.id}#run`, h("span", { "aria-hidden": "true" }, "Run…"), h("span", { class: "visually-hidden" }, `Run ${label} with params`))
+    : h("button", { type: "button", "aria-label": `Run ${label} now`, disabled: config.enabled === false,
+      onclick: (e) => busy(e.currentTarget, () => runNow(config, navigate)) }, "Run now");
+  return h("li", { class: "card", dataset: { configId: config.id } },
+    h("h3", {}, link(`/tasks/scheduled/${config.id}`, label), " ", enabledBadge(config.enabled)),
+    h("p", { class: "muted clamp" }, what), triggers,
+    h("div", { class: "actions" }, run, pauseButton(label, config.enabled, async () => {
+      await patch(`/api/tasks/${config.id}`, { enabled: config.enabled === false });
+      toast(config.enabled === false ? `${label} resumed.` : `${label} paused: its triggers do not fire.`);
+      await reload();
+    })));
 }
 
-async function detail(view, configId) {
-  const config = await get(`/api/tasks/${configId}`);
-  const runs = await optional(`/api/tasks/${configId}/runs`, { items: [] });
-  view.replaceChildren(heading(config.name ?? config.title ?? "Scheduled task", link("/tasks/scheduled", "All scheduled tasks")),
-    h("pre", { class: "prompt" }, config.prompt ?? config.promptTemplate ?? ""),
-    h("h2", {}, "Runs"),
-    runs.items.length ? h("ul", { class: "rows" }, runs.items.map((r) => h("li", {}, stateBadge(r.state), " ",
-      r.title ? link(`/tasks/${r.id}`, r.title) : null, h("span", { class: "muted" }, ` ${when(r.startedAt ?? r.createdAt)}`))))
-      : empty("No runs yet.", "Runs appear here when a trigger fires or you start one."));
+async function list(view, navigate) {
+  const holder = h("div", {});
+  const load = async () => {
+    const [blueprints, standalone] = await Promise.all([all("/api/tasks?type=repo-blueprint"), all("/api/tasks?type=standalone")]);
+    const section = (id, title, items) => items.length ? h("section", { "aria-labelledby": id }, h("h2", { id }, title),
+      h("ul", { class: "rows cards" }, items.map((c) => configCard(c, load, navigate)))) : null;
+    holder.replaceChildren(blueprints.length + standalone.length
+      ? h("div", {}, section("blueprints-h", `Repo tasks (${blueprints.length})`, blueprints),
+        section("standalone-h", `Standalone tasks (${standalone.length})`, standalone))
+      : empty("No scheduled tasks yet.",
+        "A scheduled task is a saved repo task (or a standalone task, with no repository) that a cron schedule, a webhook or a ticket starts. "
+        + "Create one from New Task: switch to Schedule and pick its trigger.",
+        link("/tasks/new?mode=schedule", "Schedule a task")));
+  };
+  view.replaceChildren(heading("Scheduled tasks", link("/tasks/new?mode=schedule", "Schedule a task")), holder);
+  await load();
+}
+
+function facts(config, repoName) {
+  const rows = isStandalone(config)
+    ? [["Kind", "Standalone task (no repository)"], ["Agent", `${config.agentRuntime ?? "claude-code"}${config.model ? ` · ${config.model}` : ""}`],
+      ["Limits", [config.maxTurns && `${config.maxTurns} turns`, config.budgetUsd && `budget ${money(config.budgetUsd)}`,
+        `${config.maxConcurrent ?? 2} at once`, `${config.maxRetries ?? 1} retries`].filter(Boolean).join(" · ")]]
+    : [["Kind", "Repo task blueprint"], ["Repository", `${repoName ?? config.repoUrl ?? "—"}${config.repoBranch ? ` (${config.repoBranch})` : ""}`],
+      ["Agent", config.agentType ?? "repo default"], ["Priority", String(config.priority ?? 0)], ["Task title", config.title ?? config.name]];
+  rows.push(["Created", when(config.createdAt)]);
+  if (config.description) rows.push(["Summary", config.description]);
+  return h("dl", { class: "facts" }, rows.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
+}
+
+function paramsText(params) {
+  const entries = Object.entries(params ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ") : "—";
+}
+
+/** A standalone run's log lines, by sequence number, polled while the run may still write. */
+function runLogs(runId) {
+  const seen = new Set();
+  let last = 0;
+  let stopped = false;
+  const lines = h("ol", { class: "logs", tabindex: "0", "aria-label": "Run logs" });
+  const waiting = h("p", { class: "muted" }, "No log lines yet: they appear here as the agent works.");
+  const status = h("p", { class: "muted" });
+  const poll = async () => {
+    const run = await get(`/api/workflow-runs/${runId}`);
+    for (;;) {
+      const page = await get(`/api/workflow-runs/${runId}/logs?after=${Math.max(0, last - 20)}&limit=200`);
+      for (const line of page.items) {
+        if (seen.has(line.seq)) continue;
+        seen.add(line.seq);
+        const item = h("li", { dataset: { seq: String(line.seq), type: line.type } }, h("span", { class: `log-type log-${line.type}` }, line.type), " ", line.content);
+        const later = line.seq < last ? [...lines.children].find((li) => Number(li.dataset.seq) > line.seq) : null;
+        lines.insertBefore(item, later ?? null);
+        last = Math.max(last, line.seq);
+      }
+      if (!page.nextCursor) break;
+    }
+    waiting.hidden = lines.children.length > 0;
+    status.replaceChildren(stateBadge(run.state), ` ${duration(run.startedAt, run.finishedAt)}`,
+      run.errorMessage ? h("span", { class: "error-text" }, ` ${run.errorMessage}`) : null,
+      run.output ? h("details", {}, h("summary", {}, "Output"), h("pre", { class: "prompt" }, run.output)) : null);
+    return ACTIVE_RUN.has(run.state);
+  };
+  const tick = async () => {
+    let active = true;
+    try { active = await poll(); } catch { /* retried on the next tick */ }
+    if (!stopped) setTimeout(tick, active ? LOG_POLL_MS : LOG_POLL_MS * 5);
+  };
+  tick();
+  return {
+    element: h("section", { class: "card run-logs", "aria-labelledby": "run-logs-h" },
+      h("div", { class: "page-head" }, h("h2", { id: "run-logs-h" }, `Run ${runId.slice(0, 8)}`),
+        link(location.pathname, "Close")), status, waiting, lines),
+    stop: () => { stopped = true; },
+  };
+}
+
+function runActions(config, run, refresh) {
+  const act = (label, path, message) => h("button", { type: "button", class: "secondary small", "aria-label": `${label} run ${run.id.slice(0, 8)}`,
+    onclick: (e) => busy(e.currentTarget, async () => { await post(path); toast(message); await refresh(); }) }, label);
+  if (isStandalone(config)) {
+    return [
+      link(`/tasks/scheduled/${config.id}?run=${run.id}`, "Logs"),
+      ACTIVE_RUN.has(run.state) ? act("Cancel", `/api/workflow-runs/${run.id}/cancel`, "Run cancelled.") : null,
+      run.state === "failed" ? act("Retry", `/api/workflow-runs/${run.id}/retry`, "Run queued again.") : null,
+    ];
+  }
+  return [
+    link(`/tasks/${run.id}`, "Open task"),
+    ACTIVE_RUN.has(run.state) || ["needs_attention", "pr_opened"].includes(run.state) ? act("Cancel", `/api/tasks/${run.id}/cancel`, "Task cancelled.") : null,
+    ["failed", "cancelled"].includes(run.state) ? act("Retry", `/api/tasks/${run.id}/retry`, "Task queued again.") : null,
+  ];
+}
+
+function runsTable(config, runs, refresh) {
+  const finished = (run) => run.finishedAt ?? run.completedAt;
+  return h("div", { class: "table-wrap" }, h("table", { class: "tasks runs" },
+    h("thead", {}, h("tr", {}, ["Run", "Status", "Started", "Duration", "Cost", "Params", ""].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, runs.map((run) => h("tr", { dataset: { runId: run.id } },
+      h("td", {}, isStandalone(config) ? link(`/tasks/scheduled/${config.id}?run=${run.id}`, run.id.slice(0, 8)) : link(`/tasks/${run.id}`, run.title ?? run.id.slice(0, 8))),
+      h("td", {}, stateBadge(run.state)),
+      h("td", {}, when(run.startedAt ?? run.createdAt)),
+      h("td", {}, run.startedAt ? duration(run.startedAt, finished(run)) : "—"),
+      h("td", {}, money(run.costUsd)),
+      h("td", { class: "params" }, paramsText(run.params ?? run.metadata?.triggerParams)),
+      h("td", {}, h("span", { class: "actions" }, runActions(config, run, refresh))))))));
+}
+
+async function detail(view, configId, navigate) {
+  let config;
+  try {
+    config = await get(`/api/tasks/${configId}`);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    view.replaceChildren(heading("Scheduled task not found"), empty("There is no scheduled task with this id.", "It may have been deleted.", link("/tasks/scheduled", "All scheduled tasks")));
+    return undefined;
+  }
+  if (!["repo-blueprint", "standalone"].includes(config.type)) {
+    navigate(`/tasks/${configId}`);
+    return undefined;
+  }
+  const repoName = config.repoId ? (await get(`/api/repos/${config.repoId}`).catch(() => null))?.repoUrl : null;
+  const head = h("div", {});
+  const triggersBox = h("div", {});
+  const runsBox = h("div", { "aria-live": "polite" });
+  const logsBox = h("div", {});
+  let stopped = false;
+  let lastRuns = "";
+  let logs = null;
+
+  const drawHead = () => {
+    document.title = `${labelOf(config)} · Optio`;
+    head.replaceChildren(
+      heading(labelOf(config), enabledBadge(config.enabled),
+        pauseButton(labelOf(config), config.enabled, async () => {
+          config = await patch(`/api/tasks/${config.id}`, { enabled: config.enabled === false });
+          toast(config.enabled ? "Resumed: its triggers fire again." : "Paused: no trigger fires and it cannot be run.");
+          drawHead();
+          runForm.sync();
+        }),
+        h("button", { type: "button", class: "danger small", onclick: (e) => busy(e.currentTarget, async () => {
+          if (!window.confirm(`Delete ${labelOf(config)} and its triggers?`)) return;
+          await del(`/api/tasks/${config.id}`);
+          toast("Deleted.");
+          navigate("/tasks/scheduled");
+        }) }, "Delete"),
+        link("/tasks/scheduled", "All scheduled tasks")),
+      h("div", { class: "detail-grid" },
+        h("section", { "aria-label": "Details" }, facts(config, repoName)),
+        h("details", { open: true }, h("summary", {}, isStandalone(config) ? "Prompt template" : "Prompt"),
+          h("pre", { class: "prompt" }, config.prompt ?? config.promptTemplate ?? ""))));
+  };
+
+  const loadTriggers = async () => {
+    const { items } = await get(`/api/tasks/${config.id}/triggers`);
+    triggersBox.replaceChildren(triggerList(config, items, loadTriggers, (t) => h("button", { type: "button", class: "danger small",
+      "aria-label": `Delete the ${t.type} trigger`, onclick: (e) => busy(e.currentTarget, async () => {
+        if (!window.confirm(`Delete this ${t.type} trigger?`)) return;
+        await del(`/api/tasks/${config.id}/triggers/${t.id}`);
+        await loadTriggers();
+      }) }, "Delete")));
+  };
+
+  const addTrigger = () => {
+    const fields = triggerFields("add");
+    fields.setKind(config.type);
+    const form = h("form", { novalidate: true, "aria-label": "Add a trigger" }, fields.element, h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", class: "secondary" }, "Add trigger"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      try {
+        await post(`/api/tasks/${config.id}/triggers`, { ...fields.value(), enabled: true });
+        toast("Trigger added.");
+        await loadTriggers();
+      } catch (error) {
+        showErrors(form, error);
+      }
+    });
+    return h("details", {}, h("summary", {}, "Add a trigger"), form);
+  };
+
+  const refreshRuns = async () => {
+    const { items } = await get(`/api/tasks/${config.id}/runs?limit=50`);
+    const snapshot = JSON.stringify(items.map((r) => [r.id, r.state, r.costUsd, r.startedAt, r.finishedAt ?? r.completedAt]));
+    if (snapshot === lastRuns) return;
+    lastRuns = snapshot;
+    runsBox.replaceChildren(items.length ? runsTable(config, items, refreshRuns)
+      : empty("No runs yet.", "Runs appear here when a trigger fires or you start one with the form above."));
+  };
+
+  const runForm = (() => {
+    const generated = paramsForm(config.paramsSchema);
+    const submit = h("button", { type: "submit" }, "Run now");
+    const paused = h("p", { class: "muted" }, "Paused: resume it to run it.");
+    const form = h("form", { id: "run", class: "card", novalidate: true, "aria-labelledby": "run-h" },
+      h("h2", { id: "run-h" }, "Run it now"),
+      generated.empty ? h("p", { class: "muted" }, "It takes no params.") : generated.element,
+      h("p", { class: "form-error", role: "alert" }), paused, h("div", { class: "actions" }, submit));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearErrors(form);
+      submit.disabled = true;
+      try {
+        const run = await post(`/api/tasks/${config.id}/runs`, { params: generated.read() });
+        toast("Run started.");
+        if (run.type === "workflow-run") navigate(`/tasks/scheduled/${config.id}?run=${run.runId}`);
+        else await refreshRuns();
+      } catch (error) {
+        showErrors(form, error);
+        form.querySelector("[aria-invalid]")?.focus();
+      } finally {
+        sync();
+      }
+    });
+    const sync = () => { submit.disabled = config.enabled === false; paused.hidden = config.enabled !== false; };
+    sync();
+    return { element: form, sync };
+  })();
+
+  const runId = new URLSearchParams(location.search).get("run");
+  if (runId && isStandalone(config)) {
+    logs = runLogs(runId);
+    logsBox.replaceChildren(logs.element);
+  } else if (runId) {
+    navigate(`/tasks/${runId}`);
+    return undefined;
+  }
+
+  drawHead();
+  view.replaceChildren(head,
+    h("section", { "aria-labelledby": "triggers-h" }, h("h2", { id: "triggers-h" }, "Triggers"), triggersBox, addTrigger()),
+    runForm.element,
+    logsBox,
+    h("section", { "aria-labelledby": "runs-h" }, h("h2", { id: "runs-h" }, "Runs"), runsBox));
+  await Promise.all([loadTriggers(), refreshRuns()]);
+  if (location.hash === "#run") runForm.element.querySelector("input, select, textarea, button")?.focus();
+  const tick = async () => {
+    try { await refreshRuns(); } catch { /* retried on the next tick */ }
+    if (!stopped) setTimeout(tick, RUNS_POLL_MS);
+  };
+  setTimeout(tick, RUNS_POLL_MS);
+  return () => { stopped = true; logs?.stop(); };
 }
 
 export default async function scheduled(view, { params: [configId], navigate }) {
-  if (configId) return detail(view, configId);
-  const list = h("div", {});
-  const load = async () => {
-    const [blueprints, standalone] = await Promise.all([all("/api/tasks?type=repo-blueprint"), all("/api/tasks?type=standalone")]);
-    const configs = [...blueprints, ...standalone];
-    list.replaceChildren(configs.length ? h("ul", { class: "rows cards" }, configs.map((c) => configCard(c, load, navigate)))
-      : empty("No scheduled tasks yet.",
-        "A scheduled task is a saved repo task or standalone task that a cron schedule, a webhook or a ticket starts. "
-        + "Creating them here is coming; until then create one with POST /api/tasks (type repo-blueprint or standalone) "
-        + "and add a trigger with POST /api/tasks/:id/triggers.", link("/templates", "Use a template instead")));
-  };
-  view.replaceChildren(heading("Scheduled tasks"), list);
-  await load();
+  if (configId) return detail(view, configId, navigate);
+  await list(view, navigate);
   return undefined;
 }

@@ -1,48 +1,145 @@
-// New Task: the form of SPEC §4's POST /api/tasks; the API's own validation speaks next to each field.
-import { all, post } from "./api.js";
-import { AGENT_TYPES, clearErrors, empty, field, h, heading, link, select, showErrors } from "./dom.js";
+// New Task (seeds: "Tasks -> New Task"): a repo task to run now, or a scheduled one (a blueprint and
+// its trigger); with no repository, a standalone task. The API is the one validator (novalidate):
+// its 400 names the field, shown right under it.
+import { ApiError, all, del, post } from "./api.js";
+import { AGENT_TYPES, clearErrors, field, h, heading, link, select, showErrors } from "./dom.js";
+import { triggerFields } from "./triggers.js";
+
+const STANDALONE = "";
+
+function radio(name, value, label, checked) {
+  const input = h("input", { type: "radio", name, value, id: `${name}-${value}`, checked });
+  return h("label", { class: "segment", for: input.id }, input, h("span", {}, label));
+}
+
+/** `""` -> undefined; anything else a number (the API says what is wrong with it). */
+function numberOrNothing(input) {
+  return input.value.trim() === "" ? undefined : Number(input.value);
+}
 
 export default async function newTask(view, { navigate }) {
   const repos = await all("/api/repos");
-  if (!repos.length) {
-    view.replaceChildren(heading("New Task"), empty("No repository connected yet.",
-      "A task runs against a repository: connect one first.", link("/repos", "Connect a repo")));
-    return;
-  }
-  const repo = select("repoId", repos.map((r) => [r.id, r.repoUrl]), repos[0].id);
-  const agent = select("agentType", AGENT_TYPES.map((a) => [a, a]), repos[0].defaultAgentType ?? "claude-code");
-  repo.addEventListener("change", () => {
-    agent.value = repos.find((r) => r.id === repo.value)?.defaultAgentType ?? agent.value;
-  });
+  const params = new URLSearchParams(location.search);
+  const startMode = params.get("mode") === "schedule" ? "schedule" : "now";
+
+  const modes = h("fieldset", { class: "segmented", role: "radiogroup" }, h("legend", {}, "When"),
+    radio("mode", "now", "Run now", startMode === "now"), radio("mode", "schedule", "Schedule", startMode === "schedule"));
+  const wanted = params.get("repoId");
+  const firstRepo = repos.find((r) => r.id === wanted)?.id ?? repos[0]?.id ?? STANDALONE;
+  const repo = select("repoId", [...repos.map((r) => [r.id, r.repoUrl]), [STANDALONE, "No repository: a standalone task"]],
+    params.get("standalone") === "1" ? STANDALONE : firstRepo);
+  const agent = select("agentType", AGENT_TYPES.map((a) => [a, a]), repos[0]?.defaultAgentType ?? "claude-code");
+  const name = h("input", { name: "name", autocomplete: "off" });
   const title = h("input", { name: "title", autocomplete: "off" });
   const prompt = h("textarea", { name: "prompt", rows: 8 });
-  const priority = h("input", { name: "priority", type: "number", inputmode: "numeric", value: "0" });
+  const priority = h("input", { name: "priority", type: "number", inputmode: "numeric", value: "0", min: "0", max: "1000" });
+  // Standalone tasks only.
+  const summary = h("input", { name: "description", autocomplete: "off" });
+  const schema = h("textarea", { name: "paramsSchema", rows: 6, spellcheck: "false",
+    placeholder: '{"type": "object", "properties": {"TEAM": {"type": "string"}}, "required": ["TEAM"]}' });
+  const maxTurns = h("input", { name: "maxTurns", type: "number", min: "1" });
+  const budget = h("input", { name: "budgetUsd", type: "number", min: "0", step: "0.01" });
+  const maxRetries = h("input", { name: "maxRetries", type: "number", min: "0", value: "1" });
+  const maxConcurrent = h("input", { name: "maxConcurrent", type: "number", min: "1", value: "2" });
+  const trigger = triggerFields("new");
   const submit = h("button", { type: "submit" }, "Create Task");
-  // The API is the one validator (novalidate): its 400 names the field, shown right under it.
-  const form = h("form", { class: "card", novalidate: true },
-    field("Repository", repo),
-    field("Title", title, "Becomes the branch name and the pull request's title."),
-    field("Description", prompt, "The prompt the agent receives: what to change, where, and any constraints."),
-    field("Priority", priority, "Lower numbers start first (0 to 1000)."),
-    field("Agent", agent),
+
+  const nameField = field("Name", name, "Names the scheduled task in the dashboard; defaults to the title.");
+  const titleField = field("Title", title, "Becomes the branch name and the pull request's title.");
+  const promptField = field("Description", prompt, "The prompt the agent receives: what to change, where, and any constraints.");
+  const promptLabel = promptField.querySelector("label");
+  const promptHint = promptField.querySelector(".hint");
+  const priorityField = field("Priority", priority, "Lower numbers start first (0 to 1000; default 0).");
+  const standaloneFields = h("div", { class: "field-group" },
+    field("Summary (optional)", summary, "What the task is for, as shown in the dashboard."),
+    field("Parameter schema (optional)", schema, "A JSON Schema object: each run's params are checked against it, defaults filled in; the run form is built from it."),
+    h("div", { class: "columns tight" }, field("Max turns", maxTurns), field("Budget (USD)", budget),
+      field("Retries", maxRetries), field("Runs at once", maxConcurrent)));
+
+  const form = h("form", { class: "card", novalidate: true, "aria-label": "New task" },
+    modes, field("Repository", repo, repos.length ? null : h("span", {}, "No repository connected yet: ", link("/repos", "connect one"), " for a repo task.")),
+    nameField, titleField, promptField, priorityField, field("Agent", agent), standaloneFields, trigger.element,
     h("p", { class: "form-error", role: "alert" }),
-    h("div", { class: "actions" }, submit, link("/tasks/scheduled", "Schedule it instead")));
+    h("div", { class: "actions" }, submit));
+
+  const mode = () => form.querySelector('input[name="mode"]:checked').value;
+  const standalone = () => repo.value === STANDALONE;
+  const arrange = () => {
+    const scheduling = mode() === "schedule";
+    nameField.hidden = !scheduling && !standalone();
+    nameField.querySelector(".hint").hidden = standalone();
+    titleField.hidden = standalone();
+    priorityField.hidden = standalone();
+    standaloneFields.hidden = !standalone();
+    trigger.element.hidden = !scheduling;
+    trigger.setKind(standalone() ? "standalone" : "repo-blueprint");
+    promptLabel.textContent = standalone() ? "Prompt template" : "Description";
+    promptHint.textContent = standalone()
+      ? "The agent's prompt; {{PARAM}} placeholders are filled from each run's params."
+      : "The prompt the agent receives: what to change, where, and any constraints.";
+    submit.textContent = scheduling ? "Create Schedule" : "Create Task";
+    // The choice stays in the URL, so this form can be bookmarked as it is.
+    const next = new URLSearchParams();
+    if (scheduling) next.set("mode", "schedule");
+    if (standalone() && repos.length) next.set("standalone", "1");
+    const query = next.toString();
+    history.replaceState(null, "", `/tasks/new${query ? `?${query}` : ""}`);
+  };
+  modes.addEventListener("change", arrange);
+  repo.addEventListener("change", () => {
+    agent.value = repos.find((r) => r.id === repo.value)?.defaultAgentType ?? agent.value;
+    arrange();
+  });
+  arrange();
+
+  const body = () => {
+    if (standalone()) {
+      const config = { type: "standalone", name: name.value.trim(), agentRuntime: agent.value, promptTemplate: prompt.value };
+      if (summary.value.trim()) config.description = summary.value.trim();
+      if (schema.value.trim()) {
+        try {
+          config.paramsSchema = JSON.parse(schema.value);
+        } catch {
+          throw new ApiError(400, { error: "invalid request", details: [{ field: "paramsSchema", problem: "is not valid JSON" }] });
+        }
+      }
+      for (const [key, input] of [["maxTurns", maxTurns], ["budgetUsd", budget], ["maxRetries", maxRetries], ["maxConcurrent", maxConcurrent]]) {
+        const value = numberOrNothing(input);
+        if (value !== undefined) config[key] = value;
+      }
+      return config;
+    }
+    const task = { repoId: repo.value, title: title.value.trim(), prompt: prompt.value, agentType: agent.value,
+      priority: priority.value === "" ? 0 : Number(priority.value) };
+    if (mode() === "now") return task;
+    return { type: "repo-blueprint", name: name.value.trim() || task.title, ...task };
+  };
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     submit.disabled = true;
-    const body = { repoId: repo.value, title: title.value.trim(), prompt: prompt.value, agentType: agent.value,
-      priority: priority.value === "" ? 0 : Number(priority.value) };
+    const aliases = { promptTemplate: "prompt", agentRuntime: "agentType", repoUrl: "repoId" };
+    let created = null;
     try {
-      const task = await post("/api/tasks", body);
-      navigate(`/tasks/${task.id}`);
+      const payload = body();
+      if (mode() === "now" && !standalone()) {
+        const task = await post("/api/tasks", payload);
+        navigate(`/tasks/${task.id}`);
+        return;
+      }
+      created = await post("/api/tasks", payload);
+      if (mode() === "schedule") await post(`/api/tasks/${created.id}/triggers`, { ...trigger.value(), enabled: true });
+      navigate(`/tasks/scheduled/${created.id}`);
     } catch (error) {
-      showErrors(form, error);
+      // A schedule is the config and its trigger, or nothing: a refused trigger undoes the config.
+      if (created) await del(`/api/tasks/${created.id}`).catch(() => {});
+      showErrors(form, error, aliases);
       form.querySelector("[aria-invalid]")?.focus();
     } finally {
       submit.disabled = false;
     }
   });
-  view.replaceChildren(heading("New Task"), form);
-  title.focus();
+  view.replaceChildren(heading("New Task", link("/tasks/scheduled", "Scheduled tasks")), form);
+  (standalone() || mode() === "schedule" ? name : title).focus();
 }
