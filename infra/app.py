@@ -1,8 +1,12 @@
 """The CDK app: `cdk synth` / `cdk deploy optio-prod`. One stack per Chalice stage.
 
-Context (`-c key=value`, or `make deploy` fills them from `aws eks describe-cluster`):
-  clusterName, clusterEndpoint, clusterCaData, oidcIssuer, kubectlRoleArn: the existing EKS cluster;
-  subnetIds, securityGroupIds (comma separated): put the launcher in the cluster's VPC (private endpoint);
+Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aws eks describe-cluster`):
+  clusterName, clusterEndpoint, clusterCaData, oidcIssuer, kubectlRoleArn: an existing EKS cluster;
+    without clusterName the stack creates a cluster of its own (VPC, managed node group);
+  vpcId, subnetIds, securityGroupIds (comma separated): put the launcher in the cluster's VPC (private endpoint);
+  nodeInstanceType, nodeMinSize, nodeMaxSize: the created cluster's node group (t3.large, 1..3);
+  availabilityZones (comma separated): the AZs of the created cluster's VPC without a lookup
+    (the offline synth in tests/infra gives them; a deploy looks them up);
   imageTag: tag of the runner and watcher images in the stack's ECR repositories;
   stages: which stacks to build (default "dev,prod").
 """
@@ -18,7 +22,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.tables
 
 from optio_infra import packaging  # noqa: E402
-from optio_infra.stack import ClusterConfig, OptioStack  # noqa: E402
+from optio_infra.stack import ClusterConfig, NodeConfig, OptioStack  # noqa: E402
 
 
 def main() -> None:
@@ -29,11 +33,15 @@ def main() -> None:
     ctx = app.node.try_get_context
     cluster = ClusterConfig.from_context(ctx)
     stages = str(ctx("stages") or "dev,prod").split(",")
-    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    if ctx("availabilityZones") and account and region:
+        app.node.set_context(f"availability-zones:account={account}:region={region}",
+                             str(ctx("availabilityZones")).split(","))
+    env = cdk.Environment(account=account, region=region)
     for stage in stages:
         # The construct id is the Chalice stage name (the Chalice construct packages that stage).
         OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
-                   image_tag=str(ctx("imageTag") or "latest"))
+                   nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"))
     app.synth()
 
 

@@ -1,6 +1,7 @@
 """One stage of Optio on AWS: tables, the Chalice app, the EKS pieces, secrets, alarms, dashboard."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
@@ -32,6 +34,10 @@ LAUNCHER_GROUP = "optio-launcher"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LOG_RETENTION_DAYS = 30
 STREAM_MAX_RETRIES = 5
+METRICS_NAMESPACE = "Optio"  # chalicelib.observability.NAMESPACE
+SERVICE = "optio"  # POWERTOOLS_SERVICE_NAME in .chalice/config.json: powertools adds it as a dimension
+DASHBOARD_STATES = ("queued", "provisioning", "running", "needs_attention", "pr_opened", "completed",
+                    "failed", "cancelled")
 
 # The Chalice functions, by their logical id in `chalice package`'s template.
 API_HANDLER = "APIHandler"
@@ -53,7 +59,7 @@ STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetSh
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """The existing EKS cluster the agents run on (`aws eks describe-cluster` gives every value)."""
+    """An existing EKS cluster the agents run on (`aws eks describe-cluster` gives every value)."""
     name: str
     endpoint: str
     ca_data: str
@@ -61,31 +67,65 @@ class ClusterConfig:
     kubectl_role_arn: str
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+    vpc_id: str = ""
 
     @property
     def private(self) -> bool:
         return bool(self.subnet_ids)
 
     @classmethod
-    def from_context(cls, ctx: Callable[[str], Any]) -> ClusterConfig:
+    def from_context(cls, ctx: Callable[[str], Any]) -> ClusterConfig | None:
+        """The cluster named by `-c clusterName=...`, or None: the stack creates one of its own."""
         def split(value: Any) -> tuple[str, ...]:
             return tuple(v for v in str(value or "").split(",") if v)
 
-        account = "123456789012"
+        if not ctx("clusterName"):
+            return None
+        missing = [k for k in ("clusterEndpoint", "clusterCaData", "oidcIssuer", "kubectlRoleArn") if not ctx(k)]
+        if ctx("subnetIds") and not ctx("vpcId"):
+            missing.append("vpcId")
+        if missing:
+            raise ValueError(f"clusterName is given, so these are needed too (make deploy fills them): {missing}")
         return cls(
-            name=str(ctx("clusterName") or "optio"),
-            endpoint=str(ctx("clusterEndpoint") or "https://EXAMPLE0123456789.gr7.us-east-1.eks.amazonaws.com"),
-            ca_data=str(ctx("clusterCaData") or "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="),
-            oidc_issuer=str(ctx("oidcIssuer") or "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789")
-            .removeprefix("https://"),
-            kubectl_role_arn=str(ctx("kubectlRoleArn") or f"arn:aws:iam::{account}:role/optio-kubectl"),
+            name=str(ctx("clusterName")),
+            endpoint=str(ctx("clusterEndpoint")),
+            ca_data=str(ctx("clusterCaData")),
+            oidc_issuer=str(ctx("oidcIssuer")).removeprefix("https://"),
+            kubectl_role_arn=str(ctx("kubectlRoleArn")),
             subnet_ids=split(ctx("subnetIds")),
             security_group_ids=split(ctx("securityGroupIds")),
+            vpc_id=str(ctx("vpcId") or ""),
         )
 
 
+@dataclass(frozen=True)
+class NodeConfig:
+    """The managed node group of a cluster the stack creates."""
+    instance_type: str = "t3.large"
+    min_size: int = 1
+    max_size: int = 3
+
+    @classmethod
+    def from_context(cls, ctx: Callable[[str], Any]) -> NodeConfig:
+        return cls(instance_type=str(ctx("nodeInstanceType") or cls.instance_type),
+                   min_size=int(ctx("nodeMinSize") or cls.min_size),
+                   max_size=int(ctx("nodeMaxSize") or cls.max_size))
+
+
+@dataclass
+class ClusterHandle:
+    """What the functions and the manifests need of the cluster, created or imported."""
+    cluster: eks.ICluster
+    name: str
+    endpoint: str
+    ca_data: str
+    oidc_issuer: str
+    provider: iam.IOpenIdConnectProvider
+
+
 def _kebab(name: str) -> str:
-    return "".join(f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    """TaskStream -> task-stream, APIHandler -> api-handler."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
 
 
 @jsii.implements(cdk.IAspect)
@@ -94,7 +134,12 @@ class LogRetention:
     of its own with a retention, like the app's functions."""
 
     def visit(self, node: IConstruct) -> None:
-        if isinstance(node, lambda_.CfnFunction) and not getattr(node.logging_config, "log_group", None):
+        if isinstance(node, lambda_.CfnFunction):
+            needs_group = not getattr(node.logging_config, "log_group", None)
+        else:  # custom resource providers' handlers are plain CfnResources of the same type
+            needs_group = (isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "AWS::Lambda::Function"
+                           and not isinstance(node.node.scope, Chalice))
+        if needs_group:
             group = logs.CfnLogGroup(node.node.scope, f"{node.node.id}LogGroup",
                                      retention_in_days=LOG_RETENTION_DAYS)
             group.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
@@ -102,8 +147,8 @@ class LogRetention:
 
 
 class OptioStack(cdk.Stack):
-    def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig, image_tag: str,
-                 **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, image_tag: str,
+                 nodes: NodeConfig | None = None, **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
         self.stage = stage
         prefix = f"optio-{stage}-"
@@ -141,6 +186,10 @@ class OptioStack(cdk.Stack):
 
         self.runner_repo = self._repository("RunnerRepository", f"optio-{stage}-runner", removal)
         self.watcher_repo = self._repository("WatcherRepository", f"optio-{stage}-watcher", removal)
+
+        # --- EKS: the cluster given by name, or one of the stack's own with a managed node group.
+        self.eks = (self._import_cluster(cluster) if cluster
+                    else self._create_cluster(nodes or NodeConfig(), removal))
 
         # --- The Chalice app, packaged without the kubernetes client; that is a layer of its own.
         source = packaging.chalice_source(stage)
@@ -189,9 +238,9 @@ class OptioStack(cdk.Stack):
             group.grant_write(roles[name])
             env = {
                 "OPTIO_TASKS_STREAM_ARN": tasks.attr_stream_arn,
-                "OPTIO_EKS_CLUSTER_NAME": cluster.name,
-                "OPTIO_EKS_ENDPOINT": cluster.endpoint,
-                "OPTIO_EKS_CA_DATA": cluster.ca_data,
+                "OPTIO_EKS_CLUSTER_NAME": self.eks.name,
+                "OPTIO_EKS_ENDPOINT": self.eks.endpoint,
+                "OPTIO_EKS_CA_DATA": self.eks.ca_data,
                 "OPTIO_K8S_NAMESPACE": NAMESPACE,
                 "OPTIO_K8S_SERVICE_ACCOUNT": RUNNER_SERVICE_ACCOUNT,
                 "OPTIO_K8S_SECRET_NAME": AGENT_SECRET,
@@ -210,7 +259,7 @@ class OptioStack(cdk.Stack):
                 fn.add_property_override(f"Environment.Variables.{var}", value)
             if self._talks_to_cluster(name):
                 fn.add_property_override("Layers", [self.k8s_layer.layer_version_arn])
-        if cluster.private:
+        if cluster and cluster.private:
             self.functions[LAUNCHER_FN].add_property_override("VpcConfig", {
                 "SubnetIds": list(cluster.subnet_ids), "SecurityGroupIds": list(cluster.security_group_ids)})
             roles[LAUNCHER_FN].add_managed_policy(
@@ -218,13 +267,14 @@ class OptioStack(cdk.Stack):
 
         self._stream_failure_handling(tasks)
         self._grants(tasks, launcher_name)
-        self._cluster(cluster, image_tag, prefix)
+        self._cluster_resources(image_tag, prefix)
         self._alarms_and_dashboard()
         cdk.Aspects.of(self).add(LogRetention())
         cdk.CfnOutput(self, "ApiUrl", value=api_url)
         cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets["OPTIO_API_TOKEN"].secret_name)
         cdk.CfnOutput(self, "RunnerRepositoryUri", value=self.runner_repo.repository_uri)
         cdk.CfnOutput(self, "WatcherRepositoryUri", value=self.watcher_repo.repository_uri)
+        cdk.CfnOutput(self, "ClusterName", value=self.eks.name)
 
     # ------------------------------------------------------------------ building blocks
     def _talks_to_cluster(self, name: str) -> bool:
@@ -310,29 +360,66 @@ class OptioStack(cdk.Stack):
             "OnFailure": {"Type": "SQS", "Destination": self.failures.queue_arn}})
 
     # ------------------------------------------------------------------ EKS
-    def _cluster(self, cfg: ClusterConfig, image_tag: str, prefix: str) -> None:
+    def _import_cluster(self, cfg: ClusterConfig) -> ClusterHandle:
         provider = iam.OpenIdConnectProvider.from_open_id_connect_provider_arn(
             self, "Oidc", self.format_arn(service="iam", region="", resource="oidc-provider",
                                           resource_name=cfg.oidc_issuer))
-        kubectl = KubectlV33Layer(self, "Kubectl")
+        # A private endpoint: CDK's kubectl handler runs in the cluster's VPC too.
+        vpc = ec2.Vpc.from_vpc_attributes(self, "Vpc", vpc_id=cfg.vpc_id, availability_zones=cdk.Fn.get_azs(),
+                                          private_subnet_ids=list(cfg.subnet_ids)) if cfg.private else None
         cluster = eks.Cluster.from_cluster_attributes(
             self, "Cluster", cluster_name=cfg.name, kubectl_role_arn=cfg.kubectl_role_arn,
-            kubectl_layer=kubectl, open_id_connect_provider=provider,
+            kubectl_layer=KubectlV33Layer(self, "Kubectl"), open_id_connect_provider=provider,
             kubectl_private_subnet_ids=list(cfg.subnet_ids) or None,
             kubectl_security_group_id=cfg.security_group_ids[0] if cfg.security_group_ids else None,
-            vpc=None,
+            vpc=vpc,
         )
+        return ClusterHandle(cluster, cfg.name, cfg.endpoint, cfg.ca_data, cfg.oidc_issuer, provider)
+
+    def _create_cluster(self, nodes: NodeConfig, removal: cdk.RemovalPolicy) -> ClusterHandle:
+        """A cluster of the stack's own: two AZs of public subnets (no NAT gateway to pay for while
+        idle; the nodes reach GitHub and the model APIs directly), API endpoint public and private,
+        Kubernetes secrets encrypted with the stack's key, access entries for the functions."""
+        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
+            ec2.SubnetConfiguration(name="nodes", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=20)])
+        cluster = eks.Cluster(
+            self, "Cluster", cluster_name=f"optio-{self.stage}", version=eks.KubernetesVersion.V1_33,
+            kubectl_layer=KubectlV33Layer(self, "Kubectl"), vpc=vpc,
+            vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)],
+            endpoint_access=eks.EndpointAccess.PUBLIC_AND_PRIVATE, default_capacity=0,
+            authentication_mode=eks.AuthenticationMode.API_AND_CONFIG_MAP, secrets_encryption_key=self.key,
+            cluster_logging=[eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT,
+                             eks.ClusterLoggingTypes.AUTHENTICATOR],
+            removal_policy=removal,
+        )
+        cluster.add_nodegroup_capacity(
+            "Nodes", instance_types=[ec2.InstanceType(nodes.instance_type)], min_size=nodes.min_size,
+            desired_size=nodes.min_size, max_size=nodes.max_size, disk_size=50,
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            labels={"optio.dev/pool": "agents"})
+        return ClusterHandle(cluster, cluster.cluster_name, cluster.cluster_endpoint,
+                             cluster.cluster_certificate_authority_data,
+                             cluster.cluster_open_id_connect_issuer, cluster.open_id_connect_provider)
+
+    def _cluster_resources(self, image_tag: str, prefix: str) -> None:
+        handle = self.eks
+        cluster = handle.cluster
         # Lambdas -> cluster: an access entry puts their roles in a group bound to a namespaced Role.
         for name in filter(self._talks_to_cluster, self.functions):
-            eks.CfnAccessEntry(self, f"{name}Access", cluster_name=cfg.name,
-                               principal_arn=self.roles[name].role_arn,
-                               kubernetes_groups=[LAUNCHER_GROUP], type="STANDARD")
+            entry = eks.CfnAccessEntry(self, f"{name}Access", cluster_name=handle.name,
+                                       principal_arn=self.roles[name].role_arn,
+                                       kubernetes_groups=[LAUNCHER_GROUP], type="STANDARD")
+            if isinstance(cluster, eks.Cluster):
+                entry.node.add_dependency(cluster)
 
         def irsa(construct_id: str, account: str) -> iam.Role:
-            conditions = {f"{cfg.oidc_issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{account}",
-                          f"{cfg.oidc_issuer}:aud": "sts.amazonaws.com"}
+            """A role only the given service account of the namespace can assume (the issuer is a
+            token when the stack creates the cluster: the condition's keys go through CfnJson)."""
+            conditions = cdk.CfnJson(self, f"{construct_id}Conditions", value={
+                f"{handle.oidc_issuer}:sub": f"system:serviceaccount:{NAMESPACE}:{account}",
+                f"{handle.oidc_issuer}:aud": "sts.amazonaws.com"})
             return iam.Role(self, construct_id, assumed_by=iam.FederatedPrincipal(
-                provider.open_id_connect_provider_arn, {"StringEquals": conditions},
+                handle.provider.open_id_connect_provider_arn, {"StringEquals": conditions},
                 "sts:AssumeRoleWithWebIdentity"))
 
         runner_role = irsa("RunnerRole", RUNNER_SERVICE_ACCOUNT)  # agents' AWS access (none by default)
@@ -425,26 +512,37 @@ class OptioStack(cdk.Stack):
             alarm(f"{name}Throttles", fn_metric(name, "Throttles"), 1, f"The {name} function is throttled.")
         alarm("StreamFailuresDepth", self.failures.metric_approximate_number_of_messages_visible(period=period),
               1, "Stream records that failed every retry are waiting in the failure queue.")
-        # Optio's own metrics (EMF, namespace "Optio", dimension service).
-        failed = cw.Metric(namespace="Optio", metric_name="TasksFailed", statistic="Sum", period=period,
-                           dimensions_map={"service": "optio"})
-        alarm("FailedTasksRate", failed, 10, "Ten or more tasks failed in five minutes.")
+        # Optio's own metrics (chalicelib.observability: EMF, namespace "Optio", dimension service
+        # from POWERTOOLS_SERVICE_NAME): TaskTransitions by `to`, TimeToStartMs, TaskCostUsd.
+        def transitions(to: str, period: cdk.Duration = period) -> cw.Metric:
+            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TaskTransitions", statistic="Sum",
+                             period=period, dimensions_map={"service": SERVICE, "to": to}, label=to)
 
-        states = ["queued", "provisioning", "running", "pr_opened", "completed", "failed", "cancelled"]
+        window = cdk.Duration.minutes(15)
+        failed_rate = cw.MathExpression(
+            expression="IF(failed >= 3, 100 * failed / (failed + completed + pr_opened), 0)",
+            using_metrics={s: transitions(s, window) for s in ("failed", "completed", "pr_opened")},
+            label="failed tasks (% of finished attempts)", period=window)
+        alarm("FailedTasksRate", failed_rate, 50,
+              "Half or more of the attempts that finished in 15 minutes failed (at least 3).")
+
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"optio-{self.stage}")
         dashboard.add_widgets(
-            cw.GraphWidget(title="Tasks by state", width=12, left=[
-                cw.Metric(namespace="Optio", metric_name="TaskTransitions", statistic="Sum", period=period,
-                          dimensions_map={"service": "optio", "state": s}, label=s) for s in states]),
-            cw.GraphWidget(title="Time to start (ms)", width=12, left=[
-                cw.Metric(namespace="Optio", metric_name="TimeToStart", statistic=stat, period=period,
-                          dimensions_map={"service": "optio"}, label=stat) for stat in ("p50", "p90", "Maximum")]),
-            cw.GraphWidget(title="Agent cost (USD)", width=12, left=[
-                cw.Metric(namespace="Optio", metric_name="CostUsd", statistic="Sum", period=cdk.Duration.hours(1),
-                          dimensions_map={"service": "optio"})]),
+            cw.GraphWidget(title="Tasks by state (transitions into each state)", width=12, stacked=True,
+                           left=[transitions(s) for s in DASHBOARD_STATES]),
+            cw.GraphWidget(title="Time to start (ms): created -> agent running", width=12, left=[
+                cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TimeToStartMs", statistic=stat,
+                          period=period, dimensions_map={"service": SERVICE}, label=stat)
+                for stat in ("p50", "p90", "Maximum")]),
+            cw.GraphWidget(title="Agent cost (USD per hour)", width=12, left=[
+                cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TaskCostUsd", statistic="Sum",
+                          period=cdk.Duration.hours(1), dimensions_map={"service": SERVICE}, label="cost")]),
+            cw.GraphWidget(title="Failed tasks (% of finished)", width=12, left=[failed_rate]),
             cw.GraphWidget(title="Stream iterator age (ms)", width=12,
                            left=[fn_metric(STREAM_FN, "IteratorAge", "Maximum")]),
             cw.GraphWidget(title="Errors", width=12, left=[fn_metric(n, "Errors") for n in self.functions]),
-            cw.AlarmStatusWidget(title="Alarms", width=12, alarms=alarms),
+            cw.GraphWidget(title="Throttles", width=12, left=[fn_metric(n, "Throttles") for n in self.functions]),
+            cw.GraphWidget(title="Stream failure queue depth", width=12, left=[
+                self.failures.metric_approximate_number_of_messages_visible(period=period)]),
+            cw.AlarmStatusWidget(title="Alarms", width=24, alarms=alarms),
         )
-

@@ -43,21 +43,45 @@ class Assembly:
         return {p.name: json.loads(p.read_text()) for p in self.template_files()}
 
 
-@pytest.fixture(scope="session")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+# A cluster that exists already, with a private endpoint: what `make deploy CLUSTER=...` passes.
+IMPORTED_CLUSTER = {
+    "clusterName": "existing",
+    "clusterEndpoint": "https://EXAMPLE0123456789.gr7.us-east-1.eks.amazonaws.com",
+    "clusterCaData": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",
+    "oidcIssuer": "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789",
+    "kubectlRoleArn": "arn:aws:iam::123456789012:role/optio-kubectl",
+    "vpcId": "vpc-0123456789abcdef0",
+    "subnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+    "securityGroupIds": "sg-0123456789abcdef0",
+}
+
+
+def synth(out: Path, context: dict[str, str]) -> Assembly:
     if not CDK.exists():
         pytest.skip("the CDK CLI is not installed: run `make infra`")
-    out = tmp_path_factory.mktemp("cdk.out")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIO_", "AWS_", "CDK_"))}
     env.update(OFFLINE_ENV)
     env["PATH"] = f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(
-        [str(CDK), "synth", "--quiet", "--no-notices", "--no-version-reporting", "--no-lookups",
-         "--output", str(out), "--context", f"stages={','.join(STAGES)}"],
-        cwd=INFRA, env=env, capture_output=True, text=True, timeout=280,
-    )
+    args = [str(CDK), "synth", "--quiet", "--no-notices", "--no-version-reporting", "--no-lookups",
+            "--output", str(out)]
+    for key, value in context.items():
+        args += ["--context", f"{key}={value}"]
+    result = subprocess.run(args, cwd=INFRA, env=env, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
     return Assembly(out)
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
+    """Both stages, each with an EKS cluster of its own (the default)."""
+    return synth(tmp_path_factory.mktemp("cdk.out"), {
+        "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c"})
+
+
+@pytest.fixture(scope="session")
+def imported(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assembly:
+    """prod on an existing cluster with a private endpoint (after `assembly`: its caches are warm)."""
+    return synth(tmp_path_factory.mktemp("cdk.out.imported"), {"stages": "prod", **IMPORTED_CLUSTER})
 
 
 def resources(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:

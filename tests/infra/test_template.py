@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import zipfile
@@ -12,7 +13,7 @@ import pytest
 from chalicelib.settings import settings
 from chalicelib.store.tables import table_definitions
 
-from .conftest import STAGES, Assembly, cfn_lint, resources
+from .conftest import IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
 
 pytestmark = pytest.mark.xdist_group("infra")
 
@@ -47,12 +48,15 @@ def test_both_stages_synthesise(assembly: Assembly) -> None:
         assert resources(template, "AWS::Serverless::Api")
 
 
-def test_cfn_lint_finds_no_errors(assembly: Assembly) -> None:
-    files = [str(p) for p in assembly.template_files()]
+def test_cfn_lint_finds_no_errors(assembly: Assembly, imported: Assembly) -> None:
+    files = [str(p) for p in assembly.template_files() + imported.template_files()]
     assert any(f.endswith("prod.template.json") for f in files)
-    result = subprocess.run([cfn_lint(), "--format", "json", "--", *files], capture_output=True, text=True,
-                            timeout=240)
-    findings = json.loads(result.stdout or "[]")
+    # Two linters at once (the main templates take most of the time): about half the wall time on 2 cores.
+    big = sorted(files, key=lambda f: -os.path.getsize(f))
+    groups = [big[0::2], big[1::2]]
+    runs = [subprocess.Popen([cfn_lint(), "--format", "json", "--", *g], stdout=subprocess.PIPE, text=True)
+            for g in groups if g]
+    findings = [f for run in runs for f in json.loads(run.communicate(timeout=240)[0] or "[]")]
     errors = [f for f in findings if f["Level"] == "Error"]
     assert not errors, json.dumps(errors, indent=1)[:6000]
 
@@ -98,20 +102,47 @@ def test_stream_function_handles_failures(assembly: Assembly, stage: str) -> Non
     assert env["OPTIO_TASKS_STREAM_ARN"] == {"Fn::GetAtt": [tasks_id, "StreamArn"]}
 
 
+def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """(namespace, name, dimensions) of every metric an alarm reads, plain or in metric math."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [{"Namespace": props["Namespace"], "MetricName": props["MetricName"],
+                 "Dimensions": props.get("Dimensions", [])}]
+    return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_alarms(assembly: Assembly, stage: str) -> None:
     template = assembly.template(stage)
     alarms = list(resources(template, "AWS::CloudWatch::Alarm").values())
-    metrics = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]) for a in alarms}
-    assert ("AWS/Lambda", "IteratorAge") in metrics
-    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
-    assert ("Optio", "TasksFailed") in metrics
+    metrics = [m for a in alarms for m in _alarm_metrics(a)]
+    names = {(m["Namespace"], m["MetricName"]) for m in metrics}
+    assert ("AWS/Lambda", "IteratorAge") in names
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in names
+    # The rate of failed tasks: chalicelib.observability's TaskTransitions into `failed`.
+    assert any(m["Namespace"] == "Optio" and m["MetricName"] == "TaskTransitions"
+               and {"Name": "to", "Value": "failed"} in m["Dimensions"] for m in metrics)
     for fn in resources(template, "AWS::Serverless::Function"):
         for metric in ("Errors", "Throttles"):
-            assert any(a["Properties"]["MetricName"] == metric
-                       and {"Name": "FunctionName", "Value": {"Ref": fn}} in a["Properties"]["Dimensions"]
-                       for a in alarms), (fn, metric)
-    assert resources(template, "AWS::CloudWatch::Dashboard")
+            assert any(m["MetricName"] == metric and {"Name": "FunctionName", "Value": {"Ref": fn}} in m["Dimensions"]
+                       for m in metrics), (fn, metric)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_shows_tasks_by_state_time_to_start_and_cost(assembly: Assembly, stage: str) -> None:
+    from chalicelib import observability
+    from chalicelib.core.states import TaskState
+
+    (dashboard,) = resources(assembly.template(stage), "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(_join(dashboard["Properties"]["DashboardBody"]))
+    metrics = [m for w in body["widgets"] for m in w.get("properties", {}).get("metrics", [])]
+    # [namespace, name, dim, value, dim, value, ..., {options}]
+    found = {(m[0], m[1], *[x for x in m[2:] if isinstance(x, str)]) for m in metrics if isinstance(m[0], str)}
+    ns = observability.NAMESPACE
+    for state in (TaskState.QUEUED, TaskState.RUNNING, TaskState.PR_OPENED, TaskState.FAILED):
+        assert (ns, "TaskTransitions", "service", "optio", "to", state.value) in found, state
+    assert (ns, "TimeToStartMs", "service", "optio") in found
+    assert (ns, "TaskCostUsd", "service", "optio") in found
 
 
 def test_no_wildcard_actions_and_no_tables_on_wildcard_resources(assembly: Assembly) -> None:
@@ -208,3 +239,134 @@ def test_no_wildcard_table_access_in_inline_roles(assembly: Assembly) -> None:
                 for statement in policy["PolicyDocument"]["Statement"]:
                     actions = _as_list(statement.get("Action", []))
                     assert not [a for a in actions if re.fullmatch(r"\*|[a-z0-9-]+:\*", a)], (name, key)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_model_has_its_table_and_ttl_where_rows_expire(assembly: Assembly, stage: str) -> None:
+    from pynamodb.attributes import TTLAttribute
+
+    from chalicelib.store.models import ALL_MODELS
+
+    tables = {r["Properties"]["TableName"]: r["Properties"]
+              for r in resources(assembly.template(stage), "AWS::DynamoDB::Table").values()}
+    assert f"optio-{stage}-workflow-runs" in tables
+    for model in ALL_MODELS:
+        table = tables[f"optio-{stage}-" + model.Meta.table_name.removeprefix(settings.table_prefix)]
+        ttl = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
+        expected = {"AttributeName": ttl[0], "Enabled": True} if ttl else None
+        assert table.get("TimeToLiveSpecification") == expected, model.__name__
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_schedule_functions(assembly: Assembly, stage: str) -> None:
+    functions = resources(assembly.template(stage), "AWS::Serverless::Function")
+    schedules = {r["Properties"]["FunctionName"]: e["Properties"]["Schedule"] for r in functions.values()
+                 for e in (r["Properties"].get("Events") or {}).values() if e["Type"] == "Schedule"}
+    assert schedules == {f"optio-{stage}-{name}": "rate(1 minute)"
+                         for name in ("resync", "ticket-sync", "trigger-tick")}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_created_cluster(assembly: Assembly, stage: str) -> None:
+    template = assembly.template(stage)
+    (cluster_id,) = resources(template, "Custom::AWSCDK-EKS-Cluster")
+    config = template["Resources"][cluster_id]["Properties"]["Config"]
+    assert config["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"  # access entries work
+    assert config["encryptionConfig"][0]["resources"] == ["secrets"]
+    (nodes,) = resources(template, "AWS::EKS::Nodegroup").values()
+    assert nodes["Properties"]["ScalingConfig"]["MinSize"] >= 1
+    functions = resources(template, "AWS::Serverless::Function")
+    for key in ("OPTIO_EKS_CLUSTER_NAME", "OPTIO_EKS_ENDPOINT", "OPTIO_EKS_CA_DATA"):
+        assert all(cluster_id in json.dumps(f["Properties"]["Environment"]["Variables"][key])
+                   for f in functions.values()), key
+    # The functions that talk to the cluster are in the launcher group by an access entry each.
+    entries = resources(template, "AWS::EKS::AccessEntry")
+    assert len(entries) == len(functions)
+    assert all(e["Properties"]["KubernetesGroups"] == ["optio-launcher"] for e in entries.values())
+
+
+def test_existing_private_cluster_puts_the_launcher_in_its_vpc(imported: Assembly) -> None:
+    template = imported.template("prod")
+    assert not resources(template, "Custom::AWSCDK-EKS-Cluster", "AWS::EKS::Nodegroup", "AWS::EC2::VPC")
+    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+                 for r in resources(template, "AWS::Serverless::Function").values()}
+    launcher = functions.pop("optio-prod-launcher")
+    assert launcher["VpcConfig"] == {"SubnetIds": IMPORTED_CLUSTER["subnetIds"].split(","),
+                                     "SecurityGroupIds": IMPORTED_CLUSTER["securityGroupIds"].split(",")}
+    assert not [name for name, f in functions.items() if "VpcConfig" in f]
+    for f in [launcher, *functions.values()]:
+        assert f["Environment"]["Variables"]["OPTIO_EKS_CLUSTER_NAME"] == "existing"
+        assert f["Environment"]["Variables"]["OPTIO_EKS_ENDPOINT"] == IMPORTED_CLUSTER["clusterEndpoint"]
+    assert all(e["Properties"]["ClusterName"] == "existing"
+               for e in resources(template, "AWS::EKS::AccessEntry").values())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_service_accounts_use_irsa(assembly: Assembly, stage: str) -> None:
+    template = assembly.template(stage)
+    manifests = [m for r in resources(template, "Custom::AWSCDK-EKS-KubernetesResource").values()
+                 for m in json.loads(_join(r["Properties"]["Manifest"]))]
+    accounts = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "ServiceAccount"}
+    assert set(accounts) >= {"optio-runner", "optio-watcher"}
+    roles = resources(template, "AWS::IAM::Role")
+    web_identity = [k for k, r in roles.items()
+                    if any(s["Action"] == "sts:AssumeRoleWithWebIdentity"
+                           for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"])]
+    assert len(web_identity) == 2
+    raw = json.dumps([r["Properties"]["Manifest"] for r in
+                      resources(template, "Custom::AWSCDK-EKS-KubernetesResource").values()])
+    for role in web_identity:
+        assert json.dumps({"Fn::GetAtt": [role, "Arn"]}) in raw  # eks.amazonaws.com/role-arn
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_key_and_least_privilege(assembly: Assembly, stage: str) -> None:
+    template = assembly.template(stage)
+    (key,) = resources(template, "AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    functions = resources(template, "AWS::Serverless::Function")
+    roles = {k: r["Properties"]["Role"]["Fn::GetAtt"][0] for k, r in functions.items()}
+    assert len(set(roles.values())) == len(roles)  # a role per function
+    policies = resources(template, "AWS::IAM::Policy").values()
+
+    def actions_of(role: str) -> set[str]:
+        return {a for p in policies if {"Ref": role} in p["Properties"]["Roles"]
+                for st in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(st["Action"])}
+
+    launcher = next(k for k, r in functions.items() if r["Properties"]["FunctionName"].endswith("-launcher"))
+    assert not [a for a in actions_of(roles[launcher]) if a.startswith(("dynamodb:", "lambda:"))]
+    stream = _stream_function(template)[0]
+    assert "dynamodb:GetRecords" in actions_of(roles[stream])
+    assert "sqs:SendMessage" in actions_of(roles[stream])
+    for name, role in roles.items():
+        if name not in (stream,):
+            assert "dynamodb:GetRecords" not in actions_of(role), name
+            assert "sqs:SendMessage" not in actions_of(role), name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_component_on_aws_is_in_the_template(assembly: Assembly, stage: str) -> None:
+    """ARCHITECTURE.md "Components on AWS", one by one."""
+    template = assembly.template(stage)
+    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+                 for r in resources(template, "AWS::Serverless::Function").values()}
+    # REST API, webhook hooks, dashboard pages: API Gateway + the API function.
+    assert resources(template, "AWS::Serverless::Api") and f"optio-{stage}-api-handler" in functions
+    # State-change fan-out: the tasks stream -> the stream function.
+    assert any(e["Type"] == "DynamoDB" for e in functions[f"optio-{stage}-task-stream"]["Events"].values())
+    # Cron triggers, resync, retries due, ticket sync: EventBridge schedules (test_schedule_functions).
+    # The pod launcher, invoked asynchronously by the others, with the kubernetes client.
+    launcher = functions[f"optio-{stage}-launcher"]
+    assert launcher["Layers"]
+    assert all(f["Environment"]["Variables"]["OPTIO_LAUNCHER_FUNCTION"] == f"optio-{stage}-launcher"
+               for f in functions.values())
+    # The agent: the runner image's repository, and the Jobs' service account (test_service_accounts).
+    repos = {r["Properties"]["RepositoryName"] for r in resources(template, "AWS::ECR::Repository").values()}
+    assert repos == {f"optio-{stage}-runner", f"optio-{stage}-watcher"}
+    assert all("optio-runner" in json.dumps(f["Environment"]["Variables"]["OPTIO_RUNNER_IMAGE"])
+               or "RunnerRepository" in json.dumps(f["Environment"]["Variables"]["OPTIO_RUNNER_IMAGE"])
+               for f in functions.values())
+    # PR status: the watcher Deployment (test_cluster_resources).
+    # Monitoring: JSON logs with a retention, X-Ray, alarms, dashboard.
+    assert all(f["Tracing"] == "Active" and f["LoggingConfig"]["LogFormat"] == "JSON" for f in functions.values())
+    assert resources(template, "AWS::CloudWatch::Alarm") and resources(template, "AWS::CloudWatch::Dashboard")
