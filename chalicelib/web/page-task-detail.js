@@ -36,6 +36,16 @@ function facts(task) {
     ["Cost", `${money(task.costUsd)} · ${task.inputTokens ?? 0} in / ${task.outputTokens ?? 0} out tokens${task.modelUsed ? ` · ${task.modelUsed}` : ""}`],
   ];
   if (task.parentId) rows.push(["Parent", link(`/tasks/${task.parentId}`, "parent task")]);
+  // A run of a scheduled task: back to its blueprint, and what started it.
+  const meta = task.metadata ?? {};
+  if (meta.taskConfigId) {
+    rows.push(["Scheduled task", h("span", {}, link(`/tasks/scheduled/${meta.taskConfigId}`, "its blueprint"),
+      meta.trigger?.type ? ` · started by ${meta.trigger.type}` : "")]);
+  }
+  if (meta.issueNumber || meta.ticketUrl || meta.issueUrl) {
+    const url = meta.issueUrl ?? meta.ticketUrl;
+    rows.push(["Ticket", url ? h("a", { href: url, target: "_blank", rel: "noopener" }, meta.issueNumber ? `#${meta.issueNumber}` : url) : `#${meta.issueNumber}`]);
+  }
   if (task.resultSummary) rows.push(["Result", task.resultSummary]);
   if (task.errorMessage) rows.push(["Error", h("span", { class: "error-text" }, task.errorMessage)]);
   return h("dl", { class: "facts" }, rows.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));

@@ -1,7 +1,7 @@
 // Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), the
 // queue in start order with drag-and-drop reordering, and the bulk actions.
 import { all, post } from "./api.js";
-import { TASK_STATES, busy, empty, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
+import { TASK_STATES, busy, empty, enabledBadge, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
 
 const REFRESH_MS = 4000;
 
@@ -50,12 +50,20 @@ function queueList(queued, onReorder) {
   return list;
 }
 
+const TYPES = [["repo-task", "Repo tasks"], ["repo-blueprint", "Scheduled repo tasks"], ["standalone", "Standalone tasks"], ["all", "All types"]];
+
 function taskTable(tasks) {
+  // Blueprints and standalone tasks have no state of their own: they read as active or paused, and
+  // open on their scheduled-task page.
+  const row = (t) => t.type === "repo-task" || !t.type
+    ? h("tr", {}, h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
+      h("td", { class: "muted" }, t.repoUrl), h("td", {}, String(t.priority)), h("td", {}, when(t.createdAt)))
+    : h("tr", {}, h("td", {}, link(`/tasks/scheduled/${t.id}`, t.name), h("span", { class: "muted" }, ` ${t.type}`)),
+      h("td", {}, enabledBadge(t.enabled)), h("td", { class: "muted" }, t.repoUrl ?? "no repository"),
+      h("td", {}, t.priority === undefined || t.priority === null ? "—" : String(t.priority)), h("td", {}, when(t.createdAt)));
   return h("table", { class: "tasks" },
     h("thead", {}, h("tr", {}, ["Title", "State", "Repo", "Priority", "Created"].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, tasks.map((t) => h("tr", {},
-      h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
-      h("td", { class: "muted" }, t.repoUrl), h("td", {}, String(t.priority)), h("td", {}, when(t.createdAt))))));
+    h("tbody", {}, tasks.map(row)));
 }
 
 export default async function tasksPage(view, { navigate }) {
@@ -63,6 +71,7 @@ export default async function tasksPage(view, { navigate }) {
   const repos = await all("/api/repos");
   const stateFilter = select("state", [["", "All states"], ...TASK_STATES.map((s) => [s, s.replaceAll("_", " ")])], params.get("state") ?? "");
   const repoFilter = select("repoId", [["", "All repos"], ...repos.map((r) => [r.id, r.repoUrl])], params.get("repoId") ?? "");
+  const typeFilter = select("type", TYPES, TYPES.some(([t]) => t === params.get("type")) ? params.get("type") : "repo-task");
   const search = h("input", { name: "q", type: "search", value: params.get("q") ?? "", placeholder: "Search titles" });
   const results = h("div", { "aria-live": "polite" });
   let queue = null;
@@ -72,11 +81,13 @@ export default async function tasksPage(view, { navigate }) {
   const applyFilters = () => {
     const next = new URLSearchParams();
     for (const control of [stateFilter, repoFilter, search]) if (control.value) next.set(control.name, control.value);
+    if (typeFilter.value !== "repo-task") next.set("type", typeFilter.value);
     const query = next.toString();
     navigate(`/tasks${query ? `?${query}` : ""}`);
   };
   stateFilter.addEventListener("change", applyFilters);
   repoFilter.addEventListener("change", applyFilters);
+  typeFilter.addEventListener("change", applyFilters);
   search.addEventListener("change", applyFilters);
 
   const reorder = async (taskIds) => {
@@ -93,13 +104,14 @@ export default async function tasksPage(view, { navigate }) {
 
   const refresh = async () => {
     if (queue?.isDragging()) return;
-    const query = new URLSearchParams({ type: "repo-task" });
+    const query = new URLSearchParams({ type: typeFilter.value });
     if (stateFilter.value) query.set("state", stateFilter.value);
     if (repoFilter.value) query.set("repoId", repoFilter.value);
     const needle = search.value.trim().toLowerCase();
-    const tasks = (await all(`/api/tasks?${query}`)).filter((t) => !needle || t.title.toLowerCase().includes(needle));
+    const tasks = (await all(`/api/tasks?${query}`))
+      .filter((t) => !needle || (t.title ?? t.name ?? "").toLowerCase().includes(needle));
     // Redraw only on a change, so a poll never steals the keyboard focus for nothing.
-    const snapshot = JSON.stringify(tasks.map((t) => [t.id, t.title, t.state, t.priority]));
+    const snapshot = JSON.stringify(tasks.map((t) => [t.id, t.title, t.state, t.priority, t.enabled]));
     if (snapshot === lastSnapshot) return;
     lastSnapshot = snapshot;
     const queued = tasks.filter((t) => t.state === "queued").sort(byQueueOrder);
@@ -125,7 +137,7 @@ export default async function tasksPage(view, { navigate }) {
     heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", "Retried"),
       bulk("Cancel active", "/api/tasks/bulk/cancel-active", "Cancelled"), link("/tasks/new", "New Task")),
     h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); applyFilters(); } },
-      field("State", stateFilter), field("Repo", repoFilter), field("Title", search),
+      field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Title", search),
       h("button", { type: "submit", class: "secondary" }, "Filter")),
     results);
   await refresh();

@@ -302,7 +302,13 @@ def test_a_schedule_and_its_trigger_are_paused_and_resumed_and_run_by_hand(page:
     card.get_by_role("button", name="Run Nightly tidy now").click()
     page.wait_for_url("**/tasks/*-*")
     expect(page.get_by_role("heading", name="Tidy up")).to_be_visible()
+    expect(page.get_by_role("link", name="its blueprint")).to_have_attribute("href", f"/tasks/scheduled/{blueprint['id']}")
     run_id = page.url.rsplit("/", 1)[1]
+    # Blueprints are in the task list too, under their type (a bookmarkable filter).
+    page.goto("/tasks")
+    page.get_by_label("Type").select_option("repo-blueprint")
+    page.wait_for_url("**/tasks?type=repo-blueprint")
+    expect(page.get_by_role("link", name="Nightly tidy")).to_have_attribute("href", f"/tasks/scheduled/{blueprint['id']}")
     # The run is listed on the blueprint's page, a link to the repo task it is.
     page.goto(f"/tasks/scheduled/{blueprint['id']}")
     expect(page.locator(f'tr[data-run-id="{run_id}"]').get_by_role("link", name="Tidy up")).to_be_visible()
@@ -396,6 +402,7 @@ def test_an_issue_is_assigned_to_optio_from_the_issues_page(page: Page, mode: Lo
     card.get_by_role("button", name=f"Assign {full_name}#{bug['number']} to Optio").click()
     page.wait_for_url("**/tasks/*-*")
     expect(page.get_by_role("heading", name="Fix the login redirect")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text(f"Ticket#{bug['number']}")
     task_id = page.url.rsplit("/", 1)[1]
     assert "optio" in [label["name"] for label in github.issue(full_name, bug["number"])["labels"]]
     assert github.comments(full_name, bug["number"])
