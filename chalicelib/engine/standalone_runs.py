@@ -50,7 +50,8 @@ def dispatch_runs() -> list[str]:
     config_ids = {run.taskConfigId for run in head}
     limits = _config_limits(config_ids)
     global_used, config_used = workflow_runs.slot_usage(config_ids)
-    queue = [QueuedTask(run.id, run.taskConfigId, limits.get(run.taskConfigId, STANDALONE_DEFAULT_MAX_CONCURRENT)) for run in head]
+    queue = [QueuedTask(run.id, run.taskConfigId, limits.get(run.taskConfigId, STANDALONE_DEFAULT_MAX_CONCURRENT))
+             for run in head]
     plan = plan_dispatch(queue, Capacity(global_used, settings.max_workflow_concurrent, config_used))
     by_id = {run.id: run for run in head}
     started: list[str] = []

@@ -5,15 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from tests.support.localmode import LocalMode
+from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("e2e-standalone")
+STALL_THRESHOLD_MS = 4000  # heartbeats come every second (tests/conftest.py)
+
+
+@pytest.fixture(scope="module")
+def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
+    mode = start_local_mode(tmp_path_factory.mktemp("standalone"), OPTIO_STALL_THRESHOLD_MS=str(STALL_THRESHOLD_MS))
+    yield mode
+    mode.stop()
 
 
 def job(mode: LocalMode, prompt: str, **fields: Any) -> dict[str, Any]:
@@ -70,8 +79,10 @@ def test_a_run_completes_with_its_output_cost_tokens_and_logs(local_mode: LocalM
     assert argv[argv.index("-p") + 1] == "Write the security report on web"
     # No repository: the agent works in a scratch directory, not a checkout.
     assert str(agent["cwd"]).endswith("/work") and not os.path.exists(os.path.join(agent["cwd"], ".git"))
-    started_ms = (at(agent["at"]) - at(run["createdAt"])).total_seconds() * 1000
-    print(f"run created -> agent started: {started_ms:.0f} ms")
+    created = at(run["createdAt"])
+    print("run created -> " + ", ".join(f"{name} +{(at(value) - created).total_seconds() * 1000:.0f} ms" for name, value in (
+        ("slot taken", run["startedAt"]), ("launched", run["launchedAt"]), ("agent started", agent["at"]),
+        ("finished", run["finishedAt"]))))
 
     lines = local_mode.api.ok("GET", f"/api/workflow-runs/{run_id}/logs?after=0&limit=200")["items"]
     assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
@@ -137,3 +148,14 @@ def test_a_run_whose_runner_died_fails_with_the_reason_and_is_retried(local_mode
                        timeout_s=20, what="the automatic retry")
     assert retried["retryCount"] == 1
     assert local_mode.api.ok("POST", f"/api/workflow-runs/{run_id}/cancel")["state"] == "failed"
+
+
+def test_a_run_whose_agent_went_silent_fails_as_stalled(local_mode: LocalMode) -> None:
+    run_id = start(local_mode, job(local_mode, "[fake:sleep=60] quiet report", maxRetries=0)["id"])
+    agent = wait_for(lambda: next(iter(agent_runs(local_mode, run_id)), None), what="the agent to start")
+    runner_pid = int(open(f"/proc/{agent['pid']}/stat").read().rsplit(")", 1)[1].split()[1])
+    os.kill(runner_pid, signal.SIGSTOP)  # alive, but no more heartbeats
+    failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed", timeout_s=STALL_THRESHOLD_MS / 1000 + 10,
+                      what="the run to stall")
+    assert failed["errorKind"] == "stalled" and "no heartbeat" in failed["errorMessage"], failed
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the stalled agent to be stopped")
