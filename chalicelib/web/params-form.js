@@ -10,9 +10,9 @@ function kindOf(property) {
   return ["string", "number", "integer", "boolean", "array", "object"].includes(type) ? type : "json";
 }
 
-function controlFor(name, property, required) {
+function controlFor(name, property, required, prefix) {
   const kind = kindOf(property);
-  const control = { name: `params.${name}`, id: `param-${name}` };
+  const control = { name: `params.${name}`, id: `${prefix}-${name}` };
   const initial = property.default;
   if (kind === "enum") {
     const options = property.enum.map((value) => h("option", { value: JSON.stringify(value), selected: value === initial }, String(value)));
@@ -33,12 +33,12 @@ function controlFor(name, property, required) {
 }
 
 /** `{element, read()}`; `read()` gives the params or throws `{details}` naming the fields it could not read. */
-export function paramsForm(schema) {
+export function paramsForm(schema, prefix = "param") {
   const properties = schema && typeof schema === "object" ? schema.properties ?? {} : {};
   const required = new Set(Array.isArray(schema?.required) ? schema.required : []);
   const entries = Object.entries(properties).map(([name, property]) => {
     const prop = property && typeof property === "object" ? property : {};
-    const control = controlFor(name, prop, required.has(name));
+    const control = controlFor(name, prop, required.has(name), prefix);
     if (required.has(name)) control.setAttribute("aria-required", "true");
     const label = `${prop.title ?? name}${required.has(name) ? " (required)" : ""}`;
     const defaultHint = prop.default !== undefined && kindOf(prop) !== "boolean" ? `Default: ${JSON.stringify(prop.default)}.` : "";

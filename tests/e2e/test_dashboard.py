@@ -225,10 +225,11 @@ def test_dragging_a_queued_task_above_another_reorders_the_queue(page: Page, mod
 def test_a_template_is_created_and_run_in_one_click(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
     name = f"Tidy docs {uuid.uuid4().hex[:6]}"
     page.goto("/templates")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Prompt").fill("[fake:noop] Tidy the docs")
-    page.get_by_label("Repository").select_option(repo["id"])
-    page.get_by_role("button", name="Create template").click()
+    form = page.get_by_role("form", name="New template")
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Prompt").fill("[fake:noop] Tidy the docs")
+    form.get_by_label("Repository").select_option(repo["id"])
+    form.get_by_role("button", name="Create template").click()
     run = page.get_by_role("button", name=f"Run {name}")
     expect(run).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
@@ -238,6 +239,25 @@ def test_a_template_is_created_and_run_in_one_click(page: Page, mode: LocalMode,
     task = mode.api.task(page.url.rsplit("/", 1)[1])
     assert task["title"] == name and task["metadata"]["templateId"]
     expect(page.get_by_role("heading", name=name)).to_be_visible()
+
+
+def test_a_template_without_a_repo_asks_for_one_and_for_its_params(page: Page, mode: LocalMode,
+                                                                   repo: dict[str, Any]) -> None:
+    name = f"Tidy an area {uuid.uuid4().hex[:6]}"
+    mode.api.ok("POST", "/api/templates", {
+        "name": name, "title": "Tidy {{AREA}}", "prompt": "[fake:noop] tidy {{AREA}}",
+        "paramsSchema": {"type": "object", "properties": {"AREA": {"type": "string"}}, "required": ["AREA"]}}, status=201)
+    page.goto("/templates")
+    page.get_by_role("button", name=f"Run {name}").click()
+    form = page.get_by_role("form", name=f"Run {name} with")
+    form.get_by_label("Repository").select_option(repo["id"])
+    form.get_by_role("button", name="Create the task").click()
+    expect(form.locator('[data-error-for="params.AREA"]')).to_have_text("is required")
+    form.get_by_label("AREA (required)").fill("docs")
+    form.get_by_role("button", name="Create the task").click()
+    page.wait_for_url("**/tasks/*-*")
+    task = mode.api.task(page.url.rsplit("/", 1)[1])
+    assert (task["title"], task["repoId"]) == ("Tidy docs", repo["id"])
 
 
 def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_it(page: Page, mode: LocalMode,
@@ -260,6 +280,7 @@ def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_
     assert not [c for c in mode.api.ok("GET", "/api/tasks?type=repo-blueprint")["items"] if c["name"] == "Weekday tidy"]
     page.get_by_label("Repeat").select_option(label="Weekdays at 9 AM (UTC)")
     expect(page.get_by_label("Cron expression")).to_have_value("0 9 * * 1-5")
+    screenshot(page, "task-new-schedule", full_page=True)
     page.get_by_role("button", name="Create Schedule").click()
     page.wait_for_url("**/tasks/scheduled/*-*")
     config_id = page.url.rsplit("/", 1)[1]
