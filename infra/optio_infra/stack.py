@@ -426,6 +426,11 @@ class OptioStack(cdk.Stack):
         watcher_role = irsa("WatcherRole", WATCHER_SERVICE_ACCOUNT)
         self._grant_tables(watcher_role, TABLE_READ + TABLE_WRITE)
         self.key.grant_encrypt_decrypt(watcher_role)
+        # infra/watcher_entrypoint.py reads the secrets key (decrypting it with the key granted above;
+        # Secret.grant_read would name the role in the key's policy: a cycle through the cluster).
+        watcher_role.add_to_policy(iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            resources=[self.secrets["OPTIO_SECRETS_KEY"].secret_arn]))
 
         labels = {"app.kubernetes.io/part-of": "optio", "optio.dev/stage": self.stage}
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}}
@@ -461,7 +466,8 @@ class OptioStack(cdk.Stack):
         selector = {"app.kubernetes.io/name": "optio-watcher"}
         env = [{"name": k, "value": v} for k, v in {
             "OPTIO_TABLE_PREFIX": prefix, "AWS_REGION": self.region, "OPTIO_LAUNCHER": "kubernetes",
-            "OPTIO_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "optio-watcher"}.items()]
+            "OPTIO_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "optio-watcher",
+            "OPTIO_SECRETS_KEY_SECRET": self.secrets["OPTIO_SECRETS_KEY"].secret_arn}.items()]
         return {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("optio-watcher"),
             "spec": {
@@ -476,10 +482,12 @@ class OptioStack(cdk.Stack):
                         "containers": [{
                             "name": "watcher",
                             "image": f"{self.watcher_repo.repository_uri}:{image_tag}",
-                            "command": ["python", "-m", "chalicelib.forge.watcher"],
+                            # Reads OPTIO_SECRETS_KEY from Secrets Manager (IRSA), then runs
+                            # `python -m chalicelib.forge.watcher` (infra/watcher.Dockerfile).
+                            "command": ["python", "/app/watcher_entrypoint.py"],
                             "env": env,
-                            # OPTIO_SECRETS_KEY and the like, when the watcher needs them.
-                            "envFrom": [{"secretRef": {"name": "optio-watcher-secrets", "optional": True}}],
+                            # Anything else the watcher should see (OPTIO_GITHUB_API_URL, ...).
+                            "envFrom": [{"secretRef": {"name": "optio-watcher-env", "optional": True}}],
                             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                                           "limits": {"memory": "512Mi"}},
                             "securityContext": {"allowPrivilegeEscalation": False,

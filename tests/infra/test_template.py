@@ -15,7 +15,8 @@ from chalicelib.store.tables import table_definitions
 
 from .conftest import IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
 
-pytestmark = pytest.mark.xdist_group("infra")
+# Cold caches (infra/build) make the first synth reach PyPI: more than the suite's 300 s default.
+pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
 
 FUNCTIONS = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 
@@ -220,7 +221,8 @@ def test_cluster_resources(assembly: Assembly, stage: str) -> None:
             ("Deployment", "optio-watcher")} <= kinds
     watcher = next(m for ms in manifests for m in ms if m["kind"] == "Deployment")
     container = watcher["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "chalicelib.forge.watcher"]
+    assert container["command"] == ["python", "/app/watcher_entrypoint.py"]  # -> chalicelib.forge.watcher
+    assert {e["name"] for e in container["env"]} >= {"OPTIO_TABLE_PREFIX", "OPTIO_SECRETS_KEY_SECRET"}
     assert len(resources(template, "AWS::ECR::Repository")) == 2
 
 
