@@ -16,11 +16,13 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("e2e-standalone")
 STALL_THRESHOLD_MS = 4000  # heartbeats come every second (tests/conftest.py)
+MAX_WORKFLOW_CONCURRENT = 3
 
 
 @pytest.fixture(scope="module")
 def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
-    mode = start_local_mode(tmp_path_factory.mktemp("standalone"), OPTIO_STALL_THRESHOLD_MS=str(STALL_THRESHOLD_MS))
+    mode = start_local_mode(tmp_path_factory.mktemp("standalone"), OPTIO_STALL_THRESHOLD_MS=str(STALL_THRESHOLD_MS),
+                            OPTIO_MAX_WORKFLOW_CONCURRENT=str(MAX_WORKFLOW_CONCURRENT))
     yield mode
     mode.stop()
 
@@ -90,18 +92,29 @@ def test_a_run_completes_with_its_output_cost_tokens_and_logs(local_mode: LocalM
     assert any("no repository" in line["content"] for line in lines)
 
 
+def most_at_once(runs: list[dict[str, Any]]) -> int:
+    # A run holds its slots from startedAt (queued -> running) to finishedAt (the way out).
+    intervals = [(at(r["startedAt"]), at(r["finishedAt"])) for r in runs]
+    return max(sum(1 for s, e in intervals if s <= start_ < e) for start_, _ in intervals)
+
+
 def test_three_runs_of_a_task_limited_to_two_never_run_three_at_once(local_mode: LocalMode) -> None:
     limited = job(local_mode, "[fake:sleep=1.5] run {{n}}", maxConcurrent=2)
     ids = [start(local_mode, limited["id"], {"n": n}) for n in range(3)]
     runs = [wait_run(local_mode, i, lambda r: r["state"] == "completed", what="all three to complete")
             for i in ids]
-    # A run holds its slots from startedAt (queued -> running) to finishedAt (the way out).
+    assert most_at_once(runs) == 2, runs
     intervals = [(at(r["startedAt"]), at(r["finishedAt"])) for r in runs]
-    at_once = max(sum(1 for s, e in intervals if s <= start_ < e) for start_, _ in intervals)
-    assert at_once == 2, intervals
     # The agents agree: the third started only after one of the first two had finished.
     third = max(at(agent_runs(local_mode, i)[0]["at"]) for i in ids)
     assert third >= min(end for _, end in intervals)
+
+
+def test_runs_of_several_tasks_never_exceed_the_global_limit(local_mode: LocalMode) -> None:
+    jobs = [job(local_mode, "[fake:sleep=2] run {{n}}", maxConcurrent=2)["id"] for _ in range(3)]
+    ids = [start(local_mode, job_id, {"n": n}) for job_id in jobs for n in range(2)]
+    runs = [wait_run(local_mode, i, lambda r: r["state"] == "completed", what="all six to complete") for i in ids]
+    assert most_at_once(runs) == MAX_WORKFLOW_CONCURRENT, runs
 
 
 def test_a_failing_run_is_retried_once_after_backoff_and_a_cancelled_one_never(local_mode: LocalMode) -> None:
