@@ -5,6 +5,7 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
     without clusterName the stack creates a cluster of its own (VPC, managed node group);
   vpcId, subnetIds, securityGroupIds (comma separated): put the launcher in the cluster's VPC (private endpoint);
   nodeInstanceType, nodeMinSize, nodeMaxSize: the created cluster's node group (t3.large, 1..3);
+  adminPrincipalArn: an IAM role or user given cluster-admin on the created cluster (make deploy: you);
   availabilityZones (comma separated): the AZs of the created cluster's VPC without a lookup
     (the offline synth in tests/infra gives them; a deploy looks them up);
   imageTag: tag of the runner and watcher images in the stack's ECR repositories;
@@ -41,7 +42,8 @@ def main() -> None:
     for stage in stages:
         # The construct id is the Chalice stage name (the Chalice construct packages that stage).
         OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
-                   nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"))
+                   nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"),
+                   admin_principal=str(ctx("adminPrincipalArn") or ""))
     app.synth()
 
 

@@ -27,6 +27,10 @@ TAG=${IMAGE_TAG:-$(git -C "$ROOT" rev-parse --short=12 HEAD)$(git -C "$ROOT" dif
 echo "Deploying optio-$STAGE to account $ACCOUNT, $REGION, images tagged $TAG"
 
 CONTEXT=(-c "stages=$STAGE" -c "imageTag=$TAG")
+# You get kubectl on a cluster the stack creates: your role (an assumed role's ARN is its session's).
+CALLER=$(aws sts get-caller-identity --query Arn --output text)
+ADMIN=${ADMIN_PRINCIPAL_ARN:-$(sed -E 's#^arn:([^:]+):sts::([0-9]+):assumed-role/([^/]+)/.*#arn:\1:iam::\2:role/\3#' <<<"$CALLER")}
+[ -n "$CLUSTER" ] || CONTEXT+=(-c "adminPrincipalArn=$ADMIN")
 if [ -n "$CLUSTER" ]; then
   [ -n "$KUBECTL_ROLE_ARN" ] || {
     echo "CLUSTER=$CLUSTER needs KUBECTL_ROLE_ARN: a role CloudFormation's kubectl handler assumes, with" >&2

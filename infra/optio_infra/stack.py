@@ -148,8 +148,9 @@ class LogRetention:
 
 class OptioStack(cdk.Stack):
     def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, image_tag: str,
-                 nodes: NodeConfig | None = None, **kwargs: Any) -> None:
+                 nodes: NodeConfig | None = None, admin_principal: str = "", **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
+        self.admin_principal = admin_principal
         self.stage = stage
         prefix = f"optio-{stage}-"
         prod = stage == "prod"
@@ -404,6 +405,15 @@ class OptioStack(cdk.Stack):
     def _cluster_resources(self, image_tag: str, prefix: str) -> None:
         handle = self.eks
         cluster = handle.cluster
+        if isinstance(cluster, eks.Cluster) and self.admin_principal:
+            # Whoever deploys gets kubectl on the cluster the stack created (make deploy passes the
+            # caller's role): to fill the agent keys' Secret, to look at pods.
+            eks.CfnAccessEntry(self, "AdminAccess", cluster_name=handle.name, principal_arn=self.admin_principal,
+                               type="STANDARD", access_policies=[eks.CfnAccessEntry.AccessPolicyProperty(
+                                   policy_arn=f"arn:{self.partition}:eks::aws:cluster-access-policy/"
+                                              "AmazonEKSClusterAdminPolicy",
+                                   access_scope=eks.CfnAccessEntry.AccessScopeProperty(type="cluster"))],
+                               ).node.add_dependency(cluster)
         # Lambdas -> cluster: an access entry puts their roles in a group bound to a namespaced Role.
         for name in filter(self._talks_to_cluster, self.functions):
             entry = eks.CfnAccessEntry(self, f"{name}Access", cluster_name=handle.name,
@@ -445,9 +455,6 @@ class OptioStack(cdk.Stack):
             {"apiVersion": "v1", "kind": "ServiceAccount",
              "metadata": meta(WATCHER_SERVICE_ACCOUNT,
                               annotations={"eks.amazonaws.com/role-arn": watcher_role.role_arn})},
-            # The agent keys: created empty, filled with `kubectl create secret ... --dry-run | apply`
-            # (README "Deploy to AWS"); `kubectl apply` of this manifest leaves added keys alone.
-            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(AGENT_SECRET)},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(LAUNCHER_GROUP),
              "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]},
                        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]},
@@ -460,6 +467,12 @@ class OptioStack(cdk.Stack):
         resources = eks.KubernetesManifest(self, "Resources", cluster=cluster, manifest=manifests,
                                            overwrite=True)
         resources.node.add_dependency(ns)
+        # The agent keys: created empty, in a manifest of its own that never changes, so no later
+        # deploy applies it again over the keys filled in with `kubectl ... | kubectl replace -f -`
+        # (README "Deploy to AWS").
+        secret = eks.KubernetesManifest(self, "AgentSecret", cluster=cluster, overwrite=True, manifest=[
+            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(AGENT_SECRET)}])
+        secret.node.add_dependency(ns)
 
     def _watcher_deployment(self, meta: Callable[..., dict[str, Any]], labels: dict[str, str],
                             image_tag: str, prefix: str) -> dict[str, Any]:

@@ -43,6 +43,8 @@ class Assembly:
         return {p.name: json.loads(p.read_text()) for p in self.template_files()}
 
 
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/Admin"
+
 # A cluster that exists already, with a private endpoint: what `make deploy CLUSTER=...` passes.
 IMPORTED_CLUSTER = {
     "clusterName": "existing",
@@ -75,7 +77,8 @@ def synth(out: Path, context: dict[str, str]) -> Assembly:
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """Both stages, each with an EKS cluster of its own (the default)."""
     return synth(tmp_path_factory.mktemp("cdk.out"), {
-        "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c"})
+        "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
+        "adminPrincipalArn": ADMIN_ROLE})
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.settings import settings
 from chalicelib.store.tables import table_definitions
 
-from .conftest import IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
+from .conftest import ADMIN_ROLE, IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
 
 # Cold caches (infra/build) make the first synth reach PyPI: more than the suite's 300 s default.
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
@@ -282,9 +282,16 @@ def test_created_cluster(assembly: Assembly, stage: str) -> None:
         assert all(cluster_id in json.dumps(f["Properties"]["Environment"]["Variables"][key])
                    for f in functions.values()), key
     # The functions that talk to the cluster are in the launcher group by an access entry each.
-    entries = resources(template, "AWS::EKS::AccessEntry")
+    entries = [e["Properties"] for e in resources(template, "AWS::EKS::AccessEntry").values()]
+    (admin,) = [e for e in entries if e["PrincipalArn"] == ADMIN_ROLE]  # the deployer's kubectl
+    assert admin["AccessPolicies"][0]["PolicyArn"]["Fn::Join"][1][-1].endswith("AmazonEKSClusterAdminPolicy")
+    entries.remove(admin)
     assert len(entries) == len(functions)
-    assert all(e["Properties"]["KubernetesGroups"] == ["optio-launcher"] for e in entries.values())
+    assert all(e["KubernetesGroups"] == ["optio-launcher"] for e in entries)
+    # The agent keys' Secret is a manifest of its own: no deploy applies it again over filled-in keys.
+    manifests = [json.loads(_join(r["Properties"]["Manifest"]))
+                 for r in resources(template, "Custom::AWSCDK-EKS-KubernetesResource").values()]
+    assert [[m["kind"] for m in ms] for ms in manifests if any(m["kind"] == "Secret" for m in ms)] == [["Secret"]]
 
 
 def test_existing_private_cluster_puts_the_launcher_in_its_vpc(imported: Assembly) -> None:
