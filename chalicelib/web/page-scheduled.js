@@ -50,12 +50,13 @@ async function runNow(config, navigate) {
   navigate(run.type === "repo-task" ? `/tasks/${run.runId}` : `/tasks/scheduled/${config.id}?run=${run.runId}`);
 }
 
-function configCard(config, reload, navigate) {
+function configCard(config, reload, navigate, repoName) {
   const label = labelOf(config);
   const triggers = h("div", {}, h("p", { class: "muted" }, "Loading triggers…"));
   get(`/api/tasks/${config.id}/triggers`).then(({ items }) => triggers.replaceChildren(triggerList(config, items, reload)))
     .catch((error) => triggers.replaceChildren(h("p", { class: "error-text" }, `Could not load the triggers: ${error.message}`)));
-  const what = isStandalone(config) ? `standalone · ${config.agentRuntime ?? "claude-code"}` : `repo task · ${config.repoUrl ?? ""}`;
+  const what = isStandalone(config) ? `standalone · ${config.agentRuntime ?? "claude-code"}`
+    : `repo task · ${repoName(config) ?? "no repository"}`;
   // A paused config does not run, not even by hand (the API refuses it); one with params asks for them.
   const run = needsParams(config)
     ? link(`/tasks/scheduled/${config.id}#run`, h("span", { "aria-hidden": "true" }, "Run…"), h("span", { class: "visually-hidden" }, `Run ${label} with params`))
@@ -74,9 +75,10 @@ function configCard(config, reload, navigate) {
 async function list(view, navigate) {
   const holder = h("div", {});
   const load = async () => {
-    const [blueprints, standalone] = await Promise.all([all("/api/tasks?type=repo-blueprint"), all("/api/tasks?type=standalone")]);
+    const [blueprints, standalone, repos] = await Promise.all([all("/api/tasks?type=repo-blueprint"), all("/api/tasks?type=standalone"), all("/api/repos")]);
+    const repoName = (config) => repos.find((r) => r.id === config.repoId)?.repoUrl ?? config.repoUrl;
     const section = (id, title, items) => items.length ? h("section", { "aria-labelledby": id }, h("h2", { id }, title),
-      h("ul", { class: "rows cards" }, items.map((c) => configCard(c, load, navigate)))) : null;
+      h("ul", { class: "rows cards" }, items.map((c) => configCard(c, load, navigate, repoName)))) : null;
     holder.replaceChildren(blueprints.length + standalone.length
       ? h("div", {}, section("blueprints-h", `Repo tasks (${blueprints.length})`, blueprints),
         section("standalone-h", `Standalone tasks (${standalone.length})`, standalone))
@@ -129,9 +131,10 @@ function runLogs(runId) {
       if (!page.nextCursor) break;
     }
     waiting.hidden = lines.children.length > 0;
-    status.replaceChildren(stateBadge(run.state), ` ${duration(run.startedAt, run.finishedAt)}`,
+    status.replaceChildren(...[stateBadge(run.state), run.startedAt ? ` ran ${duration(run.startedAt, run.finishedAt)}` : " not started yet",
+      run.costUsd ? ` · ${money(run.costUsd)}` : null,
       run.errorMessage ? h("span", { class: "error-text" }, ` ${run.errorMessage}`) : null,
-      run.output ? h("details", {}, h("summary", {}, "Output"), h("pre", { class: "prompt" }, run.output)) : null);
+      run.output ? h("details", {}, h("summary", {}, "Output"), h("pre", { class: "prompt" }, run.output)) : null].filter(Boolean));
     return ACTIVE_RUN.has(run.state);
   };
   const tick = async () => {

@@ -67,7 +67,7 @@ export function describeTrigger(trigger) {
   const config = trigger.config ?? {};
   if (trigger.type === "schedule") {
     const preset = CRON_PRESETS.find(([cron]) => cron === config.cronExpression);
-    return `Schedule: cron ${config.cronExpression}${preset ? ` (${preset[1].toLowerCase()})` : ""}`;
+    return `Schedule: cron ${config.cronExpression}${preset ? ` · ${preset[1].charAt(0).toLowerCase()}${preset[1].slice(1)}` : " (UTC)"}`;
   }
   if (trigger.type === "webhook") return `Webhook: POST /api/hooks/${config.path}${config.hasSecret ? " (signed)" : ""}`;
   const labels = config.labels?.length ? ` labelled ${config.labels.join(", ")}` : "";

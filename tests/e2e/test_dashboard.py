@@ -144,7 +144,7 @@ def test_a_task_created_from_the_form_streams_its_logs_and_completes(page: Page,
     # Lines arrive while the agent still works, not only once it is done.
     page.wait_for_function(
         "() => document.querySelectorAll('.logs li').length > 0"
-        " && document.querySelector('.page-head .badge').textContent === 'running'", timeout=20_000)
+        " && document.querySelector('.page-head .badge').textContent === 'running'", timeout=45_000)
     expect(page.locator(".page-head .badge")).to_have_text("completed", timeout=30_000)
     final = mode.api.logs(task_id)
     expect(page.locator(".logs li")).to_have_count(len(final))
@@ -198,8 +198,10 @@ def test_dragging_a_queued_task_above_another_reorders_the_queue(page: Page, mod
                           status=201)["id"])
 
     # The blocker holds the only slot (OPTIO_MAX_CONCURRENT=1), so the other two stay queued.
-    blocker = create("Blocker", "[fake:sleep=30] hold the slot")
-    api.wait_state(blocker, "running", timeout_s=20)
+    # Tasks of earlier tests may still hold the slot: the blocker waits its turn, then holds it
+    # well past the test (it is cancelled at the end).
+    blocker = create("Blocker", "[fake:sleep=90] hold the slot")
+    api.wait_state(blocker, "running", timeout_s=60)
     first, second = create("First in line", "[fake:noop] one"), create("Second in line", "[fake:noop] two")
     try:
         page.goto("/tasks")
@@ -303,7 +305,8 @@ def test_a_schedule_and_its_trigger_are_paused_and_resumed_and_run_by_hand(page:
     page.goto("/tasks/scheduled")
     card = page.locator(f'[data-config-id="{blueprint["id"]}"]')
     expect(card.get_by_role("link", name="Nightly tidy")).to_be_visible()
-    expect(card).to_contain_text("cron 0 0 * * * (daily at midnight (utc))")
+    expect(card).to_contain_text("cron 0 0 * * * · daily at midnight (UTC)")
+    expect(card).to_contain_text(f"repo task · {repo['repoUrl']}")
     # The trigger alone: paused, then resumed, in one click each.
     card.get_by_role("button", name="Pause Nightly tidy's schedule trigger").click()
     expect(card.get_by_role("button", name="Resume Nightly tidy's schedule trigger")).to_be_visible()
