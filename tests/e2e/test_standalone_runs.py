@@ -54,11 +54,17 @@ def agent_runs(mode: LocalMode, run_id: str) -> list[dict[str, Any]]:
 
 
 def gone(pid: int) -> bool:
+    """Exited; an orphan nobody has reaped yet (a zombie) counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
         return True
-    return False
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
 def at(value: str) -> datetime:
@@ -151,7 +157,7 @@ def test_a_run_whose_runner_died_fails_with_the_reason_and_is_retried(local_mode
     run_id = start(local_mode, job(local_mode, "[fake:sleep=60] long report")["id"])
     agent = wait_for(lambda: next(iter(agent_runs(local_mode, run_id)), None), what="the agent to start")
     # The agent's parent is the runner: kill it as an OOM kill or a crash would.
-    runner_pid = int(open(f"/proc/{agent['pid']}/stat").read().rsplit(")", 1)[1].split()[1])
+    runner_pid = parent_of(int(agent["pid"]))
     os.kill(runner_pid, signal.SIGKILL)
     failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed" or r["attempt"] > 1,
                       what="the resync to notice the dead runner")
@@ -166,7 +172,7 @@ def test_a_run_whose_runner_died_fails_with_the_reason_and_is_retried(local_mode
 def test_a_run_whose_agent_went_silent_fails_as_stalled(local_mode: LocalMode) -> None:
     run_id = start(local_mode, job(local_mode, "[fake:sleep=60] quiet report", maxRetries=0)["id"])
     agent = wait_for(lambda: next(iter(agent_runs(local_mode, run_id)), None), what="the agent to start")
-    runner_pid = int(open(f"/proc/{agent['pid']}/stat").read().rsplit(")", 1)[1].split()[1])
+    runner_pid = parent_of(int(agent["pid"]))
     os.kill(runner_pid, signal.SIGSTOP)  # alive, but no more heartbeats
     failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed", timeout_s=STALL_THRESHOLD_MS / 1000 + 10,
                       what="the run to stall")
