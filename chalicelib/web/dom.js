@@ -59,6 +59,10 @@ export function field(label, control, hint) {
   control.id = id;
   const error = h("p", { class: "field-error", id: `${id}-error`, "data-error-for": control.name });
   control.setAttribute("aria-describedby", error.id);
+  // An error speaks of the value that was sent: editing it clears the error.
+  const clear = () => { error.textContent = ""; control.removeAttribute("aria-invalid"); };
+  control.addEventListener("input", clear);
+  control.addEventListener("change", clear);
   return h("div", { class: "field" }, h("label", { for: id }, label), control,
     hint ? h("p", { class: "hint" }, hint) : null, error);
 }
@@ -69,15 +73,17 @@ export function select(name, options, selected) {
 }
 
 /** Shows an API error next to the fields it names, or at the form's foot when it names none. A
- * detail's field is matched whole (`config.cronExpression`, `params.COUNT`), else by its first part;
+ * detail's field is matched whole (`config.cronExpression`, `params.COUNT`), else by its longest leading part;
  * `aliases` maps the API's field names onto the form's where they differ. */
 export function showErrors(form, error, aliases = {}) {
   clearErrors(form);
   let placed = false;
   const slotFor = (name) => form.querySelector(`[data-error-for="${CSS.escape(aliases[name] ?? name)}"]`);
   for (const detail of error.details ?? []) {
-    const path = String(detail.field ?? "");
-    const slot = slotFor(path) ?? slotFor(path.split(".")[0]);
+    // The longest leading part of the path that names a field: `environment.secrets.0` -> `environment.secrets`.
+    const parts = String(detail.field ?? "").split(".");
+    let slot = null;
+    for (let n = parts.length; n > 0 && !slot; n -= 1) slot = slotFor(parts.slice(0, n).join("."));
     if (!slot || slot.closest("[hidden]")) continue;
     slot.textContent = `${slot.textContent ? `${slot.textContent}; ` : ""}${detail.problem}`;
     form.querySelector(`[name="${CSS.escape(slot.dataset.errorFor)}"]`)?.setAttribute("aria-invalid", "true");

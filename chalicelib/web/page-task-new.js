@@ -41,6 +41,9 @@ export default async function newTask(view, { navigate }) {
   const budget = h("input", { name: "budgetUsd", type: "number", min: "0", step: "0.01" });
   const maxRetries = h("input", { name: "maxRetries", type: "number", min: "0", value: "1" });
   const maxConcurrent = h("input", { name: "maxConcurrent", type: "number", min: "1", value: "2" });
+  const image = h("input", { name: "environment.image", id: "env-image", autocomplete: "off", placeholder: "the runner image" });
+  const setup = h("textarea", { name: "environment.setupCommands", id: "env-setup", rows: 3, spellcheck: "false", placeholder: "pip install -r requirements.txt" });
+  const secretNames = h("input", { name: "environment.secrets", id: "env-secrets", autocomplete: "off", placeholder: "SLACK_TOKEN, DATABASE_URL" });
   const trigger = triggerFields("new");
   const submit = h("button", { type: "submit" }, "Create Task");
 
@@ -54,7 +57,10 @@ export default async function newTask(view, { navigate }) {
     field("Summary (optional)", summary, "What the task is for, as shown in the dashboard."),
     field("Parameter schema (optional)", schema, "A JSON Schema object: each run's params are checked against it, defaults filled in; the run form is built from it."),
     h("div", { class: "columns tight" }, field("Max turns", maxTurns), field("Budget (USD)", budget),
-      field("Retries", maxRetries), field("Runs at once", maxConcurrent)));
+      field("Retries", maxRetries), field("Runs at once", maxConcurrent)),
+    h("details", {}, h("summary", {}, "Environment (optional)"), h("div", { class: "field-group" },
+      field("Image", image), field("Setup commands", setup, "One command per line, run before the agent starts."),
+      field("Secrets", secretNames, "Comma separated names of secrets (see Settings) handed to the agent as environment variables."))));
 
   const form = h("form", { class: "card", novalidate: true, "aria-label": "New task" },
     modes, field("Repository", repo, repos.length ? null : h("span", {}, "No repository connected yet: ", link("/repos", "connect one"), " for a repo task.")),
@@ -107,6 +113,13 @@ export default async function newTask(view, { navigate }) {
         const value = numberOrNothing(input);
         if (value !== undefined) config[key] = value;
       }
+      const environment = {};
+      if (image.value.trim()) environment.image = image.value.trim();
+      const commands = setup.value.split("\n").map((c) => c.trim()).filter(Boolean);
+      if (commands.length) environment.setupCommands = commands;
+      const names = secretNames.value.split(",").map((n) => n.trim()).filter(Boolean);
+      if (names.length) environment.secrets = names;
+      if (Object.keys(environment).length) config.environment = environment;
       return config;
     }
     const task = { repoId: repo.value, title: title.value.trim(), prompt: prompt.value, agentType: agent.value,

@@ -111,7 +111,9 @@ def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:
 
 def screenshot(page: Page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    # Without the passing toast: the page as it stands.
+    page.evaluate("document.getElementById('toast')?.classList.remove('shown')")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
 def test_signing_in_with_the_admin_token_opens_the_dashboard(browser: Browser, mode: LocalMode,
@@ -365,10 +367,16 @@ def test_a_standalone_task_is_created_and_run_with_params_from_its_generated_for
     page.get_by_role("button", name="Create Task").click()
     expect(page.locator('[data-error-for="paramsSchema"]')).to_have_text("is not valid JSON")
     page.get_by_label("Parameter schema (optional)").fill(json.dumps(PARAMS_SCHEMA))
+    page.get_by_text("Environment (optional)").click()
+    page.get_by_label("Secrets").fill("GITHUB_TOKEN, not-a-name")
+    page.get_by_role("button", name="Create Task").click()
+    expect(page.locator('[data-error-for="environment.secrets"]')).to_contain_text("does not match")
+    page.get_by_label("Secrets").fill("GITHUB_TOKEN")  # set by the module's fixture
     page.get_by_role("button", name="Create Task").click()
     page.wait_for_url("**/tasks/scheduled/*-*")
     config_id = page.url.rsplit("/", 1)[1]
-    assert mode.api.task(config_id)["paramsSchema"] == PARAMS_SCHEMA
+    config = mode.api.task(config_id)
+    assert config["paramsSchema"] == PARAMS_SCHEMA and config["environment"] == {"secrets": ["GITHUB_TOKEN"]}
 
     # The form is built from the schema: types, the required mark, defaults, enums.
     expect(page.get_by_label("REPO_NAME (required)")).to_have_value("")
@@ -459,7 +467,7 @@ def test_a_ticket_provider_is_added_paused_and_removed(page: Page, mode: LocalMo
     form.get_by_role("button", name="Add provider").click()
     expect(form.locator('[data-error-for="config.teamKey"]')).not_to_be_empty()
     page.evaluate("window.scrollTo(0, 0)")
-    screenshot(page, "settings")
+    screenshot(page, "settings", full_page=True)
     page.get_by_role("button", name=f"Delete {label}").click()
     expect(page.get_by_role("button", name=f"Delete {label}")).to_have_count(0)
 
