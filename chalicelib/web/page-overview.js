@@ -18,8 +18,16 @@ function startOfWeek() {
 
 function costSince(tasks, since) {
   return tasks
-    .filter((t) => new Date(t.completedAt ?? t.updatedAt) >= since)
+    .filter((t) => new Date(t.completedAt ?? t.finishedAt ?? t.updatedAt) >= since)
     .reduce((sum, t) => sum + Number(t.costUsd || 0), 0);
+}
+
+/** Runs of the standalone tasks (newest 50 of each): they cost and run too. */
+async function standaloneRuns() {
+  const configs = await all("/api/tasks?type=standalone");
+  const lists = await Promise.all(configs.map(async (config) =>
+    (await get(`/api/tasks/${config.id}/runs?limit=50`)).items.map((run) => ({ ...run, config }))));
+  return lists.flat();
 }
 
 async function recentEvents(tasks) {
@@ -30,9 +38,9 @@ async function recentEvents(tasks) {
 }
 
 async function draw(view) {
-  const tasks = await all("/api/tasks?type=repo-task");
+  const [tasks, runs] = await Promise.all([all("/api/tasks?type=repo-task"), standaloneRuns()]);
   const head = heading("Overview", link("/tasks/new", "New Task"));
-  if (!tasks.length) {
+  if (!tasks.length && !runs.length) {
     view.replaceChildren(head, empty("No tasks yet.",
       "Connect a repository, then create a task: the agent works on it and opens a pull request.",
       link("/repos", "Connect a repo"), " ", link("/tasks/new", "Create a task")));
@@ -41,19 +49,24 @@ async function draw(view) {
   const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0]));
   for (const task of tasks) counts[task.state] += 1;
   const running = tasks.filter((t) => t.state === "running" || t.state === "provisioning");
+  const runningRuns = runs.filter((r) => r.state === "running");
+  const spent = [...tasks, ...runs];
   const events = await recentEvents(tasks);
   view.replaceChildren(head,
     h("section", { "aria-labelledby": "counts-h" }, h("h2", { id: "counts-h" }, "Tasks by state"),
       h("ul", { class: "counts" }, TASK_STATES.map((state) => h("li", {},
         link(`/tasks?state=${state}`, h("strong", { class: "count" }, String(counts[state])), stateBadge(state)))))),
     h("section", { "aria-labelledby": "cost-h" }, h("h2", { id: "cost-h" }, "Cost"),
+      h("p", { class: "hint" }, "Repo tasks and standalone runs, by the day and week of your own time zone."),
       h("dl", { class: "facts" },
-        h("dt", {}, "Today"), h("dd", { "data-testid": "cost-today" }, money(costSince(tasks, startOfToday()))),
-        h("dt", {}, "This week"), h("dd", { "data-testid": "cost-week" }, money(costSince(tasks, startOfWeek()))))),
+        h("dt", {}, "Today"), h("dd", { "data-testid": "cost-today" }, money(costSince(spent, startOfToday()))),
+        h("dt", {}, "This week"), h("dd", { "data-testid": "cost-week" }, money(costSince(spent, startOfWeek()))))),
     h("section", { "aria-labelledby": "running-h" }, h("h2", { id: "running-h" }, "Running now"),
-      running.length
+      running.length + runningRuns.length
         ? h("ul", { class: "rows" }, running.map((t) => h("li", {}, stateBadge(t.state), " ", link(`/tasks/${t.id}`, t.title),
-          h("span", { class: "muted" }, ` started ${when(t.startedAt)}`))))
+          h("span", { class: "muted" }, ` started ${when(t.startedAt)}`))),
+        runningRuns.map((r) => h("li", {}, stateBadge(r.state), " ", link(`/tasks/scheduled/${r.config.id}?run=${r.id}`, `${r.config.name} (standalone run)`),
+          h("span", { class: "muted" }, ` started ${when(r.startedAt)}`))))
         : h("p", { class: "muted" }, "No agent is working right now.")),
     h("section", { "aria-labelledby": "activity-h" }, h("h2", { id: "activity-h" }, "Recent activity"),
       h("ul", { class: "rows" }, events.map((e) => h("li", {},

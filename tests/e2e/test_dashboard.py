@@ -507,6 +507,21 @@ def test_a_secret_is_set_and_listed_by_name_only(page: Page) -> None:
     expect(page.locator("main")).not_to_contain_text("s3cret-value")
 
 
+def test_the_overview_counts_tasks_by_state_and_shows_activity_and_cost(page: Page, mode: LocalMode,
+                                                                      repo: dict[str, Any]) -> None:
+    task = mode.api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": "Counted", "prompt": "[fake:noop] x"},
+                       status=201)
+    done = mode.api.wait_state(task["id"], {"completed", "needs_attention"}, timeout_s=60)
+    page.goto("/")
+    for name in ("Tasks by state", "Cost", "Running now", "Recent activity"):
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+    # Each count links to the task list filtered by its state.
+    state_link = page.locator(f'.counts a[href="/tasks?state={done["state"]}"]')
+    expect(state_link.locator(".count")).not_to_have_text("0")
+    expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+    expect(page.locator("#activity-h + ul").get_by_role("link", name="Counted").first).to_be_visible()
+
+
 PAGES = {"overview": "/", "tasks": "/tasks", "task-new": "/tasks/new", "templates": "/templates",
          "repos": "/repos", "settings": "/settings", "scheduled": "/tasks/scheduled", "issues": "/issues"}
 # The others were captured by the tests above, showing what they did.
