@@ -49,15 +49,16 @@ $(CDK_STAMP): infra/package.json infra/package-lock.json
 
 infra: $(INFRA_STAMP) $(CDK_STAMP)
 
-# `make deploy STAGE=prod [CLUSTER=name KUBECTL_ROLE_ARN=arn]`: builds and pushes the runner and
-# watcher images when their tag is not in ECR yet, then `cdk deploy optio-$(STAGE)`.
+# `make deploy STAGE=prod [CLUSTER=name KUBECTL_ROLE_ARN=arn] [CDK_ARGS="-c key=value"]`: builds and
+# pushes the runner and watcher images when their tag is not in ECR yet, then deploys the stack
+# optio-$(STAGE) (infra/deploy.sh).
 # Without CLUSTER the stack creates an EKS cluster of its own (see README "Deploy to AWS").
 STAGE ?= dev
 deploy: infra
-	STAGE=$(STAGE) CLUSTER=$(CLUSTER) KUBECTL_ROLE_ARN=$(KUBECTL_ROLE_ARN) PY=$(PY) infra/deploy.sh
+	STAGE=$(STAGE) CLUSTER=$(CLUSTER) KUBECTL_ROLE_ARN=$(KUBECTL_ROLE_ARN) CDK_ARGS="$(CDK_ARGS)" PY=$(PY) infra/deploy.sh
 
 destroy: infra
-	cd infra && CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk destroy optio-$(STAGE) -c stages=$(STAGE)
+	cd infra && CDK_DISABLE_CLI_TELEMETRY=true npx --no-install cdk destroy --all -c stages=$(STAGE)  # the stack optio-$(STAGE)
 
 # Deployment package sizes and import times of the Lambda functions (needs `make infra`'s build).
 bench-packages: infra

@@ -5,7 +5,7 @@
 #     issuer and (private endpoint) VPC come from `aws eks describe-cluster`;
 #  2. the first deploy creates the ECR repositories; the runner and watcher images are built and
 #     pushed when their tag (the git commit) is not in them yet;
-#  3. `cdk deploy optio-$STAGE` with that image tag.
+#  3. `cdk deploy` of the stack optio-$STAGE (the app's only stack with -c stages=$STAGE), that image tag.
 set -euo pipefail
 
 STAGE=${STAGE:-dev}
@@ -31,6 +31,9 @@ CONTEXT=(-c "stages=$STAGE" -c "imageTag=$TAG")
 CALLER=$(aws sts get-caller-identity --query Arn --output text)
 ADMIN=${ADMIN_PRINCIPAL_ARN:-$(sed -E 's#^arn:([^:]+):sts::([0-9]+):assumed-role/([^/]+)/.*#arn:\1:iam::\2:role/\3#' <<<"$CALLER")}
 [ -n "$CLUSTER" ] || CONTEXT+=(-c "adminPrincipalArn=$ADMIN")
+# More context, e.g. CDK_ARGS="-c nodeInstanceType=t3.xlarge -c nodeMaxSize=5" (see infra/app.py).
+read -r -a EXTRA <<<"${CDK_ARGS:-}"
+CONTEXT+=("${EXTRA[@]}")
 if [ -n "$CLUSTER" ]; then
   [ -n "$KUBECTL_ROLE_ARN" ] || {
     echo "CLUSTER=$CLUSTER needs KUBECTL_ROLE_ARN: a role CloudFormation's kubectl handler assumes, with" >&2
@@ -54,7 +57,7 @@ repo_uri() { aws ecr describe-repositories --repository-names "$1" --query 'repo
 # 2. The repositories come with the stack: on the very first deploy, create the stack first (the
 #    watcher's pod waits for its image, which is pushed right after).
 if ! repo_uri "optio-$STAGE-runner" >/dev/null; then
-  cdk deploy "optio-$STAGE"
+  cdk deploy --all  # the one stack of -c stages=$STAGE: optio-$STAGE
 fi
 REGISTRY="$ACCOUNT.dkr.ecr.$REGION.amazonaws.com"
 aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY" >/dev/null
@@ -71,7 +74,7 @@ push_if_missing "optio-$STAGE-runner" "$ROOT/runner-image/Dockerfile" "$ROOT/run
 push_if_missing "optio-$STAGE-watcher" "$ROOT/infra/watcher.Dockerfile" "$ROOT"
 
 # 3. Everything, with the images' tag.
-cdk deploy "optio-$STAGE" --outputs-file "$ROOT/infra/cdk.out/outputs-$STAGE.json"
+cdk deploy --all --outputs-file "$ROOT/infra/cdk.out/outputs-$STAGE.json"
 echo "Done. The API's URL and the name of the secret that holds the first API token:"
 "$PY" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1])), indent=1))" \
   "$ROOT/infra/cdk.out/outputs-$STAGE.json"
