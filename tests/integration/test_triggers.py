@@ -75,7 +75,9 @@ def test_bad_cron_expressions_are_400_and_nothing_is_stored(api: Api, blueprint:
 @pytest.mark.parametrize("body,field", [
     ({"type": "schedule", "config": {}}, "config.cronExpression"),
     ({"type": "schedule", "config": {"cronExpression": "0 9 * * *", "tz": "CET"}}, "config.tz"),
-    ({"type": "ticket", "config": {}}, "type"),
+    ({"type": "cron", "config": {}}, "type"),
+    ({"type": "ticket", "config": {}}, "config.source"),
+    ({"type": "ticket", "config": {"source": "github", "labels": "cve"}}, "config.labels"),
     ({"type": "schedule"}, "config"),
     ({"type": "webhook", "config": {"path": "has/slash"}}, "config.path"),
     ({"type": "webhook", "config": {"path": "p", "paramMapping": {"a": "$[["}}}, "config.paramMapping.a"),
