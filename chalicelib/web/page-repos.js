@@ -3,7 +3,7 @@ import { all, del, patch, post } from "./api.js";
 import { AGENT_TYPES, busy, clearErrors, empty, field, h, heading, select, showErrors, toast } from "./dom.js";
 
 function settingsForm(repo, onChange) {
-  const number = (name) => h("input", { name, type: "number", value: String(repo[name]) });
+  const number = (name) => h("input", { name, type: "number", value: String(repo[name] ?? "") });
   const check = (name) => h("input", { name, type: "checkbox", checked: Boolean(repo[name]) });
   const controls = {
     defaultBranch: h("input", { name: "defaultBranch", value: repo.defaultBranch }),
@@ -13,12 +13,17 @@ function settingsForm(repo, onChange) {
     reviewEnabled: check("reviewEnabled"),
     reviewTrigger: select("reviewTrigger", [["on_ci_pass", "when CI passes"], ["on_pr", "when the PR opens"]], repo.reviewTrigger),
     model: h("input", { name: "model", value: repo.model ?? "", placeholder: "agent default" }),
+    maxTurnsCoding: number("maxTurnsCoding"), maxTurnsReview: number("maxTurnsReview"),
+    setupCommands: h("textarea", { name: "setupCommands", rows: 3, spellcheck: "false" }, (repo.setupCommands ?? []).join("\n")),
+    image: h("input", { name: "image", value: repo.image ?? "", placeholder: "the default runner image" }),
+    customCommand: h("input", { name: "customCommand", value: repo.customCommand ?? "", placeholder: "for the custom agent type" }),
   };
   for (const control of Object.values(controls)) control.id = `${repo.id}-${control.name}`;
   const labels = { defaultBranch: "Default branch", defaultAgentType: "Default agent", maxConcurrentTasks: "Tasks at once",
     autoMerge: "Merge automatically when CI passes", autoResume: "Resume the agent on CI failures or review comments",
     maxAutoResumes: "Automatic resumes at most", reviewEnabled: "Review pull requests with an agent",
-    reviewTrigger: "Review", model: "Model" };
+    reviewTrigger: "Review", model: "Model", maxTurnsCoding: "Turns at most (coding)", maxTurnsReview: "Turns at most (review)",
+    setupCommands: "Setup commands (one per line)", image: "Image", customCommand: "Custom agent command" };
   const form = h("form", { class: "settings", novalidate: true },
     Object.entries(controls).map(([name, control]) => field(labels[name], control)),
     h("p", { class: "form-error", role: "alert" }),
@@ -31,9 +36,13 @@ function settingsForm(repo, onChange) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const body = Object.fromEntries(Object.entries(controls).map(([name, c]) =>
-      [name, c.type === "checkbox" ? c.checked : c.type === "number" ? Number(c.value) : c.value]));
+    const body = Object.fromEntries(Object.entries(controls)
+      .filter(([, c]) => c.type !== "number" || c.value.trim() !== "")
+      .map(([name, c]) => [name, c.type === "checkbox" ? c.checked : c.type === "number" ? Number(c.value) : c.value]));
     body.model = body.model.trim() || null;
+    body.image = body.image.trim() || null;
+    body.customCommand = body.customCommand.trim() || null;
+    body.setupCommands = body.setupCommands.split("\n").map((c) => c.trim()).filter(Boolean);
     try {
       await patch(`/api/repos/${repo.id}`, body);
       toast("Settings saved.");
