@@ -20,13 +20,30 @@ def table_definitions() -> list[dict[str, Any]]:
 
 
 def create_all(models: tuple[type[Model], ...] = ALL_MODELS) -> None:
+    """Missing tables are created; a table kept from an older version (local mode's `.optio/`)
+    gets the indexes added since, so upgrading loses no data."""
     for model in models:
         if not model.exists():
             model.create_table(wait=True)
+        else:
+            add_missing_indexes(model)
 
 
-def stream_arn_of_tasks() -> str:
-    from .models import TaskModel
-
-    description = TaskModel._get_connection().describe_table()
-    return str(description["LatestStreamArn"])
+def add_missing_indexes(model: type[Model]) -> list[str]:
+    """Creates the model's global secondary indexes the live table lacks; returns their names."""
+    client = model._get_connection().connection.client
+    table = model.Meta.table_name
+    present = {g["IndexName"] for g in client.describe_table(TableName=table)["Table"].get(
+        "GlobalSecondaryIndexes", [])}
+    added = []
+    for index in model._get_schema().get("global_secondary_indexes", []):
+        if index["index_name"] in present:
+            continue
+        client.update_table(
+            TableName=table, AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": index["index_name"],
+                                                     "KeySchema": index["key_schema"],
+                                                     "Projection": index["projection"]}}])
+        client.get_waiter("table_exists").wait(TableName=table)
+        added.append(index["index_name"])
+    return added

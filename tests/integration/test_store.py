@@ -128,3 +128,40 @@ def test_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str])
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert {m.get("to") for m in emitted if "TaskTransitions" in m} >= {"provisioning", "running"}
     assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[60000.0]]
+
+
+def test_a_table_from_an_older_version_gets_the_new_indexes_and_keeps_its_rows() -> None:
+    from pynamodb.attributes import UnicodeAttribute
+    from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+    from pynamodb.models import Model
+
+    from chalicelib.store.models import _Meta
+    from chalicelib.store.tables import add_missing_indexes
+
+    name = f"{TaskModel.Meta.table_name}-upgrade-{uuid.uuid4().hex[:6]}"
+
+    class Before(Model):
+        class Meta(_Meta):
+            table_name = name
+        id = UnicodeAttribute(hash_key=True)
+        kind = UnicodeAttribute(null=True)
+
+    class KindIndex(GlobalSecondaryIndex["After"]):
+        class Meta:
+            index_name = "kind-index"
+            projection = AllProjection()
+        kind = UnicodeAttribute(hash_key=True)
+
+    class After(Model):
+        class Meta(_Meta):
+            table_name = name
+        id = UnicodeAttribute(hash_key=True)
+        kind = UnicodeAttribute(null=True)
+        kind_index = KindIndex()
+
+    create_all((Before,))
+    Before(id="kept", kind="old").save()
+    create_all((After,))
+    assert add_missing_indexes(After) == []  # once is enough
+    assert [row.id for row in After.kind_index.query("old")] == ["kept"]
+    After.delete_table()
