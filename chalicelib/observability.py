@@ -1,7 +1,8 @@
 """Structured JSON logs and CloudWatch metrics (embedded metric format), via powertools.
 
 Metrics (namespace `Optio`): `TaskTransitions` (Count, dimension `to`), `TimeToStartMs`
-(created -> agent running), `TaskCostUsd` (per finished attempt). Each is written as its own EMF
+(created -> agent running), `TaskCostUsd` (per finished attempt); for standalone runs
+`RunTransitions` (Count, dimension `to`) and `RunCostUsd`. Each is written as its own EMF
 line at once, so no handler has to remember to flush.
 """
 from __future__ import annotations
@@ -25,4 +26,12 @@ def task_transition(to: str, time_to_start_ms: float | None, cost_usd: float | N
             pass
     if cost_usd is not None:
         with single_metric(name="TaskCostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace=NAMESPACE):
+            pass
+
+
+def run_transition(to: str, cost_usd: float | None) -> None:
+    with single_metric(name="RunTransitions", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="to", value=to)
+    if cost_usd is not None:
+        with single_metric(name="RunCostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace=NAMESPACE):
             pass

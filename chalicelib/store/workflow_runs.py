@@ -12,6 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.workflow_runs import SLOT_STATES, RunState, RunView, can_transition, retry_pending
 from chalicelib.exceptions import Conflict, NotFound
@@ -148,6 +149,8 @@ def transition(run: WorkflowRunModel, target: RunState, now: datetime, changes: 
         "trigger": trigger, "version": fields["version"], "attempt": fields.get("attempt", run.attempt),
         "reason": reason,
     })
+    cost = fields.get("costUsd") if current is RunState.RUNNING else None
+    observability.run_transition(target.value, float(cost) if cost is not None else None)
     return _apply(run, fields)
 
 

@@ -101,3 +101,16 @@ def test_progress_lands_only_on_the_running_attempt() -> None:
     assert workflow_runs.record_progress(run.id, 1, {"costUsd": 0.5})
     assert not workflow_runs.record_progress(run.id, 2, {"costUsd": 0.7})
     assert float(workflow_runs.get(run.id).costUsd) == 0.5
+
+
+def test_run_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    run = workflow_runs.transition(new_run(str(uuid.uuid4())), R.RUNNING, NOW,
+                                   limits=workflow_runs.SlotLimits(10_000, 10))
+    capsys.readouterr()
+    workflow_runs.transition(run, R.COMPLETED, NOW, {"costUsd": 0.25})
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert {"to": "completed", "RunTransitions": [1.0]}.items() <= emitted[0].items()
+    assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Optio"
+    assert emitted[1]["RunCostUsd"] == [0.25]
