@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from typing import Any
 
 INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,26 +54,76 @@ def chalice_source(stage: str) -> str:
     return source
 
 
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _closure(names: list[str]) -> set[str]:
+    """The requirements and everything they require, as installed in this environment (the
+    venv `make infra` made from the pinned requirements)."""
+    seen: set[str] = set()
+    todo = [_canonical(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            if ";" in req and "extra ==" in req.split(";", 1)[1]:
+                continue  # an extra nobody asked for
+            todo.append(_canonical(_requirement_name(req)))
+    return seen
+
+
+def _constraints(path: str) -> None:
+    """Every distribution of this environment at its installed version: the layer gets the same
+    versions as the app (python-dateutil 2.9 for botocore, not the newest kubernetes would take)."""
+    with open(path, "w") as f:
+        for dist in metadata.distributions():
+            f.write(f"{_canonical(dist.metadata['Name'])}=={dist.version}\n")
+
+
 def kubernetes_layer() -> str:
     """A Lambda layer dir (python/...) with the kubernetes client for Lambda's platform, built once
-    per pinned version."""
+    per pinned version: what the app's package already has (urllib3, requests, dateutil, ...)
+    is left out, since /var/task comes before /opt/python on the path."""
     pins = [line for line in _requirements() if _requirement_name(line) in LAYER_ONLY]
     layer = os.path.join(BUILD, "kubernetes-layer")
     stamp = os.path.join(layer, ".pins")
-    if os.path.exists(stamp) and open(stamp).read() == "\n".join(pins):
+    key = "\n".join(pins + ["constrained, deduplicated"])
+    if os.path.exists(stamp) and open(stamp).read() == key:
         return layer
     shutil.rmtree(layer, ignore_errors=True)
+    target = os.path.join(layer, "python")
+    os.makedirs(layer)
+    constraints = os.path.join(layer, ".constraints.txt")
+    _constraints(constraints)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", os.path.join(layer, "python"), "--platform", "manylinux2014_x86_64",
+                    "--target", target, "--platform", "manylinux2014_x86_64", "-c", constraints,
                     "--implementation", "cp", "--python-version", "3.11", "--only-binary=:all:", *pins],
                    check=True, stdout=sys.stderr)
-    for root, dirs, _ in os.walk(layer):
-        for d in list(dirs):
+    in_app = _closure([_requirement_name(r) for r in _requirements() if _requirement_name(r) not in LAYER_ONLY])
+    for info in [d for d in os.listdir(target) if d.endswith(".dist-info")]:
+        dist = metadata.PathDistribution(pathlib.Path(target, info))
+        if _canonical(dist.metadata["Name"]) in in_app:
+            for file in dist.files or []:
+                path = os.path.join(target, str(file))
+                if os.path.isfile(path):
+                    os.remove(path)
+            shutil.rmtree(os.path.join(target, info), ignore_errors=True)
+    for root, dirs, _files in os.walk(target, topdown=False):
+        for d in dirs:
+            full = os.path.join(root, d)
             if d == "__pycache__":
-                shutil.rmtree(os.path.join(root, d))
-                dirs.remove(d)
+                shutil.rmtree(full)
+            elif not os.listdir(full):
+                os.rmdir(full)
     with open(stamp, "w") as f:
-        f.write("\n".join(pins))
+        f.write(key)
     return layer
 
 
