@@ -294,6 +294,23 @@ def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_
     assert (config["type"], config["title"], config["repoId"]) == ("repo-blueprint", "Tidy the docs", repo["id"])
     [trigger] = mode.api.ok("GET", f"/api/tasks/{config_id}/triggers")["items"]
     assert trigger["config"] == {"cronExpression": "0 9 * * 1-5"} and trigger["enabled"] is True
+    # Its page adds the other kinds: a signed webhook and a ticket trigger with labels.
+    hook = f"tidy-{uuid.uuid4().hex[:6]}"
+    page.get_by_text("Add a trigger").click()
+    adding = page.get_by_role("form", name="Add a trigger")
+    adding.get_by_label("Trigger type").select_option("webhook")
+    adding.get_by_label("Webhook path").fill(hook)
+    adding.get_by_label("Signing secret (optional)").fill("whsec-dashboard")
+    adding.get_by_role("button", name="Add trigger").click()
+    expect(page.locator(".triggers")).to_contain_text(f"POST /api/hooks/{hook} (signed)")
+    adding.get_by_label("Trigger type").select_option("ticket")
+    adding.get_by_label("Ticket source").select_option("github")
+    adding.get_by_label("Labels (optional)").fill("cve, security")
+    adding.get_by_role("button", name="Add trigger").click()
+    expect(page.locator(".triggers")).to_contain_text("new github tickets labelled cve, security")
+    kinds = {t["type"]: t["config"] for t in mode.api.ok("GET", f"/api/tasks/{config_id}/triggers")["items"]}
+    assert kinds["webhook"] == {"path": hook, "hasSecret": True}
+    assert kinds["ticket"] == {"source": "github", "labels": ["cve", "security"]}
 
 
 def test_a_schedule_and_its_trigger_are_paused_and_resumed_and_run_by_hand(page: Page, mode: LocalMode,
@@ -406,11 +423,12 @@ def test_a_standalone_task_is_created_and_run_with_params_from_its_generated_for
     screenshot(page, "scheduled-detail", full_page=True)
     # Cancel it from its row: it fails as cancelled, and Retry queues it again.
     row.get_by_role("button", name=f"Cancel run {run_id[:8]}").click()
-    expect(row.locator(".badge")).to_have_text("failed")
+    expect(row.locator(".badge")).to_have_text("failed", timeout=20_000)
     assert "cancelled" in mode.api.ok("GET", f"/api/workflow-runs/{run_id}")["errorMessage"].lower()
     row.get_by_role("button", name=f"Retry run {run_id[:8]}").click()
     expect(row.locator(".badge")).not_to_have_text("failed")
-    mode.api.ok("POST", f"/api/workflow-runs/{run_id}/cancel")
+    # Not left running behind the other tests (it may have stopped by itself meanwhile).
+    assert mode.api.post(f"/api/workflow-runs/{run_id}/cancel").status_code in (200, 409)
 
 
 def test_an_issue_is_assigned_to_optio_from_the_issues_page(page: Page, mode: LocalMode, github: FakeGitHub,
