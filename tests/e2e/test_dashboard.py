@@ -544,7 +544,8 @@ def test_the_overview_counts_tasks_by_state_and_shows_activity_and_cost(page: Pa
 
 
 PAGES = {"overview": "/", "tasks": "/tasks", "task-new": "/tasks/new", "templates": "/templates",
-         "repos": "/repos", "settings": "/settings", "scheduled": "/tasks/scheduled", "issues": "/issues"}
+         "repos": "/repos", "settings": "/settings", "scheduled": "/tasks/scheduled", "issues": "/issues",
+         "task-new-schedule": "/tasks/new?mode=schedule", "task-new-standalone": "/tasks/new?standalone=1"}
 # The others were captured by the tests above, showing what they did.
 CAPTURED_HERE = {"overview", "repos"}
 

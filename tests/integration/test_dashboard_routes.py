@@ -21,6 +21,7 @@ def test_every_page_path_serves_the_shell_without_a_token(anonymous: Api, path: 
 
 @pytest.mark.parametrize(("name", "content_type"), [
     ("app.js", "text/javascript; charset=utf-8"), ("page-task-detail.js", "text/javascript; charset=utf-8"),
+    ("triggers.js", "text/javascript; charset=utf-8"), ("params-form.js", "text/javascript; charset=utf-8"),
     ("style.css", "text/css; charset=utf-8"), ("index.html", "text/html; charset=utf-8"),
 ])
 def test_assets_are_served_with_their_content_type(anonymous: Api, name: str, content_type: str) -> None:
