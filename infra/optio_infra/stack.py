@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import jsii
@@ -115,7 +115,7 @@ class NodeConfig:
 @dataclass
 class ClusterHandle:
     """What the functions and the manifests need of the cluster, created or imported."""
-    cluster: eks.ICluster
+    cluster: eks.ICluster  # an eks.Cluster when the stack creates it
     name: str
     endpoint: str
     ca_data: str
@@ -134,14 +134,15 @@ class LogRetention:
     of its own with a retention, like the app's functions."""
 
     def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, cdk.CfnResource) or node.cfn_resource_type != "AWS::Lambda::Function":
+            return
         if isinstance(node, lambda_.CfnFunction):
             needs_group = not getattr(node.logging_config, "log_group", None)
         else:  # custom resource providers' handlers are plain CfnResources of the same type
-            needs_group = (isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "AWS::Lambda::Function"
-                           and not isinstance(node.node.scope, Chalice))
-        if needs_group:
-            group = logs.CfnLogGroup(node.node.scope, f"{node.node.id}LogGroup",
-                                     retention_in_days=LOG_RETENTION_DAYS)
+            needs_group = not isinstance(node.node.scope, Chalice)
+        scope = node.node.scope
+        if needs_group and isinstance(scope, Construct):
+            group = logs.CfnLogGroup(scope, f"{node.node.id}LogGroup", retention_in_days=LOG_RETENTION_DAYS)
             group.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
             node.add_property_override("LoggingConfig.LogGroup", group.ref)
 
@@ -398,7 +399,8 @@ class OptioStack(cdk.Stack):
             desired_size=nodes.min_size, max_size=nodes.max_size, disk_size=50,
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             labels={"optio.dev/pool": "agents"})
-        return ClusterHandle(cluster, cluster.cluster_name, cluster.cluster_endpoint,
+        # jsii classes do not satisfy their interfaces' protocols for mypy.
+        return ClusterHandle(cast(eks.ICluster, cluster), cluster.cluster_name, cluster.cluster_endpoint,
                              cluster.cluster_certificate_authority_data,
                              cluster.cluster_open_id_connect_issuer, cluster.open_id_connect_provider)
 

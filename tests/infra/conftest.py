@@ -34,7 +34,8 @@ class Assembly:
         self.out = out
 
     def template(self, stage: str) -> dict[str, Any]:
-        return json.loads((self.out / f"{stage}.template.json").read_text())
+        template: dict[str, Any] = json.loads((self.out / f"{stage}.template.json").read_text())
+        return template
 
     def template_files(self) -> list[Path]:
         return sorted(self.out.glob("*.template.json"))

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,7 +205,7 @@ def test_kubernetes_client_is_a_layer_not_in_the_app_package(assembly: Assembly,
     assert _has(app_zip, "pynamodb/__init__.py")
 
 
-def _has(path: Any, member: str) -> bool:
+def _has(path: Path, member: str) -> bool:
     if path.is_dir():
         return (path / member).exists() or (path / "python" / member).exists()
     with zipfile.ZipFile(path) as z:
