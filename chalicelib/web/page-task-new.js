@@ -32,6 +32,8 @@ export default async function newTask(view, { navigate }) {
   const name = h("input", { name: "name", autocomplete: "off" });
   const title = h("input", { name: "title", autocomplete: "off" });
   const prompt = h("textarea", { name: "prompt", rows: 8 });
+  const branch = h("input", { name: "repoBranch", autocomplete: "off" });
+  const defaultBranch = () => repos.find((r) => r.id === repo.value)?.defaultBranch ?? "main";
   const priority = h("input", { name: "priority", type: "number", inputmode: "numeric", value: "0", min: "0", max: "1000" });
   // Standalone tasks only.
   const summary = h("input", { name: "description", autocomplete: "off" });
@@ -53,6 +55,7 @@ export default async function newTask(view, { navigate }) {
   const promptLabel = promptField.querySelector("label");
   const promptHint = promptField.querySelector(".hint");
   const priorityField = field("Priority", priority, "Lower numbers start first (0 to 1000; default 0).");
+  const branchField = field("Base branch (optional)", branch, "The branch the work starts from; the repository's default when empty.");
   const standaloneFields = h("div", { class: "field-group" },
     field("Summary (optional)", summary, "What the task is for, as shown in the dashboard."),
     field("Parameter schema (optional)", schema, "A JSON Schema object: each run's params are checked against it, defaults filled in; the run form is built from it."),
@@ -64,7 +67,7 @@ export default async function newTask(view, { navigate }) {
 
   const form = h("form", { class: "card", novalidate: true, "aria-label": "New task" },
     modes, field("Repository", repo, repos.length ? null : h("span", {}, "No repository connected yet: ", link("/repos", "connect one"), " for a repo task.")),
-    nameField, titleField, promptField, priorityField, field("Agent", agent), standaloneFields, trigger.element,
+    nameField, titleField, promptField, branchField, priorityField, field("Agent", agent), standaloneFields, trigger.element,
     h("p", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, submit));
 
@@ -76,6 +79,8 @@ export default async function newTask(view, { navigate }) {
     nameField.querySelector(".hint").hidden = standalone();
     titleField.hidden = standalone();
     priorityField.hidden = standalone();
+    branchField.hidden = standalone();
+    branch.placeholder = standalone() ? "" : defaultBranch();
     standaloneFields.hidden = !standalone();
     trigger.element.hidden = !scheduling;
     trigger.setKind(standalone() ? "standalone" : "repo-blueprint");
@@ -124,6 +129,7 @@ export default async function newTask(view, { navigate }) {
     }
     const task = { repoId: repo.value, title: title.value.trim(), prompt: prompt.value, agentType: agent.value,
       priority: priority.value === "" ? 0 : Number(priority.value) };
+    if (branch.value.trim()) task.repoBranch = branch.value.trim();
     if (mode() === "now") return task;
     return { type: "repo-blueprint", name: name.value.trim() || task.title, ...task };
   };

@@ -274,6 +274,8 @@ def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_
     page.get_by_label("Name").fill("Weekday tidy")
     page.get_by_label("Title").fill("Tidy the docs")
     page.get_by_label("Description").fill("[fake:noop] tidy")
+    expect(page.get_by_label("Base branch (optional)")).to_have_attribute("placeholder", "main")
+    page.get_by_label("Base branch (optional)").fill("main")
     page.get_by_label("Repeat").select_option(label="Custom…")
     page.get_by_label("Cron expression").fill("every weekday")
     page.get_by_role("button", name="Create Schedule").click()
@@ -291,7 +293,8 @@ def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_
     expect(page.get_by_role("heading", name="Weekday tidy")).to_be_visible()
     expect(page.locator(".triggers")).to_contain_text("cron 0 9 * * 1-5")
     config = mode.api.task(config_id)
-    assert (config["type"], config["title"], config["repoId"]) == ("repo-blueprint", "Tidy the docs", repo["id"])
+    assert (config["type"], config["title"], config["repoId"], config["repoBranch"]) == (
+        "repo-blueprint", "Tidy the docs", repo["id"], "main")
     [trigger] = mode.api.ok("GET", f"/api/tasks/{config_id}/triggers")["items"]
     assert trigger["config"] == {"cronExpression": "0 9 * * 1-5"} and trigger["enabled"] is True
     # Its page adds the other kinds: a signed webhook and a ticket trigger with labels.
