@@ -176,7 +176,9 @@ function runsTable(config, runs, refresh) {
       h("td", {}, isStandalone(config) ? link(`/tasks/scheduled/${config.id}?run=${run.id}`, run.id.slice(0, 8)) : link(`/tasks/${run.id}`, run.title ?? run.id.slice(0, 8))),
       h("td", {}, stateBadge(run.state)),
       h("td", {}, when(run.startedAt ?? run.createdAt)),
-      h("td", {}, run.startedAt ? duration(run.startedAt, finished(run)) : "—"),
+      // A running run's duration ticks in place (see refreshRuns), without redrawing the row.
+      h("td", { class: "duration", dataset: ACTIVE_RUN.has(run.state) && run.startedAt && !finished(run) ? { since: run.startedAt } : {} },
+        run.startedAt ? duration(run.startedAt, finished(run)) : "—"),
       h("td", {}, money(run.costUsd)),
       h("td", { class: "params" }, paramsText(run.params ?? run.metadata?.triggerParams)),
       h("td", {}, h("span", { class: "actions" }, runActions(config, run, refresh))))))));
@@ -259,6 +261,7 @@ async function detail(view, configId, navigate) {
   const refreshRuns = async () => {
     const { items } = await get(`/api/tasks/${config.id}/runs?limit=50`);
     const snapshot = JSON.stringify(items.map((r) => [r.id, r.state, r.costUsd, r.startedAt, r.finishedAt ?? r.completedAt]));
+    for (const cell of runsBox.querySelectorAll("td.duration[data-since]")) cell.textContent = duration(cell.dataset.since);
     if (snapshot === lastRuns) return;
     lastRuns = snapshot;
     runsBox.replaceChildren(items.length ? runsTable(config, items, refreshRuns)

@@ -423,6 +423,9 @@ def test_a_standalone_task_is_created_and_run_with_params_from_its_generated_for
     expect(row).to_contain_text("REPO_NAME=optio")
     expect(row).to_contain_text("COUNT=3")
     expect(page.locator(".run-logs")).to_contain_text(f"Run {run_id[:8]}")
+    # The agent runs (no repository) and its lines stream into the run's log view.
+    expect(page.locator(".run-logs .logs li").first).to_be_visible(timeout=30_000)
+    expect(row.locator(".badge")).to_have_text("running")
     screenshot(page, "scheduled-detail", full_page=True)
     # Cancel it from its row: it fails as cancelled, and Retry queues it again.
     row.get_by_role("button", name=f"Cancel run {run_id[:8]}").click()
