@@ -2,6 +2,7 @@
 `table_definitions()` so that AWS gets exactly the same keys, indexes and streams."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pynamodb.models import Model
@@ -44,6 +45,18 @@ def add_missing_indexes(model: type[Model]) -> list[str]:
             GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": index["index_name"],
                                                      "KeySchema": index["key_schema"],
                                                      "Projection": index["projection"]}}])
-        client.get_waiter("table_exists").wait(TableName=table)
         added.append(index["index_name"])
+    if added:
+        _wait_for_indexes(client, table)
     return added
+
+
+def _wait_for_indexes(client: Any, table: str, timeout_s: float = 120.0) -> None:
+    """New indexes backfill before they answer queries."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described = client.describe_table(TableName=table)["Table"]
+        if all(g.get("IndexStatus") == "ACTIVE" for g in described.get("GlobalSecondaryIndexes", [])):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the new indexes of {table} were not active after {timeout_s:.0f} s")
