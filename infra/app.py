@@ -13,6 +13,7 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 
@@ -27,6 +28,14 @@ from optio_infra.stack import ClusterConfig, NodeConfig, OptioStack  # noqa: E40
 
 
 def main() -> None:
+    # One synth at a time per checkout: they share ./chalice.out (emptied below) and infra/build.
+    os.makedirs(packaging.BUILD, exist_ok=True)
+    with open(os.path.join(packaging.BUILD, ".synth.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        synth()
+
+
+def synth() -> None:
     # `chalice package` makes boto3 clients (no calls): give them the stack's region.
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("CDK_DEFAULT_REGION", "us-east-1"))
     packaging.clean_chalice_out()

@@ -3,6 +3,7 @@ lookups; only `chalice package` and the kubernetes layer reach PyPI, and only wh
 (infra/build) are cold. `make infra` installs what it needs."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -74,10 +75,23 @@ def synth(out: Path, context: dict[str, str]) -> Assembly:
     return Assembly(out)
 
 
+def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, context: dict[str, str]) -> Assembly:
+    """One synth per test run, whichever xdist worker asks first; the others wait and read it."""
+    root = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") \
+        else tmp_path_factory.getbasetemp()
+    out, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            synth(out, context)
+            done.touch()
+    return Assembly(out)
+
+
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """Both stages, each with an EKS cluster of its own (the default)."""
-    return synth(tmp_path_factory.mktemp("cdk.out"), {
+    return shared_synth(tmp_path_factory, "cdk.out", {
         "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
         "adminPrincipalArn": ADMIN_ROLE})
 
@@ -85,7 +99,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
 @pytest.fixture(scope="session")
 def imported(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assembly:
     """prod on an existing cluster with a private endpoint (after `assembly`: its caches are warm)."""
-    return synth(tmp_path_factory.mktemp("cdk.out.imported"), {"stages": "prod", **IMPORTED_CLUSTER})
+    return shared_synth(tmp_path_factory, "cdk.out.imported", {"stages": "prod", **IMPORTED_CLUSTER})
 
 
 def resources(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
