@@ -77,6 +77,7 @@ unit: $(VENV)/.installed
 
 bench: $(VENV)/.installed $(DDB_STAMP) java
 	$(PY) bench/spine.py
+	$(PY) bench/triggers.py
 
 # The browser tests save every page they visit; the README shows these copies.
 screenshots:
