@@ -55,6 +55,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest 9 takes a node's id from `_id`, while pytest-xdist 3.8 writes its `@group` suffix
+    to `_nodeid`, so `--dist loadgroup` would ignore every `xdist_group` and start each module's
+    local mode once per worker. Carry the suffix over."""
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        grouped = getattr(item, "_nodeid", None)
+        if isinstance(grouped, str) and "@" in grouped and grouped != item.nodeid:
+            item._id = coerce_node_id(grouped)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _ddb is not None:
         _ddb.stop()
