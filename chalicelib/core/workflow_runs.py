@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+# The actions a run shares with a repo task, re-exported; `Move` is its own (runs have their own states).
+from .reconcile import Launch as Launch
+from .reconcile import Noop as Noop
 from .reconcile import PodPhase, PodStatus, retry_delay
+from .reconcile import StopAgent as StopAgent
+from .reconcile import WaitUntil as WaitUntil
 
 
 class RunState(StrEnum):
@@ -73,29 +78,6 @@ class RunSnapshot:
     # What the launcher says of the current attempt's agent; None when nobody asked.
     agent: PodStatus | None
     limits: RunLimits
-
-
-@dataclass(frozen=True)
-class Noop:
-    reason: str
-
-
-@dataclass(frozen=True)
-class WaitUntil:
-    at: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
-class Launch:
-    attempt: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class StopAgent:
-    attempt: int
-    reason: str
 
 
 @dataclass(frozen=True)
