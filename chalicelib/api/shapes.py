@@ -4,9 +4,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from chalice.app import Request
 from pynamodb.models import Model
 
 from chalicelib.core.subtasks import SubtaskStatus
+from chalicelib.exceptions import FieldProblem, ValidationFailed
+from chalicelib.store import logs
 from chalicelib.store.models import (
     ApiKeyModel,
     CommentModel,
@@ -20,6 +23,8 @@ from chalicelib.store.models import (
     TriggerModel,
     WorkflowRunModel,
 )
+
+from .http import paging, query
 
 _INTERNAL = frozenset(
     {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry",
@@ -112,3 +117,15 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 
 def workflow_run_json(run: WorkflowRunModel) -> dict[str, Any]:
     return {k: v for k, v in _attributes(run).items() if k not in ("queuePartition", "activePartition", "version")}
+
+
+def log_page(request: Request, owner_id: str) -> dict[str, Any]:
+    """`GET .../logs?after=<seq>&limit=`: the log lines of a task or a run after a sequence number
+    (the owner is known to exist)."""
+    limit, _ = paging(request)
+    raw_after = query(request, "after") or "0"
+    if not raw_after.isdigit():
+        raise ValidationFailed("invalid after", [FieldProblem("after", "must be a sequence number")])
+    lines = logs.after(owner_id, int(raw_after), limit)
+    next_after = str(lines[-1].seq) if len(lines) == limit else None
+    return {"items": [log_json(line) for line in lines], "nextCursor": next_after}

@@ -26,7 +26,7 @@ from chalicelib.engine import standalone
 from chalicelib.engine import tasks as actions
 from chalicelib.engine import triggers as trigger_actions
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
-from chalicelib.store import configs, logs, tasks, triggers, workflow_runs
+from chalicelib.store import configs, tasks, triggers, workflow_runs
 from chalicelib.store.models import TaskConfigModel, TaskModel, WorkflowRunModel
 from chalicelib.store.pages import decode_cursor, encode_cursor
 
@@ -34,7 +34,7 @@ from .http import JSON, body_of, created, paging, query, route
 from .shapes import (
     config_json,
     event_json,
-    log_json,
+    log_page,
     status_json,
     task_json,
     trigger_json,
@@ -297,15 +297,8 @@ def task_events(task_id: str) -> dict[str, Any]:
 
 @route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], query=("after", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
-    request = bp.current_request
-    limit, _ = paging(request)
-    raw_after = query(request, "after") or "0"
-    if not raw_after.isdigit():
-        raise ValidationFailed("invalid after", [FieldProblem("after", "must be a sequence number")])
     tasks.get(task_id)
-    lines = logs.after(task_id, int(raw_after), limit)
-    next_after = str(lines[-1].seq) if len(lines) == limit else None
-    return {"items": [log_json(line) for line in lines], "nextCursor": next_after}
+    return log_page(bp.current_request, task_id)
 
 
 @route(bp, "/api/tasks/{task_id}/runs", methods=["POST"], body=RUN_CREATE, status=202)

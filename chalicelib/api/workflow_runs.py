@@ -6,11 +6,10 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.engine import standalone
-from chalicelib.exceptions import FieldProblem, ValidationFailed
-from chalicelib.store import logs, workflow_runs
+from chalicelib.store import workflow_runs
 
-from .http import paging, query, route
-from .shapes import log_json, workflow_run_json
+from .http import route
+from .shapes import log_page, workflow_run_json
 
 bp = Blueprint(__name__)
 
@@ -24,15 +23,8 @@ def get_workflow_run(run_id: str) -> dict[str, Any]:
 @route(bp, "/api/workflow-runs/{run_id}/logs", methods=["GET"], query=("after", "limit"))
 def workflow_run_logs(run_id: str) -> dict[str, Any]:
     """Log lines of a run, by sequence number"""
-    request = bp.current_request
-    limit, _ = paging(request)
-    raw_after = query(request, "after") or "0"
-    if not raw_after.isdigit():
-        raise ValidationFailed("invalid after", [FieldProblem("after", "must be a sequence number")])
     workflow_runs.get(run_id)
-    lines = logs.after(run_id, int(raw_after), limit)
-    next_after = str(lines[-1].seq) if len(lines) == limit else None
-    return {"items": [log_json(line) for line in lines], "nextCursor": next_after}
+    return log_page(bp.current_request, run_id)
 
 
 @route(bp, "/api/workflow-runs/{run_id}/cancel", methods=["POST"])
