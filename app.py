@@ -23,6 +23,7 @@ from chalicelib.api import (
     tickets,
     workflow_runs,
 )
+from chalicelib.core.cron import schedule_rate
 from chalicelib.engine import launching, resync, stream, triggers
 from chalicelib.engine import tickets as ticket_sync
 from chalicelib.settings import settings
@@ -52,7 +53,7 @@ def periodic_ticket_sync(event: CloudWatchEvent) -> dict[str, int]:
     return ticket_sync.sync_all()
 
 
-@app.schedule("rate(1 minute)", name="trigger_tick")
+@app.schedule(schedule_rate(settings.workflow_trigger_interval_ms), name="trigger_tick")
 def trigger_tick(event: CloudWatchEvent) -> dict[str, int]:
     return triggers.tick()
 

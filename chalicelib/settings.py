@@ -54,7 +54,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_PR_WATCH_INTERVAL", "30000", "How often (ms) the PR watcher polls the pull requests of `pr_opened` tasks."),
     Variable("OPTIO_TICKET_SYNC_INTERVAL", "60000", "Local mode: how often (ms) ticket providers are synced (EventBridge runs it every minute on AWS)."),
     Variable("OPTIO_LINEAR_API_URL", "https://api.linear.app/graphql", "Linear's GraphQL endpoint, for `linear` ticket providers."),
-    Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked; on AWS the EventBridge rule runs every minute, and local mode checks every 3000 ms unless this is set."),
+    Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked. On AWS it sets the EventBridge rule when the app is packaged (`make deploy`), in whole minutes, at least one; local mode checks every 3000 ms unless this is set."),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}

@@ -50,3 +50,10 @@ def decide(expression: str, next_fire_at: datetime | None, now: datetime) -> Fir
     if next_fire_at <= now:
         return Firing(True, next_fire_time(expression, now))
     return Firing(False, next_fire_at)
+
+
+def schedule_rate(interval_ms: int | None) -> str:
+    """The EventBridge rate for checking schedule triggers every `interval_ms` (default a minute):
+    whole minutes, at least one, since EventBridge rules fire no more often than that."""
+    minutes = max(1, round((interval_ms or 60000) / 60000))
+    return "rate(1 minute)" if minutes == 1 else f"rate({minutes} minutes)"

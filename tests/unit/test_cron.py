@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.core.cron import Firing, cron_problem, decide, next_fire_time
+from chalicelib.core.cron import Firing, cron_problem, decide, next_fire_time, schedule_rate
 
 T = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -71,3 +71,11 @@ def test_after_downtime_it_fires_once_and_skips_the_missed_slots() -> None:
     assert firing.fire and firing.next_fire_at == T + timedelta(hours=3, minutes=5)
     again = decide("*/5 * * * *", firing.next_fire_at, now)
     assert not again.fire
+
+
+@pytest.mark.parametrize(("interval_ms", "rate"), [
+    (None, "rate(1 minute)"), (60000, "rate(1 minute)"), (3000, "rate(1 minute)"),
+    (300000, "rate(5 minutes)"), (150000, "rate(2 minutes)"),
+])
+def test_the_aws_tick_rate_is_whole_minutes_at_least_one(interval_ms: int | None, rate: str) -> None:
+    assert schedule_rate(interval_ms) == rate
