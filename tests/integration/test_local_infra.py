@@ -6,6 +6,7 @@ so the server can be stopped and restarted without disturbing other tests.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import pytest
 
 from chalicelib.local.dynamodb_local import DynamoDBLocal, JarNotFoundError, JavaNotFoundError
 from chalicelib.local.streams import LocalLambdaContext, StreamPoller
+from tests.support.waiting import wait_for as shared_wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPS_DIR = REPO_ROOT / ".deps"
@@ -31,15 +33,8 @@ DEPS_DIR = REPO_ROOT / ".deps"
 pytestmark = pytest.mark.xdist_group("local_infra")
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
+# The stream poller answers within milliseconds: poll finely, give up after a few seconds.
+wait_for = functools.partial(shared_wait_for, timeout_s=5.0, interval_s=0.01)
 
 
 def process_gone(pid: int) -> bool:
@@ -346,12 +341,12 @@ def test_stop_kills_java_and_a_db_path_server_restarts_with_its_data_under_a_run
 
 def test_the_server_dies_with_a_killed_parent() -> None:
     script = (
-        "import sys, time\n"
+        "import sys, threading\n"
         "from chalicelib.local.dynamodb_local import DynamoDBLocal\n"
         "server = DynamoDBLocal(sys.argv[1])\n"
         "server.start()\n"
         "print(server.pid, flush=True)\n"
-        "time.sleep(60)\n"
+        "threading.Event().wait(60)\n"
     )
     parent = subprocess.Popen(
         [sys.executable, "-c", script, str(DEPS_DIR)],

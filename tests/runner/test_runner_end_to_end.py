@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_CLAUDE = ROOT / "tests" / "fakes" / "claude"
@@ -205,11 +208,7 @@ def harness(tmp_path: Path, collector: Collector, origin: Path) -> Harness:
     return Harness(tmp_path, collector, origin, tmp_path / "agent-launches.jsonl")
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+wait_until = functools.partial(wait_for, timeout_s=10.0, interval_s=0.02)
 
 
 def alive(pid: int) -> bool:
