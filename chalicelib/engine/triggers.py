@@ -92,6 +92,18 @@ def delete_all(target_id: str) -> None:
         triggers.delete(trigger)
 
 
+def _fire(config: TaskConfigModel, trigger: TriggerModel, params: Mapping[str, Any],
+          origin: Mapping[str, Any]) -> str | None:
+    """One firing: the run's id, or None when the run was refused (logged; the trigger stays)."""
+    try:
+        run = run_config(config, dict(params), {"type": trigger.type, "triggerId": trigger.id, **origin})
+    except OptioError as error:
+        logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
+        return None
+    logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, **origin})
+    return str(run.id)
+
+
 def tick(now: datetime | None = None) -> dict[str, int]:
     """Fire every due schedule trigger once. The fire time is moved on with a write conditioned
     on the value read, so of any number of overlapping ticks exactly one fires a given due time;
@@ -112,13 +124,8 @@ def tick(now: datetime | None = None) -> dict[str, int]:
             continue  # another tick took this due time, or the trigger changed meanwhile
         if not fire or config is None:
             continue  # paused: the time moves on, nothing runs
-        try:
-            run = run_config(config, {}, {"type": "schedule", "triggerId": trigger.id, "dueAt": expected})
-        except OptioError as error:
-            logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
-            continue
-        fired += 1
-        logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, "dueAt": expected})
+        if _fire(config, trigger, {}, {"dueAt": expected}) is not None:
+            fired += 1
     return {"due": seen, "fired": fired}
 
 
@@ -134,13 +141,8 @@ def fire_for_ticket(ticket: Ticket) -> list[str]:
             continue
         if claims.claim(f"ticket-fired#{trigger.id}#{ticket.source}#{ticket.key}", trigger.id, utcnow()) is not None:
             continue
-        try:
-            run = run_config(config, trigger_params(ticket),
-                             {"type": "ticket", "triggerId": trigger.id, "ticket": ticket.identifier or ticket.key})
-        except OptioError as error:
-            logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
-            continue
-        triggers.mark_fired(trigger, utcnow())
-        fired.append(run.id)
-        logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, "ticket": ticket.key})
+        run_id = _fire(config, trigger, trigger_params(ticket), {"ticket": ticket.identifier or ticket.key})
+        if run_id is not None:
+            triggers.mark_fired(trigger, utcnow())
+            fired.append(run_id)
     return fired
