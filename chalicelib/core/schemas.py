@@ -79,7 +79,7 @@ API_KEY_CREATE: dict[str, Any] = {
 
 TASK_DEFAULT_MAX_RETRIES = 3
 
-_LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "error", "system"]
+_LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "permission", "retry", "error", "system"]
 _count = {"type": ["integer", "null"], "minimum": 0}
 
 RUNNER_EVENT: dict[str, Any] = {

@@ -6,7 +6,7 @@ import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
 const TASK_POLL_MS = 1500;
-const LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "error", "system"];
+const LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "permission", "retry", "error", "system"];
 // Logs follow the agent closely while it may be working; a settled task is checked now and then.
 const LIVE_STATES = new Set(["queued", "provisioning", "running"]);
 const SETTLED_EVERY = 8;

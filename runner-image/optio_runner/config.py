@@ -64,6 +64,12 @@ class Config:
         return self.workspace / "repo"
 
     @property
+    def agent_home(self) -> Path:
+        """The agent's HOME: inside the workspace, so nothing of one attempt outlives it unless
+        saved as the session."""
+        return self.workspace / "home"
+
+    @property
     def has_repo(self) -> bool:
         return self.run_kind == TASK_KIND
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-LogType = Literal["text", "tool_use", "tool_result", "thinking", "error", "system"]
+LogType = Literal["text", "tool_use", "tool_result", "thinking", "permission", "retry", "error", "system"]
 MAX_CONTENT = 8000
 
 

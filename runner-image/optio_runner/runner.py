@@ -89,6 +89,7 @@ class Runner:
         self.logs = LogShipper(self.reporter, self.supervisor, cfg.log_flush_s)
         self.heartbeat = Heartbeat(self.reporter, cfg.heartbeat_interval_s, self._running_cost)
         self.collected: Collected | None = None
+        self.agent_env: dict[str, str] = {}
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -129,11 +130,15 @@ class Runner:
             resume_session_id=cfg.resume_session_id,
             binary=cfg.agent_binary(adapter.name, adapter.default_binary),
             custom_command=cfg.custom_command,
+            home=cfg.agent_home,
+            work_dir=cfg.work_dir,
+            as_root=os.geteuid() == 0,
         )
         try:
             argv = adapter.build_command(ctx)
         except AgentConfigError as exc:
             return failed(str(exc), "setup")
+        self.agent_env = self._agent_environment(adapter, ctx)
         if not cfg.has_repo:
             return self._attempt_without_repo(adapter, argv)
 
@@ -177,10 +182,21 @@ class Runner:
                 return f"setup command {command!r} failed with exit code {code}"
         return None
 
+    def _agent_environment(self, adapter: AgentAdapter, ctx: AgentContext) -> dict[str, str]:
+        """The agent's HOME (with the files its CLI is configured by) and its variables."""
+        ctx.home.mkdir(parents=True, exist_ok=True)
+        for relative, text in adapter.config_files(ctx).items():
+            path = ctx.home / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return {**self.cfg.child_env, "HOME": str(ctx.home), "OPTIO_PROMPT": self.cfg.prompt,
+                **adapter.environment(ctx)}
+
     def _run_agent(self, adapter: AgentAdapter, argv: list[str]) -> AgentResult:
         collected = Collected()
         self.collected = collected
         over_budget = threading.Event()
+        refused = threading.Event()
 
         def on_stdout(line: str) -> None:
             # Whatever a line holds, the pipe must keep draining, or the agent blocks on write.
@@ -191,6 +207,11 @@ class Runner:
                 parsed = ParsedLine(logs=[log_line("text", line)])
             collected.absorb(parsed)
             self.logs.add(parsed.logs)
+            if parsed.auth_failure is not None and not refused.is_set():
+                # A CLI retries a refused key for minutes; nothing it does next can succeed.
+                refused.set()
+                self._system("the agent's API key was refused; stopping it")
+                self.supervisor.interrupt()
             if self._over_budget(collected.cost_usd) and not over_budget.is_set():
                 over_budget.set()
                 self._system(f"the agent's cost ${collected.cost_usd:.4f} passed the budget "
@@ -202,7 +223,7 @@ class Runner:
             code = self.supervisor.stream(
                 argv,
                 cwd=self.cfg.work_dir,
-                env={**self.cfg.child_env, "OPTIO_PROMPT": self.cfg.prompt},
+                env=self.agent_env,
                 on_stdout=on_stdout,
                 on_stderr=collected.add_stderr,
             )
@@ -212,7 +233,7 @@ class Runner:
                 error=f"could not start the agent ({argv[0]}): {exc}",
                 error_kind="agent_error",
             )
-        result = adapter.finish(code, collected)
+        result = _judged(adapter.finish(code, collected), collected)
         if over_budget.is_set():
             result = dataclasses.replace(
                 result,
@@ -283,6 +304,23 @@ class Runner:
 
     def _running_cost(self) -> float | None:
         return self.collected.cost_usd if self.collected is not None else None
+
+
+def _judged(result: AgentResult, collected: Collected) -> AgentResult:
+    """What every CLI's result means once the refusals seen on the way are counted: a success
+    with a refused tool is not one; a failure after the API kept refusing for load is a rate
+    limit, which the retry policy treats differently from the agent's own error."""
+    if result.success and collected.permission_denied is not None:
+        return dataclasses.replace(
+            result, success=False, error_kind="agent_error",
+            error=f"the agent reported success, but a tool it needed was refused: {collected.permission_denied}",
+        )
+    if not result.success and result.error_kind == "agent_error" and collected.rate_limited is not None:
+        return dataclasses.replace(
+            result, error_kind="rate_limited",
+            error=f"the agent's API kept refusing for rate limit or overload ({collected.rate_limited}); {result.error}",
+        )
+    return result
 
 
 def _git_failure(agent: AgentResult, exc: GitError) -> AgentResult:

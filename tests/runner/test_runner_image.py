@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.agents.conftest import agent_versions
+
 RUNNER_IMAGE = Path(__file__).resolve().parents[2] / "runner-image"
 DOCKERFILE = (RUNNER_IMAGE / "Dockerfile").read_text()
 AGENT_CLIS = ("@anthropic-ai/claude-code", "@openai/codex", "@github/copilot", "@google/gemini-cli", "opencode-ai")
@@ -39,8 +41,21 @@ def test_runs_as_a_numeric_non_root_user() -> None:
 
 
 @pytest.mark.parametrize("package", AGENT_CLIS)
-def test_every_agent_cli_is_installed_at_a_pinned_version(package: str) -> None:
-    assert re.search(rf"\s{re.escape(package)}@\d+\.\d+\.\d+\s", DOCKERFILE), package
+def test_every_agent_cli_is_pinned_in_the_one_list_of_versions(package: str) -> None:
+    assert [v for v in agent_versions().values() if v.package == package and re.fullmatch(r"\d+\.\d+\.\d+", v.version)]
+
+
+def test_the_image_installs_the_cli_versions_from_that_list() -> None:
+    assert "COPY agent-versions.txt /tmp/agent-versions.txt" in DOCKERFILE
+    assert "/tmp/agent-versions.txt)" in DOCKERFILE
+    assert "@anthropic-ai" not in DOCKERFILE, "a version written in the Dockerfile too"
+    assert sorted(agent_versions()) == ["claude-code", "codex", "copilot", "gemini", "opencode"]
+
+
+def test_the_makefile_installs_the_same_versions_for_the_tests() -> None:
+    makefile = (RUNNER_IMAGE.parent / "Makefile").read_text()
+    assert "AGENT_VERSIONS := runner-image/agent-versions.txt" in makefile
+    assert "$(AGENTS_STAMP)" in makefile.split("\ntest:", 1)[1].split("\n", 1)[0]
 
 
 def test_the_runner_imports_nothing_from_chalicelib() -> None:

@@ -8,12 +8,14 @@ I/O itself, so it can be tested against recorded output.
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from optio_runner.loglines import LogLine
 
-ErrorKind = Literal["agent_error", "auth", "setup", "git", "max_turns", "budget"]
+ErrorKind = Literal["agent_error", "auth", "rate_limited", "setup", "git", "max_turns", "budget"]
 STDERR_TAIL_LINES = 500
 
 
@@ -29,6 +31,17 @@ class AgentContext:
     resume_session_id: str | None
     binary: str
     custom_command: str | None
+    # The agent's own HOME: a fresh directory per attempt, holding its configuration and session
+    # state. The adapter's session_dirs (relative to it) are saved after the attempt and restored
+    # into it before a resume.
+    home: Path = Path("/nonexistent")
+    # Where the agent works: the checkout, or a standalone run's scratch directory.
+    work_dir: Path = Path("/nonexistent")
+    # The runner runs as root (local mode, CI) rather than the pod's uid 1000; some CLIs refuse
+    # their no-prompt permission mode as root unless told they are in a sandbox.
+    as_root: bool = False
+    # What the adapter saved with the session the last time it ran (session_meta), on a resume.
+    session_meta: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -41,8 +54,12 @@ class ParsedLine:
     model: str | None = None
     # The agent's closing event, handed back to finish().
     final: dict[str, Any] | None = None
-    # The text showing that the agent could not authenticate.
+    # The text showing that the agent could not authenticate: the runner stops the agent at once.
     auth_failure: str | None = None
+    # A tool call the CLI refused: the attempt cannot be a success, whatever the agent says.
+    permission_denied: str | None = None
+    # The vendor's API refused for rate limit or overload (the CLI may still be retrying).
+    rate_limited: str | None = None
 
 
 @dataclass
@@ -54,6 +71,8 @@ class Collected:
     model: str | None = None
     final: dict[str, Any] | None = None
     auth_failure: str | None = None
+    permission_denied: str | None = None
+    rate_limited: str | None = None
     stderr_tail: list[str] = field(default_factory=list)
 
     def absorb(self, parsed: ParsedLine) -> None:
@@ -68,6 +87,11 @@ class Collected:
             self.final = parsed.final
         if self.auth_failure is None:
             self.auth_failure = parsed.auth_failure
+        if self.permission_denied is None:
+            self.permission_denied = parsed.permission_denied
+        # The latest one: an earlier refusal the CLI recovered from must not fail the attempt.
+        if parsed.rate_limited is not None:
+            self.rate_limited = parsed.rate_limited
 
     def add_stderr(self, line: str) -> None:
         self.stderr_tail.append(line)
@@ -91,12 +115,45 @@ class AgentResult:
 class AgentAdapter(Protocol):
     name: str  # the canonical agent type, e.g. "claude-code"
     default_binary: str
+    # Directories under the agent's HOME holding its session state (transcripts, session files).
+    session_dirs: tuple[str, ...]
 
-    def build_command(self, ctx: AgentContext) -> list[str]: ...
+    def build_command(self, ctx: AgentContext) -> list[str]:
+        """The argv; called once per run, before any line is parsed (an adapter may keep ctx)."""
+        ...
+
+    def environment(self, ctx: AgentContext) -> dict[str, str]:
+        """Variables the CLI needs on top of the task's: permission switches, config locations."""
+        ...
+
+    def config_files(self, ctx: AgentContext) -> dict[str, str]:
+        """Files to write under the agent's HOME before it starts (path relative to HOME: text)."""
+        ...
+
+    def session_meta(self, collected: Collected) -> dict[str, Any]:
+        """What to keep with the saved session for the next resume (e.g. the session's cost so
+        far, for CLIs that report a resumed session's cost as a running total)."""
+        ...
 
     def parse_line(self, line: str) -> ParsedLine: ...
 
     def finish(self, exit_code: int, collected: Collected) -> AgentResult: ...
+
+
+class AdapterDefaults:
+    """What an adapter provides when its CLI needs nothing more: no extra variables or files, no
+    session state to keep."""
+
+    session_dirs: tuple[str, ...] = ()
+
+    def environment(self, ctx: AgentContext) -> dict[str, str]:
+        return {}
+
+    def config_files(self, ctx: AgentContext) -> dict[str, str]:
+        return {}
+
+    def session_meta(self, collected: Collected) -> dict[str, Any]:
+        return {}
 
 
 def describe_exit(exit_code: int, collected: Collected) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from optio_runner.agents.base import (
+    AdapterDefaults,
     AgentContext,
     AgentResult,
     Collected,
@@ -29,7 +30,7 @@ AUTH_MARKERS = (
 SYNTHETIC_MODEL = "<synthetic>"
 
 
-class ClaudeCodeAdapter:
+class ClaudeCodeAdapter(AdapterDefaults):
     name = "claude-code"
     default_binary = "claude"
 

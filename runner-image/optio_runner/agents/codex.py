@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine
+from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty
 from optio_runner.agents.verdict import verdict
 from optio_runner.loglines import LogLine, log_line, truncate
@@ -27,7 +27,7 @@ AUTH_MARKERS = (
 )
 
 
-class CodexAdapter:
+class CodexAdapter(AdapterDefaults):
     name = "codex"
     default_binary = "codex"
 

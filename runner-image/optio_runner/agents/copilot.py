@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine
+from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import matching, strip_ansi
 from optio_runner.agents.verdict import verdict
 from optio_runner.loglines import log_line, truncate
@@ -38,7 +38,7 @@ MODEL_USAGE = re.compile(
 )
 
 
-class CopilotAdapter:
+class CopilotAdapter(AdapterDefaults):
     name = "copilot"
     default_binary = "copilot"
 

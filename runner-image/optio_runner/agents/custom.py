@@ -7,6 +7,7 @@ its exit code alone decides success.
 from __future__ import annotations
 
 from optio_runner.agents.base import (
+    AdapterDefaults,
     AgentConfigError,
     AgentContext,
     AgentResult,
@@ -17,7 +18,7 @@ from optio_runner.agents.base import (
 from optio_runner.loglines import log_line
 
 
-class CustomAdapter:
+class CustomAdapter(AdapterDefaults):
     name = "custom"
     default_binary = "sh"
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine, describe_exit
+from optio_runner.agents.base import (
+    AdapterDefaults,
+    AgentContext,
+    AgentResult,
+    Collected,
+    ParsedLine,
+    describe_exit,
+)
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty
 from optio_runner.agents.verdict import auth_failure, auth_result
 from optio_runner.loglines import log_line, truncate
@@ -27,7 +34,7 @@ AUTH_MARKERS = (
 )
 
 
-class GeminiAdapter:
+class GeminiAdapter(AdapterDefaults):
     name = "gemini"
     default_binary = "gemini"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optio_runner.agents.base import AgentContext, AgentResult, Collected, ParsedLine
+from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import amount, compact, count, json_object, matching, nonempty
 from optio_runner.agents.verdict import verdict
 from optio_runner.loglines import log_line, truncate
@@ -28,7 +28,7 @@ AUTH_MARKERS = (
 )
 
 
-class OpenCodeAdapter:
+class OpenCodeAdapter(AdapterDefaults):
     name = "opencode"
     default_binary = "opencode"
 

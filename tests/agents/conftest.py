@@ -1,0 +1,108 @@
+"""The conformance suite: the real agent CLIs, at the versions the runner image pins, run through
+the whole system in local mode against scripted stand-ins of their vendors' APIs.
+
+`make test` installs the CLIs into .deps/agents and runs the suite in a network namespace with
+loopback only (tests/offline), so a CLI that ignores its base URL fails instead of reaching out.
+Each test module starts one local mode (`agent_system`), shared by its tests.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.support.gitrepo import branch_file, make_bare_repo
+from tests.support.localmode import LocalMode, start_local_mode
+
+AGENT_VERSIONS = REPO_ROOT / "runner-image" / "agent-versions.txt"
+AGENT_BIN = REPO_ROOT / ".deps" / "agents" / "node_modules" / ".bin"
+# What a task given to a real CLI may take on a loaded 2-core machine, start to finish.
+TASK_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    agent_type: str
+    package: str
+    version: str
+
+
+def agent_versions() -> dict[str, AgentVersion]:
+    versions = {}
+    for line in AGENT_VERSIONS.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            agent_type, package, version = line.split()
+            versions[agent_type] = AgentVersion(agent_type, package, version)
+    return versions
+
+
+def offline() -> bool:
+    """Loopback is this network namespace's only interface."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+def cli_path(binary: str) -> Path:
+    """The installed CLI; outside `make test` (no install, or a network) the suite is skipped,
+    under CI it fails."""
+    path = AGENT_BIN / binary
+    problem = None
+    if not path.exists():
+        problem = f"{path} is not installed (make test installs the pinned agent CLIs)"
+    elif not offline():
+        problem = "the agent CLIs run only offline: run the suite through tests/offline (make test does)"
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return path
+
+
+@dataclass
+class AgentSystem:
+    """Local mode with one agent type's real CLI, a bare git repository registered as a repo."""
+
+    mode: LocalMode
+    repo: Path
+    agent_type: str
+
+    @property
+    def api(self) -> Any:
+        return self.mode.api
+
+    def set_secret(self, name: str, value: str) -> None:
+        self.api.ok("POST", "/api/secrets", {"name": name, "value": value}, status=201)
+
+    def create_task(self, prompt: str, **fields: Any) -> dict[str, Any]:
+        body = {"title": prompt.splitlines()[0][:60], "prompt": prompt, "repoUrl": str(self.repo),
+                "agentType": self.agent_type, **fields}
+        task: dict[str, Any] = self.api.ok("POST", "/api/tasks", body, status=201)
+        return task
+
+    def wait(self, task_id: str, states: set[str] | str) -> dict[str, Any]:
+        task: dict[str, Any] = self.api.wait_state(task_id, states, timeout_s=TASK_TIMEOUT_S)
+        return task
+
+    def logs(self, task_id: str) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = self.api.logs(task_id)
+        return lines
+
+    def on_branch(self, task: dict[str, Any], path: str) -> str | None:
+        return branch_file(self.repo, task["branchName"], path)
+
+
+def start_agent_system(tmp: Path, agent_type: str, binary: str, **env: str) -> AgentSystem:
+    path = cli_path(binary)
+    variable = "OPTIO_AGENT_BIN_" + agent_type.upper().replace("-", "_")
+    mode = start_local_mode(tmp, **{variable: str(path), **env})
+    return AgentSystem(mode, make_bare_repo(tmp), agent_type)
+
+
+@pytest.fixture(scope="module")
+def agent_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("agents")
