@@ -8,20 +8,46 @@ from __future__ import annotations
 
 from chalicelib.core.dispatch import Capacity, QueuedTask, plan_dispatch
 from chalicelib.core.states import TaskState
+from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
 from chalicelib.settings import settings
 from chalicelib.store import tasks
-from chalicelib.store.models import RepoModel
+from chalicelib.store.models import RepoModel, TaskModel
 
 from .clock import utcnow
 from .reconciler import reconcile
 
 QUEUE_LOOKAHEAD = 50
+CAS_TRIES = 4
 DEFAULT_REPO_LIMIT = 2
 
 
 def _repo_limits(repo_ids: set[str]) -> dict[str, int]:
     return {repo.id: int(repo.maxConcurrentTasks) for repo in RepoModel.batch_get(list(repo_ids))}
+
+
+def _take_slot(task: TaskModel, limits: tasks.SlotLimits) -> bool:
+    """queued -> provisioning with the slot. A task that moved since the queue was read (a new
+    priority, a metadata edit) is read again and still started if it waits in the queue; only
+    one that left the queue meanwhile is skipped."""
+    for _ in range(CAS_TRIES):
+        try:
+            tasks.transition(
+                task, TaskState.PROVISIONING, trigger="dispatcher",
+                message="concurrency slot taken", now=utcnow(), limits=limits,
+            )
+            return True
+        except tasks.CapacityFull:
+            logger.info("dispatch.capacity_full", extra={"taskId": task.id})
+            return False
+        except tasks.LostRace:
+            try:
+                task = tasks.get(task.id)
+            except NotFound:
+                return False
+            if TaskState(task.state) is not TaskState.QUEUED:
+                return False
+    return False
 
 
 def dispatch() -> list[str]:
@@ -40,17 +66,8 @@ def dispatch() -> list[str]:
     started: list[str] = []
     for chosen in plan:
         limits = tasks.SlotLimits(settings.max_concurrent, chosen.repo_limit)
-        try:
-            tasks.transition(
-                by_id[chosen.id], TaskState.PROVISIONING, trigger="dispatcher",
-                message="concurrency slot taken", now=utcnow(), limits=limits,
-            )
-        except tasks.CapacityFull:
-            logger.info("dispatch.capacity_full", extra={"taskId": chosen.id})
-            continue
-        except tasks.LostRace:
-            continue
-        started.append(chosen.id)
+        if _take_slot(by_id[chosen.id], limits):
+            started.append(chosen.id)
     # Launch at once instead of waiting for the provisioning record to come back on the stream.
     for task_id in started:
         reconcile(task_id)

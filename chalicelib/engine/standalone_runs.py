@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.core import accounting
 from chalicelib.core import workflow_runs as core
 from chalicelib.core.dispatch import Capacity, QueuedTask, plan_dispatch
 from chalicelib.core.schemas import RUNNER_EVENT, STANDALONE_DEFAULT_MAX_CONCURRENT
@@ -41,6 +42,27 @@ def _config_limits(config_ids: set[str]) -> dict[str, int]:
             for c in TaskConfigModel.batch_get(list(config_ids))}
 
 
+def _take_slot(run: WorkflowRunModel, slot_limits: workflow_runs.SlotLimits) -> bool:
+    """queued -> running with the slot. No stream wakes a run that lost this race, so it is read
+    again here and still started if it waits in the queue."""
+    for _ in range(CAS_TRIES):
+        try:
+            workflow_runs.transition(run, R.RUNNING, utcnow(), limits=slot_limits,
+                                     trigger="dispatcher", reason="concurrency slot taken")
+            return True
+        except workflow_runs.CapacityFull:
+            logger.info("workflow_dispatch.capacity_full", extra={"runId": run.id})
+            return False
+        except workflow_runs.LostRace:
+            try:
+                run = workflow_runs.get(run.id)
+            except NotFound:
+                return False
+            if R(run.state) is not R.QUEUED:
+                return False
+    return False
+
+
 def dispatch_runs() -> list[str]:
     """Start queued runs, oldest first, while slots are free. The per-repo rule of repo tasks
     (`core.dispatch`) applies with the standalone task in place of the repo."""
@@ -57,15 +79,8 @@ def dispatch_runs() -> list[str]:
     started: list[str] = []
     for chosen in plan:
         slot_limits = workflow_runs.SlotLimits(settings.max_workflow_concurrent, chosen.repo_limit)
-        try:
-            workflow_runs.transition(by_id[chosen.id], R.RUNNING, utcnow(), limits=slot_limits,
-                                     trigger="dispatcher", reason="concurrency slot taken")
-        except workflow_runs.CapacityFull:
-            logger.info("workflow_dispatch.capacity_full", extra={"runId": chosen.id})
-            continue
-        except workflow_runs.LostRace:
-            continue
-        started.append(chosen.id)
+        if _take_slot(by_id[chosen.id], slot_limits):
+            started.append(chosen.id)
     # Launch at once: nothing else would wake these runs before the next resync.
     for run_id in started:
         reconcile_run(run_id)
@@ -207,13 +222,14 @@ def handle_run_event(run_id: str, token: str | None, body: Any) -> dict[str, Any
         return {"ok": True, "lastSeq": logs.append(run_id, attempt, lines)}
     if kind in ("started", "heartbeat"):
         changes: dict[str, Any] = {"lastHeartbeatAt": iso(utcnow())}
+        run = workflow_runs.get(run_id)
         if event.get("costUsd") is not None:
-            changes["costUsd"] = event["costUsd"]
+            # The spent figures are fixed for the attempt, and the write is conditional on it.
+            changes.update(accounting.with_attempt(accounting.figures(run), event))
         if not workflow_runs.record_progress(run_id, attempt, changes):
             raise Conflict("this attempt is no longer running", **_current(run_id))
-        if event.get("costUsd") is not None:
-            run = workflow_runs.get(run_id)
-            if core.over_budget(float(event["costUsd"]), _budget(configs.find(run.taskConfigId))):
+        if changes.get("costUsd") is not None:
+            if core.over_budget(float(changes["costUsd"]), _budget(configs.find(run.taskConfigId))):
                 # The budget is the server's to enforce too: a runner that does not stop is stopped.
                 reconcile_run(run_id)
         return {"ok": True}
@@ -241,16 +257,13 @@ def _current_attempt(run_id: str, attempt: int) -> WorkflowRunModel:
 
 def _result(run: WorkflowRunModel, event: Mapping[str, Any]) -> None:
     config = configs.find(run.taskConfigId)
+    totals = accounting.with_attempt(accounting.figures(run), event)
     result = core.RunResult(
-        success=event["result"] == "success", cost_usd=event.get("costUsd"), summary=event.get("summary"),
+        success=event["result"] == "success", cost_usd=totals.get("costUsd"), summary=event.get("summary"),
         error=event.get("error"), error_kind=event.get("errorKind"),
     )
     decision = core.outcome(result, _budget(config))
     summary = event.get("summary")
-    reported = {
-        "output": summary[:OUTPUT_MAX] if summary else None, "costUsd": event.get("costUsd"),
-        "inputTokens": event.get("inputTokens"), "outputTokens": event.get("outputTokens"),
-        "modelUsed": event.get("model"),
-    }
+    reported = {"output": summary[:OUTPUT_MAX] if summary else None, "modelUsed": event.get("model"), **totals}
     changes = {**decision.changes, **{k: v for k, v in reported.items() if v is not None}}
     move(run, core.Move(decision.to, decision.reason, changes, decision.stop_agent), trigger="runner")

@@ -125,6 +125,12 @@ def delete_task(task_id: str) -> None:
 def cancel_task(task_id: str) -> TaskModel:
     def act(task: TaskModel) -> TaskModel:
         state = S(task.state)
+        if state is S.PENDING:
+            # Only the reconciler takes a task out of `pending` (SPEC §3); a cancel right after
+            # the create has it do so now instead of refusing, then cancels what it made of it.
+            reconcile(task.id)
+            task = tasks.get(task.id)
+            state = S(task.state)
         if state not in CANCELLABLE:
             raise _conflict(task, "cancel")
         attempt = int(task.attempt)
@@ -229,7 +235,9 @@ def reorder(body: Any) -> dict[str, int]:
 
 
 def _bulk(states: Iterable[TaskState], act: Callable[[str], TaskModel]) -> dict[str, int]:
-    ids = [t.id for state in states for t in tasks.all_in_state(state.value)]
+    # States are read in the order tasks move through them, so one that moves on between two
+    # reads is found again in a later one (and counted once).
+    ids = list(dict.fromkeys(t.id for state in states for t in tasks.all_in_state(state.value)))
     affected = 0
     for task_id in ids:
         try:
@@ -246,7 +254,7 @@ def bulk_retry_failed() -> dict[str, int]:
 
 
 def bulk_cancel_active() -> dict[str, int]:
-    return _bulk([S.WAITING_ON_DEPS, S.QUEUED, S.PROVISIONING, S.RUNNING], cancel_task)
+    return _bulk([S.PENDING, S.WAITING_ON_DEPS, S.QUEUED, S.PROVISIONING, S.RUNNING], cancel_task)
 
 
 def dependencies(task_id: str) -> list[TaskModel]:

@@ -13,7 +13,7 @@ from chalicelib.core import pulls
 from chalicelib.core.issues import delivery_key, valid_signature
 from chalicelib.core.states import TaskState
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import NotFound, Unauthorized, ValidationFailed
+from chalicelib.exceptions import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.store import claims, secrets, tasks
 from chalicelib.store.models import TaskModel
@@ -24,6 +24,7 @@ from .reconciler import reconcile
 SECRET_NAME = "GITHUB_WEBHOOK_SECRET"
 OPTIO_LABEL = "optio"
 PR_EVENTS = frozenset({"pull_request", "pull_request_review", "check_run", "check_suite"})
+CAS_TRIES = 4
 
 
 def handle(headers: dict[str, str], raw: bytes) -> dict[str, Any]:
@@ -95,11 +96,23 @@ def _tasks_of(pr_url: str) -> list[TaskModel]:
 
 
 def _merged(task: TaskModel, pr: dict[str, Any]) -> bool:
+    """Write the "merged" observation, then let the reconciler complete the task. The delivery
+    is claimed already, so a lost race must not drop the observation: the row is read again and
+    the observation applied to it, while the task still waits on its PR."""
     seen = pulls.PrView(state="merged", head_sha=str((pr.get("head") or {}).get("sha") or ""))
-    try:
-        tasks.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
-    except tasks.LostRace:
-        pass  # somebody moved it; the reconciler below reads what is there now
+    for _ in range(CAS_TRIES):
+        if TaskState(task.state) is not TaskState.PR_OPENED:
+            return False
+        try:
+            tasks.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
+            break
+        except tasks.LostRace:
+            try:
+                task = tasks.get(task.id)
+            except NotFound:
+                return False
+    else:
+        raise Conflict(f"task {task.id} kept changing; GitHub will deliver the event again")
     reconcile(task.id)
     return True
 
