@@ -133,6 +133,7 @@ class Runner:
             home=cfg.agent_home,
             work_dir=cfg.work_dir,
             as_root=os.geteuid() == 0,
+            env=cfg.child_env,
         )
         try:
             argv = adapter.build_command(ctx)

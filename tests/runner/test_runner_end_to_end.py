@@ -288,6 +288,8 @@ def test_success_reports_logs_cost_and_pushes_the_branch(harness: Harness) -> No
         "--output-format",
         "stream-json",
         "--verbose",
+        "--permission-mode",
+        "bypassPermissions",
         "--max-turns",
         "250",
     ]

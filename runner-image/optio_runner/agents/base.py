@@ -42,6 +42,9 @@ class AgentContext:
     as_root: bool = False
     # What the adapter saved with the session the last time it ran (session_meta), on a resume.
     session_meta: Mapping[str, Any] | None = None
+    # The variables the agent will see (the task's secrets and the pod's), e.g. for a CLI whose
+    # adapter behaves differently when they choose another provider (Claude Code on Bedrock).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
