@@ -28,7 +28,7 @@ from .http import paging, query
 
 _INTERNAL = frozenset(
     {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry",
-     "taskConfigId"}
+     "taskConfigId", "spentCostUsd", "spentInputTokens", "spentOutputTokens"}
 )
 
 
@@ -116,7 +116,8 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 
 
 def workflow_run_json(run: WorkflowRunModel) -> dict[str, Any]:
-    return {k: v for k, v in _attributes(run).items() if k not in ("queuePartition", "activePartition", "version")}
+    hidden = ("queuePartition", "activePartition", "version", "spentCostUsd", "spentInputTokens", "spentOutputTokens")
+    return {k: v for k, v in _attributes(run).items() if k not in hidden}
 
 
 def log_page(request: Request, owner_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from . import failures
 from .graph import DepView
 from .states import TaskState
 from .subtasks import PipelineView
@@ -315,11 +316,14 @@ def outcome(report: RunReport) -> Transition:
         return Transition(to=S.COMPLETED, reason="review finished")
     if report.pr_url and not report.review:
         return Transition(to=S.PR_OPENED, reason=f"pull request opened: {report.pr_url}")
+    if not report.success and report.error_kind == "max_turns":
+        # The work may be nearly done: a person reads it and resumes with more context.
+        message = report.error or "the agent stopped at its maximum number of turns"
+        return Transition(to=S.NEEDS_ATTENTION, reason=message,
+                          changes={"errorMessage": message, "errorKind": "max_turns"})
     if not report.success:
         kind = report.error_kind or "agent_error"
-        message = report.error or "the agent failed"
-        # Retrying cannot fix a bad key or a spent budget.
-        return fail(kind, message, retryable=kind not in ("auth", "budget"))
+        return fail(kind, report.error or "the agent failed", retryable=failures.retryable(kind))
     if report.changed and report.pushed:
         return Transition(to=S.COMPLETED, reason="agent finished; branch pushed")
     if report.changed:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from . import failures
+
 # The actions a run shares with a repo task, re-exported; `Move` is its own (runs have their own states).
 from .reconcile import Launch as Launch
 from .reconcile import Noop as Noop
@@ -39,8 +41,6 @@ SLOT_STATES = frozenset({R.RUNNING})
 
 CANCELLED_MESSAGE = "Cancelled by user"
 BUDGET_KIND = "budget"
-# Retrying cannot fix these: a bad key, a spent budget, a person's cancel, a deleted task.
-NOT_RETRIED_KINDS = frozenset({"auth", BUDGET_KIND, "cancelled", "config_missing"})
 
 
 def can_transition(current: RunState, target: RunState) -> bool:
@@ -100,7 +100,7 @@ def over_budget(cost_usd: float | None, budget_usd: float | None) -> bool:
 
 
 def fail(kind: str, message: str, *, stop_agent: bool = False) -> Move:
-    changes = {"errorMessage": message, "errorKind": kind, "retryable": kind not in NOT_RETRIED_KINDS}
+    changes = {"errorMessage": message, "errorKind": kind, "retryable": failures.retryable(kind)}
     return Move(to=R.FAILED, reason=message, changes=changes, stop_agent=stop_agent)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core import accounting
 from chalicelib.core.reconcile import RunReport, outcome
 from chalicelib.core.schemas import RUNNER_EVENT
 from chalicelib.core.states import TaskState
@@ -39,7 +40,8 @@ def handle_runner_event(task_id: str, token: str | None, body: Any) -> dict[str,
     if kind == "heartbeat":
         changes: dict[str, Any] = {"lastHeartbeatAt": iso(utcnow())}
         if event.get("costUsd") is not None:
-            changes["costUsd"] = event["costUsd"]
+            # The spent figures are fixed for the attempt, and the write is conditional on it.
+            changes.update(accounting.with_attempt(accounting.figures(tasks.get(task_id)), event))
         if not tasks.record_progress(task_id, attempt, changes):
             raise Conflict("this attempt is no longer running", **_current(task_id))
         return {"ok": True}
@@ -107,6 +109,7 @@ def _result(task: TaskModel, event: Mapping[str, Any]) -> None:
         "prUrl": None if report.review else event.get("prUrl"),
         "prNumber": None if report.review else event.get("prNumber"),
     }
+    reported.update(accounting.with_attempt(accounting.figures(task), reported))
     # What the runner did not report keeps its previous value (a resumed task keeps its PR).
     changes = {**decision.changes, **{k: v for k, v in reported.items() if v is not None}}
     tasks.transition(

@@ -166,6 +166,10 @@ class TaskModel(Model):
     costUsd = NumberAttribute(null=True)
     inputTokens = NumberAttribute(null=True)
     outputTokens = NumberAttribute(null=True)
+    # What the earlier attempts spent (core.accounting): the totals are these plus the current one's.
+    spentCostUsd = NumberAttribute(null=True)
+    spentInputTokens = NumberAttribute(null=True)
+    spentOutputTokens = NumberAttribute(null=True)
     modelUsed = UnicodeAttribute(null=True)
     sessionId = UnicodeAttribute(null=True)
     resultSummary = UnicodeAttribute(null=True)
@@ -518,6 +522,10 @@ class WorkflowRunModel(Model):
     costUsd = NumberAttribute(null=True)
     inputTokens = NumberAttribute(null=True)
     outputTokens = NumberAttribute(null=True)
+    # What the earlier attempts spent (core.accounting): the totals are these plus the current one's.
+    spentCostUsd = NumberAttribute(null=True)
+    spentInputTokens = NumberAttribute(null=True)
+    spentOutputTokens = NumberAttribute(null=True)
     modelUsed = UnicodeAttribute(null=True)
     retryCount = NumberAttribute(default=0)
     maxRetries = NumberAttribute(default=1)

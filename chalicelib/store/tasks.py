@@ -10,6 +10,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
+from chalicelib.core import accounting
 from chalicelib.core.reconcile import TaskView, retry_pending
 from chalicelib.core.states import SLOT_STATES, TaskState, can_transition, entry_changes
 from chalicelib.core.timefmt import iso, parse_iso
@@ -219,6 +220,7 @@ def transition(
     releases_slot = current in SLOT_STATES and to not in SLOT_STATES
     if to is S.PROVISIONING:
         fields.update(attempt=int(task.attempt) + 1, launchedAt=None)
+        fields.update(accounting.attempt_start(accounting.figures(task)))
     if takes_slot:
         if limits is None:
             raise ValueError("taking a concurrency slot needs the limits")

@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import observability
+from chalicelib.core import accounting
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.workflow_runs import SLOT_STATES, RunState, RunView, can_transition, retry_pending
 from chalicelib.exceptions import Conflict, NotFound
@@ -106,7 +107,8 @@ def _entry_changes(run: WorkflowRunModel, target: RunState, at: str) -> dict[str
         return {"errorMessage": None, "errorKind": None, "output": None, "startedAt": None, "finishedAt": None,
                 "launchedAt": None, "lastHeartbeatAt": None, "retryable": True}
     if target is RunState.RUNNING:
-        return {"startedAt": at, "attempt": int(run.attempt or 0) + 1, "launchedAt": None, "lastHeartbeatAt": None}
+        return {"startedAt": at, "attempt": int(run.attempt or 0) + 1, "launchedAt": None, "lastHeartbeatAt": None,
+                **accounting.attempt_start(accounting.figures(run))}
     return {"finishedAt": at}
 
 

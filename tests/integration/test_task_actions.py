@@ -78,6 +78,23 @@ def test_force_restart_builds_a_prompt_from_what_is_known(
     assert "--resume" not in prompt
 
 
+def test_cost_and_tokens_add_up_over_the_attempts(api: Api, repo: dict[str, Any], tmp_path: Path) -> None:
+    flag = tmp_path / f"failed-once-{uuid.uuid4().hex}"
+    task = new_task(api, repo, f"[fake:fail-once={flag}] [fake:cost=0.25] flaky work", maxRetries=1)
+    done = api.wait_state(task["id"], "completed")
+    assert done["attempt"] == 2
+    # Each attempt's own figures (the stand-in reports 1200 in, 340 out, $0.25), added up.
+    assert done["costUsd"] == pytest.approx(0.5)
+    assert (done["inputTokens"], done["outputTokens"]) == (2400, 680)
+
+
+def test_a_turn_limit_needs_attention_and_says_so(api: Api, repo: dict[str, Any]) -> None:
+    task = new_task(api, repo, "[fake:max-turns] long work", maxRetries=2)
+    stopped = api.wait_state(task["id"], "needs_attention")
+    assert stopped["attempt"] == 1 and stopped["errorKind"] == "max_turns"
+    assert "maximum number of turns" in stopped["errorMessage"]
+
+
 def test_force_redo_clears_the_previous_run(api: Api, repo: dict[str, Any]) -> None:
     task = new_task(api, repo, "[fake:fail] try", maxRetries=0)
     failed = api.wait_state(task["id"], "failed")
