@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,8 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: Any
+    # When it arrived (time.time()), to set against the task's event timestamps.
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
