@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def context(model: str | None = "m-1", resume: str | None = None) -> AgentContex
     [
         ("codex", ["/opt/agent", "exec", "--json", "--skip-git-repo-check",
                    "--dangerously-bypass-approvals-and-sandbox", "--model", "m-1", "resume", "s-9", "Fix it"]),
-        ("gemini", ["/opt/agent", "-p", "Fix it", "--output-format", "stream-json", "--yolo",
-                    "--model", "m-1", "--resume", "s-9"]),
+        ("gemini", ["/opt/agent", "--prompt=Fix it", "--output-format", "stream-json", "--approval-mode", "yolo",
+                    "--skip-trust", "--model", "m-1", "--resume", "s-9"]),
         ("opencode", ["/opt/agent", "run", "--format", "json", "--thinking", "--model", "m-1",
                       "--session", "s-9", "Fix it"]),
         ("copilot", ["/opt/agent", "-p", "Fix it", "--allow-all-tools", "--model", "m-1", "--resume", "s-9"]),
@@ -69,7 +70,8 @@ def test_command_line_without_model_or_session(agent_type: str) -> None:
 
     argv = adapter.build_command(context(model=None))
     assert "--model" not in argv and "resume" not in argv and "--resume" not in argv
-    assert "--session" not in argv and "Fix it" in argv
+    # The prompt is an argument of its own, or an option's value (gemini's --prompt=...).
+    assert "--session" not in argv and any(arg.endswith("Fix it") for arg in argv)
 
 
 def test_each_run_gets_a_fresh_adapter() -> None:
@@ -147,6 +149,8 @@ def test_codex_without_a_completed_turn_fails() -> None:
 
 
 # --- gemini --------------------------------------------------------------------------------
+# The samples are what Gemini CLI 0.61.0 printed, run as the adapter runs it against
+# tests/fakes/gemini_api.py (paths shortened to /workspace/repo).
 
 
 def test_gemini_success() -> None:
@@ -154,39 +158,134 @@ def test_gemini_success() -> None:
 
     assert [line.type for line in logs] == [
         "system", "text", "tool_use", "tool_result", "tool_use", "tool_result", "tool_use", "error",
-        "system", "text", "system",
+        "text", "system",
     ]
-    assert logs[0].content == "session 5f0d7c1e-2b3a-4c8d-9e6f-0a1b2c3d4e5f started (model gemini-2.5-pro)"
-    assert logs[1].content == "I'll read the README first."  # the deltas, joined
-    assert logs[2].content == 'read_file: {"absolute_path":"/workspace/repo/README.md"}'
-    assert logs[7].content == "Command exited with code 127: bash: npm: command not found"
-    assert logs[-1].content.startswith("result: success, 15890 input tokens (12000 cached), 282 output tokens")
+    assert logs[0].content == "session 2c669050-4dea-4d02-a402-6c5dce6f19b1 started (model auto)"
+    assert logs[2].content == ('write_file: {"file_path": "/workspace/repo/GREETING.md", '
+                               '"content": "# Hello\\n\\nHello, world!\\n"}')
+    assert logs[3].content == "write_file: done"
+    assert logs[5].content == "run_shell_command: # Hello\n\nHello, world!\n?? GREETING.md"
+    assert logs[7].content == "read_file failed (file_not_found): File not found: /workspace/repo/CHANGELOG.md"
+    assert logs[-1].content.startswith("result: success, 5560 input tokens (0 cached), 175 output tokens, 3 tool calls")
+    # "auto" routed the turns; the model that did the work is the one the result names the most.
     assert result == AgentResult(
         success=True,
-        summary="Added a Usage section to the README.",
-        input_tokens=15890,
-        output_tokens=282,
-        model="gemini-2.5-pro",
-        session_id="5f0d7c1e-2b3a-4c8d-9e6f-0a1b2c3d4e5f",
+        summary="Added GREETING.md, which says hello.",
+        input_tokens=5560,
+        output_tokens=175,
+        model="gemini-3.1-pro-preview-customtools",
+        session_id="2c669050-4dea-4d02-a402-6c5dce6f19b1",
     )
-    assert collected.final is not None
+    assert collected.final is not None and collected.permission_denied is None
 
 
-def test_gemini_error() -> None:
-    logs, _, result = replay("gemini", "gemini_error.jsonl", 1)
+def test_gemini_with_a_named_model_reports_the_model_before_the_result() -> None:
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    adapter.build_command(context(model="gemini-2.5-pro"))
+    init = '{"type":"init","session_id":"s-1","model":"gemini-2.5-pro"}'
 
-    assert logs[1].type == "error"
-    assert not result.success and result.error_kind == "agent_error"
+    _, collected, result = feed(adapter, [init], 143)
+    assert collected.model == "gemini-2.5-pro" and result.model == "gemini-2.5-pro"
+
+
+def test_gemini_overload_fails_as_a_rate_limit() -> None:
+    logs, collected, result = replay("gemini", "gemini_error.jsonl", 247)
+
+    assert logs[-1].type == "error" and logs[-1].content == "[API Error: The model is overloaded. Please try again later.]"
+    assert collected.rate_limited is not None
+    assert not result.success and result.error_kind == "agent_error"  # the runner's verdict makes it rate_limited
     assert result.error is not None and "The model is overloaded" in result.error
-    assert "agent exited with code 1" in result.error
+    assert "agent exited with code 247" in result.error
 
 
-@pytest.mark.parametrize("exit_code", [0, 41])
+def test_gemini_turn_limit() -> None:
+    _, _, result = replay("gemini", "gemini_max_turns.jsonl", 53)
+
+    assert not result.success and result.error_kind == "max_turns"
+    assert result.error is not None and "Reached max session turns" in result.error
+    assert result.input_tokens == 3010 and result.output_tokens == 155
+
+
+def test_gemini_refused_tools_are_permission_lines() -> None:
+    """Run without approval, the CLI leaves out its editing and shell tools and says "not found"."""
+    logs, collected, result = replay("gemini", "gemini_refused_tools.jsonl", 0)
+
+    refusals = [line.content for line in logs if line.type == "permission"]
+    assert refusals == [
+        'write_file was refused: Tool "write_file" not found. Did you mean one of: "read_file", '
+        '"update_topic", "grep_search"?',
+        'run_shell_command was refused: Tool "run_shell_command" not found. Did you mean one of: '
+        '"update_topic", "grep_search", "invoke_agent"?',
+    ]
+    assert collected.permission_denied == refusals[0]
+    assert result.success  # the CLI's word; the runner's verdict turns it into a failure
+
+
+def test_gemini_policy_denial_is_a_refusal() -> None:
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    adapter.build_command(context())
+    lines = [
+        '{"type":"tool_use","tool_name":"run_shell_command","tool_id":"t-1","parameters":{"command":"rm -rf /"}}',
+        '{"type":"tool_result","tool_id":"t-1","status":"error","output":"Tool execution denied by policy.",'
+        '"error":{"type":"policy_violation","message":"Tool execution denied by policy."}}',
+    ]
+
+    logs, collected, _ = feed(adapter, lines, 0)
+    assert logs[-1].type == "permission"
+    assert collected.permission_denied == "run_shell_command was refused: Tool execution denied by policy."
+
+
+@pytest.mark.parametrize("exit_code", [0, 144])
 def test_gemini_auth_failure(exit_code: int) -> None:
-    _, _, result = replay("gemini", "gemini_auth_failure.jsonl", exit_code)
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    adapter.build_command(context(model=None))
+    lines = (SAMPLES / "gemini_auth_failure.jsonl").read_text().splitlines()
+    # The runner stops the CLI at the first line that shows the refusal: the result.
+    assert [adapter.parse_line(line).auth_failure is not None for line in lines] == [False, False, True]
 
+    _, _, result = feed(create_adapter("gemini") or adapter, lines, exit_code)
     assert not result.success and result.error_kind == "auth"
     assert result.error is not None and "GEMINI_API_KEY" in result.error and "API key not valid" in result.error
+
+
+@pytest.mark.parametrize("status", ["UNAUTHENTICATED", "PERMISSION_DENIED"])
+def test_gemini_other_key_refusals(status: str) -> None:
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    line = ('{"type":"result","status":"error","error":{"type":"unknown","message":"[API Error: '
+            '{\\"error\\":{\\"code\\":401,\\"status\\":\\"' + status + '\\"}}]"}}')
+
+    assert adapter.parse_line(line).auth_failure is not None
+
+
+def test_gemini_unknown_event_is_summarised() -> None:
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    line = '{"type":"checkpoint","timestamp":"t","id":"c-1","files":["a","b"]}'
+
+    logs = adapter.parse_line(line).logs
+    assert [(entry.type, entry.content) for entry in logs] == [("system", "checkpoint event: id=c-1, files=…")]
+
+
+def test_gemini_home_holds_its_settings_and_its_project_slug(tmp_path: Path) -> None:
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    work = tmp_path / "t-1-2" / "repo"
+    ctx = AgentContext(prompt="Fix it", max_turns=12, model=None, resume_session_id="s-9", binary="gemini",
+                       custom_command=None, home=tmp_path / "home", work_dir=work)
+
+    files = adapter.config_files(ctx)
+    settings = json.loads(files[".gemini/settings.json"])
+    assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert settings["privacy"]["usageStatisticsEnabled"] is False and settings["telemetry"]["enabled"] is False
+    assert settings["model"]["maxSessionTurns"] == 12
+    assert json.loads(files[".gemini/projects.json"]) == {"projects": {str(work): "optio"}}
+    assert files[".gemini/tmp/optio/.project_root"] == str(work)
+    assert adapter.session_dirs == (".gemini/tmp/optio/chats",)
+    assert adapter.environment(ctx) == {"GEMINI_CLI_NO_RELAUNCH": "true"}
 
 
 def test_gemini_without_result_fails() -> None:
