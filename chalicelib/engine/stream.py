@@ -5,21 +5,26 @@ only they are delivered again.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import logger
 
 from .dispatcher import dispatch
 from .reconciler import reconcile, reconcile_related
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+
+@cache
+def processor() -> BatchProcessor:
+    # Built on the first batch: the batch utility is a tenth of a cold start, and only the stream
+    # function uses it (every function loads this module through app.py).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def wakes_reconciler(record: DynamoDBRecord) -> bool:
@@ -52,8 +57,10 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor(), context=context
     )
     try:
         dispatch()

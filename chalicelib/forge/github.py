@@ -11,14 +11,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from github import Auth, Github, GithubException, UnknownObjectException
 
 from chalicelib.core.pulls import FailingCheck, PrView, ReviewNote
 from chalicelib.settings import settings
 from chalicelib.store import secrets
+
+if TYPE_CHECKING:
+    from github import Github
 
 TOKEN_SECRET = "GITHUB_TOKEN"
 OPTIO_LABEL = "optio"
@@ -78,6 +79,10 @@ def wait_of(headers: dict[str, Any] | None, now: float | None = None) -> float |
 
 @contextmanager
 def _github_errors() -> Iterator[None]:
+    # PyGithub is imported where it is used: it is a tenth of a cold start, and most requests
+    # never talk to GitHub.
+    from github import GithubException
+
     try:
         yield
     except GithubException as error:
@@ -96,6 +101,8 @@ class Forge:
         token = token or secrets.value_of(TOKEN_SECRET)
         if not token:
             raise NotConfigured("no GITHUB_TOKEN secret")
+        from github import Auth, Github
+
         client = Github(base_url=base_url or settings.github_api_url, auth=Auth.Token(token), retry=None, timeout=10,
                         per_page=100, seconds_between_requests=None, seconds_between_writes=None)
         return cls(client)
@@ -186,6 +193,8 @@ class Forge:
     def label(self, full_name: str, number: int, name: str = OPTIO_LABEL,
               color: str = OPTIO_LABEL_COLOR) -> None:
         """Adds the label, creating it in the repository first when it is missing."""
+        from github import GithubException, UnknownObjectException
+
         with _github_errors():
             repo = self._repo(full_name)
             try:
