@@ -76,7 +76,9 @@ class AgentSystem:
         return self.mode.api
 
     def set_secret(self, name: str, value: str) -> None:
-        self.api.ok("POST", "/api/secrets", {"name": name, "value": value}, status=201)
+        # PUT /api/secrets/:name: 201 when new, 200 when it replaces the value.
+        response = self.api.request("PUT", f"/api/secrets/{name}", json={"value": value})
+        assert response.status_code in (200, 201), (response.status_code, response.text)
 
     def create_task(self, prompt: str, **fields: Any) -> dict[str, Any]:
         body = {"title": prompt.splitlines()[0][:60], "prompt": prompt, "repoUrl": str(self.repo),
