@@ -40,6 +40,7 @@ from optio_runner.gitops import (
 from optio_runner.loglines import LogType, log_line
 from optio_runner.process import Stopped, StopReason, Supervisor
 from optio_runner.reporter import RESULT_RETRY, Heartbeat, LogShipper, Reporter, note
+from optio_runner.sessions import Sessions, SessionStore
 
 
 class Terminated(BaseException):
@@ -90,6 +91,8 @@ class Runner:
         self.heartbeat = Heartbeat(self.reporter, cfg.heartbeat_interval_s, self._running_cost)
         self.collected: Collected | None = None
         self.agent_env: dict[str, str] = {}
+        self.sessions = Sessions(SessionStore(cfg.api_url, cfg.events_path, cfg.task_id, cfg.run_token),
+                                 cfg.agent_home, cfg.workspace, self._system)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -123,6 +126,9 @@ class Runner:
         adapter = create_adapter(cfg.agent_type)
         if adapter is None:
             return failed(f"unsupported agent type {cfg.agent_type}", "setup")
+        # A resume continues the session an earlier attempt saved: into the fresh HOME it goes first.
+        session_meta = (self.sessions.restore(adapter.session_dirs, cfg.resume_session_id)
+                        if cfg.resume_session_id else None)
         ctx = AgentContext(
             prompt=cfg.prompt,
             max_turns=cfg.max_turns,
@@ -133,6 +139,7 @@ class Runner:
             home=cfg.agent_home,
             work_dir=cfg.work_dir,
             as_root=os.geteuid() == 0,
+            session_meta=session_meta,
             env=cfg.child_env,
         )
         try:
@@ -243,6 +250,9 @@ class Runner:
                       f"${self.cfg.budget_usd:.2f}",
                 error_kind="budget",
             )
+        # Whatever the outcome: a resume may follow a failure as well as a success.
+        self.sessions.save(adapter.session_dirs, result.session_id or collected.session_id,
+                           adapter.session_meta(collected))
         # Held back until now: stderr is noise on success and the explanation on failure.
         stderr_type: LogType = "system" if result.success else "error"
         self.logs.add(log_line(stderr_type, line) for line in collected.stderr_tail)

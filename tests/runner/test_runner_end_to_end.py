@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,11 +42,15 @@ class Post:
 
 @dataclass
 class Collector:
-    """Stands in for the API's internal events endpoint and records every POST."""
+    """Stands in for the API's internal events endpoint and records every POST; keeps the saved
+    sessions as the API does on AWS: it hands out links to a store of its own (S3 there)."""
 
     # Decides the answer to a body: a status to send instead of 200, or None.
     answer: Callable[[dict[str, Any]], int | None] = lambda body: None
     posts: list[Post] = field(default_factory=list)
+    # Archives by session id, and each request for a link: (path, Authorization).
+    sessions: dict[str, bytes] = field(default_factory=dict)
+    session_asks: list[tuple[str, str | None]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     url: str = ""
 
@@ -79,14 +87,47 @@ class Collector:
             )
 
 
+SESSION_ASK = re.compile(rf"/api/internal/(?:tasks|workflow-runs)/{TASK_ID}/sessions/([^/]+)/(upload|download)")
+
+
 def _handler(collector: Collector) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            ask = SESSION_ASK.fullmatch(self.path)
+            if ask is not None:
+                self._session_link(ask.group(1), ask.group(2))
+                return
             status = collector.record(self.path, self.headers.get("Authorization"), json.loads(raw))
-            payload = b'{"ok": true}' if status == 200 else b'{"error": "no"}'
+            self._reply(status, b'{"ok": true}' if status == 200 else b'{"error": "no"}')
+
+        def _session_link(self, session_id: str, action: str) -> None:
+            with collector.lock:
+                collector.session_asks.append((self.path, self.headers.get("Authorization")))
+                known = session_id in collector.sessions
+            if action == "download" and not known:
+                self._reply(404, b'{"error": "no saved session"}')
+                return
+            link = {"url": f"{collector.url}/store/{session_id}", "headers": {}}
+            self._reply(200, json.dumps(link).encode())
+
+        def do_PUT(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with collector.lock:
+                collector.sessions[self.path.removeprefix("/store/")] = raw
+            self._reply(200, b"")
+
+        def do_GET(self) -> None:
+            with collector.lock:
+                data = collector.sessions.get(self.path.removeprefix("/store/"))
+            if data is None:
+                self._reply(404, b"")
+            else:
+                self._reply(200, data, "application/octet-stream")
+
+        def _reply(self, status: int, payload: bytes, content_type: str = "application/json") -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -388,6 +429,7 @@ def test_auth_failure(harness: Harness, directive: str) -> None:
 
 
 def test_resume_and_model_are_passed_to_the_agent(harness: Harness) -> None:
+    harness.collector.sessions["sess-42"] = session_archive(harness.tmp_path, "sess-42")
     done = harness.run(
         "Continue", OPTIO_RESUME_SESSION_ID="sess-42", OPTIO_MODEL="claude-opus-4-1", OPTIO_MAX_TURNS="7"
     )
@@ -602,3 +644,87 @@ def test_bad_number_exits_2(harness: Harness) -> None:
 
     assert done.returncode == 2
     assert "OPTIO_ATTEMPT must be an integer" in done.stderr
+
+
+# ---- the agent's session, saved after every attempt and restored before a resume -------------
+
+
+def session_archive(tmp_path: Path, session_id: str) -> bytes:
+    """What the runner saves for a Claude Code session of one prompt."""
+    from optio_runner.sessions import pack
+
+    home = tmp_path / f"home-{session_id}"
+    transcript = home / ".claude" / "projects" / "-elsewhere-repo" / f"{session_id}.jsonl"
+    transcript.parent.mkdir(parents=True)
+    transcript.write_text(json.dumps({"type": "user", "sessionId": session_id, "prompt": "earlier"}) + "\n")
+    out = io.BytesIO()
+    pack(home, (".claude/projects",), {}, out)
+    return out.getvalue()
+
+
+def archive_files(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+
+
+def transcript_in(archive: bytes, session_id: str) -> list[dict[str, Any]]:
+    [text] = [data for name, data in archive_files(archive).items()
+              if name.startswith(".claude/projects/") and name.endswith(f"/{session_id}.jsonl")]
+    return [json.loads(line) for line in text.decode().splitlines()]
+
+
+def test_the_session_outlives_the_workspace_and_a_resume_continues_it(harness: Harness) -> None:
+    collector = harness.collector
+    first = harness.run("Start the work", workspace="first")
+    assert first.returncode == 0, first.stderr
+    session_id = collector.result()["sessionId"]
+    assert [line["prompt"] for line in transcript_in(collector.sessions[session_id], session_id)] == [
+        "Start the work"]
+    assert "optio-session.json" in archive_files(collector.sessions[session_id])
+    # What the local launcher does once an attempt ends: nothing of its HOME is left.
+    shutil.rmtree(harness.tmp_path / "first")
+
+    second = harness.run("Carry on", workspace="second", OPTIO_RESUME_SESSION_ID=session_id)
+
+    assert second.returncode == 0, second.stderr
+    [_, resumed] = collector.results()
+    assert (resumed["result"], resumed["sessionId"]) == ("success", session_id)
+    assert collector.saw_log(f"restored session {session_id} (1 file)")
+    assert collector.saw_log("Continuing the conversation: 1 earlier prompts.")
+    assert [line["prompt"] for line in transcript_in(collector.sessions[session_id], session_id)] == [
+        "Start the work", "Carry on"]
+    base = f"/api/internal/tasks/{TASK_ID}/sessions/{session_id}"
+    assert collector.session_asks == [(f"{base}/upload", f"Bearer {TOKEN}"),
+                                      (f"{base}/download", f"Bearer {TOKEN}"),
+                                      (f"{base}/upload", f"Bearer {TOKEN}")]
+
+
+def test_a_resume_with_no_saved_session_fails_saying_so(harness: Harness) -> None:
+    done = harness.run("Carry on", OPTIO_RESUME_SESSION_ID="gone-1")
+
+    assert done.returncode == 0, done.stderr
+    result = harness.collector.result()
+    assert result["result"] == "failure"
+    assert "No conversation found with session ID: gone-1" in result["error"]
+    assert harness.collector.saw_log("no saved session gone-1 to restore; the agent starts without it")
+    assert harness.collector.sessions == {}  # nothing of a session to save
+
+
+def test_a_failed_attempt_saves_its_session_too(harness: Harness) -> None:
+    done = harness.run("[fake:fail] Try")
+
+    assert done.returncode == 0, done.stderr
+    result = harness.collector.result()
+    assert result["result"] == "failure"
+    assert transcript_in(harness.collector.sessions[result["sessionId"]], result["sessionId"])
+
+
+def test_a_standalone_run_saves_its_session_on_its_own_channel(harness: Harness) -> None:
+    done = harness.run("Summarise the news", OPTIO_RUN_KIND="workflow-run", OPTIO_REPO_URL="",
+                       OPTIO_BRANCH_NAME="")
+
+    assert done.returncode == 0, done.stderr
+    session_id = harness.collector.result()["sessionId"]
+    assert transcript_in(harness.collector.sessions[session_id], session_id)
+    assert harness.collector.session_asks == [
+        (f"/api/internal/workflow-runs/{TASK_ID}/sessions/{session_id}/upload", f"Bearer {TOKEN}")]
