@@ -1,8 +1,13 @@
 """Agents as local subprocesses: the runner program in a scratch directory, one process group
-per attempt so that cancelling kills the agent and everything it started."""
+per attempt so that cancelling kills the agent and everything it started.
+
+Like a pod's emptyDir, an attempt's workspace goes once its runner has exited (the work is on its
+branch, the agent's session saved through the API); only the runner's own output stays, as
+`<task>-<attempt>.runner.log` beside the workspaces."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +20,8 @@ from .base import LaunchSpec
 
 RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner-image"
 KILL_GRACE_S = 1.0
+# How long a shutdown waits for a stopped attempt's workspace to be removed.
+CLEAN_UP_WAIT_S = 10.0
 
 
 class LocalLauncher:
@@ -25,6 +32,7 @@ class LocalLauncher:
         self._python = python or sys.executable
         self._lock = threading.Lock()
         self._procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        self._cleaners: list[threading.Thread] = []
 
     def launch(self, spec: LaunchSpec) -> None:
         key = (spec.task_id, spec.attempt)
@@ -46,6 +54,7 @@ class LocalLauncher:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            self._clean_up_after(self._procs[key], workspace)
 
     def status(self, task_id: str, attempt: int) -> PodStatus:
         with self._lock:
@@ -84,6 +93,26 @@ class LocalLauncher:
             keys = list(self._procs)
         for task_id, attempt in keys:
             self.cancel(task_id, attempt)
+        with self._lock:
+            cleaners = list(self._cleaners)
+        for cleaner in cleaners:
+            cleaner.join(timeout=CLEAN_UP_WAIT_S)
+
+    def _clean_up_after(self, proc: subprocess.Popen[bytes], workspace: Path) -> None:
+        cleaner = threading.Thread(target=_clean_up, args=(proc, workspace), name=f"clean-{workspace.name}",
+                                   daemon=True)
+        self._cleaners.append(cleaner)
+        cleaner.start()
+
+
+def _clean_up(proc: subprocess.Popen[bytes], workspace: Path) -> None:
+    proc.wait()
+    # Anything the runner left in its group would go on writing into the directory being removed.
+    _signal_group(proc.pid, signal.SIGKILL)
+    log = workspace / "runner.log"
+    if log.exists():
+        os.replace(log, workspace.parent / f"{workspace.name}.runner.log")
+    shutil.rmtree(workspace, ignore_errors=True)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -28,8 +28,12 @@ class LocalHarness:
     def workspace(self, task_id: str, attempt: int) -> Path:
         return self.work_dir / f"{task_id}-{attempt}"
 
+    def starts_file(self, task_id: str, attempt: int) -> Path:
+        """The stand-in runner's pids, kept beside the workspace: that goes when the runner exits."""
+        return self.work_dir / f"{task_id}-{attempt}.starts"
+
     def starts(self, task_id: str, attempt: int) -> int:
-        starts = self.workspace(task_id, attempt) / "starts"
+        starts = self.starts_file(task_id, attempt)
         return len(starts.read_text().splitlines()) if starts.exists() else 0
 
     def finish(self, task_id: str, attempt: int, exit_code: int) -> None:

@@ -51,7 +51,7 @@ class LocalDriver:
         self.harness.finish(task_id, attempt, exit_code)
 
     def stopped(self, task_id: str, attempt: int) -> bool:
-        starts = (self.harness.workspace(task_id, attempt) / "starts").read_text().split()
+        starts = self.harness.starts_file(task_id, attempt).read_text().split()
         return not any(_alive(int(pid)) for pid in starts)
 
 
