@@ -53,7 +53,9 @@ def context(model: str | None = "m-1", resume: str | None = None) -> AgentContex
                     "--skip-trust", "--model", "m-1", "--resume", "s-9"]),
         ("opencode", ["/opt/agent", "run", "--format", "json", "--thinking", "--model", "m-1",
                       "--session", "s-9", "Fix it"]),
-        ("copilot", ["/opt/agent", "-p", "Fix it", "--allow-all-tools", "--model", "m-1", "--resume", "s-9"]),
+        ("copilot", ["/opt/agent", "--prompt=Fix it", "--output-format", "json", "--allow-all", "--no-ask-user",
+                     "--no-auto-update", "--usage-output-file", "/nonexistent/copilot-usage.json",
+                     "--model", "m-1", "--resume=s-9"]),
     ],
 )
 def test_command_line_with_model_and_resume(agent_type: str, expected: list[str]) -> None:
@@ -359,61 +361,151 @@ def test_opencode_auth_failure(line: str) -> None:
 
 
 # --- copilot -------------------------------------------------------------------------------
+# Recorded from Copilot CLI 1.0.102 (`--output-format json`) against tests/fakes/copilot_api.py, and
+# (the .txt samples) what it prints on stderr without a usable GitHub token.
+
+COPILOT_SESSION = "c69398dc-b968-4861-b029-3469fc4144b4"
 
 
-def test_copilot_success() -> None:
-    logs, _, result = replay("copilot", "copilot_success.txt", 0)
+def copilot_replay(sample: str, exit_code: int, home: Path | None = None, resume: str | None = None,
+                   meta: dict[str, int] | None = None) -> tuple[list[LogLine], Collected, AgentResult, AgentAdapter]:
+    adapter = create_adapter("copilot")
+    assert adapter is not None
+    ctx = AgentContext(prompt="Fix it", max_turns=12, model=None, resume_session_id=resume, binary="/opt/agent",
+                       custom_command=None, home=home or Path("/nonexistent"), session_meta=meta)
+    adapter.build_command(ctx)
+    logs, collected, result = feed(adapter, (SAMPLES / sample).read_text(encoding="utf-8").splitlines(), exit_code)
+    return logs, collected, result, adapter
 
-    assert [line.type for line in logs] == [
-        "text", "tool_use", "tool_result", "tool_use", "tool_result", "error", "tool_result", "tool_result",
-        "text", "text", "system", "system", "system", "system", "system", "system",
+
+def copilot_home(tmp_path: Path, usage_sample: str) -> Path:
+    """An agent HOME holding the usage file the CLI wrote at the end of the recorded run."""
+    (tmp_path / "copilot-usage.json").write_text((SAMPLES / usage_sample).read_text())
+    return tmp_path
+
+
+def test_copilot_success(tmp_path: Path) -> None:
+    home = copilot_home(tmp_path, "copilot_success_usage.json")
+    logs, _, result, adapter = copilot_replay("copilot_success.jsonl", 0, home)
+
+    assert [(line.type, line.content) for line in logs] == [
+        ("text", "I'll add the file."),
+        ("tool_use", "create: /tmp/optio-sample/repo/GREETING.md"),
+        ("system", "file created: /tmp/optio-sample/repo/GREETING.md"),
+        ("tool_result", "Created file /tmp/optio-sample/repo/GREETING.md with 6 characters"),
+        ("tool_use", "bash: ls"),
+        ("tool_result", "GREETING.md\n<shellId: 0 completed with exit code 0>"),
+        ("text", "Added GREETING.md; the directory now holds it."),
+        ("system", "session finished with exit code 0: +1 -0 lines in 1 files"),
     ]
-    assert logs[1].content == "Read README.md"
-    assert logs[5].content == "Run tests (shell)"
-    assert logs[7].content == "bash: npm: command not found"
-    assert result.success
-    assert result.summary == (
-        "Added a Usage section to the README that explains how to run the demo.\n"
-        "The tests could not run here because npm is not installed."
-    )
-    assert (result.model, result.input_tokens, result.output_tokens) == ("claude-sonnet-4.5", 18400, 312)
+    assert result.success and result.summary == "Added GREETING.md; the directory now holds it."
+    assert (result.model, result.input_tokens, result.output_tokens) == ("claude-sonnet-4.6", 4100, 120)
+    assert result.session_id == COPILOT_SESSION
     assert result.cost_usd is None
+    assert adapter.session_meta(Collected()) == {"input_tokens": 4100, "output_tokens": 120}
 
 
-def test_copilot_newer_usage_line() -> None:
+def test_copilot_resume_counts_only_its_own_calls(tmp_path: Path) -> None:
+    home = copilot_home(tmp_path, "copilot_resumed_usage.json")
+    # The CLI's totals for a resumed session include the first attempt's 4100 / 120 tokens.
+    _, _, result, adapter = copilot_replay("copilot_resumed.jsonl", 0, home, resume=COPILOT_SESSION,
+                                           meta={"input_tokens": 4100, "output_tokens": 120})
+
+    assert result.success and result.summary == "The file says Hello."
+    assert (result.input_tokens, result.output_tokens) == (2000, 30)
+    assert result.session_id == COPILOT_SESSION
+    assert adapter.session_meta(Collected()) == {"input_tokens": 6100, "output_tokens": 150}
+
+
+def test_copilot_without_a_usage_file_has_no_tokens() -> None:
+    _, _, result, adapter = copilot_replay("copilot_success.jsonl", 0)
+
+    assert result.success and (result.input_tokens, result.output_tokens) == (None, None)
+    assert adapter.session_meta(Collected()) == {}
+
+
+def test_copilot_failing_tools_are_logged_readably() -> None:
+    logs, _, result, _ = copilot_replay("copilot_tool_failures.jsonl", 0)
+
+    failures = [(line.type, line.content) for line in logs if line.type in ("error", "tool_result")]
+    assert failures == [
+        ("error", "view failed: Path does not exist"),
+        ("tool_result", "oops\n<shellId: 0 completed with exit code 3>"),
+        ("error", "no_such_tool failed: Tool 'no_such_tool' does not exist."),
+    ]
+    assert not any(line.content.lstrip().startswith("{") for line in logs)
+    # The agent carried on and finished: failing tools are its business, not a refusal.
+    assert result.success and result.summary == "Done, with failures."
+
+
+def test_copilot_refused_tool_is_a_permission_line() -> None:
+    logs, collected, result, _ = copilot_replay("copilot_permission_denied.jsonl", 0)
+
+    refused = [line.content for line in logs if line.type == "permission"]
+    assert refused == ["create was refused: Permission to run this tool was denied due to the following "
+                       "rules: `write`"]
+    assert collected.permission_denied is not None and collected.permission_denied.startswith("create: ")
+    assert result.summary == "I could not write the file."
+
+
+def test_copilot_refused_key_is_an_auth_failure_at_the_first_refusal() -> None:
     adapter = create_adapter("copilot")
     assert adapter is not None
-    lines = ["Done.", "Total usage est:        3 Premium requests", "Breakdown by AI model:",
-             " claude-sonnet-4.5       35.2k in, 310 out, 22.4k cached (Est. 3 Premium requests)"]
+    adapter.build_command(context(model=None))
+    lines = (SAMPLES / "copilot_key_refused.jsonl").read_text().splitlines()
+    first_refusal = next(i for i, line in enumerate(lines) if '"model.call_failure"' in line)
 
-    _, _, result = feed(adapter, lines, 0)
-    assert (result.model, result.input_tokens, result.output_tokens, result.summary) == (
-        "claude-sonnet-4.5", 35200, 310, "Done.")
+    parsed = [adapter.parse_line(line) for line in lines[: first_refusal + 1]]
+    assert [p.auth_failure for p in parsed[:-1]] == [None] * first_refusal
+    assert parsed[-1].auth_failure is not None and "HTTP 401" in parsed[-1].auth_failure
+    assert "Incorrect API key provided." in parsed[-1].auth_failure
 
-
-def test_copilot_error_keeps_stderr_and_strips_colours() -> None:
-    logs, _, result = replay("copilot", "copilot_error.txt", 1, stderr=('Error: Model "gpt-9" is not available.',))
-
-    assert logs[0].content == "I will look at the failing test."
-    assert not result.success and result.error_kind == "agent_error"
-    assert result.error == 'agent exited with code 1: Error: Model "gpt-9" is not available.'
-
-
-@pytest.mark.parametrize("exit_code", [0, 1])
-def test_copilot_auth_failure_on_stdout(exit_code: int) -> None:
-    _, _, result = replay("copilot", "copilot_auth_failure.txt", exit_code)
-
+    _, _, result, _ = copilot_replay("copilot_key_refused.jsonl", 1)
     assert not result.success and result.error_kind == "auth"
-    assert result.error is not None and "No authentication information found" in result.error
+    assert result.error is not None and "COPILOT_PROVIDER_API_KEY" in result.error
 
 
-def test_copilot_auth_failure_on_stderr() -> None:
-    auth = tuple((SAMPLES / "copilot_auth_failure.txt").read_text().splitlines())
+def test_copilot_rate_limit_is_retried_then_reported() -> None:
+    logs, collected, result, _ = copilot_replay("copilot_rate_limited.jsonl", 1)
+
+    retries = [line.content for line in logs if line.type == "retry"]
+    assert len(retries) == 5
+    assert retries[0] == ("retrying the model call (rate_limit) after HTTP 429: Rate limit reached for "
+                          "requests. Please try again in 0s.")
+    assert collected.rate_limited is not None
+    assert not result.success and result.error_kind == "agent_error"
+    assert result.error is not None and result.error.startswith("Failed to get response from the AI model; retried 5")
+
+
+@pytest.mark.parametrize("sample", ["copilot_auth_failure.txt", "copilot_token_unvalidated.txt"])
+def test_copilot_github_sign_in_failure_on_stderr(sample: str) -> None:
+    stderr = tuple((SAMPLES / sample).read_text().splitlines())
     adapter = create_adapter("copilot")
     assert adapter is not None
 
-    _, _, result = feed(adapter, [], 1, stderr=auth)
-    assert result.error_kind == "auth"
+    _, _, result = feed(adapter, [], 1, stderr=stderr)
+    assert not result.success and result.error_kind == "auth"
+    assert result.error is not None and "GH_TOKEN" in result.error
+
+
+def test_copilot_unknown_event_is_summarised() -> None:
+    adapter = create_adapter("copilot")
+    assert adapter is not None
+    line = json.dumps({"type": "session.plan_changed", "data": {"plan": "x" * 500}, "id": "e-1"})
+
+    logs = adapter.parse_line(line).logs
+    assert [entry.type for entry in logs] == ["system"]
+    assert logs[0].content.startswith('session.plan_changed: {"plan":"xxx') and len(logs[0].content) < 260
+
+
+def test_copilot_keeps_its_state_under_the_agent_home(tmp_path: Path) -> None:
+    adapter = create_adapter("copilot")
+    assert adapter is not None
+    ctx = AgentContext(prompt="Fix it", max_turns=12, model=None, resume_session_id=None, binary="/opt/agent",
+                       custom_command=None, home=tmp_path)
+
+    assert adapter.environment(ctx)["COPILOT_HOME"] == str(tmp_path / ".copilot")
+    assert adapter.session_dirs == (".copilot/session-state",)
 
 
 # --- every adapter -------------------------------------------------------------------------
