@@ -31,6 +31,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -79,11 +80,26 @@ class Usage:
 @dataclass
 class GeminiStandIn(VendorStandIn):
     reported: list[Usage] = field(default_factory=list)
+    # When each refusal (a wrong key, a rate limit) was answered, and with which status.
+    refused: list[tuple[datetime, int]] = field(default_factory=list)
     _usage_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def report(self, usage: Usage) -> None:
         with self._usage_lock:
             self.reported.append(usage)
+
+    def refusal(self, status: int) -> None:
+        with self._usage_lock:
+            self.refused.append((datetime.now(UTC), status))
+
+    def script(self, replies: list[Reply]) -> None:
+        """Starts a new script: forgets what was served, seen and reported."""
+        with self._lock, self._usage_lock:
+            self.replies = list(replies)
+            self.served = 0
+            self.requests.clear()
+            self.reported.clear()
+            self.refused.clear()
 
 
 def is_conversation(seen: Seen) -> bool:
@@ -274,6 +290,9 @@ class GeminiHandler(BaseHTTPRequestHandler):
         send_sse(self, self._response(model, last, reply, final=True))
 
     def _error(self, status: int) -> None:
+        stand_in = stand_in_of(self)
+        if isinstance(stand_in, GeminiStandIn) and status != 404:
+            stand_in.refusal(status)
         code, message, reason = ERRORS.get(status, ("UNKNOWN", f"status {status}", None))
         error: dict[str, Any] = {"code": status, "message": message, "status": code}
         if reason is not None:
