@@ -13,6 +13,7 @@ from chalicelib.api import (
     github,
     health,
     hooks,
+    http,
     internal,
     openapi,
     repos,
@@ -31,6 +32,8 @@ from chalicelib.settings import settings
 # Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
 app = Chalice(app_name="optio", configure_logs=False)
 
+# Outermost first: even the errors of authentication and of Chalice itself leave in our shape.
+app.register_middleware(http.our_error_shape, "http")
 app.register_middleware(auth.require_token, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
                   internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,

@@ -3,13 +3,13 @@ and list paging."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalice.app import BadRequestError, Blueprint, Request, Response
+from chalice.app import Blueprint, Request, Response
 
+from chalicelib.engine.validation import parse_body
 from chalicelib.exceptions import (
     FieldProblem,
     OptioError,
@@ -41,6 +41,18 @@ def error_response(error: OptioError) -> Response:
         status_code=error.status,
         headers=headers,
     )
+
+
+def our_error_shape(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice answers a few errors itself before any view runs (405 for a method the route
+    lacks, 415 for a content type it does not take) in its `{"Code", "Message"}` shape; they
+    leave in ours, so a client reads every error the same way."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        response.body = error_body(str(body["Message"]))
+        response.headers = {**response.headers, **JSON}
+    return response
 
 
 @dataclass(frozen=True)
@@ -96,10 +108,7 @@ def body_of(request: Request) -> Any:
         raise PayloadTooLarge("the body is larger than 1 MiB")
     if not raw:
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, BadRequestError):
-        raise ValidationFailed("the body is not valid JSON", [FieldProblem("body", "is not valid JSON")]) from None
+    return parse_body(raw)
 
 
 def params_of(request: Request) -> dict[str, str]:

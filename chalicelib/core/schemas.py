@@ -80,13 +80,14 @@ API_KEY_CREATE: dict[str, Any] = {
 TASK_DEFAULT_MAX_RETRIES = 3
 
 _LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "permission", "retry", "error", "system"]
-_count = {"type": ["integer", "null"], "minimum": 0}
+# Bounds say what a field can mean, well inside what DynamoDB stores (core.validation).
+_count = {"type": ["integer", "null"], "minimum": 0, "maximum": 10**12}
 
 RUNNER_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["attempt", "kind"],
     "properties": {
-        "attempt": {"type": "integer", "minimum": 1},
+        "attempt": {"type": "integer", "minimum": 1, "maximum": 10**6},
         "kind": {"type": "string", "enum": ["started", "logs", "heartbeat", "result"]},
         "lines": {
             "type": "array",
@@ -105,8 +106,8 @@ RUNNER_EVENT: dict[str, Any] = {
         "changed": {"type": "boolean"},
         "pushed": {"type": "boolean"},
         "prUrl": {"type": ["string", "null"]},
-        "prNumber": {"type": ["integer", "null"], "minimum": 1},
-        "costUsd": {"type": ["number", "null"], "minimum": 0},
+        "prNumber": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**31 - 1},
+        "costUsd": {"type": ["number", "null"], "minimum": 0, "maximum": 10**6},
         "inputTokens": _count,
         "outputTokens": _count,
         "model": {"type": ["string", "null"]},
@@ -371,7 +372,8 @@ _standalone_fields: dict[str, Any] = {
     "promptTemplate": _task_fields["prompt"],
     "paramsSchema": {"type": "object"},
     "maxTurns": {"type": "integer", "minimum": 1, "maximum": 10000},
-    "budgetUsd": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000},
+    # Not "more than 0": 5e-324 is more than 0, and no budget smaller than a cent means anything.
+    "budgetUsd": {"type": "number", "minimum": 0.01, "maximum": 100000},
     "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
     "maxConcurrent": {"type": "integer", "minimum": 1, "maximum": 100},
     "environment": {

@@ -1,17 +1,17 @@
 """`POST /api/hooks/:path`: a webhook trigger's delivery becomes a run of its blueprint."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from chalicelib.core.hooks import map_params, signature_ok
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import FieldProblem, NotFound, RateLimited, Unauthorized, ValidationFailed
+from chalicelib.exceptions import NotFound, RateLimited, Unauthorized
 from chalicelib.store import configs, triggers
 from chalicelib.store.models import TaskModel, WorkflowRunModel
 
 from .clock import utcnow
 from .configs import run_config
+from .validation import not_an_object, parse_body
 
 RATE_PER_MINUTE = 60
 
@@ -32,10 +32,9 @@ def receive(path: str, raw_body: bytes, signature: str | None, now: datetime | N
     secret = trigger.config.get("secret")
     if secret and not signature_ok(secret, raw_body, signature):
         raise Unauthorized("missing or wrong X-Optio-Signature")
-    try:
-        body = json.loads(raw_body) if raw_body else {}
-    except ValueError:
-        raise ValidationFailed("the body is not valid JSON", [FieldProblem("body", "is not valid JSON")]) from None
+    body = parse_body(raw_body) if raw_body else {}
+    if not isinstance(body, dict):
+        raise not_an_object(body)
     params = map_params(trigger.config.get("paramMapping"), body)
     run = run_config(config, params, {"type": "webhook", "triggerId": trigger.id})
     triggers.mark_fired(trigger, moment)
