@@ -54,6 +54,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_PR_WATCH_INTERVAL", "30000", "How often (ms) the PR watcher polls the pull requests of `pr_opened` tasks."),
     Variable("OPTIO_TICKET_SYNC_INTERVAL", "60000", "Local mode: how often (ms) ticket providers are synced (EventBridge runs it every minute on AWS)."),
     Variable("OPTIO_LINEAR_API_URL", "https://api.linear.app/graphql", "Linear's GraphQL endpoint, for `linear` ticket providers."),
+    Variable("OPTIO_SESSIONS_BUCKET", "", "S3 bucket of the agents' saved sessions (set by the deployment); empty: the data directory's `sessions/`."),
+    Variable("OPTIO_SESSION_EXPIRY_DAYS", "30", "Saved agent sessions are deleted this many days after they were saved (locally when the next one is saved; on AWS the bucket's lifecycle rule, set at deploy time by the `sessionExpiryDays` context)."),
     Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked. On AWS it sets the EventBridge rule when the app is packaged (`make deploy`), in whole minutes, at least one; local mode checks every 3000 ms unless this is set."),
 )
 
@@ -101,6 +103,8 @@ class Settings:
     linear_api_url: str = _DEFAULTS["OPTIO_LINEAR_API_URL"]
     # None when not set: local mode then checks every few seconds (`local.stack`).
     workflow_trigger_interval_ms: int | None = None
+    sessions_bucket: str | None = None
+    session_expiry_days: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +155,8 @@ class Settings:
             linear_api_url=get("OPTIO_LINEAR_API_URL"),
             workflow_trigger_interval_ms=int(source["OPTIO_WORKFLOW_TRIGGER_INTERVAL"])
             if source.get("OPTIO_WORKFLOW_TRIGGER_INTERVAL") else None,
+            sessions_bucket=get("OPTIO_SESSIONS_BUCKET") or None,
+            session_expiry_days=int(get("OPTIO_SESSION_EXPIRY_DAYS")),
         )
 
 

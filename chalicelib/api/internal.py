@@ -1,17 +1,20 @@
 """The runner's channel: `POST /api/internal/tasks/:id/events` (repo tasks) and
-`/api/internal/workflow-runs/:id/events` (runs of standalone tasks), each with its per-attempt token."""
+`/api/internal/workflow-runs/:id/events` (runs of standalone tasks), each with its per-attempt token;
+and beside each, the agent's saved sessions (`.../sessions/:sessionId`, chalicelib.engine.sessions)."""
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import RUNNER_EVENT
+from chalicelib.engine import sessions
 from chalicelib.engine.reports import handle_runner_event
+from chalicelib.engine.sessions import BINARY
 from chalicelib.engine.standalone_runs import handle_run_event
 
 from .auth import token_of
-from .http import body_of, route
+from .http import body_of, params_of, route
 
 bp = Blueprint(__name__)
 
@@ -27,3 +30,67 @@ def run_runner_event(run_id: str) -> dict[str, Any]:
     """The runner's channel for a workflow run"""
     request = bp.current_request
     return handle_run_event(run_id, token_of(request), body_of(request))
+
+
+# ---- saved agent sessions: where to put or get an archive, and the local store's links ------
+
+
+@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}/upload", methods=["POST"])
+def task_session_upload(task_id: str, session_id: str) -> dict[str, Any]:
+    """Where the runner puts its agent's session: {url, headers} for a PUT"""
+    return sessions.upload_target("tasks", task_id, session_id, token_of(bp.current_request))
+
+
+@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}/download", methods=["POST"])
+def task_session_download(task_id: str, session_id: str) -> dict[str, Any]:
+    """Where the runner gets a saved session: {url, headers} for a GET; 404 when none was saved"""
+    return sessions.download_target("tasks", task_id, session_id, token_of(bp.current_request))
+
+
+@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}", methods=["PUT"], content_types=[BINARY],
+       status=204)
+def task_session_put(task_id: str, session_id: str) -> Response:
+    """Local mode's upload link (signed; on AWS the link is S3's)"""
+    return _put_archive("tasks", task_id, session_id)
+
+
+@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}", methods=["GET"])
+def task_session_get(task_id: str, session_id: str) -> Response:
+    """Local mode's download link (signed; on AWS the link is S3's)"""
+    return _get_archive("tasks", task_id, session_id)
+
+
+@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}/upload", methods=["POST"])
+def run_session_upload(run_id: str, session_id: str) -> dict[str, Any]:
+    """Where the runner of a workflow run puts its agent's session: {url, headers} for a PUT"""
+    return sessions.upload_target("workflow-runs", run_id, session_id, token_of(bp.current_request))
+
+
+@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}/download", methods=["POST"])
+def run_session_download(run_id: str, session_id: str) -> dict[str, Any]:
+    """Where the runner of a workflow run gets a saved session: {url, headers} for a GET"""
+    return sessions.download_target("workflow-runs", run_id, session_id, token_of(bp.current_request))
+
+
+@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}", methods=["PUT"],
+       content_types=[BINARY], status=204)
+def run_session_put(run_id: str, session_id: str) -> Response:
+    """Local mode's upload link for a workflow run's session"""
+    return _put_archive("workflow-runs", run_id, session_id)
+
+
+@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}", methods=["GET"])
+def run_session_get(run_id: str, session_id: str) -> Response:
+    """Local mode's download link for a workflow run's session"""
+    return _get_archive("workflow-runs", run_id, session_id)
+
+
+def _put_archive(channel: str, owner_id: str, session_id: str) -> Response:
+    request = bp.current_request
+    sessions.put_archive(channel, owner_id, session_id, params_of(request), request.raw_body or b"")
+    return Response(body="", status_code=204)
+
+
+def _get_archive(channel: str, owner_id: str, session_id: str) -> Response:
+    data = sessions.get_archive(channel, owner_id, session_id, params_of(bp.current_request))
+    return Response(body=data, status_code=200, headers={"Content-Type": BINARY})

@@ -210,7 +210,9 @@ RESUME: dict[str, Any] = {
 RESTART: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 100000}},
+    "properties": {"prompt": {"type": "string", "minLength": 1, "maxLength": 100000},
+                   # Continue the agent's last session (restored into the new workspace) instead of a fresh one.
+                   "keepSession": {"type": "boolean"}},
 }
 
 REORDER: dict[str, Any] = {

@@ -200,8 +200,11 @@ def force_restart(task_id: str, body: Any) -> TaskModel:
 
     def act(task: TaskModel) -> TaskModel:
         prompt = given.get("prompt") or restart_prompt(_context(task))
-        return _requeue(task, trigger="force_restart", message="restarted with a fresh agent session",
-                        changes={"nextPrompt": prompt, "resumeSession": None, "retryCount": 0,
+        keep = bool(given.get("keepSession")) and task.sessionId is not None
+        return _requeue(task, trigger="force_restart",
+                        message="restarted, continuing the agent session" if keep
+                        else "restarted with a fresh agent session",
+                        changes={"nextPrompt": prompt, "resumeSession": True if keep else None, "retryCount": 0,
                                  "resetBranch": None, "autoResumeCount": None})
 
     return _with_retries(task_id, act)
