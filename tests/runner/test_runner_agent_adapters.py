@@ -201,6 +201,14 @@ def test_gemini_overload_fails_as_a_rate_limit() -> None:
     assert "agent exited with code 247" in result.error
 
 
+def test_gemini_rate_limit_it_gave_up_on() -> None:
+    logs, collected, result = replay("gemini", "gemini_rate_limited.jsonl", 173)
+
+    assert logs[-1].content.startswith("[API Error: Resource has been exhausted (e.g. check quota).]")
+    assert collected.rate_limited is not None and collected.auth_failure is None
+    assert not result.success and result.error_kind == "agent_error"  # the runner's verdict makes it rate_limited
+
+
 def test_gemini_turn_limit() -> None:
     _, _, result = replay("gemini", "gemini_max_turns.jsonl", 53)
 
