@@ -167,7 +167,8 @@ def fill_schema(schema: Any) -> Any:
     if kind == "array":
         return [fill_schema(schema.get("items"))]
     if kind in ("number", "integer"):
-        return schema.get("minimum", 1)
+        # Zero where allowed: a confidence or a score that triggers nothing (no loop detected).
+        return schema.get("minimum", 0)
     if kind == "boolean":
         return False
     return "stand-in"

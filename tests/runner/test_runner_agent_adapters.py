@@ -271,6 +271,18 @@ def test_gemini_other_key_refusals(status: str) -> None:
     assert adapter.parse_line(line).auth_failure is not None
 
 
+def test_gemini_without_a_key_fails_as_auth() -> None:
+    """No GEMINI_API_KEY secret: the CLI says so on stderr, prints nothing else and exits 41."""
+    adapter = create_adapter("gemini")
+    assert adapter is not None
+    stderr = ("YOLO mode is enabled. All tool calls will be automatically approved.",
+              "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.",
+              "Update your environment and try again (no reload needed if using .env)!")
+
+    _, _, result = feed(adapter, [], 41, stderr=stderr)
+    assert not result.success and result.error_kind == "auth"
+
+
 def test_gemini_unknown_event_is_summarised() -> None:
     adapter = create_adapter("gemini")
     assert adapter is not None
