@@ -14,7 +14,7 @@ Events: `assistant.message` (the agent's text; `toolRequests`), `assistant.reaso
 The JSON stream leaves out token usage, so the CLI writes it to a file at exit
 (--usage-output-file, under the agent's HOME); on a resume those totals include the earlier
 attempts' calls, so the totals saved with the session (session_meta) are taken off. Copilot bills
-premium requests, not dollars: there is no cost.
+premium requests, not dollars: there is no cost. Prompt mode has no turn limit to pass max_turns to.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class CopilotAdapter(AdapterDefaults):
     def environment(self, ctx: AgentContext) -> dict[str, str]:
         # Configuration and session state under the agent's HOME whatever the task's variables
         # say: session_dirs is relative to it.
-        return {"COPILOT_HOME": str(ctx.home / ".copilot"), "COPILOT_AUTO_UPDATE": "false"}
+        return {"COPILOT_HOME": str(ctx.home / ".copilot")}
 
     def session_meta(self, collected: Collected) -> dict[str, Any]:
         """The session's token totals so far: the next resume's usage file counts them again."""
