@@ -93,9 +93,14 @@ class GeminiAdapter(AdapterDefaults):
         return argv
 
     def environment(self, ctx: AgentContext) -> dict[str, str]:
-        # The CLI otherwise starts itself again in a child node process (to raise its heap limit)
-        # that ignores SIGTERM in the parent: one process is quicker and stops when told.
-        return {"GEMINI_CLI_NO_RELAUNCH": "true"}
+        return {
+            # The CLI otherwise starts itself again in a child node process (to raise its heap
+            # limit) under a parent that ignores SIGTERM: one process is quicker and stops when told.
+            "GEMINI_CLI_NO_RELAUNCH": "true",
+            # Its error reports hold the whole conversation; they stay in the attempt's HOME (the
+            # directory config_files creates) instead of piling up in the machine's /tmp.
+            "TMPDIR": str(ctx.home / ".gemini" / "tmp"),
+        }
 
     def config_files(self, ctx: AgentContext) -> dict[str, str]:
         settings: dict[str, Any] = {
