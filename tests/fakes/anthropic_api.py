@@ -88,16 +88,15 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def working_directory(body: dict[str, Any]) -> str | None:
+    """The latest working directory the CLI told the model of: a resumed session keeps its first
+    system prompt (with the first attempt's directory) and adds an "Environment update"."""
     system = body.get("system")
     texts = [system] if isinstance(system, str) else [
         str(block.get("text", "")) for block in system if isinstance(block, dict)
     ] if isinstance(system, list) else []
     texts += [text_of(m) for m in body.get("messages", []) if isinstance(m, dict)]
-    for text in texts:
-        found = _CWD_IN_PROMPT.search(text)
-        if found:
-            return found.group(1)
-    return None
+    found = [match.group(1) for text in texts for match in _CWD_IN_PROMPT.finditer(text)]
+    return found[-1] if found else None
 
 
 def _with_cwd(value: Any, cwd: str) -> Any:

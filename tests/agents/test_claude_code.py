@@ -1,0 +1,160 @@
+"""Claude Code, the real CLI at the pinned version, through the whole system in local mode against
+the Anthropic Messages API stand-in (tests/fakes/anthropic_api.py), offline.
+
+One local mode for the module; each test points the agent at its own stand-in through the
+ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY secrets, as a user would.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.core import failures
+from tests.agents.conftest import AgentSystem, start_agent_system
+from tests.fakes.anthropic_api import TOUR_SCRIPT, anthropic_stand_in, conversation, text_of
+from tests.fakes.scripted_vendor import Reply, ToolCall, VendorStandIn
+
+pytestmark = pytest.mark.xdist_group("agents-claude-code")
+
+MODEL = "claude-sonnet-4-5-20250929"
+# The list price of MODEL per token, in dollars: what the CLI charges the usage it is told of.
+INPUT_PRICE, OUTPUT_PRICE = 3e-6, 15e-6
+KEY = "sk-ant-test-key"
+# The README's tour task.
+TOUR_PROMPT = "Add a GREETING.md that says hello"
+
+
+@pytest.fixture(scope="module")
+def system(agent_tmp: Path) -> Iterator[AgentSystem]:
+    started = start_agent_system(agent_tmp, "claude-code", "claude")
+    try:
+        yield started
+    finally:
+        started.mode.stop()
+
+
+def serve(system: AgentSystem, replies: list[Reply], key: str = KEY) -> VendorStandIn:
+    stand_in = anthropic_stand_in(replies, api_key=KEY).start()
+    system.set_secret("ANTHROPIC_BASE_URL", stand_in.url)
+    system.set_secret("ANTHROPIC_API_KEY", key)
+    return stand_in
+
+
+def price(replies: list[Reply]) -> float:
+    return sum(r.input_tokens * INPUT_PRICE + r.output_tokens * OUTPUT_PRICE for r in replies)
+
+
+def lines_of(system: AgentSystem, task_id: str, kind: str) -> list[str]:
+    return [line["content"] for line in system.logs(task_id) if line["type"] == kind]
+
+
+def test_tour_task_writes_the_file_runs_a_command_and_reports_what_the_api_said(system: AgentSystem) -> None:
+    # A rate limit first: the CLI retries it and the log says so in words.
+    stand_in = serve(system, TOUR_SCRIPT)
+    stand_in.refusals = [429]
+    try:
+        task = system.create_task(TOUR_PROMPT, model=MODEL)
+        done = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+    finally:
+        stand_in.stop()
+
+    assert done["state"] == "completed", (done.get("errorMessage"), system.logs(task["id"])[-15:])
+    assert system.on_branch(done, "GREETING.md") == "# Hello\n\nHello, world!"
+    calls = conversation(stand_in)
+    assert len(calls) == 1 + len(TOUR_SCRIPT)  # the refused call, then one per reply
+    assert done["costUsd"] == pytest.approx(price(TOUR_SCRIPT))
+    assert (done["inputTokens"], done["outputTokens"]) == (4100, 140)
+    assert done["modelUsed"] == MODEL == calls[-1].body["model"]
+    assert done["sessionId"] == calls[-1].headers["X-Claude-Code-Session-Id"]
+    # The Bash call ran in the checkout: its output went back to the model.
+    assert "?? GREETING.md" in text_of(calls[-1].body["messages"][-1])
+    tool_uses = lines_of(system, task["id"], "tool_use")
+    assert [use.split(":")[0] for use in tool_uses] == ["Write", "Bash"]
+    retries = lines_of(system, task["id"], "retry")
+    assert retries and retries[0].startswith("API call failed (429: rate_limit); retry 1 of 10")
+    assert not lines_of(system, task["id"], "permission")
+
+
+def test_resume_after_needs_attention_continues_the_conversation_in_a_fresh_workspace(
+    system: AgentSystem,
+) -> None:
+    first = [
+        # A failing tool call, then a question instead of a change: the task needs attention.
+        Reply(tool_calls=(ToolCall("Bash", {"command": "cat GREETING.md", "description": "Look for it"}),),
+              input_tokens=900, output_tokens=30),
+        Reply(text="Which language should the greeting be in?", input_tokens=1000, output_tokens=12),
+    ]
+    second = [
+        Reply(tool_calls=(ToolCall("Write", {"file_path": "{cwd}/GREETING.md", "content": "Hallo!\n"}),),
+              input_tokens=1300, output_tokens=40),
+        Reply(text="GREETING.md now says hello in German.", input_tokens=1400, output_tokens=15),
+    ]
+    stand_in = serve(system, first + second)
+    try:
+        task = system.create_task("Add a GREETING.md that says hello, in the right language", model=MODEL)
+        asked = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+        assert asked["state"] == "needs_attention", asked.get("errorMessage")
+        failed_tool = [line for line in lines_of(system, task["id"], "error") if line.startswith("Bash failed")]
+        assert failed_tool == ["Bash failed: Exit code 1\ncat: GREETING.md: No such file or directory"]
+        session = asked["sessionId"]
+
+        system.api.ok("POST", f"/api/tasks/{task['id']}/resume", {"prompt": "German, please."})
+        done = system.wait(task["id"], {"completed", "failed"})
+    finally:
+        stand_in.stop()
+
+    assert done["state"] == "completed", (done.get("errorMessage"), system.logs(task["id"])[-15:])
+    assert system.on_branch(done, "GREETING.md") == "Hallo!"
+    calls = conversation(stand_in)
+    assert len(calls) == len(first) + len(second)
+    resumed = calls[len(first)]
+    said = [text_of(message) for message in resumed.body["messages"]]
+    # The earlier turns went back to the model, then the new prompt.
+    assert any("Which language should the greeting be in?" in text for text in said)
+    assert "German, please." in said[-1]
+    assert resumed.headers["X-Claude-Code-Session-Id"] == session == done["sessionId"]
+    assert "that says hello, in the right language" in said[0]  # the first attempt's prompt
+    # Each attempt counted its own calls once: the resumed session's past is not counted again.
+    assert done["costUsd"] == pytest.approx(price(first + second))
+    assert (done["inputTokens"], done["outputTokens"]) == (
+        sum(r.input_tokens for r in first + second), sum(r.output_tokens for r in first + second))
+
+
+def test_wrong_key_fails_as_auth_at_the_first_refusal_and_is_not_retried(system: AgentSystem) -> None:
+    stand_in = serve(system, TOUR_SCRIPT, key="sk-ant-wrong")
+    try:
+        task = system.create_task("Say hello with a wrong key", model=MODEL, maxRetries=2)
+        failed = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+        events = system.api.ok("GET", f"/api/tasks/{task['id']}/events")
+    finally:
+        stand_in.stop()
+
+    assert (failed["state"], failed["errorKind"]) == ("failed", "auth"), failed.get("errorMessage")
+    assert "could not authenticate" in failed["errorMessage"]
+    refusals = [seen.at for seen in conversation(stand_in)]
+    # Stopped at the CLI's first retry of the refusal, not after its ten.
+    assert 1 <= len(refusals) <= 2
+    failed_at = _at(_last(events, "failed")["at"])
+    assert failed_at - refusals[0] < 10
+    # An auth failure is final: no second attempt was started, nor will the policy start one.
+    assert not failures.retryable(failed["errorKind"])
+    assert [e["to"] for e in _items(events)].count("running") == 1
+    retries = lines_of(system, task["id"], "retry")
+    assert retries and all(not line.startswith("{") for line in retries)
+
+
+def _items(events: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = events["items"] if isinstance(events, dict) else events
+    return items
+
+
+def _last(events: Any, state: str) -> dict[str, Any]:
+    return [e for e in _items(events) if e["to"] == state][-1]
+
+
+def _at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
