@@ -306,7 +306,7 @@ def test_gemini_home_holds_its_settings_and_its_project_slug(tmp_path: Path) -> 
     assert settings["model"]["maxSessionTurns"] == 12
     assert json.loads(files[".gemini/projects.json"]) == {"projects": {str(work): "optio"}}
     assert files[".gemini/tmp/optio/.project_root"] == str(work)
-    assert adapter.session_dirs == (".gemini/tmp/optio/chats",)
+    assert adapter.session_dirs == (".gemini/tmp/optio/chats", ".gemini/tmp/optio/tool-outputs")
     assert adapter.environment(ctx) == {"GEMINI_CLI_NO_RELAUNCH": "true", "TMPDIR": str(tmp_path / "home/.gemini/tmp")}
     assert any(path.startswith(".gemini/tmp/") for path in files)  # so TMPDIR exists
 

@@ -70,7 +70,8 @@ _NOISE_KEYS = ("type", "timestamp")
 class GeminiAdapter(AdapterDefaults):
     name = "gemini"
     default_binary = "gemini"
-    session_dirs: tuple[str, ...] = (f".gemini/tmp/{PROJECT_SLUG}/chats",)
+    # The chats, and the large tool outputs the CLI moved out of them into files they point to.
+    session_dirs: tuple[str, ...] = (f".gemini/tmp/{PROJECT_SLUG}/chats", f".gemini/tmp/{PROJECT_SLUG}/tool-outputs")
 
     def __init__(self) -> None:
         # Deltas of the assistant message being streamed, logged as one line once it is whole.
