@@ -9,6 +9,9 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
   availabilityZones (comma separated): the AZs of the created cluster's VPC without a lookup
     (the offline synth in tests/infra gives them; a deploy looks them up);
   imageTag: tag of the runner and watcher images in the stack's ECR repositories;
+  sessionExpiryDays: saved agent sessions are deleted this many days after they were saved (30);
+  bedrockModels (comma separated): Bedrock model ids (or inference profile ids such as
+    us.anthropic.claude-...) the agent pods' role may invoke; none by default;
   stages: which stacks to build (default "dev,prod").
 """
 from __future__ import annotations
@@ -52,7 +55,9 @@ def synth() -> None:
         # The construct id is the Chalice stage name (the Chalice construct packages that stage).
         OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
                    nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"),
-                   admin_principal=str(ctx("adminPrincipalArn") or ""))
+                   admin_principal=str(ctx("adminPrincipalArn") or ""),
+                   session_expiry_days=int(ctx("sessionExpiryDays") or 30),
+                   bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m))
     app.synth()
 
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.lambda_layer_kubectl_v33 import KubectlV33Layer
@@ -55,6 +56,16 @@ TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dy
 TABLE_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
 STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                "dynamodb:ListStreams"]
+# The API presigns the runner's PUT and GET of a session archive: a presigned request carries the
+# signer's permissions. ListBucket makes a missing session a 404 rather than a 403 (HeadObject).
+SESSION_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject"]
+SESSION_BUCKET_ACTIONS = ["s3:ListBucket"]
+SESSION_EXPIRY_DAYS = 30
+# What Claude Code calls on Bedrock (a streamed conversation, and single requests).
+BEDROCK_INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# Cross-region inference profiles are named <geography>.<model id>; they route to the model in
+# several regions, each of which must be allowed.
+_INFERENCE_PROFILE = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$")
 
 
 @dataclass(frozen=True)
@@ -149,9 +160,12 @@ class LogRetention:
 
 class OptioStack(cdk.Stack):
     def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, image_tag: str,
-                 nodes: NodeConfig | None = None, admin_principal: str = "", **kwargs: Any) -> None:
+                 nodes: NodeConfig | None = None, admin_principal: str = "",
+                 session_expiry_days: int = SESSION_EXPIRY_DAYS, bedrock_models: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
         self.admin_principal = admin_principal
+        self.bedrock_models = bedrock_models
         self.stage = stage
         prefix = f"optio-{stage}-"
         prod = stage == "prod"
@@ -185,6 +199,16 @@ class OptioStack(cdk.Stack):
         self.failures = sqs.Queue(self, "StreamFailures", queue_name=f"optio-{stage}-stream-failures",
                                   encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.key,
                                   retention_period=cdk.Duration.days(14), enforce_ssl=True)
+
+        # --- Agent sessions kept between attempts (chalicelib.store.sessions): only the API reads and
+        # writes them; the runner moves the bytes through the URLs it presigns.
+        self.sessions = s3.Bucket(
+            self, "Sessions", encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-sessions", expiration=cdk.Duration.days(session_expiry_days),
+                                              abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
+            removal_policy=removal, auto_delete_objects=not prod)
 
         self.runner_repo = self._repository("RunnerRepository", f"optio-{stage}-runner", removal)
         self.watcher_repo = self._repository("WatcherRepository", f"optio-{stage}-watcher", removal)
@@ -254,6 +278,8 @@ class OptioStack(cdk.Stack):
             # built by the engine in the other functions, which get it.
             if name != API_HANDLER:
                 env["OPTIO_API_URL"] = api_url
+            else:
+                env["OPTIO_SESSIONS_BUCKET"] = self.sessions.bucket_name
             for var, secret in self.secrets.items():
                 value = secret.secret_value.unsafe_unwrap()
                 env[var] = cdk.Fn.join("", [value, "="]) if var == "OPTIO_SECRETS_KEY" else value
@@ -346,6 +372,11 @@ class OptioStack(cdk.Stack):
                 self.key.grant_decrypt(role)  # its environment
         self.roles[STREAM_FN].add_to_policy(iam.PolicyStatement(actions=STREAM_READ,
                                                                resources=[tasks.attr_stream_arn]))
+        # The key's GenerateDataKey and Decrypt, which SSE-KMS objects need, came with the tables'.
+        self.roles[API_HANDLER].add_to_policy(iam.PolicyStatement(
+            actions=SESSION_OBJECT_ACTIONS, resources=[self.sessions.arn_for_objects("*")]))
+        self.roles[API_HANDLER].add_to_policy(iam.PolicyStatement(
+            actions=SESSION_BUCKET_ACTIONS, resources=[self.sessions.bucket_arn]))
         self.failures.grant_send_messages(self.roles[STREAM_FN])
 
     def _stream_failure_handling(self, tasks: ddb.CfnTable) -> None:
@@ -435,6 +466,10 @@ class OptioStack(cdk.Stack):
                 "sts:AssumeRoleWithWebIdentity"))
 
         runner_role = irsa("RunnerRole", RUNNER_SERVICE_ACCOUNT)  # agents' AWS access (none by default)
+        if self.bedrock_models:
+            # Claude Code through Amazon Bedrock with the pod's role: the chosen models, nothing else.
+            runner_role.add_to_policy(iam.PolicyStatement(actions=BEDROCK_INVOKE,
+                                                          resources=self._bedrock_arns(self.bedrock_models)))
         watcher_role = irsa("WatcherRole", WATCHER_SERVICE_ACCOUNT)
         self._grant_tables(watcher_role, TABLE_READ + TABLE_WRITE)
         self.key.grant_encrypt_decrypt(watcher_role)
@@ -512,6 +547,19 @@ class OptioStack(cdk.Stack):
                 },
             },
         }
+
+    def _bedrock_arns(self, models: tuple[str, ...]) -> list[str]:
+        """A foundation model in this region; an inference profile of this account, and its model
+        in every region the profile may route to."""
+        arns: list[str] = []
+        for model in models:
+            profile = _INFERENCE_PROFILE.match(model)
+            if profile is None:
+                arns.append(f"arn:{self.partition}:bedrock:{self.region}::foundation-model/{model}")
+                continue
+            arns.append(f"arn:{self.partition}:bedrock:{self.region}:{self.account}:inference-profile/{model}")
+            arns.append(f"arn:{self.partition}:bedrock:*::foundation-model/{profile.group(2)}")
+        return arns
 
     # ------------------------------------------------------------------ monitoring
     def _alarms_and_dashboard(self) -> None:

@@ -46,6 +46,8 @@ class Assembly:
 
 
 ADMIN_ROLE = "arn:aws:iam::123456789012:role/Admin"
+# The models the agent pods may invoke on Bedrock: a foundation model, and an inference profile.
+BEDROCK_MODELS = ("anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
 
 # A cluster that exists already, with a private endpoint: what `make deploy CLUSTER=...` passes.
 IMPORTED_CLUSTER = {
@@ -93,7 +95,7 @@ def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """Both stages, each with an EKS cluster of its own (the default)."""
     return shared_synth(tmp_path_factory, "cdk.out", {
         "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
-        "adminPrincipalArn": ADMIN_ROLE})
+        "adminPrincipalArn": ADMIN_ROLE, "bedrockModels": ",".join(BEDROCK_MODELS)})
 
 
 @pytest.fixture(scope="session")

@@ -380,3 +380,62 @@ def test_every_component_on_aws_is_in_the_template(assembly: Assembly, stage: st
     # Monitoring: JSON logs with a retention, X-Ray, alarms, dashboard.
     assert all(f["Tracing"] == "Active" and f["LoggingConfig"]["LogFormat"] == "JSON" for f in functions.values())
     assert resources(template, "AWS::CloudWatch::Alarm") and resources(template, "AWS::CloudWatch::Dashboard")
+
+
+def _statements_of(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [st for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
+            for st in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_sessions_bucket_is_private_encrypted_expiring_and_only_the_api_reaches_it(assembly: Assembly,
+                                                                                   stage: str) -> None:
+    template = assembly.template(stage)
+    ((bucket_id, bucket),) = resources(template, "AWS::S3::Bucket").items()
+    (key_id,) = resources(template, "AWS::KMS::Key")
+    props = bucket["Properties"]
+    [sse] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms",
+                                                    "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                       "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert (rule["Status"], rule["ExpirationInDays"]) == ("Enabled", 30)
+    assert bucket["DeletionPolicy"] == ("Retain" if stage == "prod" else "Delete")
+    [policy] = [p["Properties"]["PolicyDocument"]["Statement"] for p in
+                resources(template, "AWS::S3::BucketPolicy").values() if p["Properties"]["Bucket"] == {"Ref": bucket_id}]
+    assert any(st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for st in policy)
+
+    functions = resources(template, "AWS::Serverless::Function")
+    holders = {k: f["Properties"]["Role"]["Fn::GetAtt"][0] for k, f in functions.items()
+               if "OPTIO_SESSIONS_BUCKET" in f["Properties"]["Environment"]["Variables"]}
+    assert list(holders) == ["APIHandler"]
+    assert functions["APIHandler"]["Properties"]["Environment"]["Variables"]["OPTIO_SESSIONS_BUCKET"] == {
+        "Ref": bucket_id}
+    reach = {}
+    for role in resources(template, "AWS::IAM::Role"):
+        on_bucket = [st for st in _statements_of(template, role) if bucket_id in json.dumps(st["Resource"])]
+        if on_bucket:
+            reach[role] = {a for st in on_bucket for a in _as_list(st["Action"])}
+    assert reach == {holders["APIHandler"]: {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_agent_pods_may_invoke_the_chosen_bedrock_models_only(assembly: Assembly, imported: Assembly,
+                                                              stage: str) -> None:
+    template = assembly.template(stage)
+    roles = resources(template, "AWS::IAM::Role")
+    [runner_role] = [k for k, r in roles.items() if k.startswith("RunnerRole")]
+    bedrock = [st for role in roles for st in _statements_of(template, role)
+               if any(str(a).startswith("bedrock:") for a in _as_list(st["Action"]))]
+    assert [(st["Effect"], sorted(st["Action"])) for st in bedrock] == [
+        ("Allow", ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"])]
+    assert bedrock[0] in _statements_of(template, runner_role)
+    arns = json.dumps(bedrock[0]["Resource"])
+    assert "foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in arns
+    assert "inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0" in arns
+    assert "bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0" in arns
+    assert len(_as_list(bedrock[0]["Resource"])) == 3 and '"*"' not in arns
+    # A deploy that names no models gives the pods no Bedrock access at all.
+    assert "bedrock:" not in json.dumps(imported.template("prod"))
