@@ -158,3 +158,31 @@ def _last(events: Any, state: str) -> dict[str, Any]:
 
 def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_bedrock_switch_uses_the_tasks_model_id_without_the_api_key(system: AgentSystem) -> None:
+    # On AWS the pod's IAM role signs the requests; here the CLI skips signing
+    # (CLAUDE_CODE_SKIP_BEDROCK_AUTH) and its Bedrock endpoint is the stand-in.
+    bedrock_model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    stand_in = serve(system, TOUR_SCRIPT)
+    switch = {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "us-east-1",
+              "ANTHROPIC_BEDROCK_BASE_URL": stand_in.url, "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1"}
+    try:
+        for name, value in switch.items():
+            system.set_secret(name, value)
+        task = system.create_task(TOUR_PROMPT + " (through Bedrock)", model=bedrock_model)
+        done = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+    finally:
+        for name in switch:
+            system.api.request("DELETE", f"/api/secrets/{name}")
+        stand_in.stop()
+
+    assert done["state"] == "completed", (done.get("errorMessage"), system.logs(task["id"])[-15:])
+    assert system.on_branch(done, "GREETING.md") == "# Hello\n\nHello, world!"
+    calls = conversation(stand_in)
+    assert len(calls) == len(TOUR_SCRIPT)
+    # Every model call went to Bedrock's streaming invoke of the chosen model, with no API key.
+    assert {call.path for call in calls} == {f"/model/{bedrock_model}/invoke-with-response-stream"}
+    assert not any("x-api-key" in {h.lower() for h in call.headers} for call in stand_in.requests)
+    assert done["modelUsed"] == bedrock_model
+    assert done["costUsd"] == pytest.approx(price(TOUR_SCRIPT))

@@ -23,11 +23,15 @@ ANTHROPIC_API_KEY); its default script writes GREETING.md, runs a shell command 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
+import struct
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes.scripted_vendor import (
     Reply,
@@ -54,13 +58,17 @@ ERRORS = {
 # What a scripted argument may say for the agent's working directory (the CLI's file tools want
 # absolute paths; the stand-in learns the directory from the system prompt the CLI sends).
 CWD = "{cwd}"
+# Amazon Bedrock's InvokeModel and InvokeModelWithResponseStream: the same Messages body (the model
+# in the path), answered with JSON or with the AWS event stream of base64-wrapped Messages events.
+_BEDROCK = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream)")
 _CWD_IN_PROMPT = re.compile(r"(?:Primary working directory|Working directory):\s*(\S+)")
 
 
 def is_conversation(seen: Seen) -> bool:
     """A request of the agent's own loop (it offers the model its tools); not a side request."""
     body = seen.body
-    return (seen.method == "POST" and seen.path.split("?")[0] == "/v1/messages"
+    path = seen.path.split("?")[0]
+    return (seen.method == "POST" and (path == "/v1/messages" or _BEDROCK.fullmatch(path) is not None)
             and isinstance(body, dict) and bool(body.get("tools")))
 
 
@@ -141,6 +149,10 @@ class AnthropicHandler(BaseHTTPRequestHandler):
                                             "created_at": "2026-01-01T00:00:00Z"}],
                                   "has_more": False, "first_id": stand_in.model, "last_id": stand_in.model})
             return
+        if path == "/inference-profiles":
+            # Bedrock's control plane: the CLI looks for the account's inference profiles.
+            send_json(self, 200, {"inferenceProfileSummaries": []})
+            return
         self._error(404)
 
     def do_POST(self) -> None:  # noqa: N802
@@ -149,27 +161,34 @@ class AnthropicHandler(BaseHTTPRequestHandler):
         seen = Seen("POST", self.path, dict(self.headers.items()), body)
         stand_in.record(seen)
         path = self.path.split("?")[0]
-        if not self._authorized(stand_in):
+        bedrock = _BEDROCK.fullmatch(path)
+        # Bedrock requests are signed with the caller's AWS credentials (SigV4), which the CLI
+        # skips with CLAUDE_CODE_SKIP_BEDROCK_AUTH: there is no key to check.
+        if bedrock is None and not self._authorized(stand_in):
             self._error(401)
             return
         if path == "/v1/messages/count_tokens":
             send_json(self, 200, {"input_tokens": len(json.dumps(body)) // 4})
             return
-        if path != "/v1/messages" or not isinstance(body, dict):
+        if (path != "/v1/messages" and bedrock is None) or not isinstance(body, dict):
             self._error(404)
             return
-        model = str(body.get("model") or stand_in.model)
+        model = unquote(bedrock.group(1)) if bedrock else str(body.get("model") or stand_in.model)
         if is_conversation(seen):
             turn = stand_in.next_turn()
             if isinstance(turn, int):
-                self._error(turn)
+                self._bedrock_error(turn) if bedrock else self._error(turn)
                 return
             reply = turn
         else:
             reply = Reply(text="Stand-in side answer", input_tokens=10, output_tokens=5)
         blocks = content_blocks(reply, working_directory(body) or ".")
-        if body.get("stream"):
-            self._stream(model, blocks, reply)
+        if bedrock is not None and bedrock.group(2) == "invoke-with-response-stream":
+            self._event_stream(stream_events(self._message(model, blocks, reply)))
+        elif bedrock is None and body.get("stream"):
+            start_sse(self)
+            for event in stream_events(self._message(model, blocks, reply)):
+                send_sse(self, event, event["type"])
         else:
             send_json(self, 200, self._message(model, blocks, reply))
 
@@ -207,38 +226,75 @@ class AnthropicHandler(BaseHTTPRequestHandler):
                 "model": model, "content": blocks, "stop_reason": self._stop_reason(blocks),
                 "stop_sequence": None, "usage": self._usage(reply)}
 
-    def _stream(self, model: str, blocks: list[dict[str, Any]], reply: Reply) -> None:
-        start_sse(self)
-        message = self._message(model, [], reply)
-        message["stop_reason"] = None
-        message["usage"] = {**self._usage(reply), "output_tokens": 1}
-        send_sse(self, {"type": "message_start", "message": message}, "message_start")
-        for index, block in enumerate(blocks):
-            if block["type"] == "text":
-                send_sse(self, {"type": "content_block_start", "index": index,
-                                "content_block": {"type": "text", "text": ""}}, "content_block_start")
-                send_sse(self, {"type": "ping"}, "ping")
-                text = block["text"]
-                for at in range(0, len(text), 40):
-                    send_sse(self, {"type": "content_block_delta", "index": index,
-                                    "delta": {"type": "text_delta", "text": text[at:at + 40]}},
-                             "content_block_delta")
-            else:
-                send_sse(self, {"type": "content_block_start", "index": index,
-                                "content_block": {"type": "tool_use", "id": block["id"],
-                                                  "name": block["name"], "input": {}}},
-                         "content_block_start")
-                arguments = json.dumps(block["input"])
-                for at in range(0, len(arguments), 40):
-                    send_sse(self, {"type": "content_block_delta", "index": index,
-                                    "delta": {"type": "input_json_delta",
-                                              "partial_json": arguments[at:at + 40]}},
-                             "content_block_delta")
-            send_sse(self, {"type": "content_block_stop", "index": index}, "content_block_stop")
-        send_sse(self, {"type": "message_delta",
-                        "delta": {"stop_reason": self._stop_reason(blocks), "stop_sequence": None},
-                        "usage": {"output_tokens": reply.output_tokens}}, "message_delta")
-        send_sse(self, {"type": "message_stop"}, "message_stop")
+    def _bedrock_error(self, status: int) -> None:
+        """Bedrock's refusals: a JSON message, the exception's name in x-amzn-ErrorType."""
+        kind = {401: "UnrecognizedClientException", 403: "AccessDeniedException",
+                429: "ThrottlingException"}.get(status, "ServiceUnavailableException")
+        data = json.dumps({"message": f"{kind}: refused by the stand-in"}).encode()
+        self.send_response(503 if status == 529 else status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-ErrorType", f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _event_stream(self, events: list[dict[str, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("x-amzn-bedrock-content-type", "application/json")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for event in events:
+            chunk = json.dumps({"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
+            self.wfile.write(event_stream_message(
+                {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"},
+                chunk.encode()))
+            self.wfile.flush()
+
+
+def stream_events(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A whole message as the Messages API streams it: message_start (usage so far), each content
+    block as start / deltas / stop, message_delta (stop reason, output tokens), message_stop."""
+    blocks: list[dict[str, Any]] = message["content"]
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": {
+        **message, "content": [], "stop_reason": None, "usage": {**message["usage"], "output_tokens": 1}}}]
+    for index, block in enumerate(blocks):
+        if block["type"] == "text":
+            events.append({"type": "content_block_start", "index": index,
+                           "content_block": {"type": "text", "text": ""}})
+            events.append({"type": "ping"})
+            text = block["text"]
+            events += [{"type": "content_block_delta", "index": index,
+                        "delta": {"type": "text_delta", "text": text[at:at + 40]}}
+                       for at in range(0, len(text), 40)]
+        else:
+            events.append({"type": "content_block_start", "index": index,
+                           "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"],
+                                             "input": {}}})
+            arguments = json.dumps(block["input"])
+            events += [{"type": "content_block_delta", "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": arguments[at:at + 40]}}
+                       for at in range(0, len(arguments), 40)]
+        events.append({"type": "content_block_stop", "index": index})
+    events.append({"type": "message_delta",
+                   "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                   "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+    events.append({"type": "message_stop"})
+    return events
+
+
+def event_stream_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One message of the AWS event stream encoding (application/vnd.amazon.eventstream): total
+    and headers length, CRC32 of that prelude, string headers, payload, CRC32 of it all."""
+    encoded = b"".join(
+        struct.pack("!B", len(name)) + name.encode() + struct.pack("!BH", 7, len(value)) + value.encode()
+        for name, value in headers.items()
+    )
+    prelude = struct.pack("!II", 12 + len(encoded) + len(payload) + 4, len(encoded))
+    prelude += struct.pack("!I", zlib.crc32(prelude))
+    body = prelude + encoded + payload
+    return body + struct.pack("!I", zlib.crc32(body))
 
 
 def anthropic_stand_in(replies: list[Reply], api_key: str = "sk-ant-test-key",
