@@ -19,7 +19,7 @@ class Variable:
 VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_PORT", "8000", "Port of the local server (`make dev`)."),
     Variable("OPTIO_HOST", "127.0.0.1", "Address the local server binds to."),
-    Variable("OPTIO_DATA_DIR", ".optio", "Local data: DynamoDB Local files, admin token, agent workspaces."),
+    Variable("OPTIO_DATA_DIR", ".optio", "Local data: DynamoDB Local files, admin token, agent workspaces (each removed when its attempt ends; the runner's log stays in `work/`), saved agent sessions (`sessions/`)."),
     Variable("OPTIO_DYNAMODB_ENDPOINT", "", "DynamoDB endpoint to use instead of the embedded DynamoDB Local (empty: embedded locally, AWS on Lambda)."),
     Variable("OPTIO_TABLE_PREFIX", "optio-dev-", "Prefix of every DynamoDB table name."),
     Variable("AWS_REGION", "us-east-1", "AWS region of the tables."),
