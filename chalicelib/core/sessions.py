@@ -14,8 +14,6 @@ from datetime import datetime
 
 from .validation import FieldProblem
 
-# The channels of the runner (its `OPTIO_RUN_KIND`): repo tasks and runs of standalone tasks.
-CHANNELS = ("tasks", "workflow-runs")
 # CLIs name sessions with UUIDs or similar; nothing that could climb out of a directory or key.
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 LINK_TTL_S = 900
