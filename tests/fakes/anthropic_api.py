@@ -13,12 +13,17 @@ side requests (a session title, a one-token quota probe, ...) send none. Only th
 consumes the script; a side request gets a short text answer. Token counting
 (POST /v1/messages/count_tokens) is answered too.
 
+Amazon Bedrock (CLAUDE_CODE_USE_BEDROCK with ANTHROPIC_BEDROCK_BASE_URL=<url> and
+CLAUDE_CODE_SKIP_BEDROCK_AUTH): POST /model/<id>/invoke-with-response-stream answers the same
+replies as the AWS event stream Bedrock sends (each Messages event base64-wrapped in a "chunk").
+
 By hand, to try the README's tour with the real CLI offline:
 
-    .venv/bin/python -m tests.fakes.anthropic_api --port 8787
+    .venv/bin/python -m tests.fakes.anthropic_api --port 8787 [--ask-first]
 
 prints the base URL and the key to set (as the Optio secrets ANTHROPIC_BASE_URL and
-ANTHROPIC_API_KEY); its default script writes GREETING.md, runs a shell command and finishes.
+ANTHROPIC_API_KEY) and a line per model call; its script writes GREETING.md, runs a shell command
+and finishes (with --ask-first it first asks a question, so the task needs attention until resumed).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import re
 import struct
 import uuid
 import zlib
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
@@ -318,20 +323,40 @@ TOUR_SCRIPT = [
 ]
 
 
+# A first answer that asks instead of changing anything: the task ends in needs_attention, and a
+# resume (POST /api/tasks/:id/resume) continues the same conversation with the tour's replies.
+QUESTION = Reply(text="Should GREETING.md say hello in English? Resume me with your answer.",
+                 input_tokens=1000, output_tokens=15)
+
+
+class _Announcing(VendorStandIn):
+    """Prints each conversation request, so a person can see a resume send the earlier turns."""
+
+    def record(self, seen: Seen) -> None:
+        super().record(seen)
+        if is_conversation(seen):
+            messages = messages_of(seen)
+            answers = sum(1 for message in messages if message.get("role") == "assistant")
+            print(f"{seen.body.get('model') or seen.path}: {len(messages)} messages in the conversation, "
+                  f"{answers} of them the model's earlier answers", flush=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description="A scripted Anthropic Messages API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--key", default="sk-ant-test-key", help="the API key it accepts")
+    parser.add_argument("--ask-first", action="store_true",
+                        help="answer the first request with a question (the task needs attention), "
+                             "then write GREETING.md once resumed")
     args = parser.parse_args()
-    stand_in = anthropic_stand_in(TOUR_SCRIPT, api_key=args.key)
-    # Serve on the chosen port rather than any free one.
-    from http.server import ThreadingHTTPServer
-
+    script = [QUESTION, *TOUR_SCRIPT] if args.ask_first else list(TOUR_SCRIPT)
+    stand_in = _Announcing(AnthropicHandler, api_key=args.key, replies=script)
+    # Served on the port asked for, rather than any free one as in the tests.
     server = ThreadingHTTPServer(("127.0.0.1", args.port), AnthropicHandler)
     server.daemon_threads = True
     server.stand_in = stand_in  # type: ignore[attr-defined]
-    print(f"Anthropic API stand-in on http://127.0.0.1:{args.port}", flush=True)
-    print(f"  ANTHROPIC_BASE_URL=http://127.0.0.1:{args.port}  ANTHROPIC_API_KEY={args.key}", flush=True)
+    print(f"Anthropic API stand-in on http://127.0.0.1:{args.port} (key {args.key}); set the Optio secrets\n"
+          f"  ANTHROPIC_BASE_URL=http://127.0.0.1:{args.port}  ANTHROPIC_API_KEY={args.key}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
