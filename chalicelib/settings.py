@@ -36,6 +36,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_HEARTBEAT_INTERVAL_MS", "30000", "How often the runner sends a heartbeat."),
     Variable("OPTIO_TASKS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-tasks/stream/local", "Stream of the tasks table (set by the deployment)."),
     Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
+    Variable("OPTIO_AGENT_PASS_ENV", "", "Local launcher: more variables of the server's environment for the runner and its agent, comma-separated (a proxy, a stand-in's settings); the server's keys are never passed."),
     Variable("OPTIO_LOG_LEVEL", "INFO", "Log level of the structured logs."),
     Variable("OPTIO_LAUNCHER_FUNCTION", "", "Kubernetes launcher: name of the launcher Lambda that creates the Jobs (set by the deployment); empty: create them in-process."),
     Variable("OPTIO_K8S_NAMESPACE", "optio", "Kubernetes namespace of the agent Jobs."),
@@ -105,6 +106,8 @@ class Settings:
     workflow_trigger_interval_ms: int | None = None
     sessions_bucket: str | None = None
     session_expiry_days: int = 30
+    # Local launcher: names the runner gets from the server's environment beyond its allow-list.
+    agent_pass_env: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +160,7 @@ class Settings:
             if source.get("OPTIO_WORKFLOW_TRIGGER_INTERVAL") else None,
             sessions_bucket=get("OPTIO_SESSIONS_BUCKET") or None,
             session_expiry_days=int(get("OPTIO_SESSION_EXPIRY_DAYS")),
+            agent_pass_env=tuple(name.strip() for name in get("OPTIO_AGENT_PASS_ENV").split(",") if name.strip()),
         )
 
 

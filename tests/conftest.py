@@ -49,6 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
         OPTIO_LAUNCHER="local",
         OPTIO_AGENT_BIN_CLAUDE_CODE=str(FAKES / "claude"),
         FAKE_AGENT_LOG=str(data_dir / "agent-runs.jsonl"),
+        OPTIO_AGENT_PASS_ENV="FAKE_AGENT_LOG",
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",
         AWS_REGION="us-east-1",

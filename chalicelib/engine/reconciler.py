@@ -17,13 +17,13 @@ from chalicelib.exceptions import NotFound
 from chalicelib.launch import LaunchSpec, get_launcher
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-from chalicelib.store import repos, secrets, tasks
+from chalicelib.store import repos, tasks
 from chalicelib.store.models import TaskModel
 
 from . import pull_requests
 from .clock import utcnow
 from .pull_requests import issue_number
-from .secrets import run_token_secret
+from .secrets import agent_secrets, run_token_secret
 
 MAX_STEPS = 6
 
@@ -172,5 +172,5 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
     return LaunchSpec(
         task_id=task.id, attempt=attempt,
         environment=runner_environment(given, settings.api_url, token), image=repo.image,
-        secrets=secrets.all_values(),
+        secrets=agent_secrets(),
     )

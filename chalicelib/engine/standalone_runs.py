@@ -23,11 +23,11 @@ from chalicelib.exceptions import Conflict, NotFound, Unauthorized
 from chalicelib.launch import LaunchSpec, Resources, get_launcher
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-from chalicelib.store import configs, logs, secrets, workflow_runs
+from chalicelib.store import configs, logs, workflow_runs
 from chalicelib.store.models import TaskConfigModel, WorkflowRunModel
 
 from .clock import utcnow
-from .secrets import run_token_secret
+from .secrets import agent_secrets, run_token_secret
 from .validation import require_valid
 
 R = core.RunState
@@ -184,7 +184,7 @@ def launch_spec(run: WorkflowRunModel, config: TaskConfigModel, attempt: int) ->
     token = run_token(run_token_secret(), run.id, attempt)
     return LaunchSpec(
         task_id=run.id, attempt=attempt, environment=core.runner_environment(given, settings.api_url, token),
-        image=environment.get("image"), secrets=secrets.all_values(),
+        image=environment.get("image"), secrets=agent_secrets(),
         resources=Resources.from_settings(environment.get("resources")),
     )
 

@@ -19,9 +19,10 @@ from chalicelib.store.models import TaskModel
 
 from .clock import utcnow
 from .reconciler import reconcile
+from .secrets import GITHUB_WEBHOOK_SECRET
 from .validation import parse_body
 
-SECRET_NAME = "GITHUB_WEBHOOK_SECRET"
+SECRET_NAME = GITHUB_WEBHOOK_SECRET
 OPTIO_LABEL = "optio"
 PR_EVENTS = frozenset({"pull_request", "pull_request_review", "check_run", "check_suite"})
 CAS_TRIES = 4

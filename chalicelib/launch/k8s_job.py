@@ -79,6 +79,9 @@ def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
                     "serviceAccountName": settings.service_account,
                     # The runner talks to Optio's API, never to the cluster's.
                     "automountServiceAccountToken": False,
+                    # The environment is the container's list alone: no variables naming every
+                    # service of the namespace (the agent runs arbitrary code with it).
+                    "enableServiceLinks": False,
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": RUNNER_UID,

@@ -12,9 +12,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from chalicelib.core.reconcile import PodPhase, PodStatus
+from chalicelib.settings import settings
 
 from .base import LaunchSpec
 
@@ -22,6 +24,32 @@ RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner-image"
 KILL_GRACE_S = 1.0
 # How long a shutdown waits for a stopped attempt's workspace to be removed.
 CLEAN_UP_WAIT_S = 10.0
+
+
+# The runner starts from an allow-list of the server's environment, never from all of it: that
+# holds the server's keys (OPTIO_API_TOKEN, OPTIO_SECRETS_KEY, OPTIO_RUN_TOKEN_SECRET, AWS
+# credentials), and the agent runs arbitrary code with whatever the runner passes on.
+_SYSTEM = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG", "LANGUAGE",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+})
+# The runner's own settings, and git's (the runner runs git as the developer does locally).
+_RUNNER = frozenset({"OPTIO_LOG_FLUSH_MS"})
+# The agent CLIs' keys as a developer's shell holds them (README: `claude` with ANTHROPIC_API_KEY
+# in your environment); Optio's stored secrets come with the spec.
+_AGENT = frozenset({"GITHUB_TOKEN", "GH_TOKEN"})
+_PREFIXES = ("LC_", "OPTIO_AGENT_BIN_", "GIT_", "ANTHROPIC_", "CLAUDE_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_",
+             "COPILOT_", "OPENCODE_")
+# Never passed, whatever OPTIO_AGENT_PASS_ENV names.
+SERVER_KEYS = frozenset({"OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET"})
+
+
+def runner_base_environment(server_env: Mapping[str, str], extra: Iterable[str]) -> dict[str, str]:
+    """What of the server's environment a runner (and through it the agent) gets."""
+    wanted = _SYSTEM | _RUNNER | _AGENT | set(extra)
+    return {name: value for name, value in server_env.items()
+            if (name in wanted or name.startswith(_PREFIXES)) and name not in SERVER_KEYS}
 
 
 class LocalLauncher:
@@ -41,7 +69,8 @@ class LocalLauncher:
                 return
             workspace = self._work_dir / f"{spec.task_id}-{spec.attempt}"
             workspace.mkdir(parents=True, exist_ok=True)
-            env = {**os.environ, **spec.secrets, **spec.environment}
+            env = {**runner_base_environment(os.environ, settings.agent_pass_env), **spec.secrets,
+                   **spec.environment}
             env["OPTIO_WORKSPACE"] = str(workspace)
             env["PYTHONPATH"] = str(RUNNER_DIR)
             with open(workspace / "runner.log", "ab") as log:

@@ -56,6 +56,8 @@ def start_local_mode(tmp: Path, shared_store: bool = True, **env: str) -> LocalM
         "OPTIO_TABLE_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}-",
         "OPTIO_AGENT_BIN_CLAUDE_CODE": str(FAKES / "claude"),
         "FAKE_AGENT_LOG": str(agent_log),
+        # The stand-in agent's own setting: runners get only an allow-list of the environment.
+        "OPTIO_AGENT_PASS_ENV": "FAKE_AGENT_LOG",
         **env,
     }
     full_env.pop("OPTIO_API_TOKEN", None)

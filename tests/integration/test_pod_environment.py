@@ -1,0 +1,49 @@
+"""What an agent pod's environment is made of, from the real launch spec of a task in this
+process against the session's DynamoDB Local: the container's own list (the runner's input, the
+workspace, the agents' secrets by reference), never Optio's own keys, no service links."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.core.states import TaskState
+from chalicelib.engine.reconciler import launch_spec
+from chalicelib.engine.repos import register_repo
+from chalicelib.launch.k8s_job import job_manifest
+from chalicelib.store import secrets, tasks
+from chalicelib.store.tables import create_all
+from tests.launch.support import JOBS
+
+pytestmark = pytest.mark.xdist_group("in-process")
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def stored_secrets() -> Iterator[None]:
+    create_all()
+    secrets.put("ANTHROPIC_API_KEY", "sk-ant-for-agents", NOW)
+    secrets.put("GITHUB_WEBHOOK_SECRET", "whsec-of-the-server", NOW)
+    yield
+    secrets.delete("GITHUB_WEBHOOK_SECRET")
+
+
+def test_a_pod_gets_the_agents_secrets_but_none_of_optios_own(stored_secrets: None) -> None:
+    repo = register_repo({"repoUrl": f"https://github.com/acme/pods-{uuid.uuid4().hex[:8]}"})
+    task = tasks.create({
+        "id": str(uuid.uuid4()), "state": TaskState.PROVISIONING.value, "title": "t", "prompt": "p",
+        "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/pods",
+        "agentType": "claude-code", "attempt": 1,
+    }, NOW)
+    spec = launch_spec(task, 1)
+    assert "ANTHROPIC_API_KEY" in spec.secrets and "GITHUB_WEBHOOK_SECRET" not in spec.secrets
+
+    pod = job_manifest(spec, JOBS)["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False and pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    names = [entry["name"] for entry in container["env"]]
+    assert set(names) == {*spec.environment, "OPTIO_WORKSPACE", *spec.secrets}
+    assert not {"OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET", "GITHUB_WEBHOOK_SECRET"} & set(names)
+    assert "whsec-of-the-server" not in repr(container)
