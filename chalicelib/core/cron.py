@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from croniter import croniter
-
 FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 
 
@@ -18,6 +16,8 @@ def cron_problem(expression: object) -> str | None:
     parts = expression.split()
     if len(parts) != len(FIELDS):
         return f"must have exactly five fields ({', '.join(FIELDS)}); it has {len(parts)}"
+    from croniter import croniter  # at first use, off the cold start of the API
+
     if not croniter.is_valid(" ".join(parts)):
         return "is not a valid cron expression"
     try:
@@ -29,6 +29,8 @@ def cron_problem(expression: object) -> str | None:
 
 def next_fire_time(expression: str, after: datetime) -> datetime:
     """The first time strictly after `after` the (valid) expression names, in UTC."""
+    from croniter import croniter  # at first use, off the cold start of the API
+
     start = after.astimezone(UTC)
     moment = croniter(" ".join(expression.split()), start).get_next(datetime)
     assert isinstance(moment, datetime)

@@ -5,10 +5,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,10 @@ def _problem_of(error: ValidationError) -> str:
 
 
 def validate(schema: Mapping[str, Any], instance: object) -> list[FieldProblem]:
+    # jsonschema (with referencing and its specifications) is a fifth of a cold start: loaded on
+    # the first request that carries a body, not when the app is imported.
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     return [FieldProblem(_field_of(e), _problem_of(e)) for e in errors]

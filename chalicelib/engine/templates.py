@@ -5,9 +5,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from chalicelib.core.params import check_params
 from chalicelib.core.schemas import AGENT_ALIASES, TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
 from chalicelib.core.templates import render
@@ -38,6 +35,9 @@ def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
         except NotFound:
             raise _invalid("repoId", "no repository with this id") from None
     if fields.get("paramsSchema") is not None:
+        from jsonschema import Draft202012Validator  # at first use: it weighs on every cold start
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(fields["paramsSchema"])
         except SchemaError as error:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.core.timefmt import iso
@@ -14,11 +14,16 @@ from chalicelib.settings import settings
 
 from .models import SecretModel
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 
 @lru_cache(maxsize=1)
 def _fernet() -> Fernet:
     if not settings.secrets_key:
         raise RuntimeError("OPTIO_SECRETS_KEY is not set; local mode generates one on start")
+    from cryptography.fernet import Fernet  # at first use: the Rust bindings load slowly
+
     return Fernet(settings.secrets_key.encode())
 
 
@@ -57,6 +62,8 @@ def all_values() -> dict[str, str]:
 
 
 def _decrypt(secret: SecretModel) -> str | None:
+    from cryptography.fernet import InvalidToken
+
     try:
         return _fernet().decrypt(secret.ciphertext.encode()).decode()
     except InvalidToken:
