@@ -116,3 +116,19 @@ def test_only_the_task_s_own_run_token_reaches_its_session(local_mode: LocalMode
     assert late.status_code == 409
     bad = runner.post(f"/api/internal/tasks/{task['id']}/sessions/bad!id/download", {})
     assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "sessionId"
+
+
+def test_a_standalone_run_saves_its_session_too(local_mode: LocalMode) -> None:
+    api = local_mode.api
+    job = api.ok("POST", "/api/jobs", {"type": "standalone", "name": "sessions-job", "promptTemplate": "Report"},
+                 status=201)
+    run_id = api.ok("POST", f"/api/tasks/{job['id']}/runs", {"params": {}}, status=202)["runId"]
+
+    run = wait_for(lambda: (r := api.ok("GET", f"/api/workflow-runs/{run_id}"))["state"] in ("completed", "failed")
+                   and r, what="the run to finish")
+
+    assert run["state"] == "completed", run
+    wait_for(lambda: workspace_gone(local_mode, run_id, 1), what="the run's workspace to be removed")
+    [archive] = (local_mode.data_dir / "sessions" / "workflow-runs" / run_id).iterdir()
+    with tarfile.open(archive, mode="r:gz") as tar:
+        assert any(name.endswith(archive.name.replace(".tar.gz", ".jsonl")) for name in tar.getnames())
