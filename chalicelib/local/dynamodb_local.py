@@ -121,7 +121,9 @@ class DynamoDBLocal:
         db_path: str | Path | None = None,
         log_path: str | Path | None = None,
         region: str = DEFAULT_REGION,
-        startup_timeout_s: float = 30.0,
+        # A JVM starting on a loaded 2-core machine (a test run's other workers) takes far longer
+        # than on an idle one; the wait ends as soon as it answers, so only a dead start pays it.
+        startup_timeout_s: float = 180.0,
     ) -> None:
         self.deps_dir = Path(deps_dir).resolve()
         self.db_path = Path(db_path).resolve() if db_path is not None else None
@@ -231,7 +233,9 @@ class DynamoDBLocal:
         probe = self.client(
             config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
         )
-        deadline = time.monotonic() + self.startup_timeout_s
+        started = time.monotonic()
+        deadline = started + self.startup_timeout_s
+        probes = 0
         while True:
             returncode = proc.poll()
             if returncode is not None:
@@ -239,17 +243,20 @@ class DynamoDBLocal:
                 if "Address already in use" in tail and self._requested_port == 0:
                     raise _PortTakenError
                 raise DynamoDBLocalError(self._early_exit_message(returncode, tail))
+            probes += 1
             try:
                 probe.list_tables(Limit=1)
-            except Exception:  # noqa: BLE001 - any failure before the deadline just means "not up yet"
+            except Exception as error:  # noqa: BLE001 - any failure before the deadline just means "not up yet"
                 if time.monotonic() > deadline:
                     raise DynamoDBLocalError(
-                        f"DynamoDB Local did not answer on {self.endpoint} within {self.startup_timeout_s:.0f} s;"
-                        f" its output ends with:\n{self._log_tail()}"
+                        f"DynamoDB Local (pid {proc.pid}, still running) did not answer on {self.endpoint}"
+                        f" within {self.startup_timeout_s:.0f} s: {probes} probes, the last one failed with"
+                        f" {type(error).__name__}: {error}; its output ends with:\n{self._log_tail()}"
                     ) from None
                 time.sleep(0.05)
                 continue
-            logger.info("dynamodb local ready", extra={"endpoint": self.endpoint, "pid": proc.pid})
+            logger.info("dynamodb local ready", extra={"endpoint": self.endpoint, "pid": proc.pid, "probes": probes,
+                                                       "waitedS": round(time.monotonic() - started, 1)})
             return
 
     def _early_exit_message(self, returncode: int, tail: str) -> str:

@@ -256,9 +256,7 @@ def test_webhook_signature_ping_and_merged_pr_completes_once(
     delivery = str(uuid.uuid4())
     first = deliver(stack, "pull_request", payload, delivery)
     assert first.status_code == 200 and first.json()["acted"] == [task["id"]]
-    # About 0.4 s on an idle machine, the issue closed included; the bound leaves room for a test
-    # run sharing two cores with other local modes and agents.
-    assert first.elapsed.total_seconds() < 2
+    # Completed by the delivery itself, before it was answered: no wait, and no watcher involved.
     assert api.task(task["id"])["state"] == "completed"
     again = deliver(stack, "pull_request", payload, delivery)
     assert again.status_code == 200 and again.json()["duplicate"] is True
