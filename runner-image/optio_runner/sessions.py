@@ -228,7 +228,7 @@ class Sessions:
                               f"{_size(self._max_bytes)}: not saved, so a resume will find no conversation")
                     return
                 self._store.upload(session_id, archive, size)
-        except (SessionError, OSError) as exc:
+        except (SessionError, OSError, TypeError, ValueError) as exc:  # TypeError: meta that is not JSON
             self._log(f"could not save session {session_id}: {exc}")
             return
         self._log(f"saved session {session_id} ({_files(files)}, {_size(size)})")

@@ -89,3 +89,13 @@ def test_an_agent_that_keeps_no_session_state_saves_nothing(tmp_path: Path) -> N
     sessions.save(DIRS, None, {})
 
     assert lines == ["the agent reported no session id; its session is not saved"]
+
+
+def test_meta_that_is_not_json_is_logged_not_raised(tmp_path: Path) -> None:
+    lines: list[str] = []
+    store = SessionStore("http://127.0.0.1:9", "tasks", "t-1", "token")
+    sessions = Sessions(store, home_with_a_session(tmp_path), tmp_path / "scratch", lines.append)
+
+    sessions.save(DIRS, "s-1", {"started": object()})
+
+    assert lines == ["could not save session s-1: Object of type object is not JSON serializable"]
