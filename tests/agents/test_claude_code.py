@@ -48,6 +48,15 @@ def price(replies: list[Reply]) -> float:
     return sum(r.input_tokens * INPUT_PRICE + r.output_tokens * OUTPUT_PRICE for r in replies)
 
 
+def registered_repo(system: AgentSystem) -> dict[str, Any]:
+    """The module's repository as registered (a task registers it too; 409 says it already is)."""
+    response = system.api.post("/api/repos", {"repoUrl": str(system.repo)})
+    assert response.status_code in (201, 409), response.text
+    repo_id = response.json()["id"] if response.status_code == 201 else response.json()["existingId"]
+    repo: dict[str, Any] = system.api.ok("GET", f"/api/repos/{repo_id}")
+    return repo
+
+
 def lines_of(system: AgentSystem, task_id: str, kind: str) -> list[str]:
     return [line["content"] for line in system.logs(task_id) if line["type"] == kind]
 
@@ -158,6 +167,43 @@ def _last(events: Any, state: str) -> dict[str, Any]:
 
 def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_turn_limit_ends_in_needs_attention_saying_so(system: AgentSystem) -> None:
+    repo = registered_repo(system)
+    stand_in = serve(system, TOUR_SCRIPT)
+    system.api.ok("PATCH", f"/api/repos/{repo['id']}", {"maxTurnsCoding": 1})
+    try:
+        task = system.create_task(TOUR_PROMPT + " (in one turn)", model=MODEL)
+        stopped = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+    finally:
+        system.api.ok("PATCH", f"/api/repos/{repo['id']}", {"maxTurnsCoding": repo["maxTurnsCoding"]})
+        stand_in.stop()
+
+    assert (stopped["state"], stopped["errorKind"]) == ("needs_attention", "max_turns")
+    assert stopped["errorMessage"] == "agent stopped at the maximum number of turns (1)"
+    # The turn it had was not lost: its file is on the branch for whoever resumes.
+    assert system.on_branch(stopped, "GREETING.md") == "# Hello\n\nHello, world!"
+    assert "Reached maximum number of turns (1)" in lines_of(system, task["id"], "error")
+
+
+def test_an_api_that_stays_overloaded_fails_as_rate_limited(system: AgentSystem) -> None:
+    stand_in = serve(system, TOUR_SCRIPT)
+    stand_in.refuse_always = 529
+    # The CLI's own retries, cut to one so that it gives up at once.
+    system.set_secret("CLAUDE_CODE_MAX_RETRIES", "1")
+    try:
+        task = system.create_task("Say hello to an overloaded API", model=MODEL, maxRetries=0)
+        failed = system.wait(task["id"], {"completed", "failed", "needs_attention"})
+    finally:
+        system.api.request("DELETE", "/api/secrets/CLAUDE_CODE_MAX_RETRIES")
+        stand_in.stop()
+
+    assert (failed["state"], failed["errorKind"]) == ("failed", "rate_limited"), failed.get("errorMessage")
+    assert "529" in failed["errorMessage"]
+    assert failures.retryable("rate_limited")
+    retries = [line.split(" in ")[0] for line in lines_of(system, task["id"], "retry")]
+    assert retries == ["API call failed (529: overloaded); retry 1 of 1"]
 
 
 def test_bedrock_switch_uses_the_tasks_model_id_without_the_api_key(system: AgentSystem) -> None:
