@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.runner.conftest import RUNNER_IMAGE  # noqa: F401  (the runner package importable, as in its image)
 from tests.support.gitrepo import branch_file, make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
