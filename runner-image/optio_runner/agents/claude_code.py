@@ -62,8 +62,8 @@ QUIET = {
     "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1",
 }
 CONFIG_DIR = ".claude"
-# Keys of an event that say nothing to a reader of the log.
 _TURN_LIMIT = re.compile(r"maximum number of turns \((\d+)\)")
+# Keys of an event that say nothing to a reader of the log.
 _NOISE_KEYS = frozenset({"type", "subtype", "uuid", "session_id", "parent_tool_use_id", "timestamp"})
 
 
