@@ -213,7 +213,7 @@ def test_garbage_lines_become_readable_lines_and_never_raise() -> None:
     assert '{"type":"assistant","message":{"content":[{"type":"text","text":"half a line' in texts
     assert "[1, 2, 3]" in texts and '"just a string"' in texts
     # An event type the adapter does not know: its name and a short summary, not its JSON.
-    assert "mystery event: payload=…" in [line.content for line in logs if line.type == "system"]
+    assert "mystery event: payload.x=1" in [line.content for line in logs if line.type == "system"]
     assert "conversation compacted (auto, 150000 tokens before)" in [line.content for line in logs]
     assert "[image]\nscreenshot taken" in [line.content for line in logs]
     assert not any("Hel" == line.content for line in logs)
@@ -228,11 +228,26 @@ def test_unknown_system_subtype_and_thinking_are_readable() -> None:
         '{"type":"system","subtype":"hook_response","hook_name":"SessionStart","exit_code":0,'
         '"output":{"a":1},"session_id":"s","uuid":"u"}'
     ).logs
-    assert (hook.type, hook.content) == ("system", "system hook_response: hook_name=SessionStart, exit_code=0, output=…")
+    assert (hook.type, hook.content) == ("system", "system hook_response: hook_name=SessionStart, exit_code=0, output.a=1")
+    [progress] = adapter.parse_line('{"type":"tool_progress","tool_name":"Bash","data":{"lines":[1]}}').logs
+    assert progress.content == "tool_progress event: tool_name=Bash, data=…"
     [thinking] = adapter.parse_line(
         '{"type":"assistant","message":{"model":"m","content":[{"type":"thinking","thinking":"Hmm."}]}}'
     ).logs
     assert (thinking.type, thinking.content) == ("thinking", "Hmm.")
+
+
+def test_usage_limit_events() -> None:
+    adapter = ClaudeCodeAdapter()
+    event = ('{"type":"rate_limit_event","rate_limit_info":{"status":"%s","resetsAt":1796205482,'
+             '"rateLimitType":"five_hour","isUsingOverage":false},"uuid":"u","session_id":"s"}')
+
+    allowed = adapter.parse_line(event % "allowed_warning")
+    assert [(line.type, line.content) for line in allowed.logs] == [
+        ("system", "usage limit allowed_warning (five_hour), resets at 1796205482")]
+    assert allowed.rate_limited is None
+    rejected = adapter.parse_line(event % "rejected")
+    assert rejected.logs[0].type == "retry" and rejected.rate_limited == rejected.logs[0].content
 
 
 def test_no_result_event() -> None:

@@ -136,6 +136,8 @@ class ClaudeCodeAdapter(AdapterDefaults):
             self._parse_user(event, parsed)
         elif kind == "result":
             self._parse_result(event, parsed)
+        elif kind == "rate_limit_event":
+            _parse_rate_limit(event, parsed)
         elif kind not in ("stream_event", "keep_alive"):
             # Partial-message deltas (stream_event) only repeat what the messages say.
             parsed.logs.append(log_line("system", f"{kind} event: {_summary(event)}"))
@@ -306,6 +308,20 @@ def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
         parsed.logs.append(log_line("system", f"system {subtype}: {_summary(event)}"))
 
 
+def _parse_rate_limit(event: dict[str, Any], parsed: ParsedLine) -> None:
+    """A subscription's usage limit (claude.ai login): "rejected" means no call gets through until
+    it resets."""
+    info = event.get("rate_limit_info")
+    info = info if isinstance(info, dict) else {}
+    status = info.get("status")
+    line = f"usage limit {status}" + (f" ({info.get('rateLimitType')})" if info.get("rateLimitType") else "")
+    if info.get("resetsAt"):
+        line += f", resets at {info.get('resetsAt')}"
+    if status == "rejected":
+        parsed.rate_limited = line
+    parsed.logs.append(log_line("retry" if status == "rejected" else "system", line))
+
+
 def _api_error(status: object, error: object, parsed: ParsedLine) -> None:
     """What an API error the CLI reports means: a refused key (nothing it retries can succeed),
     or a rate limit / overload (a retry may)."""
@@ -384,16 +400,23 @@ def _tokens(usage: object) -> dict[str, int]:
 
 
 def _summary(event: dict[str, Any]) -> str:
-    """An event the adapter has no words for, in a line: its scalar fields, the names of the rest."""
+    """An event the adapter has no words for, in a line: its scalar fields (an object's one level
+    down), the names of the rest."""
     parts = []
     for key, value in event.items():
         if key in _NOISE_KEYS:
             continue
-        if isinstance(value, (str, int, float, bool)) or value is None:
+        if _scalar(value):
             parts.append(f"{key}={value}")
+        elif isinstance(value, dict) and value and all(_scalar(v) for v in value.values()):
+            parts += [f"{key}.{inner}={item}" for inner, item in value.items()]
         else:
             parts.append(f"{key}=…")
     return truncate(", ".join(parts), MAX_EVENT_SUMMARY) if parts else "(no details)"
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
 
 
 def _tool_result_text(content: object) -> str:
