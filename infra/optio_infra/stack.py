@@ -1,6 +1,7 @@
 """One stage of Optio on AWS: tables, the Chalice app, the EKS pieces, secrets, alarms, dashboard."""
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +140,15 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
 
 
+class SlimChalice(Chalice):
+    """`chalice package`'s zip slimmed for cold starts (packaging.slim_app_package) before CDK
+    stages it as an asset."""
+
+    def _package_app(self) -> None:
+        super()._package_app()
+        packaging.slim_app_package(os.path.join(self._sam_package_dir, "deployment.zip"))
+
+
 @jsii.implements(cdk.IAspect)
 class LogRetention:
     """Every plain Lambda function (CDK's own providers, in nested stacks too) logs to a log group
@@ -219,7 +229,7 @@ class OptioStack(cdk.Stack):
 
         # --- The Chalice app, packaged without the kubernetes client; that is a layer of its own.
         source = packaging.chalice_source(stage)
-        self.chalice = Chalice(self, "App", source_dir=source, stage_config={
+        self.chalice = SlimChalice(self, "App", source_dir=source, stage_config={
             "manage_iam_role": False,
             # Replaced per function below by that function's own role.
             "iam_role_arn": f"arn:aws:iam::{self.account}:role/optio-placeholder",

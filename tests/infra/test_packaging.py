@@ -1,0 +1,59 @@
+"""The Lambda package is slimmed for cold starts (issue 18): only the botocore service models the
+functions call, and what a cold start imports precompiled. These check that nothing the functions
+need was slimmed away."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from .conftest import INFRA, REPO_ROOT, Assembly
+
+sys.path.insert(0, str(INFRA))  # the CDK app is not a package of the project; cdk runs it from infra/
+from optio_infra import packaging  # noqa: E402
+
+MIB = 1024 * 1024
+# boto3.client("s3", ...), session.create_client("sts", ...), local_client("dynamodb", ...)
+CLIENT_CALL = re.compile(r"""(?:\bclient|create_client)\(\s*["']([a-z0-9-]+)["']""")
+
+
+def _app_zip(assembly: Assembly, stage: str) -> Path:
+    manifest = json.loads((assembly.out / f"{stage}.assets.json").read_text())
+    zips = [assembly.out / f["source"]["path"] for f in manifest["files"].values()
+            if f["source"]["path"].endswith(".zip")]
+    return next(z for z in zips if "app.py" in zipfile.ZipFile(z).namelist())
+
+
+def test_every_client_the_functions_create_has_its_service_model() -> None:
+    # chalicelib/local only runs on a developer's machine (DynamoDB Local's streams client).
+    sources = [p for p in (REPO_ROOT / "chalicelib").rglob("*.py") if "local" not in p.parts]
+    services = {name for p in sources for name in CLIENT_CALL.findall(p.read_text())}
+    assert services  # the pattern still finds the clients
+    assert services | {"dynamodb"} <= set(packaging.BOTOCORE_SERVICES)  # dynamodb: through pynamodb
+
+
+def test_app_package_is_slim_and_precompiled(assembly: Assembly) -> None:
+    path = _app_zip(assembly, "dev")
+    names = set(zipfile.ZipFile(path).namelist())
+    assert path.stat().st_size <= 15 * MIB
+    assert not any(n.startswith("botocore/data/ec2/") for n in names)
+    assert any(n.startswith("botocore/data/dynamodb/") for n in names)
+    assert "botocore/data/endpoints.json" in names
+    tag = sys.implementation.cache_tag
+    assert {f"__pycache__/app.{tag}.pyc", f"botocore/__pycache__/client.{tag}.pyc",
+            f"pynamodb/__pycache__/models.{tag}.pyc"} <= names
+    assert f"github/__pycache__/MainClass.{tag}.pyc" not in names  # imported on first use only
+
+
+def test_the_slim_package_imports_and_creates_its_clients(assembly: Assembly, tmp_path: Path) -> None:
+    with zipfile.ZipFile(_app_zip(assembly, "dev")) as z:
+        z.extractall(tmp_path)
+    code = ("import app, boto3\n"
+            f"for service in {packaging.BOTOCORE_SERVICES!r}:\n"
+            "    boto3.client(service, region_name='us-east-1')\n")
+    result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={**packaging.COLD_START_ENV, "PYTHONPATH": str(tmp_path)}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
