@@ -16,6 +16,7 @@ from chalicelib.api import (
     http,
     internal,
     openapi,
+    public_url,
     repos,
     secrets,
     session,
@@ -35,6 +36,7 @@ app = Chalice(app_name="optio", configure_logs=False)
 # Outermost first: even the errors of authentication and of Chalice itself leave in our shape.
 app.register_middleware(http.our_error_shape, "http")
 app.register_middleware(auth.require_token, "http")
+app.register_middleware(public_url.remember, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
                   internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,
                   tickets.bp):

@@ -1,12 +1,19 @@
 """The dashboard: one page shell for every client-side route, and its static assets. Public, as
-the page asks for a token itself; never part of the API's OpenAPI document."""
+the page asks for a token itself; never part of the API's OpenAPI document.
+
+The page is served under a base path: "" locally and on a custom domain, the stage ("/api") at the
+execute-api URL. The shell's `%BASE%` placeholders become that path, so its assets and links
+resolve, and the scripts read it from `<meta name="optio-base">` for their requests and routes."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.observability import logger
+
+from .public_url import base_path
 
 bp = Blueprint(__name__)
 
@@ -25,7 +32,8 @@ def _not_found() -> Response:
     return Response(body="Not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
-def _file(name: str) -> Response:
+def _file(name: str, base: str | None = None) -> Response:
+    """The asset; with `base`, its `%BASE%` placeholders filled in."""
     path = _ASSETS.get(name)
     if path is None:
         return _not_found()
@@ -35,11 +43,14 @@ def _file(name: str) -> Response:
         # A broken deployment, not the visitor's doing: say so in the logs, answer plainly.
         logger.exception("dashboard asset unreadable", extra={"asset": name})
         return _not_found()
+    if base is not None:
+        body = body.replace("%BASE%", html.escape(base, quote=True))
     return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **_NO_CACHE})
 
 
 def shell(**_: str) -> Response:
-    return _file("index.html")
+    request = bp.current_request
+    return _file("index.html", base_path(request) if request is not None else "")
 
 
 def asset(name: str) -> Response:

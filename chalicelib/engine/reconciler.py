@@ -21,6 +21,7 @@ from chalicelib.store import repos, tasks
 from chalicelib.store.models import TaskModel
 
 from . import pull_requests
+from .api_url import api_url
 from .clock import utcnow
 from .pull_requests import issue_number
 from .secrets import agent_secrets, run_token_secret
@@ -171,6 +172,6 @@ def launch_spec(task: TaskModel, attempt: int) -> LaunchSpec:
     token = run_token(run_token_secret(), task.id, attempt)
     return LaunchSpec(
         task_id=task.id, attempt=attempt,
-        environment=runner_environment(given, settings.api_url, token), image=repo.image,
+        environment=runner_environment(given, api_url(), token), image=repo.image,
         secrets=agent_secrets(),
     )

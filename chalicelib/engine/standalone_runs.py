@@ -26,6 +26,7 @@ from chalicelib.settings import settings
 from chalicelib.store import configs, logs, workflow_runs
 from chalicelib.store.models import TaskConfigModel, WorkflowRunModel
 
+from .api_url import api_url
 from .clock import utcnow
 from .secrets import agent_secrets, run_token_secret
 from .validation import require_valid
@@ -183,7 +184,7 @@ def launch_spec(run: WorkflowRunModel, config: TaskConfigModel, attempt: int) ->
     )
     token = run_token(run_token_secret(), run.id, attempt)
     return LaunchSpec(
-        task_id=run.id, attempt=attempt, environment=core.runner_environment(given, settings.api_url, token),
+        task_id=run.id, attempt=attempt, environment=core.runner_environment(given, api_url(), token),
         image=environment.get("image"), secrets=agent_secrets(),
         resources=Resources.from_settings(environment.get("resources")),
     )

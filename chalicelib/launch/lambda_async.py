@@ -18,7 +18,8 @@ from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
-from chalicelib.store import tasks
+from chalicelib.store import tasks, workflow_runs
+from chalicelib.store.models import TaskModel, WorkflowRunModel
 
 from .base import LaunchSpec
 from .kubernetes import KubernetesLauncher
@@ -55,10 +56,19 @@ class AsyncLambdaLauncher:
         self._cluster.cancel(task_id, attempt)
 
     def _launch_in_flight(self, task_id: str, attempt: int) -> bool:
-        try:
-            task = tasks.get(task_id)
-        except NotFound:
+        """`task_id` is a repo task's id or a standalone run's (both launch through here)."""
+        launched = _launched(task_id)
+        if launched is None or int(launched.attempt) != attempt or not launched.launchedAt:
             return False
-        if int(task.attempt) != attempt or not task.launchedAt:
-            return False
-        return self._clock() - parse_iso(task.launchedAt) < LAUNCH_GRACE
+        return self._clock() - parse_iso(launched.launchedAt) < LAUNCH_GRACE
+
+
+def _launched(agent_id: str) -> TaskModel | WorkflowRunModel | None:
+    try:
+        return tasks.get(agent_id)
+    except NotFound:
+        pass
+    try:
+        return workflow_runs.get(agent_id)
+    except NotFound:
+        return None

@@ -1,5 +1,18 @@
 // The JSON API on the same origin: the HttpOnly session cookie goes with every request.
 
+// The path the app is served under: "" locally and on a custom domain, the stage ("/api") at an
+// API Gateway stage URL. Paths in the scripts are the app's own ("/tasks", "/api/tasks"): `url`
+// puts the base in front for the browser, `appPath` takes it off the current location.
+export const BASE = document.querySelector('meta[name="optio-base"]')?.content ?? "";
+
+export function url(path) {
+  return path.startsWith("/") ? BASE + path : path;
+}
+
+export function appPath(pathname = location.pathname) {
+  return (BASE && pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname) || "/";
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error ?? `request failed (${status})`);
@@ -22,7 +35,7 @@ export async function api(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  const response = await fetch(url(path), init);
   const text = await response.text();
   let data = null;
   try {

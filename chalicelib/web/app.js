@@ -1,6 +1,6 @@
 // The page shell: client-side routing over the history API, and the sign-in that sets the session.
-import { ApiError, api, onSignedOut } from "./api.js";
-import { clearErrors, field, h, showErrors } from "./dom.js";
+import { ApiError, BASE, api, appPath, onSignedOut, url } from "./api.js";
+import { clearErrors, field, h, link, showErrors } from "./dom.js";
 import overview from "./page-overview.js";
 import tasks from "./page-tasks.js";
 import newTask from "./page-task-new.js";
@@ -27,8 +27,9 @@ const main = document.getElementById("main");
 let leave = () => {};
 let rendering = 0;
 
+/** Shows the app's page at `path` ("/tasks/123?x=1#y"). */
 function navigate(path) {
-  history.pushState(null, "", path);
+  history.pushState(null, "", url(path));
   render();
 }
 
@@ -36,17 +37,18 @@ async function render() {
   leave();
   leave = () => {};
   const run = ++rendering;
-  const [pattern, page, title] = ROUTES.find(([re]) => re.test(location.pathname)) ?? [];
+  const path = appPath();
+  const [pattern, page, title] = ROUTES.find(([re]) => re.test(path)) ?? [];
   markCurrent();
   if (!page) {
-    main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, "No page here. ", h("a", { href: "/", "data-link": true }, "Go to the overview")));
+    main.replaceChildren(h("h1", {}, "Not found"), h("p", {}, "No page here. ", link("/", "Go to the overview")));
     return;
   }
   document.title = `${title} · Optio`;
   const view = h("div", { class: "page" });
   main.replaceChildren(view);
   try {
-    const stop = await page(view, { params: location.pathname.match(pattern).slice(1), navigate });
+    const stop = await page(view, { params: path.match(pattern).slice(1), navigate });
     if (run === rendering && typeof stop === "function") leave = stop;
     else if (typeof stop === "function") stop();
     if (run === rendering) document.body.classList.remove("signed-out");
@@ -100,15 +102,20 @@ document.addEventListener("click", (event) => {
   const anchor = event.target.closest("a[data-link]");
   if (!anchor || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
   event.preventDefault();
-  if (anchor.getAttribute("href") !== location.pathname + location.search) navigate(anchor.getAttribute("href"));
+  const target = new URL(anchor.href);
+  if (target.pathname + target.search !== location.pathname + location.search) {
+    navigate(appPath(target.pathname) + target.search + target.hash);
+  }
 });
 
 document.getElementById("sign-out").addEventListener("click", async () => {
   await api("DELETE", "/api/auth/session");
-  history.replaceState(null, "", "/");
+  history.replaceState(null, "", url("/"));
   signIn();
 });
 
 window.addEventListener("popstate", render);
+// The stage URL without its slash ("/api") is the overview too; with it, links compare equal.
+if (BASE && location.pathname === BASE) history.replaceState(null, "", url("/") + location.search + location.hash);
 onSignedOut(signIn);
 render();

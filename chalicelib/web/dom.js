@@ -1,4 +1,5 @@
 // Small DOM helpers: pages build their markup with `h` so that every value is text, never HTML.
+import { url } from "./api.js";
 
 export function h(tag, props = {}, ...children) {
   const element = document.createElement(tag);
@@ -14,8 +15,9 @@ export function h(tag, props = {}, ...children) {
   return element;
 }
 
+/** A link to a page of the app: `href` is the app's path ("/tasks"), served under the base. */
 export function link(href, ...children) {
-  return h("a", { href, "data-link": true }, ...children);
+  return h("a", { href: url(href), "data-link": true }, ...children);
 }
 
 /** A time in the viewer's own time zone. */

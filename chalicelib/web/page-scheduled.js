@@ -2,7 +2,7 @@
 // with their triggers, one-click pause and resume of each config and each trigger, a manual run with
 // params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
 // a standalone run's logs, retry and cancel.
-import { ApiError, all, del, get, patch, post } from "./api.js";
+import { ApiError, all, appPath, del, get, patch, post } from "./api.js";
 import { busy, clearErrors, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
 import { paramsForm } from "./params-form.js";
 import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
@@ -146,7 +146,7 @@ function runLogs(runId) {
   return {
     element: h("section", { class: "card run-logs", "aria-labelledby": "run-logs-h" },
       h("div", { class: "page-head" }, h("h2", { id: "run-logs-h" }, `Run ${runId.slice(0, 8)}`),
-        link(location.pathname, "Close")), status, waiting, lines),
+        link(appPath(), "Close")), status, waiting, lines),
     stop: () => { stopped = true; },
   };
 }

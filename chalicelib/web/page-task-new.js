@@ -1,7 +1,7 @@
 // New Task (seeds: "Tasks -> New Task"): a repo task to run now, or a scheduled one (a blueprint and
 // its trigger); with no repository, a standalone task. The API is the one validator (novalidate):
 // its 400 names the field, shown right under it.
-import { ApiError, all, del, post } from "./api.js";
+import { ApiError, all, del, post, url } from "./api.js";
 import { AGENT_TYPES, clearErrors, field, h, heading, link, select, showErrors } from "./dom.js";
 import { triggerFields } from "./triggers.js";
 
@@ -94,7 +94,7 @@ export default async function newTask(view, { navigate }) {
     if (scheduling) next.set("mode", "schedule");
     if (standalone() && repos.length) next.set("standalone", "1");
     const query = next.toString();
-    history.replaceState(null, "", `/tasks/new${query ? `?${query}` : ""}`);
+    history.replaceState(null, "", url(`/tasks/new${query ? `?${query}` : ""}`));
   };
   modes.addEventListener("change", arrange);
   repo.addEventListener("change", () => {
