@@ -129,7 +129,7 @@ def test_a_failing_run_is_retried_once_after_backoff_and_a_cancelled_one_never(l
     agent = wait_for(lambda: next(iter(agent_runs(local_mode, slow)), None), what="the slow agent to start")
     cancelled = local_mode.api.ok("POST", f"/api/workflow-runs/{slow}/cancel")
     assert cancelled["state"] == "failed" and cancelled["errorMessage"] == "Cancelled by user"
-    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the cancelled agent to exit")
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=30, what="the cancelled agent to exit")
 
     failed = wait_run(local_mode, failing, lambda r: r["state"] == "failed" and r["retryCount"] == 1,
                       timeout_s=40, what="the failing run to be retried and fail again")
@@ -162,7 +162,7 @@ def test_a_run_whose_runner_died_fails_with_the_reason_and_is_retried(local_mode
     failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed" or r["attempt"] > 1,
                       what="the resync to notice the dead runner")
     assert failed["errorKind"] == "crash" and "signal 9" in failed["errorMessage"], failed
-    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the orphaned agent to be stopped")
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=30, what="the orphaned agent to be stopped")
     retried = wait_run(local_mode, run_id, lambda r: r["state"] == "running" and r["attempt"] == 2,
                        timeout_s=20, what="the automatic retry")
     assert retried["retryCount"] == 1
@@ -177,4 +177,4 @@ def test_a_run_whose_agent_went_silent_fails_as_stalled(local_mode: LocalMode) -
     failed = wait_run(local_mode, run_id, lambda r: r["state"] == "failed", timeout_s=STALL_THRESHOLD_MS / 1000 + 10,
                       what="the run to stall")
     assert failed["errorKind"] == "stalled" and "no heartbeat" in failed["errorMessage"], failed
-    wait_for(lambda: gone(int(agent["pid"])), timeout_s=5, what="the stalled agent to be stopped")
+    wait_for(lambda: gone(int(agent["pid"])), timeout_s=30, what="the stalled agent to be stopped")

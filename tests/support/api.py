@@ -35,7 +35,7 @@ class Api:
     def task(self, task_id: str) -> dict[str, Any]:
         return self.ok("GET", f"/api/tasks/{task_id}")  # type: ignore[no-any-return]
 
-    def wait_state(self, task_id: str, states: set[str] | str, timeout_s: float = 30) -> dict[str, Any]:
+    def wait_state(self, task_id: str, states: set[str] | str, timeout_s: float = 90) -> dict[str, Any]:
         wanted = {states} if isinstance(states, str) else states
 
         def probe() -> dict[str, Any] | None:

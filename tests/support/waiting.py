@@ -8,8 +8,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], timeout_s: float = 20.0, interval_s: float = 0.05,
+def wait_for(probe: Callable[[], T | None], timeout_s: float = 60.0, interval_s: float = 0.05,
              what: str = "condition") -> T:
+    """`probe()` until it is truthy. The default deadline is for a loaded machine (`make test`'s
+    workers on two cores): it only costs time when the test fails anyway."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
