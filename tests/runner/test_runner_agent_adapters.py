@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,8 @@ def context(model: str | None = "m-1", resume: str | None = None) -> AgentContex
     ("agent_type", "expected"),
     [
         ("codex", ["/opt/agent", "exec", "--json", "--skip-git-repo-check",
-                   "--dangerously-bypass-approvals-and-sandbox", "--model", "m-1", "resume", "s-9", "Fix it"]),
+                   "--dangerously-bypass-approvals-and-sandbox", "--model", "m-1", "resume", "s-9", "--",
+                   "Fix it"]),
         ("gemini", ["/opt/agent", "--prompt=Fix it", "--output-format", "stream-json", "--approval-mode", "yolo",
                     "--skip-trust", "--model", "m-1", "--resume", "s-9"]),
         ("opencode", ["/opt/agent", "run", "--format", "json", "--thinking", "--model", "m-1",
@@ -82,25 +84,25 @@ def test_each_run_gets_a_fresh_adapter() -> None:
 
 
 # --- codex ---------------------------------------------------------------------------------
+# The samples are what Codex 0.169.0 printed, run as the adapter runs it against
+# tests/fakes/openai_api.py (paths shortened to /workspace/repo).
 
 
 def test_codex_success() -> None:
     logs, _, result = replay("codex", "codex_success.jsonl", 0)
 
     assert [line.type for line in logs] == [
-        "system", "thinking", "tool_use", "tool_result", "tool_use", "tool_use", "error", "system",
-        "text", "system",
+        "system", "text", "tool_use", "tool_result", "tool_use", "tool_use", "error", "text", "system",
     ]
-    assert logs[0].content == "session 0199a213-81c0-7800-8aa1-bbab2a035a53 started"
-    assert logs[2].content == "shell: bash -lc 'cat README.md'"
+    assert logs[0].content == "session 01a2364d-1ca8-7d50-9540-a201ecb79ae3 started"
+    assert logs[2].content == "shell: /bin/bash -lc 'cat README.md'"
     assert logs[3].content == "exit 0: # demo"
-    assert logs[4].content == "apply_patch: update /workspace/repo/README.md"
-    assert logs[6].content.startswith("exit 127: bash: line 1: npm: command not found")
-    assert logs[7].content == "todo: [x] Read README; [x] Add Usage section"
+    assert logs[4].content == "apply_patch: add /workspace/repo/USAGE.md"
+    assert logs[6].content.startswith("exit 254: npm error code ENOENT")
     assert result.success and result.error is None
-    assert result.summary is not None and result.summary.startswith("Added a Usage section")
-    assert (result.input_tokens, result.output_tokens) == (24763, 122)
-    assert result.session_id == "0199a213-81c0-7800-8aa1-bbab2a035a53"
+    assert result.summary is not None and result.summary.startswith("Added USAGE.md.")
+    assert (result.input_tokens, result.output_tokens) == (4100, 140)
+    assert result.session_id == "01a2364d-1ca8-7d50-9540-a201ecb79ae3"
     assert result.cost_usd is None
 
 
@@ -113,14 +115,46 @@ def test_codex_reports_the_model_it_was_given() -> None:
     assert collected.model == result.model == "gpt-5-codex"
 
 
-def test_codex_turn_failed() -> None:
-    logs, _, result = replay("codex", "codex_turn_failed.jsonl", 1, stderr=("Error: turn failed",))
+def test_codex_reads_the_default_model_from_its_session_file(tmp_path: Path) -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    adapter.build_command(AgentContext(prompt="Fix it", max_turns=12, model=None, resume_session_id=None,
+                                       binary="/opt/agent", custom_command=None, home=tmp_path))
+    rollout = tmp_path / ".codex/sessions/2026/12/02/rollout-2026-12-02T10-29-13-01a2364d-1ca8-7d50-9540-a201ecb79ae3.jsonl"
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text('{"type":"session_meta","payload":{"id":"01a2364d-1ca8-7d50-9540-a201ecb79ae3"}}\n'
+                       '{"type":"turn_context","payload":{"cwd":"/workspace/repo","model":"gpt-6.1-sol"}}\n')
+    _, _, result = feed(adapter, (SAMPLES / "codex_success.jsonl").read_text().splitlines(), 0)
 
-    assert [line.type for line in logs][-2:] == ["error", "error"]
+    assert result.model == "gpt-6.1-sol"
+
+
+def test_codex_counts_only_this_attempts_share_of_a_resumed_thread() -> None:
+    """turn.completed carries the thread's running totals: a resume subtracts what the session
+    had used when it was saved, and saves the new totals for the next one."""
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    adapter.build_command(AgentContext(prompt="Go on", max_turns=12, model=None, resume_session_id="s-9",
+                                       binary="/opt/agent", custom_command=None,
+                                       session_meta={"input_tokens": 2700, "output_tokens": 100}))
+    _, collected, result = feed(adapter, [
+        '{"type":"thread.started","thread_id":"s-9"}',
+        '{"type":"turn.completed","usage":{"input_tokens":5700,"cached_input_tokens":0,"output_tokens":110}}',
+    ], 0)
+
+    assert result.success and (result.input_tokens, result.output_tokens) == (3000, 10)
+    assert adapter.session_meta(collected) == {"input_tokens": 5700, "output_tokens": 110}
+
+
+def test_codex_rate_limited_until_it_gave_up() -> None:
+    logs, collected, result = replay("codex", "codex_rate_limited.jsonl", 1)
+
+    assert [line.type for line in logs] == ["system", *["retry"] * 5, "error", "error"]
+    assert logs[1].content.startswith("Reconnecting... 1/5 (exceeded retry limit, last status: 429 Too Many")
     assert not result.success and result.error_kind == "agent_error"
-    assert result.error is not None
-    assert result.error.startswith("stream disconnected before completion")
-    assert "agent exited with code 1: Error: turn failed" in result.error
+    assert result.error is not None and result.error.startswith("exceeded retry limit, last status: 429")
+    # The runner turns this agent_error into rate_limited.
+    assert collected.rate_limited is not None and "429 Too Many Requests" in collected.rate_limited
     assert result.input_tokens is None
 
 
@@ -133,12 +167,61 @@ def test_codex_recovered_error_is_a_success() -> None:
     assert result.success
 
 
-@pytest.mark.parametrize("exit_code", [0, 1])
+@pytest.mark.parametrize("exit_code", [0, 1, -2])
 def test_codex_auth_failure(exit_code: int) -> None:
-    _, _, result = replay("codex", "codex_auth_failure.jsonl", exit_code)
+    logs, collected, result = replay("codex", "codex_auth_failure.jsonl", exit_code)
 
+    # The first refused call is enough for the runner to stop the CLI.
+    first_retry = next(line for line in logs if line.type == "retry")
+    assert collected.auth_failure is not None and collected.auth_failure == first_retry.content
     assert not result.success and result.error_kind == "auth"
     assert result.error is not None and "OPENAI_API_KEY" in result.error and "401 Unauthorized" in result.error
+
+
+def test_codex_unknown_events_are_summarised() -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    adapter.build_command(context())
+    parsed = adapter.parse_line('{"type":"thread.goal_updated","goal":{"objective":"x"},"status":"active"}')
+    item = adapter.parse_line('{"type":"item.completed","item":{"id":"item_9","type":"collab_tool_call",'
+                              '"tool":"spawn_agent","receivers":["a"]}}')
+
+    assert [(line.type, line.content) for line in parsed.logs + item.logs] == [
+        ("system", "thread.goal_updated: goal=…, status=active"),
+        ("system", "collab_tool_call: tool=spawn_agent, receivers=…"),
+    ]
+
+
+def test_codex_declined_command_is_a_refused_tool() -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    adapter.build_command(context())
+    parsed = adapter.parse_line('{"type":"item.completed","item":{"id":"item_1","type":"command_execution",'
+                                '"command":"rm -rf build","aggregated_output":"","exit_code":null,'
+                                '"status":"declined"}}')
+
+    assert [(line.type, line.content) for line in parsed.logs] == [
+        ("permission", "shell command declined: rm -rf build")]
+    assert parsed.permission_denied == "shell: rm -rf build"
+
+
+def test_codex_provider_config_follows_the_base_url_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    adapter = create_adapter("codex")
+    assert adapter is not None
+    ctx = AgentContext(prompt="Fix it", max_turns=12, model=None, resume_session_id=None, binary="/opt/agent",
+                       custom_command=None, home=Path("/workspace/home"))
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    plain = tomllib.loads(adapter.config_files(ctx)[".codex/config.toml"])
+    monkeypatch.setenv("OPENAI_BASE_URL", 'https://gateway.example.com/v1?team="a"')
+    custom = tomllib.loads(adapter.config_files(ctx)[".codex/config.toml"])
+
+    assert adapter.environment(ctx) == {"CODEX_HOME": "/workspace/home/.codex"}
+    assert adapter.session_dirs == (".codex/sessions",)
+    assert "model_provider" not in plain and plain["analytics"] == {"enabled": False}
+    assert custom["model_provider"] == "optio"
+    assert custom["model_providers"]["optio"] == {
+        "name": "OpenAI API at OPENAI_BASE_URL", "base_url": 'https://gateway.example.com/v1?team="a"',
+        "env_key": "OPENAI_API_KEY", "wire_api": "responses"}
 
 
 def test_codex_without_a_completed_turn_fails() -> None:
