@@ -355,8 +355,9 @@ def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", args.port), AnthropicHandler)
     server.daemon_threads = True
     server.stand_in = stand_in  # type: ignore[attr-defined]
-    print(f"Anthropic API stand-in on http://127.0.0.1:{args.port} (key {args.key}); set the Optio secrets\n"
-          f"  ANTHROPIC_BASE_URL=http://127.0.0.1:{args.port}  ANTHROPIC_API_KEY={args.key}", flush=True)
+    print(f"Anthropic API stand-in on http://127.0.0.1:{args.port}; point Claude Code at it (Optio secrets, "
+          f"or the environment of make dev):\n"
+          f"  ANTHROPIC_BASE_URL=http://127.0.0.1:{args.port} ANTHROPIC_API_KEY={args.key}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
