@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.github_api import FakeGitHub
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
@@ -62,9 +63,17 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
+def github() -> Iterator[FakeGitHub]:
+    server = FakeGitHub().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_mode(tmp_path_factory: pytest.TempPathFactory, github: FakeGitHub) -> Iterator[LocalMode]:
     assert OPTIO.exists(), f"{OPTIO} is missing: `make dev` (or `pip install -e .`) installs it"
-    mode = start_local_mode(tmp_path_factory.mktemp("cli-local-mode"), OPTIO_MAX_CONCURRENT="3")
+    mode = start_local_mode(tmp_path_factory.mktemp("cli-local-mode"), OPTIO_MAX_CONCURRENT="3",
+                            OPTIO_GITHUB_API_URL=github.url)
     yield mode
     mode.stop()
 

@@ -3,6 +3,7 @@ the stand-in agent (tests/fakes/claude) doing the work."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
+from tests.fakes.github_api import FakeGitHub
 from tests.support.gitrepo import branch_file, make_bare_repo
 from tests.support.localmode import LocalMode
 from tests.support.waiting import wait_for
@@ -212,9 +214,6 @@ def test_a_standalone_run_followed(cli: Cli, local_mode: LocalMode) -> None:
     assert "Done" in cli.ok("runs", "logs", run_id).out
 
 
-def test_issues_need_github(cli: Cli) -> None:
-    refused = cli("issues", "list")
-    assert refused.code == 3 and "GITHUB_TOKEN" in refused.err
 
 
 def test_shell_completion(signed_out: Cli) -> None:
@@ -231,6 +230,51 @@ def test_shell_completion(signed_out: Cli) -> None:
     assert completed.stdout.splitlines() == ["tasks", "pr_opened"], completed.stderr
     assert "compdef" in cli.ok("completion", "zsh").out
     assert "--command optio" in cli.ok("completion", "fish").out
+
+
+def test_the_progress_line_is_redrawn_on_a_terminal(cli: Cli, repo_path: Path) -> None:
+    """On a terminal the progress is one line rewritten in place (carriage return, clear to end of
+    line) between the agent's lines, and the final state stays."""
+    controller, terminal = os.openpty()
+    follower = subprocess.Popen(
+        [str(OPTIO), "tasks", "create", "--title", "On a terminal", "--repo", str(repo_path), "--follow",
+         "--prompt", "Work a while [fake:sleep=3]"],
+        stdout=subprocess.PIPE, stderr=terminal, text=True, env=cli.env)
+    os.close(terminal)
+    seen = b""
+    while True:  # until the terminal's last writer is gone (EIO)
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    out, _ = follower.communicate(timeout=60)
+    assert follower.returncode == 0
+    assert "Still working (2 s)" in out
+    progress = seen.decode()
+    assert "\r\x1b[Krunning · 0:0" in progress, progress  # redrawn while it runs
+    assert progress.endswith(" · $0.0123\r\n") and "\r\x1b[Kcompleted · 0:0" in progress, progress
+
+
+def test_issues_listed_and_assigned(cli: Cli, local_mode: LocalMode, github: FakeGitHub) -> None:
+    refused = cli("issues", "list")
+    assert refused.code == 3 and "GITHUB_TOKEN" in refused.err
+    cli.ok("secrets", "set", "GITHUB_TOKEN", input=github.token)
+    github.add_repo("acme/cli")
+    repo_id = cli.ok("repos", "add", "https://github.com/acme/cli").out.strip()
+    issue = github.add_issue("acme/cli", "Crash on start", "It crashes")
+
+    listed = cli.ok("issues", "list", "--repo", repo_id, "--json").json()
+    assert [(i["number"], i["task"]) for i in listed] == [(issue["number"], None)]
+    task_id = cli.ok("issues", "assign", str(issue["number"]), "--repo", repo_id).out.strip()
+    assert cli.ok("issues", "assign", str(issue["number"]), "--repo", repo_id).out.strip() == task_id
+    assert "Crash on start" in cli.ok("issues", "list").out
+    assert cli("issues", "assign", "999", "--repo", repo_id).code == 2
+    cli.ok("secrets", "delete", "GITHUB_TOKEN")
+    assert "GITHUB_TOKEN" not in [s["name"] for s in cli.ok("secrets", "list", "--json").json()]
 
 
 def test_the_cli_is_a_client_only() -> None:
