@@ -68,7 +68,11 @@ def dispatch() -> list[str]:
         limits = tasks.SlotLimits(settings.max_concurrent, chosen.repo_limit)
         if _take_slot(by_id[chosen.id], limits):
             started.append(chosen.id)
-    # Launch at once instead of waiting for the provisioning record to come back on the stream.
+    # Launch at once instead of waiting for the provisioning record to come back on the stream;
+    # one task that cannot be launched must not keep the others from it (its record still comes).
     for task_id in started:
-        reconcile(task_id)
+        try:
+            reconcile(task_id)
+        except Exception:
+            logger.exception("launch after dispatch failed", extra={"taskId": task_id})
     return started

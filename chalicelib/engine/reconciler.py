@@ -10,7 +10,7 @@ from chalicelib.core import reconcile as core
 from chalicelib.core import subtasks as subtasks_core
 from chalicelib.core.graph import DepView
 from chalicelib.core.runner_env import RunnerInput, runner_environment
-from chalicelib.core.states import SLOT_STATES, TaskState
+from chalicelib.core.states import SLOT_STATES, TaskState, can_transition
 from chalicelib.core.timefmt import iso
 from chalicelib.core.tokens import run_token
 from chalicelib.exceptions import NotFound
@@ -97,6 +97,23 @@ def reconcile(task_id: str) -> list[core.Action]:
         if not progressed:
             break
     return taken
+
+
+def give_up(task_id: str, error: Exception) -> None:
+    """The task could not be reconciled however often it was tried (a bug, or a row an older
+    version wrote): it fails as `internal_error`, not retried (a retry would meet the same), so
+    nothing keeps failing on it. Whatever stands in the way is logged, never raised."""
+    message = f"Optio could not handle this task: {type(error).__name__}: {error}"[:1000]
+    try:
+        task = tasks.get(task_id)
+        if can_transition(TaskState(task.state), TaskState.FAILED):
+            execute(task, core.fail("internal_error", message, retryable=False, stop_agent=True))
+            return
+    except Exception:
+        logger.exception("giving up on the task failed too", extra={"taskId": task_id})
+        return
+    logger.error("gave up on a task that cannot fail from its state",
+                 extra={"taskId": task_id, "state": task.state, "error": message})
 
 
 def execute(task: TaskModel, action: core.Action) -> bool:

@@ -9,9 +9,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.observability import logger
+from chalicelib.store import triggers
 
 from .dispatcher import dispatch
-from .reconciler import reconcile, reconcile_related
+from .reconciler import give_up, reconcile, reconcile_related
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -41,6 +42,10 @@ def wakes_reconciler(record: DynamoDBRecord) -> bool:
 
 # Entering one of these may release dependents or finish a parent's pipeline.
 RESOLVING = frozenset({"completed", "pr_opened", "failed", "cancelled"})
+# A record whose task cannot be reconciled is reported in `batchItemFailures` (delivered again)
+# this many times; then its task fails and the record is done, so the shard moves on. Fewer than
+# the deliveries a record gets before the trigger drops it (local 4, AWS 6).
+POISON_TRIES = 3
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -49,9 +54,18 @@ def record_handler(record: DynamoDBRecord) -> None:
     keys = record.dynamodb.keys
     if not keys or "id" not in keys:
         return
-    reconcile(str(keys["id"]))
     new = record.dynamodb.new_image or {}
     old = record.dynamodb.old_image or {}
+    try:
+        reconcile(str(keys["id"]))
+    except Exception as error:
+        # Counted per delivered version: a Lambda retry is a new invocation with no memory.
+        tries = triggers.hit(f"stream-tries#{keys['id']}#{new.get('version')}")
+        if tries < POISON_TRIES:
+            raise
+        logger.exception("stream record given up", extra={"taskId": str(keys["id"]), "tries": tries})
+        give_up(str(keys["id"]), error)
+        return
     if new.get("state") in RESOLVING and new.get("state") != old.get("state"):
         reconcile_related(str(keys["id"]), new.get("parentId"))
 
