@@ -124,6 +124,19 @@ def test_max_turns_sample() -> None:
     assert with_ctx.error == "agent stopped at the maximum number of turns (7)"
 
 
+def test_budget_reaches_the_cli_and_its_stop_is_a_budget_failure() -> None:
+    ctx = context(env={"OPTIO_BUDGET_USD": "0.005"})
+    assert ClaudeCodeAdapter().build_command(ctx)[-2:] == ["--max-budget-usd", "0.005"]
+    assert "--max-budget-usd" not in ClaudeCodeAdapter().build_command(context())
+
+    logs, _, result = replay("error_max_budget_usd.jsonl", 1, ctx=ctx)
+
+    assert logs[-1].content == "Reached maximum budget ($0.005)"
+    assert (result.success, result.error_kind) == (False, "budget")
+    assert result.error == "budget exceeded: the agent's cost $0.0096 passed the budget $0.01"
+    assert (result.input_tokens, result.output_tokens) == (2600, 120)
+
+
 def test_no_conversation_to_resume() -> None:
     logs, _, result = replay(
         "error_during_execution.jsonl", 1,

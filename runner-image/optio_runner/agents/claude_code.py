@@ -95,6 +95,11 @@ class ClaudeCodeAdapter(AdapterDefaults):
             argv += ["--model", ctx.model]
         if ctx.resume_session_id:
             argv += ["--resume", ctx.resume_session_id]
+        budget = _budget(ctx)
+        if budget is not None:
+            # The CLI states its cost only when it finishes; with the budget it stops itself after
+            # the call that passes it (counting this invocation's calls only, as the runner does).
+            argv += ["--max-budget-usd", f"{budget:g}"]
         return argv
 
     def environment(self, ctx: AgentContext) -> dict[str, str]:
@@ -151,7 +156,7 @@ class ClaudeCodeAdapter(AdapterDefaults):
             "session_id": collected.session_id,
         }
         if final is not None:
-            common.update(_tokens(final.get("usage")))
+            common.update(_tokens(final))
             result_text = final.get("result")
             if isinstance(result_text, str) and result_text.strip() and final.get("is_error") is not True:
                 common["summary"] = truncate(result_text.strip(), MAX_SUMMARY)
@@ -172,6 +177,16 @@ class ClaudeCodeAdapter(AdapterDefaults):
                 else "agent exited without reporting a result"
             )
             return AgentResult(success=False, error=error, error_kind="agent_error", **common)
+        if final.get("subtype") == "error_max_budget_usd":
+            budget = _budget(self.ctx)
+            spent = f"${collected.cost_usd:.4f}" if collected.cost_usd is not None else "its cost"
+            return AgentResult(
+                success=False,
+                error=f"budget exceeded: the agent's cost {spent} passed the budget"
+                + (f" ${budget:.2f}" if budget is not None else ""),
+                error_kind="budget",
+                **common,
+            )
         if final.get("subtype") == "error_max_turns":
             return AgentResult(
                 success=False,
@@ -351,6 +366,15 @@ def _previous_total(ctx: AgentContext | None) -> float | None:
     return amount(meta.get("session_cost_usd")) if meta else None
 
 
+def _budget(ctx: AgentContext | None) -> float | None:
+    """The attempt's budget (OPTIO_BUDGET_USD, which the runner has checked is a positive number)."""
+    raw = ctx.env.get("OPTIO_BUDGET_USD", "").strip() if ctx is not None else ""
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def _bedrock(ctx: AgentContext) -> bool:
     return ctx.env.get("CLAUDE_CODE_USE_BEDROCK", "").strip().lower() in ("1", "true")
 
@@ -386,8 +410,18 @@ def _failure_message(final: dict[str, Any], exit_code: int, collected: Collected
     return truncate(reason, MAX_SUMMARY)
 
 
-def _tokens(usage: object) -> dict[str, int]:
-    """This invocation's tokens (the result's usage never includes a resumed session's past)."""
+def _tokens(final: dict[str, Any]) -> dict[str, int]:
+    """This invocation's tokens: from its per-model usage, which covers the same calls as its cost
+    (the result's usage leaves out a call cut short by the budget), else from that usage."""
+    since = final.get("model_usage_since_last_result")
+    if isinstance(since, dict) and since:
+        models = [usage for usage in since.values() if isinstance(usage, dict)]
+        return {
+            "input_tokens": sum(count(usage.get(key)) for usage in models
+                                for key in ("inputTokens", "cacheReadInputTokens", "cacheCreationInputTokens")),
+            "output_tokens": sum(count(usage.get("outputTokens")) for usage in models),
+        }
+    usage = final.get("usage")
     if not isinstance(usage, dict):
         return {}
     # Cached prompt tokens are input the model read too; the API reports them separately.
