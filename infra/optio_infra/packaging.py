@@ -22,6 +22,10 @@ INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.path.dirname(INFRA)
 BUILD = os.path.join(INFRA, "build")
 LAYER_ONLY = ("kubernetes",)  # requirements that go into the layer instead of the app's package
+# What only the kubernetes package's asyncio client (kubernetes.aio: half the layer) needs: the
+# functions use the synchronous client, which imports none of these.
+ASYNCIO_ONLY = frozenset({"aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "frozenlist", "multidict",
+                          "propcache", "yarl"})
 # The AWS services the functions call through botocore: DynamoDB (pynamodb), S3 (session archives),
 # Lambda (the launcher's invoke), STS (the EKS token). botocore ships the models of ~400 services:
 # 15 of the 26 MB zipped. A client for a service left out fails with UnknownServiceError;
@@ -155,11 +159,12 @@ def _constraints(path: str) -> None:
 def kubernetes_layer() -> str:
     """A Lambda layer dir (python/...) with the kubernetes client for Lambda's platform, built once
     per pinned version: what the app's package already has (urllib3, requests, dateutil, ...)
-    is left out, since /var/task comes before /opt/python on the path."""
+    is left out, since /var/task comes before /opt/python on the path, and so is the asyncio
+    client with what only it needs (ASYNCIO_ONLY)."""
     pins = [line for line in _requirements() if _requirement_name(line) in LAYER_ONLY]
     layer = os.path.join(BUILD, "kubernetes-layer")
     stamp = os.path.join(layer, ".pins")
-    key = "\n".join(pins + ["constrained, deduplicated, compiled"])
+    key = "\n".join(pins + ["constrained, deduplicated, no asyncio client, compiled"])
     if os.path.exists(stamp) and open(stamp).read() == key:
         return layer
     shutil.rmtree(layer, ignore_errors=True)
@@ -172,9 +177,10 @@ def kubernetes_layer() -> str:
                     "--implementation", "cp", "--python-version", "3.11", "--only-binary=:all:", *pins],
                    check=True, stdout=sys.stderr)
     in_app = _closure([_requirement_name(r) for r in _requirements() if _requirement_name(r) not in LAYER_ONLY])
+    shutil.rmtree(os.path.join(target, "kubernetes", "aio"))
     for info in [d for d in os.listdir(target) if d.endswith(".dist-info")]:
         dist = metadata.PathDistribution(pathlib.Path(target, info))
-        if _canonical(dist.metadata["Name"]) in in_app:
+        if _canonical(dist.metadata["Name"]) in in_app | ASYNCIO_ONLY:
             for file in dist.files or []:
                 path = os.path.join(target, str(file))
                 if os.path.isfile(path):

@@ -57,3 +57,20 @@ def test_the_slim_package_imports_and_creates_its_clients(assembly: Assembly, tm
     result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
                             env={**packaging.COLD_START_ENV, "PYTHONPATH": str(tmp_path)}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_the_kubernetes_layer_serves_the_synchronous_client(assembly: Assembly, tmp_path: Path) -> None:
+    # The layer has no asyncio client (kubernetes.aio and aiohttp): what the launcher uses must not miss it.
+    with zipfile.ZipFile(_app_zip(assembly, "dev")) as z:
+        z.extractall(tmp_path)
+    layer = Path(packaging.kubernetes_layer()) / "python"  # built by the synth: its cache
+    assert not (layer / "kubernetes" / "aio").exists() and not (layer / "aiohttp").exists()
+    assert (layer / "kubernetes" / "client" / "__pycache__").is_dir()
+    code = ("import chalicelib.launch.kubernetes\n"
+            "from kubernetes.client import ApiClient, BatchV1Api, CoreV1Api, V1Job\n"
+            "BatchV1Api(ApiClient()), CoreV1Api(ApiClient())\n"
+            "V1Job.model_validate({'metadata': {'name': 'optio-x-1'}, 'spec': {'template': {'spec': "
+            "{'containers': [{'name': 'runner', 'image': 'runner:1'}]}}}})\n")
+    result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={**packaging.COLD_START_ENV, "PYTHONPATH": f"{tmp_path}:{layer}"}, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
