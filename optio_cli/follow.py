@@ -72,21 +72,24 @@ class Progress:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.live = stream.isatty()
-        self.last = ""
+        self.shown = False  # a live line is on screen
+        self.state: str | None = None
 
     def clear(self) -> None:
-        if self.live and self.last:
+        if self.live and self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self.shown = False
 
     def update(self, text: str, state: str) -> None:
         if self.live:
             self.stream.write(f"\r\x1b[K{text}")
             self.stream.flush()
-        elif state != self.last.split(" · ")[0]:
+            self.shown = True
+        elif state != self.state:
             self.stream.write(text + "\n")
             self.stream.flush()
-        self.last = text
+        self.state = state
 
     def finish(self, text: str) -> None:
         self.clear()

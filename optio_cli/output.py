@@ -3,6 +3,7 @@ tables and `key: value` lines for people."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -37,7 +38,7 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str], empty: str = "
         click.echo(f"({empty})", err=True)
         return
     widths = [max(len(column), *(len(r[i]) for r in cells)) for i, column in enumerate(columns)]
-    header = [column.upper() for column in columns]
+    header = [re.sub(r"(?<=[a-z])(?=[A-Z])", "_", column).upper() for column in columns]  # costUsd: COST_USD
     for line in [header, *cells]:
         click.echo("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
 
@@ -48,6 +49,12 @@ def fields(item: dict[str, Any], names: Sequence[str]) -> None:
     width = max((len(name) for name in present), default=0)
     for name in present:
         click.echo(f"{name + ':':<{width + 1}} {cell(item[name])}")
+
+
+def created(item_id: str, following: bool) -> None:
+    """A new task's or run's id: alone on stdout for `ID=$(optio ...)`, or on stderr when the logs
+    that follow take stdout."""
+    click.echo(f"following {item_id}" if following else item_id, err=following)
 
 
 def show(value: Any, as_json: bool, render: Callable[[Any], None]) -> None:

@@ -11,7 +11,7 @@ from .client import segment
 from .context import State, pass_state
 from .errors import NOT_FOUND, USAGE, CliError
 from .follow import Subject
-from .output import fields, json_option, print_json, show, table
+from .output import created, fields, json_option, show, table
 from .params import drop_none, json_object, params, repo_ref, text_or_stdin
 
 
@@ -49,7 +49,7 @@ def runs_start(state: State, config_id: str, param_pairs: tuple[str, ...], param
     body = drop_none(params=params(param_pairs, params_json))
     started = state.client.post(config_path(config_id, "/runs"), body)
     run_id = started["runId"]
-    click.echo(run_id)
+    created(run_id, follow)
     if follow:
         # A blueprint's run is a repo task; a standalone task's run is a workflow run.
         subject = Subject.task(run_id) if started.get("type") == "repo-task" else Subject.run(run_id)
@@ -322,16 +322,15 @@ def templates_show(state: State, template: str, as_json: bool) -> None:
 @pass_state
 def templates_run(state: State, template: str, title: str | None, repo: str | None, priority: int | None,
                   param_pairs: tuple[str, ...], params_json: str | None, follow: bool, as_json: bool) -> None:
-    """Create a repo task from a template (by id or name); prints the task's id."""
+    """Create a repo task from a template (by id or name); prints the task's id (see tasks create)."""
     body = drop_none(title=title, priority=priority, params=params(param_pairs, params_json),
                      **(repo_ref(repo) if repo else {}))
     task = state.client.post(f"/api/templates/{segment(template_id(state, template))}/run", body)
-    if as_json and not follow:
-        print_json(task)
-        return
-    click.echo(task["id"])
     if follow:
+        created(task["id"], following=True)
         following.follow(state.client, Subject.task(task["id"]), 0, as_json, True)
+    else:
+        show(task, as_json, lambda t: created(t["id"], following=False))
 
 
 # --- repos --------------------------------------------------------------------------------------

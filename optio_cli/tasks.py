@@ -9,7 +9,7 @@ from . import follow as following
 from .client import segment
 from .context import State, pass_state
 from .follow import Subject
-from .output import fields, json_option, print_json, show, table
+from .output import created, fields, json_option, show, table
 from .params import drop_none, repo_ref, text_or_stdin
 
 STATES = ("pending", "waiting_on_deps", "queued", "provisioning", "running", "needs_attention", "pr_opened",
@@ -55,17 +55,16 @@ def tasks() -> None:
 def tasks_create(state: State, title: str, prompt: str, repo: str, branch: str | None, agent_type: str | None,
                  model: str | None, priority: int | None, max_retries: int | None, depends_on: tuple[str, ...],
                  follow: bool, as_json: bool) -> None:
-    """Create a task; prints its id (the whole task with --json)."""
+    """Create a task; prints its id (the task with --json; its logs with --follow)."""
     body = drop_none(title=title, prompt=text_or_stdin(prompt), repoBranch=branch, agentType=agent_type,
                      model=model, priority=priority, maxRetries=max_retries,
                      dependsOn=list(depends_on) or None, **repo_ref(repo))
     task = state.client.post("/api/tasks", body)
-    if as_json and not follow:
-        print_json(task)
-        return
-    click.echo(task["id"])
     if follow:
+        created(task["id"], following=True)
         _follow(state, task["id"], 0, as_json)
+    else:
+        show(task, as_json, lambda t: created(t["id"], following=False))
 
 
 @tasks.command("list")

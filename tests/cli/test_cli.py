@@ -207,7 +207,7 @@ def test_a_standalone_run_followed(cli: Cli, local_mode: LocalMode) -> None:
         "type": "standalone", "name": "CLI report", "agentRuntime": "claude-code",
         "promptTemplate": "Report on {{topic}} [fake:noop]"}, status=201)
     started = cli.ok("runs", "start", standalone["id"], "--param", "topic=tests", "--follow")
-    run_id = started.out.splitlines()[0]
+    run_id = started.err.splitlines()[0].removeprefix("following ")
     assert started.err.strip().splitlines()[-1].startswith("completed · ")
     run = cli.ok("runs", "show", run_id, "--json").json()
     assert run["state"] == "completed" and run["prompt"].startswith("Report on tests")
@@ -253,7 +253,7 @@ def test_the_progress_line_is_redrawn_on_a_terminal(cli: Cli, repo_path: Path) -
     os.close(controller)
     out, _ = follower.communicate(timeout=60)
     assert follower.returncode == 0
-    assert "Still working (2 s)" in out
+    assert "Still working (2 s)" in out and "following " not in out  # stdout: the logs only
     progress = seen.decode()
     assert "\r\x1b[Krunning · 0:0" in progress, progress  # redrawn while it runs
     assert progress.endswith(" · $0.0123\r\n") and "\r\x1b[Kcompleted · 0:0" in progress, progress
