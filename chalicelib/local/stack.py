@@ -29,6 +29,8 @@ class LocalStack:
         self._parts: list[Any] = []
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
+        self._app: Any = None
+        self._wake_poller: Any = None
         self.url = ""
         self.token = ""
 
@@ -69,6 +71,17 @@ class LocalStack:
             ticket_ticker = Ticker("ticket_sync", settings.ticket_sync_interval_ms / 1000, periodic_ticket_sync,
                                    lambda: LocalLambdaContext(function_name="ticket_sync"))
             poller.start()
+
+            def wake_poller(request: Any, get_response: Any) -> Any:
+                # A request that may have written wakes the poller: its stream records are
+                # handled now, as Lambda's trigger would, not at the next idle poll.
+                response = get_response(request)
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    poller.wake()
+                return response
+
+            app.register_middleware(wake_poller, "http")
+            self._app, self._wake_poller = app, wake_poller
             ticker.start()
             trigger_ticker.start()
             watcher.start()
@@ -88,6 +101,9 @@ class LocalStack:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+        if self._app is not None:
+            self._app.middleware_handlers.remove((self._wake_poller, "http"))
+            self._app = None
         for part in reversed(self._parts):
             part.stop()
         from chalicelib.launch import get_launcher

@@ -124,6 +124,8 @@ class StreamPoller:
         self._next_discovery = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Set by wake() (and stop): the next poll starts now instead of after idle_wait_s.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -144,8 +146,15 @@ class StreamPoller:
         if thread is None:
             return
         self._stop.set()
+        self._wake.set()
         thread.join()
         self._log(logging.INFO, "stream poller stopped")
+
+    def wake(self) -> None:
+        """A write to the table may have happened: poll now rather than at the next idle poll.
+        Lambda's trigger delivers within milliseconds; a fixed sleep would add up to idle_wait_s
+        to every hop of a task through the stream."""
+        self._wake.set()
 
     def poll_once(self) -> int:
         """One pass over the shards; returns how many records were handed to the handler."""
@@ -162,6 +171,8 @@ class StreamPoller:
     def _run(self) -> None:
         backoff = 0.0
         while not self._stop.is_set():
+            # Cleared before the poll: a wake during it means a record it may have missed.
+            self._wake.clear()
             try:
                 delivered = self.poll_once()
             except Exception as error:  # noqa: BLE001 - the poller outlives server restarts and hiccups
@@ -171,7 +182,8 @@ class StreamPoller:
                 continue
             backoff = 0.0
             if delivered == 0:
-                self._stop.wait(self.idle_wait_s)
+                # Writes this process makes wake it (LocalStack); others', the idle poll finds.
+                self._wake.wait(self.idle_wait_s)
 
     # -- shards ---------------------------------------------------------------------------------
 

@@ -202,6 +202,22 @@ def test_handler_gets_a_lambda_like_context(
     assert len(request_ids) == len(contexts)
 
 
+def test_a_wake_polls_at_once_whatever_the_idle_wait(
+    ddb: DynamoDBLocal, table: str, pollers: list[StreamPoller]
+) -> None:
+    # An hour between idle polls: each record below arrives only because wake() was called.
+    client = ddb.client()
+    recorder = Recorder()
+    poller = StreamPoller(ddb.endpoint, table, recorder, idle_wait_s=3600)
+    poller.start()
+    pollers.append(poller)
+    for key in ("a", "b", "c"):
+        put(client, table, key)
+        poller.wake()
+        wait_for(lambda key=key: key in recorder.keys(), what=f"record {key} after a wake")
+    assert recorder.keys() == ["a", "b", "c"]
+
+
 def test_records_written_before_start_are_not_delivered(
     ddb: DynamoDBLocal, table: str, pollers: list[StreamPoller]
 ) -> None:
