@@ -6,6 +6,7 @@ ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY secrets, as a user would.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from chalicelib.core import failures
 from tests.agents.conftest import TASK_TIMEOUT_S, AgentSystem, cli_path, start_agent_system
 from tests.fakes.anthropic_api import TOUR_SCRIPT, anthropic_stand_in, conversation, text_of
 from tests.fakes.scripted_vendor import Reply, ToolCall, VendorStandIn
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("agents-claude-code")
 
@@ -210,6 +212,32 @@ def test_an_api_that_stays_overloaded_fails_as_rate_limited(system: AgentSystem)
     assert failures.retryable("rate_limited")
     retries = [line.split(" in ")[0] for line in lines_of(system, task["id"], "retry")]
     assert retries == ["API call failed (529: overloaded); retry 1 of 1"]
+
+
+def test_a_standalone_runs_budget_stops_the_cli_after_the_call_that_passes_it(system: AgentSystem) -> None:
+    # $0.0075 a call: the first leaves some of the $0.01, the second passes it.
+    script = [dataclasses.replace(reply, input_tokens=2000, output_tokens=100) for reply in TOUR_SCRIPT]
+    stand_in = serve(system, script)
+    try:
+        job = system.api.ok("POST", "/api/jobs", {
+            "type": "standalone", "name": "greeting-on-a-budget", "promptTemplate": TOUR_PROMPT,
+            "agentRuntime": "claude-code", "model": MODEL, "budgetUsd": 0.01, "maxRetries": 0,
+        }, status=201)
+        run_id = system.api.ok("POST", f"/api/tasks/{job['id']}/runs", {"params": {}}, status=202)["runId"]
+        run = wait_for(lambda: _finished_run(system, run_id), TASK_TIMEOUT_S, what=f"run {run_id} to finish")
+    finally:
+        stand_in.stop()
+
+    assert (run["state"], run["errorKind"]) == ("failed", "budget"), run
+    assert run["errorMessage"].startswith("budget exceeded")
+    # Two calls of the three the task needed.
+    assert len(conversation(stand_in)) == 2
+    assert run["costUsd"] == pytest.approx(price(script[:2]))
+
+
+def _finished_run(system: AgentSystem, run_id: str) -> dict[str, Any] | None:
+    run: dict[str, Any] = system.api.ok("GET", f"/api/workflow-runs/{run_id}")
+    return run if run["state"] in ("completed", "failed") else None
 
 
 def test_bedrock_switch_uses_the_tasks_model_id_without_the_api_key(system: AgentSystem) -> None:
