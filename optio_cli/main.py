@@ -35,7 +35,8 @@ def cli(ctx: click.Context, profile: str | None) -> None:
 
 
 @cli.command()
-@click.option("--url", help=f"The deployment's URL (default: the profile's, else {DEFAULT_URL}).")
+@click.option("--url", envvar="OPTIO_URL",
+              help=f"The deployment's URL (default: OPTIO_URL, else the profile's, else {DEFAULT_URL}).")
 @click.option("--profile", "-p", "profile_name", metavar="NAME", help="Save as this profile.")
 @click.pass_obj
 def login(state: State, url: str | None, profile_name: str | None) -> None:

@@ -159,9 +159,11 @@ def test_profiles_and_environment_overrides(signed_out: Cli, local_mode: LocalMo
     cli.ok("logout", "--profile", "local")
     assert "local" not in json.loads(cli.config.read_text())["profiles"]
 
-    # Nothing stored at all: the environment alone is enough.
+    # Nothing stored at all: the environment alone is enough, and OPTIO_URL is where login goes.
     cli.config.unlink()
     cli.ok("tasks", "list", OPTIO_URL=local_mode.url, OPTIO_TOKEN=local_mode.token)
+    cli.ok("login", input=local_mode.token, OPTIO_URL=local_mode.url)
+    assert json.loads(cli.config.read_text())["profiles"]["default"]["url"] == local_mode.url
 
 
 def test_blueprints_triggers_runs_templates_and_repos(cli: Cli, tmp_path: Path, local_mode: LocalMode) -> None:
