@@ -73,6 +73,23 @@ def test_a_slow_task_is_cancelled_and_retried(cli: Cli, repo_path: Path, local_m
     assert cli.ok("tasks", "cancel", task_id, "--json").json()["state"] == "cancelled"
 
 
+def test_a_failed_task_followed_redone_and_restarted(cli: Cli, repo_path: Path) -> None:
+    task_id = cli.ok("tasks", "create", "--title", "Doomed", "--repo", str(repo_path), "--max-retries", "0",
+                     "--prompt", "Try [fake:fail]").out.strip()
+    failed = cli.ok("tasks", "logs", task_id, "--follow")
+    assert "[error] simulated failure" in failed.out
+    last = failed.err.strip().splitlines()[-1]
+    assert last.startswith("failed · ") and "simulated failure" in last and "retry" not in last
+
+    redone = cli.ok("tasks", "redo", task_id, "--json").json()
+    assert redone["state"] == "queued" and redone["costUsd"] is None and redone["errorMessage"] is None
+    assert cli.ok("tasks", "logs", task_id, "--follow").err.strip().splitlines()[-1].startswith("failed · ")
+
+    # A fresh session with a prompt of its own (no failure directive this time).
+    cli.ok("tasks", "restart", task_id, "--prompt", "-", input="Try again, carefully")
+    assert cli.ok("tasks", "logs", task_id, "--follow").err.strip().splitlines()[-1].startswith("completed · ")
+
+
 def test_exit_codes_scripts_can_use(cli: Cli, repo_path: Path, local_mode: LocalMode) -> None:
     missing = cli("tasks", "show", "00000000-0000-0000-0000-000000000000")
     assert missing.code == 2 and "not found" in missing.err and not missing.out
