@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,6 @@ class Git:
         done = self._supervisor.run(["git", *args], cwd=cwd, env=self._env)
         return done.returncode, done.stdout, done.stderr
 
-    def ref_exists(self, ref: str) -> bool:
-        code, _, _ = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-        return code == 0
-
     def head(self) -> str:
         return self.check("rev-parse", "HEAD", what="reading HEAD")
 
@@ -57,27 +54,49 @@ def check_out(git: Git, repo_url: str, base_branch: str, branch: str, reset: boo
 
     A task branch already on the remote is continued, so a retry builds on what earlier attempts
     pushed; otherwise, or when `reset` (a redo from scratch), it starts from the base branch.
+    The agent starts only after this, so it runs as few git processes as it can: a fresh clone
+    checks out nothing but the task branch, gets the identity in the same process, and is blobless
+    when the remote is reached over a transport (the branch's files come with the checkout, the
+    rest of history's on demand; every commit is there, so comparing with the base still works).
     """
-    if (git.repo_dir / ".git").is_dir():
+    fresh = not (git.repo_dir / ".git").is_dir()
+    if fresh:
+        git.repo_dir.parent.mkdir(parents=True, exist_ok=True)
+        identity = [arg for key, value in IDENTITY.items() for arg in ("--config", f"{key}={value}")]
+        git.check("clone", "--quiet", "--no-checkout", *_partial(repo_url), *identity, repo_url, str(git.repo_dir),
+                  what=f"cloning {repo_url}", in_repo=False)
+    else:
         git.check("remote", "set-url", "origin", repo_url, what="setting the remote")
         git.check("fetch", "--prune", "origin", what=f"fetching {repo_url}")
-    else:
-        git.repo_dir.parent.mkdir(parents=True, exist_ok=True)
-        git.check("clone", "--quiet", repo_url, str(git.repo_dir), what=f"cloning {repo_url}", in_repo=False)
-    for key, value in IDENTITY.items():
-        git.check("config", key, value, what="setting the git identity")
-    if not git.ref_exists(f"refs/remotes/origin/{base_branch}"):
+        for key, value in IDENTITY.items():
+            git.check("config", key, value, what="setting the git identity")
+    base_ref, branch_ref = f"refs/remotes/origin/{base_branch}", f"refs/remotes/origin/{branch}"
+    # One process for both refs. for-each-ref also matches refs below a pattern: keep exact names.
+    listed = git.check("for-each-ref", "--format=%(objectname) %(refname)", base_ref, branch_ref,
+                       what="reading the remote branches")
+    shas = {ref: sha for sha, ref in (line.split(" ", 1) for line in listed.splitlines())}
+    if base_ref not in shas:
         raise GitError(f"base branch {base_branch!r} not found in {repo_url}")
-    on_remote = git.ref_exists(f"refs/remotes/origin/{branch}")
-    replaces = git.check("rev-parse", f"origin/{branch}", what="reading the old branch") if on_remote and reset else None
+    on_remote = branch_ref in shas
+    replaces = shas[branch_ref] if on_remote and reset else None
     existed = on_remote and not reset
-    start_point = f"origin/{branch}" if existed else f"origin/{base_branch}"
-    # -f and clean: a reused workspace may hold a crashed attempt's unpushed leftovers.
+    start_point = branch_ref if existed else base_ref
     git.check(
         "checkout", "--quiet", "-f", "--no-track", "-B", branch, start_point, what=f"checking out {branch}"
     )
-    git.check("clean", "-ffdq", what="cleaning the work tree")
-    return Checkout(start_sha=git.head(), branch_existed=existed, replaces_sha=replaces)
+    if not fresh:
+        # -f above and clean: a reused workspace may hold a crashed attempt's unpushed leftovers.
+        git.check("clean", "-ffdq", what="cleaning the work tree")
+    return Checkout(start_sha=shas[start_point], branch_existed=existed, replaces_sha=replaces)
+
+
+def _partial(repo_url: str) -> list[str]:
+    """A blobless clone for a remote reached over a transport (https, ssh, file://): a large
+    repository's history costs its commits and trees, not every version of every file. A plain
+    path clones by hard links, which a filter would only turn into a copy. A server without
+    filtering sends everything, as a plain clone."""
+    over_transport = "://" in repo_url or re.match(r"^[^/]+@[^/:]+:", repo_url) is not None
+    return ["--filter=blob:none"] if over_transport else []
 
 
 def commit_leftovers(git: Git, message: str) -> bool:
