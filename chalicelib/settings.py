@@ -47,7 +47,6 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_KUBECONFIG", "", "Kubeconfig auth: the kubeconfig file (empty: `$KUBECONFIG` or `~/.kube/config`), its current context."),
     Variable("OPTIO_K8S_SERVICE_ACCOUNT", "optio-runner", "Service account of the agent pods (bind an IAM role to it for AWS access from the agent)."),
     Variable("OPTIO_RUNNER_IMAGE", "", "Kubernetes launcher: the runner image (`runner-image/`) for repos without their own `image`."),
-    Variable("OPTIO_K8S_SECRET_NAME", "optio-agent-secrets", "Kubernetes Secret whose keys become the agent pods' environment (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...)."),
     Variable("OPTIO_JOB_DEADLINE_S", "14400", "An agent Job running longer than this is stopped and its task fails (`deadline_exceeded`)."),
     Variable("OPTIO_JOB_TTL_S", "3600", "Finished agent Jobs are deleted by Kubernetes this long after they end."),
     Variable("OPTIO_K8S_SCHEDULE_TIMEOUT_S", "300", "An agent pod that the cluster cannot schedule for this long fails (`unschedulable`, not retried)."),
@@ -94,7 +93,6 @@ class Settings:
     kubeconfig: str | None
     k8s_service_account: str
     runner_image: str | None
-    k8s_secret_name: str
     job_deadline_s: int
     job_ttl_s: int
     k8s_schedule_timeout_s: int
@@ -148,7 +146,6 @@ class Settings:
             kubeconfig=get("OPTIO_KUBECONFIG") or None,
             k8s_service_account=get("OPTIO_K8S_SERVICE_ACCOUNT"),
             runner_image=get("OPTIO_RUNNER_IMAGE") or None,
-            k8s_secret_name=get("OPTIO_K8S_SECRET_NAME"),
             job_deadline_s=int(get("OPTIO_JOB_DEADLINE_S")),
             job_ttl_s=int(get("OPTIO_JOB_TTL_S")),
             k8s_schedule_timeout_s=int(get("OPTIO_K8S_SCHEDULE_TIMEOUT_S")),

@@ -11,11 +11,12 @@ from typing import Any
 from chalicelib.launch import LaunchSpec, cluster_launcher
 from chalicelib.launch.kubernetes import KubernetesLauncher
 from chalicelib.observability import logger
+from chalicelib.store import secrets
 
 
 def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
     """`launcher`: the cluster to launch on; the one the settings describe unless given."""
-    spec = LaunchSpec.from_payload(payload)
+    spec = LaunchSpec.from_payload(payload, secrets.unseal)
     logger.info("launching agent", extra={"taskId": spec.task_id, "attempt": spec.attempt})
     (launcher or cluster_launcher()).launch(spec)
     return {"taskId": spec.task_id, "attempt": spec.attempt, "launched": True}

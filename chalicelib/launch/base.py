@@ -6,7 +6,7 @@ or a retried invocation repeat a call without starting a second agent.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,30 +50,31 @@ class LaunchSpec:
     attempt: int
     environment: Mapping[str, str]
     image: str | None = None
-    # Environment variable name -> value. A launcher that has the values elsewhere (Kubernetes: a
-    # Secret in the cluster) uses only the names.
+    # Environment variable name -> value: the stored secrets the agent gets (Kubernetes: through a
+    # Secret the launcher writes for the attempt).
     secrets: Mapping[str, str] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
 
-    def to_payload(self) -> dict[str, Any]:
-        """JSON for the launcher Lambda's event; secret values stay out of it, names only."""
+    def to_payload(self, seal: Callable[[str], str]) -> dict[str, Any]:
+        """JSON for the launcher Lambda's event; secret values only sealed (`seal` encrypts them
+        with Optio's secrets key, which the launcher holds too)."""
         return {
             "taskId": self.task_id,
             "attempt": self.attempt,
             "environment": dict(self.environment),
             "image": self.image,
-            "secretNames": sorted(self.secrets),
+            "sealedSecrets": {name: seal(value) for name, value in sorted(self.secrets.items())},
             "resources": self.resources.to_settings(),
         }
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> LaunchSpec:
+    def from_payload(cls, payload: Mapping[str, Any], unseal: Callable[[str], str]) -> LaunchSpec:
         return cls(
             task_id=str(payload["taskId"]),
             attempt=int(payload["attempt"]),
             environment={str(k): str(v) for k, v in dict(payload["environment"]).items()},
             image=payload.get("image"),
-            secrets={str(name): "" for name in payload.get("secretNames") or []},
+            secrets={str(name): unseal(str(token)) for name, token in (payload.get("sealedSecrets") or {}).items()},
             resources=Resources.from_settings(payload.get("resources")),
         )
 

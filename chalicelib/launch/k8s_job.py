@@ -6,6 +6,7 @@ Job), never to Kubernetes, hence `backoffLimit: 0` and `restartPolicy: Never`.
 """
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,6 @@ class JobSettings:
     namespace: str
     image: str | None
     service_account: str
-    secret_name: str
     deadline_s: int
     ttl_s: int
     schedule_timeout_s: int
@@ -89,7 +89,7 @@ def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
                         "fsGroup": RUNNER_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "containers": [_container(spec, image, settings)],
+                    "containers": [_container(spec, image)],
                     "volumes": [{"name": "workspace", "emptyDir": {}}],
                 },
             },
@@ -97,14 +97,29 @@ def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
     }
 
 
-def _container(spec: LaunchSpec, image: str, settings: JobSettings) -> dict[str, Any]:
-    # Explicit env wins over envFrom, so a key in the Secret can never replace the attempt's input.
+def secret_manifest(spec: LaunchSpec, namespace: str, owner_uid: str | None = None) -> dict[str, Any]:
+    """The attempt's own Secret: the stored secrets its agent gets, named like its Job. Written
+    before the Job (its pod must find every key at once), then given the Job as its owner
+    (`owner_uid`), so that it goes when the Job goes (TTL or cancel)."""
+    name = job_name(spec.task_id, spec.attempt)
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec.task_id, spec.attempt)}
+    if owner_uid is not None:
+        metadata["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": owner_uid,
+                                        "controller": True, "blockOwnerDeletion": True}]
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in sorted(spec.secrets.items())
+                 if key not in spec.environment},
+    }
+
+
+def _container(spec: LaunchSpec, image: str) -> dict[str, Any]:
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in sorted(spec.environment.items())]
     env.append({"name": "OPTIO_WORKSPACE", "value": WORKSPACE})
-    # Secrets the task names are required: a missing key stops the pod with a clear reason
-    # instead of an agent failing later for lack of a key.
+    # The stored secrets, from the attempt's own Secret (secret_manifest): exactly its keys, never
+    # one the attempt's input already sets.
     env += [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": settings.secret_name, "key": name}}}
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": job_name(spec.task_id, spec.attempt), "key": name}}}
         for name in sorted(spec.secrets)
         if name not in spec.environment
     ]
@@ -114,8 +129,6 @@ def _container(spec: LaunchSpec, image: str, settings: JobSettings) -> dict[str,
         "imagePullPolicy": "IfNotPresent",
         "workingDir": WORKSPACE,
         "env": env,
-        # Every agent key of the cluster's Secret (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...).
-        "envFrom": [{"secretRef": {"name": settings.secret_name, "optional": True}}],
         "resources": spec.resources.to_settings(),
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -88,8 +88,8 @@ def _from_pod(pod: Json, now: datetime, settings: JobSettings) -> PodStatus:
     if waiting.get("reason") in CONFIG_ERRORS:
         return PodStatus(
             PodPhase.FAILED, "config_error",
-            f"the agent's container could not be created ({waiting.get('message') or waiting['reason']}): "
-            f"add the missing key to Secret {settings.secret_name} in namespace {settings.namespace}",
+            f"the agent's container could not be created ({waiting.get('message') or waiting['reason']}) "
+            f"in namespace {settings.namespace}",
             retryable=False,
         )
     phase = status.get("phase")

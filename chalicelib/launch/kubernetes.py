@@ -18,7 +18,7 @@ from chalicelib.settings import Settings
 
 from .base import LaunchSpec
 from .k8s_client import ClusterAccess, connect
-from .k8s_job import JobSettings, job_manifest, job_name, selector
+from .k8s_job import JobSettings, job_manifest, job_name, secret_manifest, selector
 from .k8s_status import pod_status
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ def job_settings(settings: Settings) -> JobSettings:
         namespace=settings.k8s_namespace,
         image=settings.runner_image,
         service_account=settings.k8s_service_account,
-        secret_name=settings.k8s_secret_name,
         deadline_s=settings.job_deadline_s,
         ttl_s=settings.job_ttl_s,
         schedule_timeout_s=settings.k8s_schedule_timeout_s,
@@ -52,21 +51,48 @@ class KubernetesLauncher:
         self._client: ApiClient | None = None
 
     def launch(self, spec: LaunchSpec) -> None:
+        """The attempt's Secret (its agent's stored secrets), then its Job, then the Job made the
+        Secret's owner: every step repeatable, so a second delivery of the launch completes it."""
         from kubernetes.client import ApiException, BatchV1Api, V1Job
 
         manifest = job_manifest(spec, self._jobs)
         name = manifest["metadata"]["name"]
         log = {"taskId": spec.task_id, "attempt": spec.attempt, "job": name, "namespace": self._jobs.namespace}
+        if spec.secrets:
+            self._write_secret(secret_manifest(spec, self._jobs.namespace))
+        jobs = BatchV1Api(self._api())
         try:
-            BatchV1Api(self._api()).create_namespaced_job(
+            job = _json(jobs.create_namespaced_job(
                 self._jobs.namespace, V1Job.model_validate(manifest), _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT_S)
+                _request_timeout=REQUEST_TIMEOUT_S))
+            logger.info("agent job created", extra=log)
         except ApiException as error:
             if error.status != 409:
                 raise
             logger.info("agent job already exists", extra=log)
-            return
-        logger.info("agent job created", extra=log)
+            job = _json(jobs.read_namespaced_job(name, self._jobs.namespace, _preload_content=False,
+                                                 _request_timeout=REQUEST_TIMEOUT_S))
+        if spec.secrets:
+            self._write_secret(secret_manifest(spec, self._jobs.namespace, owner_uid=job["metadata"]["uid"]),
+                               exists=True)
+
+    def _write_secret(self, manifest: dict[str, Any], exists: bool = False) -> None:
+        """Create the Secret, or replace it: the one this launch wrote (`exists`), or the one a
+        first delivery of it left."""
+        from kubernetes.client import ApiException, CoreV1Api, V1Secret
+
+        core = CoreV1Api(self._api())
+        name, namespace, body = manifest["metadata"]["name"], self._jobs.namespace, V1Secret.model_validate(manifest)
+        if not exists:
+            try:
+                core.create_namespaced_secret(namespace, body, _preload_content=False,
+                                              _request_timeout=REQUEST_TIMEOUT_S)
+                return
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+        core.replace_namespaced_secret(name, namespace, body, _preload_content=False,
+                                       _request_timeout=REQUEST_TIMEOUT_S)
 
     def status(self, task_id: str, attempt: int) -> PodStatus:
         from kubernetes.client import ApiException, BatchV1Api, CoreV1Api

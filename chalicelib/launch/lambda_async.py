@@ -18,7 +18,7 @@ from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
-from chalicelib.store import tasks, workflow_runs
+from chalicelib.store import secrets, tasks, workflow_runs
 from chalicelib.store.models import TaskModel, WorkflowRunModel
 
 from .base import LaunchSpec
@@ -41,7 +41,7 @@ class AsyncLambdaLauncher:
         self._lambda.invoke(
             FunctionName=self._function_name,
             InvocationType="Event",
-            Payload=json.dumps(spec.to_payload()).encode(),
+            Payload=json.dumps(spec.to_payload(secrets.seal)).encode(),
         )
         logger.info("agent launch requested", extra={"taskId": spec.task_id, "attempt": spec.attempt,
                                                       "function": self._function_name})

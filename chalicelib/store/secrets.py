@@ -71,6 +71,16 @@ def _decrypt(secret: SecretModel) -> str | None:
         return None
 
 
+def seal(value: str) -> str:
+    """A value encrypted as the table keeps it: what may travel where plaintext must not (the
+    launcher Lambda's event, which Lambda keeps while the invocation waits)."""
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def unseal(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
 def names() -> list[SecretModel]:
     return sorted(SecretModel.scan(attributes_to_get=["name", "createdAt", "updatedAt"]),
                   key=lambda s: s.name)

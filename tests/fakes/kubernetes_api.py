@@ -5,6 +5,11 @@ the Kubernetes launcher uses, over real HTTP with the real request and response 
     GET    /apis/batch/v1/namespaces/{ns}/jobs/{name}     200 Job | 404 NotFound
     DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}     200 Job (foreground) or Status | 404 NotFound
     GET    /api/v1/namespaces/{ns}/pods?labelSelector=... 200 PodList
+    POST   /api/v1/namespaces/{ns}/secrets                201 Secret | 409 AlreadyExists
+    GET|PUT|DELETE /api/v1/namespaces/{ns}/secrets/{name} 200 Secret | 404 NotFound
+
+Deleting a Job also deletes what it owns (a Secret whose ownerReferences name its uid), as the
+garbage collector does.
 
 Errors are `Status` objects as the API server sends them. Creating a Job also plays the Job
 controller's first move: its pod appears, Pending and unscheduled, carrying the template's labels.
@@ -30,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+SECRETS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name>[^/]+))?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 RUNNER = "runner"
@@ -66,6 +72,7 @@ class FakeKubernetes:
     authorize: Callable[[str | None], bool] | None = None
     jobs: dict[tuple[str, str], Json] = field(default_factory=dict)
     pods: dict[tuple[str, str], Json] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], Json] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     url: str = ""
@@ -100,6 +107,11 @@ class FakeKubernetes:
         with self.lock:
             job = self.jobs.get((namespace, name))
             return copy.deepcopy(job) if job is not None else None
+
+    def secret(self, name: str, namespace: str = "optio") -> Json | None:
+        with self.lock:
+            secret = self.secrets.get((namespace, name))
+            return copy.deepcopy(secret) if secret is not None else None
 
     def pods_of(self, job_name: str, namespace: str = "optio") -> list[Json]:
         with self.lock:
@@ -150,11 +162,13 @@ class FakeKubernetes:
             pod["status"]["containerStatuses"] = [_container(pod, {"waiting": {"reason": reason, "message": message}})]
         self._change(job_name, namespace, change)
 
-    def missing_secret_key(self, job_name: str, key: str, namespace: str = "optio") -> None:
+    def missing_secret_key(self, job_name: str, key: str, namespace: str = "optio", secret: str | None = None) -> None:
+        """A key the pod refers to is not in the Secret (the attempt's own, named like its Job, unless
+        `secret` names another)."""
         def change(pod: Json, job: Json) -> None:
             _schedule(pod)
             waiting = {"reason": "CreateContainerConfigError",
-                       "message": f"couldn't find key {key} in Secret {namespace}/optio-agent-secrets"}
+                       "message": f"couldn't find key {key} in Secret {namespace}/{secret or job_name}"}
             pod["status"]["containerStatuses"] = [_container(pod, {"waiting": waiting})]
         self._change(job_name, namespace, change)
 
@@ -231,6 +245,9 @@ class FakeKubernetes:
             pods = PODS.match(parts.path)
             if pods and method == "GET":
                 return self._list_pods(pods["ns"], query.get("labelSelector", [""])[0])
+            secrets = SECRETS.match(parts.path)
+            if secrets:
+                return self._secret(method, secrets["ns"], secrets["name"], body)
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
 
     def _create_job(self, namespace: str, job: Json) -> tuple[int, Json]:
@@ -282,6 +299,45 @@ class FakeKubernetes:
         self._bump(pod)
         self.pods[(namespace, name)] = pod
 
+    def _secret(self, method: str, namespace: str, name: str | None, body: Json | None) -> tuple[int, Json]:
+        def missing(name: str) -> tuple[int, Json]:
+            return 404, status_object(404, "NotFound", f'secrets "{name}" not found', name, kind="secrets", group="")
+
+        if namespace not in self.namespaces:
+            return 404, status_object(404, "NotFound", f'namespaces "{namespace}" not found', namespace,
+                                      kind="namespaces", group="")
+        if method == "POST" and name is None:
+            secret = copy.deepcopy(body or {})
+            name = str(secret.get("metadata", {}).get("name", ""))
+            if (namespace, name) in self.secrets:
+                return 409, status_object(409, "AlreadyExists", f'secrets "{name}" already exists', name,
+                                          kind="secrets", group="")
+            secret["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=timestamp())
+            self._bump(secret)
+            self.secrets[(namespace, name)] = secret
+            return 201, copy.deepcopy(secret)
+        if name is None or (namespace, name) not in self.secrets:
+            return missing(name or "")
+        if method == "GET":
+            return 200, copy.deepcopy(self.secrets[(namespace, name)])
+        if method == "PUT":
+            secret = copy.deepcopy(body or {})
+            old = self.secrets[(namespace, name)]["metadata"]
+            secret["metadata"].update(namespace=namespace, uid=old["uid"], creationTimestamp=old["creationTimestamp"])
+            self._bump(secret)
+            self.secrets[(namespace, name)] = secret
+            return 200, copy.deepcopy(secret)
+        if method == "DELETE":
+            del self.secrets[(namespace, name)]
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        return 405, status_object(405, "MethodNotAllowed", "the server does not allow this method")
+
+    def _collect_owned(self, uid: str) -> None:
+        """The garbage collector: what the deleted owner owned goes too."""
+        for key in [k for k, s in self.secrets.items()
+                    if any(o.get("uid") == uid for o in s["metadata"].get("ownerReferences", []))]:
+            del self.secrets[key]
+
     def _get_job(self, namespace: str, name: str) -> tuple[int, Json]:
         job = self.jobs.get((namespace, name))
         if job is None:
@@ -292,6 +348,7 @@ class FakeKubernetes:
         job = self.jobs.pop((namespace, name), None)
         if job is None:
             return 404, status_object(404, "NotFound", f'jobs.batch "{name}" not found', name)
+        self._collect_owned(job["metadata"]["uid"])
         if policy in ("Foreground", "Background"):
             for key in [k for k, pod in self.pods.items()
                         if k[0] == namespace and pod["metadata"]["labels"].get("job-name") == name]:
@@ -442,7 +499,7 @@ def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

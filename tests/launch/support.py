@@ -12,7 +12,7 @@ from chalicelib.launch.local import LocalLauncher
 
 STAND_IN_RUNNER = Path(__file__).parents[1] / "fakes" / "stand_in_runner.py"
 JOBS = JobSettings(namespace="optio", image="optio-runner:test", service_account="optio-runner",
-                   secret_name="optio-agent-secrets", deadline_s=3600, ttl_s=600, schedule_timeout_s=300)
+                   deadline_s=3600, ttl_s=600, schedule_timeout_s=300)
 
 
 def kubernetes_launcher(kubeconfig: Path, jobs: JobSettings = JOBS) -> KubernetesLauncher:

@@ -84,8 +84,8 @@ def test_launch_is_an_asynchronous_invoke_and_a_job_not_yet_made_is_pending(
 
     [invocation] = lambdas.invocations
     assert invocation.invocation_type == "Event"
-    assert invocation.payload["taskId"] == task_id and invocation.payload["secretNames"] == ["ANTHROPIC_API_KEY"]
-    assert "sk-ant-secret" not in str(invocation.payload)
+    assert invocation.payload["taskId"] == task_id and list(invocation.payload["sealedSecrets"]) == ["ANTHROPIC_API_KEY"]
+    assert "sk-ant-secret" not in str(invocation.payload)  # sealed with Optio's secrets key
     assert cluster.job(job_name(task_id, 1)) is None
     assert engine.status(task_id, 1) == PodStatus(PodPhase.PENDING, "launching",
                                                   "the launcher is creating the agent's Job")

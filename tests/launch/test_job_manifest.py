@@ -1,7 +1,9 @@
 """The Job of one attempt: a valid object for a current Kubernetes release (strict schema,
-offline), a deterministic DNS-1123 name, and a pod spec that keeps secrets out of the object."""
+offline), a deterministic DNS-1123 name, and a pod spec that keeps secrets out of the object: they
+are in the attempt's own Secret, which its Job owns."""
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 import json
@@ -17,8 +19,9 @@ import pytest
 from kubernetes_validate.utils import latest_version
 
 from chalicelib.launch import LaunchSpec, Resources
-from chalicelib.launch.k8s_job import job_manifest, job_name, task_label
+from chalicelib.launch.k8s_job import job_manifest, job_name, secret_manifest, task_label
 from chalicelib.launch.kubernetes import KubernetesLauncher
+from chalicelib.store import secrets
 from tests.fakes.kubernetes_api import FakeKubernetes
 
 from .support import JOBS
@@ -114,17 +117,30 @@ def test_runs_as_non_root_in_an_empty_dir_workspace() -> None:
     assert {"name": "OPTIO_WORKSPACE", "value": "/workspace"} in runner["env"]
 
 
-def test_environment_is_literal_and_secrets_come_from_the_secret() -> None:
+def test_environment_is_literal_and_secrets_come_from_the_attempts_own_secret() -> None:
     job = manifest()
     runner = container(job)
     env = {entry["name"]: entry for entry in runner["env"]}
+    name = job["metadata"]["name"]
 
     assert env["OPTIO_PROMPT"] == {"name": "OPTIO_PROMPT", "value": "Fix it"}
     assert env["ANTHROPIC_API_KEY"] == {"name": "ANTHROPIC_API_KEY", "valueFrom": {
-        "secretKeyRef": {"name": "optio-agent-secrets", "key": "ANTHROPIC_API_KEY"}}}
-    assert runner["envFrom"] == [{"secretRef": {"name": "optio-agent-secrets", "optional": True}}]
+        "secretKeyRef": {"name": name, "key": "ANTHROPIC_API_KEY"}}}
+    assert "envFrom" not in runner  # no Secret of the cluster's that users would fill a second time
     text = json.dumps(job)
     assert "sk-ant-secret-value" not in text and "ghp_secret_value" not in text
+
+
+def test_the_attempts_secret_holds_exactly_its_secrets_and_is_owned_by_its_job() -> None:
+    secret = secret_manifest(SPEC, "optio", owner_uid="0123")
+    name = job_name(SPEC.task_id, SPEC.attempt)
+
+    assert secret["metadata"]["name"] == name and secret["metadata"]["namespace"] == "optio"
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == dict(SPEC.secrets)
+    assert secret["metadata"]["ownerReferences"] == [{"apiVersion": "batch/v1", "kind": "Job", "name": name,
+                                                      "uid": "0123", "controller": True, "blockOwnerDeletion": True}]
+    assert "ownerReferences" not in secret_manifest(SPEC, "optio")["metadata"]
+    kubernetes_validate.validate(secret, latest_version(), strict=True)
 
 
 def test_default_and_given_resources() -> None:
@@ -151,12 +167,29 @@ def test_the_launcher_sends_exactly_this_manifest(k8s: KubernetesLauncher, clust
     assert create.authorization == "Bearer fake-token"
 
 
-def test_the_lambda_payload_round_trips_without_secret_values() -> None:
-    payload = json.loads(json.dumps(SPEC.to_payload()))
+def test_the_launcher_writes_the_secret_first_then_gives_it_to_the_job(k8s: KubernetesLauncher,
+                                                                        cluster: FakeKubernetes) -> None:
+    k8s.launch(SPEC)
+    k8s.launch(SPEC)  # a second delivery of the same launch changes nothing
+
+    name = job_name(SPEC.task_id, SPEC.attempt)
+    writes = [(r.method, r.path) for r in cluster.requests if "/secrets" in r.path or "/jobs" in r.path]
+    assert writes[:3] == [("POST", "/api/v1/namespaces/optio/secrets"), ("POST", "/apis/batch/v1/namespaces/optio/jobs"),
+                          ("PUT", f"/api/v1/namespaces/optio/secrets/{name}")]
+    job, stored = cluster.job(name), cluster.secret(name)
+    assert job is not None and stored is not None
+    assert stored["data"] == secret_manifest(SPEC, "optio")["data"]
+    assert stored["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+    k8s.cancel(SPEC.task_id, SPEC.attempt)
+    assert cluster.secret(name) is None  # gone with its Job
+
+
+def test_the_lambda_payload_round_trips_with_secret_values_sealed() -> None:
+    payload = json.loads(json.dumps(SPEC.to_payload(secrets.seal)))
 
     assert "sk-ant-secret-value" not in json.dumps(payload)
-    restored = LaunchSpec.from_payload(payload)
+    restored = LaunchSpec.from_payload(payload, secrets.unseal)
     assert (restored.task_id, restored.attempt, dict(restored.environment), restored.resources) == (
         SPEC.task_id, SPEC.attempt, dict(SPEC.environment), SPEC.resources)
-    assert sorted(restored.secrets) == ["ANTHROPIC_API_KEY", "GITHUB_TOKEN"]
+    assert dict(restored.secrets) == dict(SPEC.secrets)
     assert job_manifest(restored, JOBS) == manifest()

@@ -199,7 +199,7 @@ def test_missing_secret_key_is_not_retried(k8s: KubernetesLauncher, cluster: Fak
 
     assert (status.phase, status.reason, status.retryable) == (PodPhase.FAILED, "config_error", False)
     assert status.message is not None and "couldn't find key OPENAI_API_KEY" in status.message
-    assert "add the missing key to Secret optio-agent-secrets in namespace optio" in status.message
+    assert f"in Secret optio/{name}" in status.message
 
 
 def test_crash_with_exit_code(k8s: KubernetesLauncher, cluster: FakeKubernetes) -> None:

@@ -7,6 +7,7 @@ exit code; deleting the Job stops the process group (SIGTERM, then SIGKILL after
 """
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -29,22 +30,16 @@ class PodRunningCluster(FakeKubernetes):
     work_dir: Path = Path("/nonexistent")
     # What the runner image bakes in: its PATH, its agents (here the stand-in CLIs), its HOME.
     image_env: dict[str, str] = field(default_factory=dict)
-    # Secret objects: (namespace, name) -> data, values decoded.
-    secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     processes: dict[tuple[str, str], subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def apply(self, manifest: Json) -> None:
         """What `kubectl apply` of the template's manifests leaves that the stand-in models."""
-        import base64
-
         with self.lock:
             meta = manifest.get("metadata", {})
             if manifest.get("kind") == "Namespace":
                 self.namespaces.add(meta["name"])
             elif manifest.get("kind") == "Secret":
-                data = {k: base64.b64decode(v).decode() for k, v in (manifest.get("data") or {}).items()}
-                data.update(manifest.get("stringData") or {})
-                self.secrets[(meta.get("namespace", "default"), meta["name"])] = data
+                self.secrets[(meta.get("namespace", "default"), meta["name"])] = manifest
 
     def runner_log(self, job_name: str) -> str:
         path = self.work_dir / job_name / "runner.log"
@@ -79,7 +74,7 @@ class PodRunningCluster(FakeKubernetes):
             container = pod["spec"]["containers"][0]
             env, missing = self._environment(namespace, container)
             if missing:
-                self.missing_secret_key(job_name, missing, namespace)
+                self.missing_secret_key(job_name, missing[1], namespace, secret=missing[0])
                 return
             pod_dir = self.work_dir / job_name
             mounts = {m["mountPath"]: pod_dir / m["name"] for m in container.get("volumeMounts", [])}
@@ -105,16 +100,16 @@ class PodRunningCluster(FakeKubernetes):
             else:
                 self.fail_pod(job_name, exit_code=code if code > 0 else 128 - code, namespace=namespace)
 
-    def _environment(self, namespace: str, container: Json) -> tuple[dict[str, str], str | None]:
-        """The container's variables, or the first required secret key that is missing."""
+    def _environment(self, namespace: str, container: Json) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """The container's variables, or the first required (Secret, key) that is missing."""
         env: dict[str, str] = {}
         for source in container.get("envFrom", []):
             ref = source.get("secretRef")
             if ref is None:
                 continue
-            data = self.secrets.get((namespace, ref["name"]))
+            data = self._secret_data(namespace, ref["name"])
             if data is None and not ref.get("optional"):
-                return {}, ref["name"]
+                return {}, (ref["name"], "")
             env.update(data or {})
         for variable in container.get("env", []):
             if "value" in variable:
@@ -123,13 +118,20 @@ class PodRunningCluster(FakeKubernetes):
             ref = variable.get("valueFrom", {}).get("secretKeyRef")
             if ref is None:
                 continue
-            value = self.secrets.get((namespace, ref["name"]), {}).get(ref["key"])
+            value = (self._secret_data(namespace, ref["name"]) or {}).get(ref["key"])
             if value is None:
                 if ref.get("optional"):
                     continue
-                return {}, ref["key"]
+                return {}, (ref["name"], ref["key"])
             env[variable["name"]] = value
         return env, None
+
+    def _secret_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        secret = self.secrets.get((namespace, name))
+        if secret is None:
+            return None
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        return {**data, **(secret.get("stringData") or {})}
 
 
 def _local_path(value: Any, mounts: dict[str, Path]) -> str:

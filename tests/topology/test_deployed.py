@@ -207,3 +207,44 @@ def test_the_dashboard_signs_in_and_lists_tasks(deployed: Deployment, browser: B
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_stored_secrets_reach_the_agent_through_a_secret_of_its_own_job(deployed: Deployment) -> None:
+    """A4: the secrets stored through /api/secrets (as the README says to) reach the agent, from a
+    Kubernetes Secret the launcher writes for the attempt and its Job owns; no pod refers to a key
+    of a Secret that users would have to fill a second time."""
+    client = api(deployed)
+    stored = {"ANTHROPIC_API_KEY": "sk-ant-topology", "LINEAR_API_KEY": "lin_api_topology",
+              "GITHUB_WEBHOOK_SECRET": "whsec-topology"}
+    for name, value in stored.items():
+        assert client.request("PUT", f"/api/secrets/{name}", json={"value": value}).status_code in (200, 201)
+    try:
+        repo = github_repo(deployed)
+        task = client.ok("POST", "/api/tasks", {"title": "Show the environment", "repoUrl": repo,
+                                                "prompt": "[fake:env=AGENT_ENV.json] show the environment"},
+                         status=201)
+        done = client.wait_state(task["id"], {"completed", "failed", "needs_attention"}, timeout_s=90)
+        assert done["state"] == "completed", done
+        bare = deployed.remotes / repo.removeprefix("https://github.com/")
+        agent_env = json.loads(subprocess.run(["git", "show", f"{done['branchName']}:AGENT_ENV.json"], cwd=bare,
+                                              check=True, capture_output=True, text=True).stdout)
+        assert agent_env["ANTHROPIC_API_KEY"] == "sk-ant-topology"
+        assert "GITHUB_WEBHOOK_SECRET" not in agent_env  # Optio's own, never an agent's
+        assert deployed.cluster is not None
+        [job] = [r.body for r in deployed.cluster.made("POST", "/jobs$") if r.body and task["id"] in r.body["metadata"]["name"]]
+        name = job["metadata"]["name"]
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+        assert refs["ANTHROPIC_API_KEY"] == {"name": name, "key": "ANTHROPIC_API_KEY"}
+        assert {ref["name"] for ref in refs.values()} == {name} and "envFrom" not in container
+        [secret] = [r.body for r in deployed.cluster.made("POST", "/secrets$")
+                    if r.body and r.body["metadata"]["name"] == name]
+        assert set(secret["data"]) == {"ANTHROPIC_API_KEY", "LINEAR_API_KEY"}
+        written, owner = deployed.cluster.secret(name), deployed.cluster.job(name)
+        assert written is not None and owner is not None
+        assert written["metadata"]["ownerReferences"] == [{
+            "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": owner["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}]
+    finally:
+        for name in stored:
+            client.request("DELETE", f"/api/secrets/{name}")
