@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from optio_runner.agents import create_adapter
 from optio_runner.agents.base import AgentAdapter, AgentContext, AgentResult, Collected
+from optio_runner.agents.opencode import RESUME_SCRIPT
 from optio_runner.loglines import LogLine
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -53,8 +54,11 @@ def context(model: str | None = "m-1", resume: str | None = None) -> AgentContex
                    "Fix it"]),
         ("gemini", ["/opt/agent", "--prompt=Fix it", "--output-format", "stream-json", "--approval-mode", "yolo",
                     "--skip-trust", "--model", "m-1", "--resume", "s-9"]),
-        ("opencode", ["/opt/agent", "run", "--format", "json", "--thinking", "--model", "m-1",
-                      "--session", "s-9", "Fix it"]),
+        # A resume first points the restored session at this checkout (see the opencode tests).
+        ("opencode", ["sh", "-c", RESUME_SCRIPT, "opencode-resume", "/opt/agent",
+                      "UPDATE session SET directory = '/nonexistent' WHERE id = 's-9'",
+                      "run", "--format", "json", "--thinking", "--auto", "--model", "m-1", "--session", "s-9",
+                      "--", "Fix", "it"]),
         ("copilot", ["/opt/agent", "--prompt=Fix it", "--output-format", "json", "--allow-all", "--no-ask-user",
                      "--no-auto-update", "--usage-output-file", "/nonexistent/copilot-usage.json",
                      "--model", "m-1", "--resume=s-9"]),
@@ -74,8 +78,10 @@ def test_command_line_without_model_or_session(agent_type: str) -> None:
 
     argv = adapter.build_command(context(model=None))
     assert "--model" not in argv and "resume" not in argv and "--resume" not in argv
-    # The prompt is an argument of its own, or an option's value (gemini's --prompt=...).
-    assert "--session" not in argv and any(arg.endswith("Fix it") for arg in argv)
+    # The prompt is an argument of its own, or an option's value (gemini's --prompt=...), or
+    # (opencode) its words, which the CLI joins with spaces.
+    assert "--session" not in argv
+    assert any(arg.endswith("Fix it") for arg in argv) or argv[-3:] == ["--", "Fix", "it"]
 
 
 def test_each_run_gets_a_fresh_adapter() -> None:
@@ -404,47 +410,163 @@ def test_gemini_without_result_fails() -> None:
 
 
 # --- opencode ------------------------------------------------------------------------------
+# The samples are what OpenCode 1.18.33 printed, run as the adapter runs it against
+# tests/fakes/openai_api.py through the OPENAI_BASE_URL provider (paths shortened to /workspace).
 
 
-def test_opencode_success() -> None:
+def test_opencode_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without a gateway the cost is OpenCode's own (here $0: the recording's model had no price).
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     logs, _, result = replay("opencode", "opencode_success.jsonl", 0)
 
     assert [line.type for line in logs] == [
-        "thinking", "tool_use", "tool_result", "system", "tool_use", "tool_result", "tool_use", "error",
-        "system", "text", "system",
+        "text", "tool_use", "tool_result", "system", "tool_use", "tool_result", "tool_use", "error", "system",
+        "tool_use", "error", "system", "text", "system",
     ]
     assert logs[1].content == 'read: {"filePath":"/workspace/repo/README.md"}'
-    assert logs[7].content == "/bin/sh: 1: npm: not found"
-    assert logs[3].content == "step 1 finished (tool-calls), $0.0123 so far"
-    assert logs[-1].content == "step 3 finished (stop), $0.0253 so far"
+    assert logs[5].content == "Success. Updated the following files:\nA USAGE.md"
+    assert logs[7].content.startswith("exit 254: npm error code ENOENT")
+    assert logs[10].content == "read failed: File not found: /workspace/repo/CHANGELOG.md"
+    assert logs[3].content == "step 1 finished (tool-calls), $0.0000 so far"
+    assert logs[-1].content == "step 4 finished (stop), $0.0000 so far"
     assert result.success
-    assert result.summary == "Added a Usage section to the README."
-    assert result.cost_usd == pytest.approx(0.0253)
-    assert result.input_tokens == (1200 + 9000) + (300 + 10200 + 500) + (90 + 10700)
-    assert result.output_tokens == 80 + 150 + 20 + 40
-    assert result.session_id == "ses_494719016ffe85dkDMj0FPRbHK"
+    assert result.summary == "Added USAGE.md. `npm test` is not available here, so I could not run the tests."
+    assert result.cost_usd == 0.0
+    assert (result.input_tokens, result.output_tokens) == (1200 + 1400 + 1450 + 1500, 80 + 40 + 30 + 20)
+    assert result.session_id == "ses_dc9aa5197ffekynCwW3lkr478F"
 
 
-def test_opencode_running_cost_grows_while_it_streams() -> None:
+def test_opencode_counts_cached_and_reasoning_tokens_and_the_running_cost() -> None:
     adapter = create_adapter("opencode")
     assert adapter is not None
+    adapter.build_command(context(model="anthropic/claude-sonnet-4-5"))
     collected = Collected()
     seen = []
-    for line in (SAMPLES / "opencode_success.jsonl").read_text().splitlines():
-        collected.absorb(adapter.parse_line(line))
+    for cost, cache_read in ((0.0123, 9000), (0.0089, 10200)):
+        collected.absorb(adapter.parse_line(json.dumps({
+            "type": "step_finish", "sessionID": "ses_1", "part": {
+                "type": "step-finish", "reason": "tool-calls", "cost": cost,
+                "tokens": {"input": 300, "output": 150, "reasoning": 20, "cache": {"read": cache_read, "write": 500}}}})))
         seen.append(collected.cost_usd)
+    thinking = adapter.parse_line('{"type":"reasoning","sessionID":"ses_1","part":{"type":"reasoning",'
+                                  '"text":"I should read the README first."}}')
+    result = adapter.finish(0, collected)
 
-    assert seen[0] is None
-    assert [round(cost, 4) for cost in dict.fromkeys(c for c in seen if c is not None)] == [0.0123, 0.0212, 0.0253]
+    assert [round(cost or 0, 4) for cost in seen] == [0.0123, 0.0212]
+    assert [(line.type, line.content) for line in thinking.logs] == [("thinking", "I should read the README first.")]
+    assert result.cost_usd == pytest.approx(0.0212)
+    assert (result.input_tokens, result.output_tokens) == (2 * 300 + 9000 + 10200 + 2 * 500, 2 * 170)
+    assert result.model == "claude-sonnet-4-5"
+
+
+def test_opencode_gateway_cost_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.example.com/v1")
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    argv = adapter.build_command(context(model=None))
+    logs, collected, result = feed(adapter, (SAMPLES / "opencode_success.jsonl").read_text().splitlines(), 0)
+
+    assert argv[argv.index("--model") + 1] == "openai-gateway/gpt-5"
+    assert collected.cost_usd is None and result.cost_usd is None
+    assert logs[-1].content == "step 4 finished (stop), cost unknown"
+    assert result.model == "gpt-5" and result.success
+
+
+@pytest.mark.parametrize(
+    ("model", "gateway_model", "argv_model"),
+    [
+        (None, "gpt-5", "openai-gateway/gpt-5"),
+        ("gpt-5-codex", "gpt-5-codex", "openai-gateway/gpt-5-codex"),
+        ("openai/gpt-5-codex", "gpt-5-codex", "openai-gateway/gpt-5-codex"),
+        ("anthropic/claude-sonnet-4-5", None, "anthropic/claude-sonnet-4-5"),
+    ],
+)
+def test_opencode_config_routes_openai_models_to_the_base_url(
+    monkeypatch: pytest.MonkeyPatch, model: str | None, gateway_model: str | None, argv_model: str
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.example.com/v1")
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    ctx = AgentContext(prompt="Fix it", max_turns=12, model=model, resume_session_id=None, binary="/opt/agent",
+                       custom_command=None, home=Path("/workspace/home"))
+    argv = adapter.build_command(ctx)
+    config = json.loads(adapter.config_files(ctx)[".config/opencode/opencode.json"])
+
+    assert argv[argv.index("--model") + 1] == argv_model
+    assert config["permission"] == "allow" and config["autoupdate"] is False and config["snapshot"] is False
+    if gateway_model is None:
+        assert "provider" not in config
+    else:
+        assert config["model"] == f"openai-gateway/{gateway_model}"
+        assert config["provider"]["openai-gateway"] == {
+            "npm": "@ai-sdk/openai", "name": "OpenAI API at OPENAI_BASE_URL",
+            "options": {"baseURL": "https://gateway.example.com/v1", "apiKey": "{env:OPENAI_API_KEY}"},
+            "models": {gateway_model: {"name": gateway_model}}}
+    assert adapter.environment(ctx)["XDG_DATA_HOME"] == "/workspace/home/.local/share"
+    assert adapter.session_dirs == (".local/share/opencode",)
+
+
+def test_opencode_without_a_gateway_leaves_providers_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    ctx = context(model=None)
+    argv = adapter.build_command(ctx)
+
+    assert "--model" not in argv
+    assert json.loads(adapter.config_files(ctx)[".config/opencode/opencode.json"]) == {
+        "permission": "allow", "autoupdate": False, "share": "disabled", "snapshot": False}
+
+
+def test_opencode_resume_moves_the_session_to_this_checkout() -> None:
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    ctx = AgentContext(prompt="-v it's fine", max_turns=12, model=None, resume_session_id="ses_1",
+                       binary="/opt/opencode", custom_command=None, work_dir=Path("/tmp/o'brien/repo"))
+    argv = adapter.build_command(ctx)
+
+    assert argv[:6] == ["sh", "-c", RESUME_SCRIPT, "opencode-resume", "/opt/opencode",
+                        "UPDATE session SET directory = '/tmp/o''brien/repo' WHERE id = 'ses_1'"]
+    assert argv[6:] == ["run", "--format", "json", "--thinking", "--auto", "--session", "ses_1",
+                        "--", "-v", "it's", "fine"]
+
+
+def test_opencode_refused_tool_is_a_permission_line() -> None:
+    logs, collected, result = replay("opencode", "opencode_rejected.jsonl", 0)
+
+    assert [(line.type, line.content) for line in logs[:2]] == [
+        ("tool_use", 'bash: {"command":"rm -rf build","description":"Run a command"}'),
+        ("permission", "bash refused: The user rejected permission to use this specific tool call."),
+    ]
+    # The runner fails a "success" with a refused tool.
+    assert collected.permission_denied == "bash: The user rejected permission to use this specific tool call."
+
+
+def test_opencode_unknown_events_are_summarised() -> None:
+    adapter = create_adapter("opencode")
+    assert adapter is not None
+    parsed = adapter.parse_line('{"type":"compaction","timestamp":1,"sessionID":"ses_1","part":{"auto":true},'
+                                '"reason":"overflow"}')
+    invalid = adapter.parse_line('{"type":"tool_use","sessionID":"ses_1","part":{"type":"tool","tool":"invalid",'
+                                 '"state":{"status":"completed","input":{"tool":"bash","error":"Model tried to call '
+                                 'unavailable tool \'bash\'."}}}}')
+
+    assert [(line.type, line.content) for line in parsed.logs + invalid.logs] == [
+        ("system", "compaction: part=…, reason=overflow"),
+        ("error", "unavailable tool bash: Model tried to call unavailable tool 'bash'."),
+    ]
 
 
 @pytest.mark.parametrize("exit_code", [0, 1])
-def test_opencode_error_event_fails_even_with_exit_zero(exit_code: int) -> None:
-    logs, _, result = replay("opencode", "opencode_error.jsonl", exit_code)
+def test_opencode_rate_limit_error_fails_even_with_exit_zero(exit_code: int) -> None:
+    logs, collected, result = replay("opencode", "opencode_error.jsonl", exit_code)
 
-    assert logs[-1].type == "error" and logs[-1].content == "APIError: Overloaded"
+    assert logs[-1].type == "error"
+    assert logs[-1].content == "APIError: Rate limit reached for requests. Please try again in 0s."
     assert not result.success and result.error_kind == "agent_error"
-    assert result.error is not None and result.error.startswith("APIError: Overloaded")
+    assert result.error is not None and result.error.startswith("APIError: Rate limit reached")
+    # The runner turns this agent_error into rate_limited.
+    assert collected.rate_limited is not None and collected.rate_limited.endswith("(HTTP 429)")
     assert result.cost_usd is None
 
 
@@ -452,16 +574,18 @@ def test_opencode_error_event_fails_even_with_exit_zero(exit_code: int) -> None:
     "line",
     [
         (SAMPLES / "opencode_auth_failure.jsonl").read_text().strip(),
-        '{"type":"error","sessionID":"s","error":{"name":"APIError","data":{"message":"Unauthorized","statusCode":401}}}',
+        '{"type":"error","sessionID":"s","error":{"name":"ProviderAuthError","data":{"providerID":"anthropic",'
+        '"message":"invalid x-api-key"}}}',
     ],
 )
 def test_opencode_auth_failure(line: str) -> None:
     adapter = create_adapter("opencode")
     assert adapter is not None
 
-    _, _, result = feed(adapter, [line], 0)
+    _, collected, result = feed(adapter, [line], 0)
+    assert collected.auth_failure is not None
     assert not result.success and result.error_kind == "auth"
-    assert result.error is not None and "ANTHROPIC_API_KEY" in result.error
+    assert result.error is not None and "OPENAI_API_KEY" in result.error
 
 
 # --- copilot -------------------------------------------------------------------------------
