@@ -97,30 +97,34 @@ class Progress:
         self.stream.flush()
 
 
-def follow(client: Client, subject: Subject, after: int, as_json: bool, keep_going: bool) -> dict[str, Any]:
-    """Prints log lines after sequence number `after`; with `keep_going`, polls until the agent is
-    done and returns the final task or run."""
+def follow(client: Client, subject: Subject, after: int, as_json: bool, keep_going: bool) -> None:
+    """Prints the log lines after sequence number `after`; with `keep_going`, polls until the agent
+    is done."""
     progress = Progress(sys.stderr)
-    while True:
-        item: dict[str, Any] = client.get(subject.path)
-        finished = item.get("state") in subject.done
-        # Read after the state: every line the agent wrote before it finished is then on the page.
-        lines = list(log_lines(client, subject.path + "/logs", after))
-        if lines:
-            progress.clear()
-        for line in lines:
-            click.echo(json.dumps(line, sort_keys=True) if as_json else log_text(line))
-            after = max(after, int(line.get("seq", after)))
-        if not keep_going:
-            return item
-        now = datetime.now(UTC)
-        if finished:
+    try:
+        while True:
+            item: dict[str, Any] = client.get(subject.path)
+            finished = item.get("state") in subject.done
+            # Read after the state: every line the agent wrote before it finished is then on the page.
+            lines = list(log_lines(client, subject.path + "/logs", after))
+            if lines:
+                progress.clear()
+            for line in lines:
+                click.echo(json.dumps(line, sort_keys=True) if as_json else log_text(line))
+                after = max(after, int(line.get("seq", after)))
+            if not keep_going:
+                return
+            now = datetime.now(UTC)
+            if finished:
+                if not as_json:
+                    progress.finish(_final(subject, item, now))
+                return
             if not as_json:
-                progress.finish(_final(subject, item, now))
-            return item
-        if not as_json:
-            progress.update(status_line(item, now, finished=False), str(item.get("state")))
-        time.sleep(POLL_S)
+                progress.update(status_line(item, now, finished=False), str(item.get("state")))
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        progress.clear()  # Ctrl-C stops following (the task goes on); "Aborted." on a clean line
+        raise
 
 
 def log_lines(client: Client, path: str, after: int) -> Iterator[dict[str, Any]]:

@@ -11,11 +11,11 @@ from .client import segment
 from .context import State, pass_state
 from .errors import NOT_FOUND, USAGE, CliError
 from .follow import Subject
-from .output import created, fields, json_option, show, table
+from .output import F, created, fields, json_option, show, table
 from .params import drop_none, json_object, params, repo_ref, text_or_stdin
 
 
-def param_options(command: Any) -> Any:
+def param_options(command: F) -> F:
     command = click.option("--params", "params_json", metavar="JSON",
                            help="Params as a JSON object (or @file).")(command)
     return click.option("--param", "param_pairs", multiple=True, metavar="NAME=VALUE",
