@@ -1,17 +1,20 @@
-"""Deployment package sizes and cold `import` times of the Lambda functions (issue 8, point 2).
+"""Each Lambda function's deployment size and cold init time (issue 8 point 2, issue 18 point 1).
 
-    make bench-packages        (or: .venv/bin/python bench/packages.py [--runs 5])
+    make bench-packages        (or: .venv/bin/python bench/packages.py [--runs 7])
 
 Packages exactly what the CDK app deploys (infra/optio_infra/packaging.py): the Chalice app's zip
-(`chalice package`, every function shares it; the kubernetes client left out) and the kubernetes
-layer. Then, from those unpacked files only (`python -S`, no site-packages), times a cold import
-the way a Lambda cold start does it (no .pyc: /var/task is read-only): `import app` as the API and
-the schedules load it, and `import app` + the kubernetes client as the launcher loads it.
+(`chalice package`, every function shares it; the kubernetes client left out), slimmed the way the
+stack slims it (packaging.slim_app_package: only the botocore models the functions call, what a cold
+start imports precompiled), and the kubernetes layer the functions that talk to the cluster get.
+Then, from those unpacked files only (`python -S`, no site-packages, no .pyc written: /var/task is
+read-only), times each function's init the way a Lambda cold start does it: the import of its
+handler. The zip as `chalice package` wrote it is timed too, for the figure before slimming.
 Prints figures; asserts nothing (timings on a shared CI box are not a test).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -26,12 +29,12 @@ sys.path.insert(0, os.path.join(ROOT, "infra"))
 sys.path.insert(0, ROOT)
 
 from optio_infra import packaging  # noqa: E402
+from optio_infra.stack import API_HANDLER, CLUSTER_KINDS, LAUNCHER_FN  # noqa: E402
 
-MB = 1024 * 1024
+MIB = 1024 * 1024
 # Lambda's limits: 50 MB zipped for a direct upload, 250 MB unzipped for function + layers.
 ZIP_LIMIT_MB, UNZIPPED_LIMIT_MB = 50, 250
-
-IMPORT_API = "import app"
+# What the launcher imports on its first invocation, on top of its init.
 IMPORT_KUBERNETES = "import kubernetes.client, chalicelib.launch.kubernetes"
 
 
@@ -48,8 +51,9 @@ def _zip_dir(src: str, dest: str) -> None:
                 z.write(full, os.path.relpath(full, src))
 
 
-def app_package(stage: str, work: str) -> tuple[str, float]:
-    """`chalice package` of the app as the stack builds it; returns the zip and how long it took."""
+def app_package(stage: str, work: str) -> tuple[str, str, float]:
+    """`chalice package` of the app as the stack builds it; returns its output dir, the zip as
+    Chalice wrote it (a copy) and how long packaging took."""
     source = packaging.chalice_source(stage)
     out = os.path.join(work, "chalice-package")
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
@@ -57,65 +61,100 @@ def app_package(stage: str, work: str) -> tuple[str, float]:
     started = time.perf_counter()
     subprocess.run([chalice, "package", "--stage", stage, out], cwd=source, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    return os.path.join(out, "deployment.zip"), time.perf_counter() - started
+    raw = os.path.join(work, "chalice-deployment.zip")
+    shutil.copy(os.path.join(out, "deployment.zip"), raw)
+    return out, raw, time.perf_counter() - started
 
 
-def cold_import(paths: list[str], runs: int) -> tuple[float, float]:
-    """Median wall times (ms), in fresh interpreters that see only `paths`, of `import app` and then,
-    in the same interpreter, of importing the kubernetes client on top (what the launcher adds)."""
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(paths),
-           "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1",
-           "POWERTOOLS_SERVICE_NAME": "optio", "OPTIO_TABLE_PREFIX": "optio-dev-",
-           "OPTIO_LAUNCHER": "kubernetes"}
-    code = (f"import time; t0 = time.perf_counter(); {IMPORT_API}; t1 = time.perf_counter(); "
-            f"{IMPORT_KUBERNETES}; t2 = time.perf_counter(); print((t1 - t0) * 1000, (t2 - t1) * 1000)")
-    api, kubernetes = [], []
+def functions(sam_path: str) -> list[tuple[str, str, str, int]]:
+    """(logical id, kind, handler, memory MB) of each function, kinds as the stack assigns them."""
+    with open(sam_path) as f:
+        resources = json.load(f)["Resources"]
+    found = []
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        events = {e["Type"] for e in (props.get("Events") or {}).values()}
+        kind = ("api" if name == API_HANDLER else "stream" if "DynamoDB" in events
+                else "schedule" if "Schedule" in events else "launcher" if name == LAUNCHER_FN else "other")
+        found.append((name, kind, props["Handler"], int(props.get("MemorySize", 128))))
+    return found
+
+
+def cold_import(paths: list[str], statement: str, runs: int, then: str = "") -> tuple[float, float]:
+    """Median wall times (ms), in fresh interpreters that see only `paths`, of `statement` and then,
+    in the same interpreter, of `then`."""
+    env = {**packaging.COLD_START_ENV, "PYTHONPATH": os.pathsep.join(paths)}
+    code = (f"import time; t0 = time.perf_counter(); {statement}; t1 = time.perf_counter(); "
+            f"{then or 'pass'}; t2 = time.perf_counter(); print((t1 - t0) * 1000, (t2 - t1) * 1000)")
+    first, second = [], []
     for _ in range(runs):
         result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True)
         if result.returncode:
             raise SystemExit(f"import failed:\n{result.stderr[-3000:]}")
-        a, k = result.stdout.strip().splitlines()[-1].split()
-        api.append(float(a))
-        kubernetes.append(float(k))
-    return statistics.median(api), statistics.median(kubernetes)
+        a, b = result.stdout.strip().splitlines()[-1].split()
+        first.append(float(a))
+        second.append(float(b))
+    return statistics.median(first), statistics.median(second)
+
+
+def _unzip(path: str, dest: str) -> str:
+    with zipfile.ZipFile(path) as z:
+        z.extractall(dest)
+    return dest
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stage", default="dev")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="optio-packages-")
     try:
-        app_zip, package_s = app_package(args.stage, work)
+        out, raw_zip, package_s = app_package(args.stage, work)
+        app_zip = os.path.join(out, "deployment.zip")
+        started = time.perf_counter()
+        packaging.slim_app_package(app_zip)
+        slim_s = time.perf_counter() - started
         started = time.perf_counter()
         layer = packaging.kubernetes_layer()
         layer_s = time.perf_counter() - started
         layer_zip = os.path.join(work, "kubernetes-layer.zip")
         _zip_dir(layer, layer_zip)
+        app_dir = _unzip(app_zip, os.path.join(work, "app"))
+        raw_dir = _unzip(raw_zip, os.path.join(work, "app-unslimmed"))
+        layer_path = os.path.join(layer, "python")
+        app_mb = os.path.getsize(app_zip) / MIB, _dir_size(app_dir) / MIB
+        layer_mb = os.path.getsize(layer_zip) / MIB, _dir_size(layer) / MIB
 
-        app_dir = os.path.join(work, "app")
-        with zipfile.ZipFile(app_zip) as z:
-            z.extractall(app_dir)
-        sizes = {
-            "app package (API, stream, schedules, launcher)": (os.path.getsize(app_zip), _dir_size(app_dir)),
-            "kubernetes layer (stream, schedules, launcher, API)": (os.path.getsize(layer_zip), _dir_size(layer)),
-        }
-        both = (sum(s[0] for s in sizes.values()), sum(s[1] for s in sizes.values()))
-
-        print(f"Lambda packages, stage {args.stage} (chalice package {package_s:.1f} s, layer {layer_s:.1f} s)")
-        print(f"  {'':54} {'zipped':>9} {'unzipped':>10}")
-        for name, (zipped, unzipped) in sizes.items():
-            print(f"  {name:54} {zipped / MB:7.1f} MB {unzipped / MB:8.1f} MB")
-        print(f"  {'the two together (a function with the layer)':54} {both[0] / MB:7.1f} MB {both[1] / MB:8.1f} MB")
+        print(f"Lambda packages, stage {args.stage} (chalice package {package_s:.1f} s, slimmed in "
+              f"{slim_s:.1f} s, layer {layer_s:.1f} s), MiB")
+        print(f"  {'':44} {'zipped':>7} {'unzipped':>9}")
+        print(f"  {'app package as chalice packages it (before)':44} {os.path.getsize(raw_zip) / MIB:7.1f} "
+              f"{_dir_size(raw_dir) / MIB:9.1f}")
+        print(f"  {'app package, slimmed (deployed)':44} {app_mb[0]:7.1f} {app_mb[1]:9.1f}")
+        print(f"  {'kubernetes layer':44} {layer_mb[0]:7.1f} {layer_mb[1]:9.1f}")
         print(f"  limits: {ZIP_LIMIT_MB} MB zipped upload, {UNZIPPED_LIMIT_MB} MB unzipped with layers")
 
-        api_ms, kubernetes_ms = cold_import([app_dir, os.path.join(layer, "python")], args.runs)
-        print(f"Cold import, median of {args.runs} fresh interpreters, no .pyc (Python {sys.version.split()[0]})")
-        print(f"  {IMPORT_API!r:62} {api_ms:7.0f} ms  (API, stream, schedules)")
-        print(f"  {'then ' + repr(IMPORT_KUBERNETES):62} {kubernetes_ms:7.0f} ms  (the launcher, on top)")
-        print(f"  {'app with the kubernetes client':62} {api_ms + kubernetes_ms:7.0f} ms")
+        print(f"Per function: deployed size and init (import of its handler in a fresh interpreter that "
+              f"sees only the package, no .pyc written), median of {args.runs}, Python {sys.version.split()[0]}")
+        print(f"  {'function':12} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8}")
+        for name, kind, handler, memory in functions(os.path.join(out, "sam.json")):
+            with_layer = kind in CLUSTER_KINDS
+            module, attribute = handler.rsplit(".", 1)
+            paths = [app_dir, layer_path] if with_layer else [app_dir]
+            init_ms, _ = cold_import(paths, f"from {module} import {attribute}", args.runs)
+            zipped = app_mb[0] + (layer_mb[0] if with_layer else 0)
+            unzipped = app_mb[1] + (layer_mb[1] if with_layer else 0)
+            print(f"  {name:12} {kind:9} {memory:>4} MB {'yes' if with_layer else 'no':>6} {zipped:6.1f} MiB "
+                  f"{unzipped:5.1f} MiB {init_ms:5.0f} ms")
+        _, kubernetes_ms = cold_import([app_dir, layer_path], "import app", args.runs, IMPORT_KUBERNETES)
+        print(f"  the launcher's first invocation adds {IMPORT_KUBERNETES!r}: {kubernetes_ms:.0f} ms")
+        before_ms, _ = cold_import([raw_dir], "import app", args.runs)
+        print(f"  before slimming (the zip as chalice packages it, nothing precompiled): 'import app' "
+              f"{before_ms:.0f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
