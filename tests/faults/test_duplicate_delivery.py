@@ -110,3 +110,14 @@ def test_the_same_merge_under_two_delivery_ids_at_once(github_mode: LocalMode, f
     # Whichever came second found the task moving or done: it acted on it or found nothing to do.
     assert {tuple(a.json()["acted"]) for a in answers} <= {(task["id"],), ()}
     completed_once(github_mode, fake, task["id"], about)
+
+
+def test_duplicate_delivery_sequential(github_mode: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
+    task, about = merged_pr_task(github_mode, fake, remotes)
+    delivery = str(uuid.uuid4())
+    [first] = deliver_at_once(github_mode, about["payload"], [delivery])
+    assert first.status_code == 200 and first.json()["acted"] == [task["id"]]
+    for _ in range(2):
+        [again] = deliver_at_once(github_mode, about["payload"], [delivery])
+        assert again.status_code == 200 and again.json()["duplicate"] is True
+    completed_once(github_mode, fake, task["id"], about)
