@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: dev test unit lint typecheck bench clean java browser netns agents screenshots infra deploy destroy bench-packages
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade 'pip<26.3'
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e .

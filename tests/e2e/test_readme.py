@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from chalicelib.settings import VARIABLES
@@ -20,9 +21,9 @@ def script(name: str) -> str:
     return "\n".join(blocks)
 
 
-def run(local_mode: LocalMode, tmp_path: Path, *names: str) -> str:
+def run(local_mode: LocalMode, tmp_path: Path, *names: str, **extra: str) -> str:
     env = {**os.environ, "OPTIO": local_mode.url, "TOKEN": local_mode.token,
-           "DEMO": str(tmp_path / "demo")}
+           "DEMO": str(tmp_path / "demo"), **extra}
     source = "set -euo pipefail\n" + "\n".join(script(name) for name in names)
     result = subprocess.run(["bash", "-c", source], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=180)
@@ -50,3 +51,13 @@ def test_the_scheduled_examples_run_as_written(local_mode: LocalMode, tmp_path: 
     assert report_prompt == ("Analyze the dependency list for optio and produce a security report. "
                              "Focus on: CVEs, outdated packages, license issues")
     assert outcome == "report: completed"
+
+
+def test_the_command_line_examples_run_as_written(local_mode: LocalMode, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()  # the CLI's profiles, not the user's
+    output = run(local_mode, tmp_path, "tour", "cli", HOME=str(home),
+                 PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cli = output.split("optio: Add a greeting", 1)[1]
+    assert "Done: the change is in place." in cli and "resume: exit 3" in cli
+    assert "T06:00:00.000Z" in cli and "Patch high-severity advisories" in cli and "SIGNING_KEY" in cli
