@@ -415,7 +415,8 @@ def test_gemini_without_result_fails() -> None:
 
 
 def test_opencode_success(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without a gateway the cost is OpenCode's own (here $0: the recording's model had no price).
+    # Without a gateway the cost is OpenCode's own (the recording's model was priced at $2.50 and
+    # $10 per million input and output tokens).
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     logs, _, result = replay("opencode", "opencode_success.jsonl", 0)
 
@@ -427,13 +428,13 @@ def test_opencode_success(monkeypatch: pytest.MonkeyPatch) -> None:
     assert logs[5].content == "Success. Updated the following files:\nA USAGE.md"
     assert logs[7].content.startswith("exit 254: npm error code ENOENT")
     assert logs[10].content == "read failed: File not found: /workspace/repo/CHANGELOG.md"
-    assert logs[3].content == "step 1 finished (tool-calls), $0.0000 so far"
-    assert logs[-1].content == "step 4 finished (stop), $0.0000 so far"
+    assert logs[3].content == "step 1 finished (tool-calls), $0.0058 so far"
+    assert logs[-1].content == "step 4 finished (stop), $0.0253 so far"
     assert result.success
     assert result.summary == "Added USAGE.md. `npm test` is not available here, so I could not run the tests."
-    assert result.cost_usd == 0.0
-    assert (result.input_tokens, result.output_tokens) == (1200 + 1400 + 1450 + 1500, 80 + 40 + 30 + 20)
-    assert result.session_id == "ses_dc9aa5197ffekynCwW3lkr478F"
+    assert result.cost_usd == pytest.approx(0.0253)
+    assert (result.input_tokens, result.output_tokens) == (2000 + 2300 + 2490 + 2650, 80 + 40 + 30 + 20)
+    assert result.session_id == "ses_dc9a764b5ffeB24uGo9lvn0VRb"
 
 
 def test_opencode_counts_cached_and_reasoning_tokens_and_the_running_cost() -> None:
