@@ -41,10 +41,6 @@ class PodRunningCluster(FakeKubernetes):
             elif manifest.get("kind") == "Secret":
                 self.secrets[(meta.get("namespace", "default"), meta["name"])] = manifest
 
-    def runner_log(self, job_name: str) -> str:
-        path = self.work_dir / job_name / "runner.log"
-        return path.read_text() if path.exists() else ""
-
     def stop(self) -> None:
         with self.lock:
             running = list(self.processes.values())

@@ -126,6 +126,7 @@ def test_a_cron_trigger_fires_through_the_scheduled_function(deployed: Deploymen
     assert finished_run(deployed, runs[0]["id"])["state"] == "completed"
     [fired] = client.ok("GET", f"/api/tasks/{config_id}/triggers")["items"]
     assert fired["lastFiredAt"] is not None and fired["nextFireAt"] > due
+    assert deployed.errors == []  # no scheduled invocation of any function failed so far
 
 
 def test_cancel_stops_the_running_agent(deployed: Deployment) -> None:
