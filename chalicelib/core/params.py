@@ -42,3 +42,12 @@ def check_params(schema: Mapping[str, Any] | None, params: Any) -> tuple[dict[st
         for p in validate(schema, filled)
     ]
     return filled, problems
+
+
+def constant_params_problems(schema: Mapping[str, Any] | None, constants: Mapping[str, Any]) -> list[FieldProblem]:
+    """What refuses a schedule's constant params (`config.paramMapping`) against the config's
+    schema once its defaults are filled: a schedule fires with nobody to answer a 400, so a
+    required param still missing, or a constant of the wrong type, is refused when the trigger is
+    made. Fields are named `config.paramMapping.<path>`."""
+    _, problems = check_params(schema, dict(constants))
+    return [FieldProblem("config.paramMapping" + p.field.removeprefix("params"), p.problem) for p in problems]

@@ -337,7 +337,11 @@ TRIGGER_CONFIGS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["cronExpression"],
         "additionalProperties": False,
-        "properties": {"cronExpression": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "properties": {
+            "cronExpression": {"type": "string", "minLength": 1, "maxLength": 200},
+            # Constant params of every firing (a schedule has no payload to map from).
+            "paramMapping": {"type": "object", "maxProperties": 100},
+        },
     },
     "webhook": {
         "type": "object",

@@ -10,7 +10,7 @@ from chalicelib.core.schemas import AGENT_ALIASES, BLUEPRINT_CREATE, BLUEPRINT_P
 from chalicelib.core.templates import render
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import configs, templates
-from chalicelib.store.models import TaskConfigModel, TaskModel, WorkflowRunModel
+from chalicelib.store.models import TaskConfigModel, TaskModel, TemplateModel, WorkflowRunModel
 
 from .clock import utcnow
 from .standalone import run_standalone
@@ -62,6 +62,23 @@ def delete_blueprint(config: TaskConfigModel) -> None:
     configs.delete(config)
 
 
+def _schema_of(config: TaskConfigModel, template: TemplateModel | None) -> dict[str, Any] | None:
+    """A blueprint's own paramsSchema, else its linked template's."""
+    if config.paramsSchema is not None:
+        return dict(config.paramsSchema)
+    return dict(template.paramsSchema) if template is not None and template.paramsSchema is not None else None
+
+
+def params_schema(config: TaskConfigModel) -> dict[str, Any] | None:
+    """The schema a run of `config` checks its params against."""
+    if config.type == "standalone" or config.paramsSchema is not None or not config.promptTemplateId:
+        return dict(config.paramsSchema) if config.paramsSchema is not None else None
+    try:
+        return _schema_of(config, templates.get(config.promptTemplateId))
+    except NotFound:
+        return None  # the template is gone: the run itself will say so
+
+
 def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None) -> TaskModel:
     """A repo task from `config`, its title and prompt rendered with `params` (checked against the
     paramsSchema, defaults filled). `trigger` names what fired it, kept in the task's metadata."""
@@ -70,9 +87,7 @@ def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, An
             FieldProblem("enabled", "the blueprint is disabled; enable it to run it")])
     template = templates.get(config.promptTemplateId) if config.promptTemplateId else None
     prompt = config.prompt or (template.prompt if template else "")
-    schema = config.paramsSchema if config.paramsSchema is not None else (
-        template.paramsSchema if template else None)
-    filled = checked_params(schema, params)
+    filled = checked_params(_schema_of(config, template), params)
     metadata: dict[str, Any] = {"taskConfigId": config.id, "triggerParams": filled}
     if trigger:
         metadata["trigger"] = dict(trigger)

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.core.cron import cron_problem, decide, next_fire_time
 from chalicelib.core.hooks import mapping_problems
+from chalicelib.core.params import constant_params_problems
 from chalicelib.core.schemas import TRIGGER_CONFIGS, TRIGGER_CREATE, TRIGGER_PATCH
 from chalicelib.core.tickets import Ticket, trigger_params, trigger_wants
 from chalicelib.core.timefmt import iso, parse_iso
@@ -19,7 +20,7 @@ from chalicelib.store import claims, configs, triggers
 from chalicelib.store.models import TaskConfigModel, TriggerModel
 
 from .clock import utcnow
-from .configs import run_config
+from .configs import params_schema, run_config
 from .validation import require_valid
 
 
@@ -27,7 +28,7 @@ def _invalid(problems: list[FieldProblem]) -> ValidationFailed:
     return ValidationFailed(f"invalid trigger: {', '.join(p.field for p in problems)}", problems)
 
 
-def checked_config(trigger_type: str, config: Any) -> dict[str, Any]:
+def checked_config(target: TaskConfigModel, trigger_type: str, config: Any) -> dict[str, Any]:
     """The trigger's `config`, or the 400 naming what is wrong with it; nothing is stored then."""
     problems = [FieldProblem("config" if p.field == "body" else f"config.{p.field}", p.problem)
                 for p in validate(TRIGGER_CONFIGS[trigger_type], config)]
@@ -37,6 +38,9 @@ def checked_config(trigger_type: str, config: Any) -> dict[str, Any]:
         problem = cron_problem(config["cronExpression"])
         if problem:
             raise _invalid([FieldProblem("config.cronExpression", problem)])
+        problems = constant_params_problems(params_schema(target), config.get("paramMapping") or {})
+        if problems:
+            raise _invalid(problems)
     if trigger_type == "webhook":
         problems = mapping_problems(config.get("paramMapping") or {})
         if problems:
@@ -50,7 +54,7 @@ def _first_fire(trigger_type: str, config: Mapping[str, Any], now: datetime) -> 
 
 def create_trigger(target: TaskConfigModel, body: Any) -> TriggerModel:
     given = require_valid(TRIGGER_CREATE, body)
-    config = checked_config(given["type"], given["config"])
+    config = checked_config(target, given["type"], given["config"])
     now = utcnow()
     return triggers.create({
         "id": str(uuid.uuid4()), "targetId": target.id, "type": given["type"], "config": config,
@@ -72,7 +76,7 @@ def update_trigger(target: TaskConfigModel, trigger_id: str, body: Any) -> Trigg
     trigger = trigger_of(target, trigger_id)
     changes: dict[str, Any] = {}
     if "config" in given:
-        config = checked_config(trigger.type, given["config"])
+        config = checked_config(target, trigger.type, given["config"])
         if trigger.type == "webhook" and config["path"] != trigger.config["path"]:
             raise _invalid([FieldProblem("config.path", "cannot change; delete the trigger and create another")])
         changes["config"] = config
@@ -124,7 +128,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
             continue  # another tick took this due time, or the trigger changed meanwhile
         if not fire or config is None:
             continue  # paused: the time moves on, nothing runs
-        if _fire(config, trigger, {}, {"dueAt": expected}) is not None:
+        if _fire(config, trigger, trigger.config.get("paramMapping") or {}, {"dueAt": expected}) is not None:
             fired += 1
     return {"due": seen, "fired": fired}
 

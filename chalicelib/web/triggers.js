@@ -1,5 +1,6 @@
 // Triggers (SPEC §7): the fields of a new one (schedule, webhook or ticket, each with its config),
 // shared by New Task and the scheduled task's page, and how one reads in a list.
+import { ApiError } from "./api.js";
 import { field, h, select, when } from "./dom.js";
 
 // The seeds' presets; cron is five fields, in UTC.
@@ -18,6 +19,7 @@ export function triggerFields(idPrefix = "t") {
   const type = named(select("triggerType", [["schedule", "Schedule (cron)"], ["webhook", "Webhook"], ["ticket", "Ticket"]], "schedule"));
   const preset = named(select("cronPreset", [...CRON_PRESETS, ["", "Custom…"]], CRON_PRESETS[1][0]));
   const cron = named(h("input", { name: "config.cronExpression", value: CRON_PRESETS[1][0], autocomplete: "off", spellcheck: "false" }));
+  const params = named(h("textarea", { name: "config.paramMapping", rows: 3, spellcheck: "false", placeholder: '{"REPO_NAME": "optio"}' }));
   const path = named(h("input", { name: "config.path", autocomplete: "off", placeholder: "sentry-to-task" }));
   const secret = named(h("input", { name: "config.secret", type: "password", autocomplete: "off" }));
   const source = named(select("config.source", TICKET_SOURCES, "github"));
@@ -26,7 +28,8 @@ export function triggerFields(idPrefix = "t") {
   cron.addEventListener("input", () => { preset.value = CRON_PRESETS.some(([c]) => c === cron.value.trim()) ? cron.value.trim() : ""; });
   const groups = {
     schedule: h("div", { class: "field-group" }, field("Repeat", preset),
-      field("Cron expression", cron, "Five fields, in UTC: minute, hour, day of month, month, day of week.")),
+      field("Cron expression", cron, "Five fields, in UTC: minute, hour, day of month, month, day of week."),
+      field("Params (optional)", params, "A JSON object: the params of every run, checked against the parameter schema now.")),
     webhook: h("div", { class: "field-group" }, field("Webhook path", path, "External systems POST to /api/hooks/<path>; the body becomes the run's params."),
       field("Signing secret (optional)", secret, "When set, requests must carry X-Optio-Signature: the HMAC-SHA256 of the body.")),
     ticket: h("div", { class: "field-group" }, field("Ticket source", source),
@@ -41,7 +44,18 @@ export function triggerFields(idPrefix = "t") {
     element,
     type,
     value() {
-      if (type.value === "schedule") return { type: "schedule", config: { cronExpression: cron.value.trim() } };
+      if (type.value === "schedule") {
+        const config = { cronExpression: cron.value.trim() };
+        if (params.value.trim()) {
+          try {
+            config.paramMapping = JSON.parse(params.value);
+          } catch {
+            // Named like the API's own problem, so it lands next to the field.
+            throw new ApiError(400, { error: "invalid request", details: [{ field: "config.paramMapping", problem: "is not valid JSON" }] });
+          }
+        }
+        return { type: "schedule", config };
+      }
       if (type.value === "webhook") {
         const config = { path: path.value.trim() };
         if (secret.value) config.secret = secret.value;
@@ -67,7 +81,8 @@ export function describeTrigger(trigger) {
   const config = trigger.config ?? {};
   if (trigger.type === "schedule") {
     const preset = CRON_PRESETS.find(([cron]) => cron === config.cronExpression);
-    return `Schedule: cron ${config.cronExpression}${preset ? ` · ${preset[1].charAt(0).toLowerCase()}${preset[1].slice(1)}` : " (UTC)"}`;
+    const given = Object.entries(config.paramMapping ?? {}).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+    return `Schedule: cron ${config.cronExpression}${preset ? ` · ${preset[1].charAt(0).toLowerCase()}${preset[1].slice(1)}` : " (UTC)"}${given.length ? ` · params ${given.join(", ")}` : ""}`;
   }
   if (trigger.type === "webhook") return `Webhook: POST /api/hooks/${config.path}${config.hasSecret ? " (signed)" : ""}`;
   const labels = config.labels?.length ? ` labelled ${config.labels.join(", ")}` : "";

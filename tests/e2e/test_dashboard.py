@@ -286,17 +286,22 @@ def test_a_schedule_is_created_from_the_form_and_a_bad_cron_is_reported_next_to_
     assert not [c for c in mode.api.ok("GET", "/api/tasks?type=repo-blueprint")["items"] if c["name"] == "Weekday tidy"]
     page.get_by_label("Repeat").select_option(label="Weekdays at 9 AM (UTC)")
     expect(page.get_by_label("Cron expression")).to_have_value("0 9 * * 1-5")
+    page.get_by_label("Params (optional)").fill("AREA=docs")
+    page.get_by_role("button", name="Create Schedule").click()
+    expect(page.locator('[data-error-for="config.paramMapping"]')).to_have_text("is not valid JSON")
+    page.get_by_label("Params (optional)").fill('{"AREA": "docs"}')
     screenshot(page, "task-new-schedule", full_page=True)
     page.get_by_role("button", name="Create Schedule").click()
     page.wait_for_url("**/tasks/scheduled/*-*")
     config_id = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("heading", name="Weekday tidy")).to_be_visible()
-    expect(page.locator(".triggers")).to_contain_text("cron 0 9 * * 1-5")
+    expect(page.locator(".triggers")).to_contain_text('cron 0 9 * * 1-5 · weekdays at 9 AM (UTC) · params AREA="docs"')
     config = mode.api.task(config_id)
     assert (config["type"], config["title"], config["repoId"], config["repoBranch"]) == (
         "repo-blueprint", "Tidy the docs", repo["id"], "main")
     [trigger] = mode.api.ok("GET", f"/api/tasks/{config_id}/triggers")["items"]
-    assert trigger["config"] == {"cronExpression": "0 9 * * 1-5"} and trigger["enabled"] is True
+    assert trigger["config"] == {"cronExpression": "0 9 * * 1-5", "paramMapping": {"AREA": "docs"}}
+    assert trigger["enabled"] is True
     # Its page adds the other kinds: a signed webhook and a ticket trigger with labels.
     hook = f"tidy-{uuid.uuid4().hex[:6]}"
     page.get_by_text("Add a trigger").click()

@@ -98,3 +98,57 @@ def test_a_webhook_on_a_standalone_task_creates_a_workflow_run(api: Api, anonymo
     assert response.status_code == 202, response.text
     run = api.ok("GET", f"/api/workflow-runs/{response.json()['runId']}")
     assert run["prompt"] == "Report on api: CVEs" and run["triggerParams"] == {"REPO_NAME": "api", "FOCUS": "CVEs"}
+
+
+# The standalone seed's own examples, verbatim: the task, then its weekly schedule with a constant param.
+SEED_TASK: dict[str, Any] = {
+    "type": "standalone",
+    "name": "Weekly Security Report",
+    "description": "Scans dependencies and generates a vulnerability summary",
+    "agentRuntime": "claude-code",
+    "model": "sonnet",
+    "promptTemplate": "Analyze the dependency list for {{REPO_NAME}} and produce a security report. "
+                      "Focus on: {{FOCUS_AREAS}}",
+    "paramsSchema": {
+        "type": "object",
+        "properties": {
+            "REPO_NAME": {"type": "string"},
+            "FOCUS_AREAS": {"type": "string", "default": "CVEs, outdated packages, license issues"},
+        },
+        "required": ["REPO_NAME"],
+    },
+    "maxTurns": 20,
+    "maxRetries": 2,
+    "maxConcurrent": 1,
+}
+SEED_SCHEDULE: dict[str, Any] = {
+    "type": "schedule",
+    "config": {
+        "cronExpression": "0 9 * * 1",
+        "paramMapping": {
+            "REPO_NAME": "optio",
+        },
+    },
+}
+
+
+def test_the_seeds_schedule_with_constant_params_is_taken_and_checked_against_the_schema(api: Api) -> None:
+    task = api.ok("POST", "/api/tasks", SEED_TASK, status=201)
+    trigger = api.ok("POST", f"/api/tasks/{task['id']}/triggers", SEED_SCHEDULE, status=201)
+    assert trigger["config"] == SEED_SCHEDULE["config"] and trigger["nextFireAt"]
+    # Every field the schedule could never fire validly with is named, at creation and on change.
+    other = api.ok("POST", "/api/tasks", {**SEED_TASK, "name": f"report-{uuid.uuid4().hex[:8]}"}, status=201)
+    path = f"/api/tasks/{other['id']}/triggers"
+    assert fields(api.post(path, {"type": "schedule", "config": {"cronExpression": "0 9 * * 1"}})) == [
+        "config.paramMapping.REPO_NAME"]
+    assert sorted(fields(api.post(path, {"type": "schedule", "config": {
+        "cronExpression": "0 9 * * 1", "paramMapping": {"FOCUS_AREAS": 7}}}))) == [
+        "config.paramMapping.FOCUS_AREAS", "config.paramMapping.REPO_NAME"]
+    assert fields(api.post(path, {"type": "schedule", "config": {
+        "cronExpression": "0 9 * * 1", "paramMapping": "optio"}})) == ["config.paramMapping"]
+    assert api.ok("GET", path)["items"] == []
+    changed = api.request("PATCH", f"/api/tasks/{task['id']}/triggers/{trigger['id']}",
+                          json={"config": {"cronExpression": "0 9 * * 1", "paramMapping": {}}})
+    assert fields(changed) == ["config.paramMapping.REPO_NAME"]
+    [kept] = api.ok("GET", f"/api/tasks/{task['id']}/triggers")["items"]
+    assert kept["config"] == SEED_SCHEDULE["config"]

@@ -257,3 +257,17 @@ def test_paused_configs_and_triggers_do_not_fire(local_repo: str) -> None:
     triggers.update(triggers.get(trigger_id), {"nextFireAt": iso(T)}, T)
     trigger_actions.tick(T + timedelta(minutes=1))
     assert firings(config_id) == 0
+
+
+def test_a_schedule_fires_with_its_constant_params_and_the_schemas_defaults(local_repo: str) -> None:
+    config = config_actions.create_blueprint({
+        "type": "repo-blueprint", "name": "weekly", "title": "Audit {{AREA}}", "prompt": "audit {{AREA}} for {{WHAT}}",
+        "repoId": local_repo, "paramsSchema": {"type": "object", "required": ["AREA"], "properties": {
+            "AREA": {"type": "string"}, "WHAT": {"type": "string", "default": "CVEs"}}}})
+    trigger = trigger_actions.create_trigger(config, {"type": "schedule", "config": {
+        "cronExpression": "0 9 * * 1", "paramMapping": {"AREA": "docs"}}})
+    triggers.update(trigger, {"nextFireAt": iso(T)}, T)
+    trigger_actions.tick(T)
+    [run] = configs.runs(config.id, 10, None).items
+    assert (run.title, run.prompt) == ("Audit docs", "audit docs for CVEs")
+    assert run.metadata["triggerParams"] == {"AREA": "docs", "WHAT": "CVEs"}

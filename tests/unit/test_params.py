@@ -1,5 +1,7 @@
 """Run params: `default`s filled in, then checked against the paramsSchema."""
-from chalicelib.core.params import check_params, with_defaults
+import pytest
+
+from chalicelib.core.params import check_params, constant_params_problems, with_defaults
 
 _SCHEMA = {
     "type": "object",
@@ -52,3 +54,16 @@ def test_params_that_are_not_an_object_are_refused() -> None:
     assert [p.field for p in problems] == ["params"]
     _, problems = check_params({"type": "object", "minProperties": 1}, {})
     assert [p.field for p in problems] == ["params"]
+
+
+@pytest.mark.parametrize("schema,constants,fields", [
+    (_SCHEMA, {"pkg": "numpy"}, []),
+    (_SCHEMA, {}, ["config.paramMapping.pkg"]),
+    (_SCHEMA, {"pkg": "a", "opts": {"dry": "no"}}, ["config.paramMapping.opts.dry"]),
+    (_SCHEMA, {"pkg": "a", "extra": 1}, ["config.paramMapping.extra"]),
+    ({"type": "object", "minProperties": 1}, {}, ["config.paramMapping"]),
+    (None, {"anything": [1]}, []),
+])
+def test_a_schedules_constant_params_are_named_under_its_param_mapping(
+        schema: dict[str, object] | None, constants: dict[str, object], fields: list[str]) -> None:
+    assert sorted(p.field for p in constant_params_problems(schema, constants)) == fields
