@@ -2,6 +2,7 @@
 assigning one to Optio (one task per issue, claimed with a conditional put)."""
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -19,6 +20,9 @@ from .tasks import create_task
 from .validation import require_valid
 
 ISSUE_STATES = ("open", "closed", "all")
+# A claim's task is written right after the claim (a few DynamoDB writes); past this, give up.
+CLAIMED_TASK_WAIT_S = 5.0
+CLAIMED_TASK_POLL_S = 0.05
 
 
 def _forge() -> Forge:
@@ -99,7 +103,7 @@ def assign(body: Any) -> tuple[TaskModel, bool]:
     key = issue_key(repo.id, number)
     existing = claims.holder(key)
     if existing is not None:
-        return tasks.get(existing), False
+        return _claimed_task(key, existing), False
     forge = _forge()
     try:
         issue = _call("reading the issue", lambda: _issue(forge, full_name, number))
@@ -110,7 +114,7 @@ def assign(body: Any) -> tuple[TaskModel, bool]:
     task_id = str(uuid.uuid4())
     holder = claims.claim(key, task_id, utcnow())
     if holder is not None:
-        return tasks.get(holder), False
+        return _claimed_task(key, holder), False
     task_body: dict[str, Any] = {
         "title": title[:200], "repoId": repo.id,
         "prompt": issue_prompt(title, issue.body, issue.html_url, comments),
@@ -125,6 +129,22 @@ def assign(body: Any) -> tuple[TaskModel, bool]:
         raise
     announce(forge, full_name, number, task)
     return task, True
+
+
+def _claimed_task(key: str, holder: str) -> TaskModel:
+    """The task of a claim another request made: a sync or a webhook that claimed the issue first
+    writes its task a moment later, so its row is waited for, not reported missing."""
+    deadline = time.monotonic() + CLAIMED_TASK_WAIT_S
+    while True:
+        try:
+            return tasks.get(holder)
+        except NotFound:
+            pass
+        if claims.holder(key) != holder or time.monotonic() > deadline:
+            # Released (its creation failed) or still not written: nothing to return yet.
+            raise Conflict("the issue's task is being created by another request; try again",
+                           taskId=holder) from None
+        time.sleep(CLAIMED_TASK_POLL_S)
 
 
 class _Missing(Exception):

@@ -8,7 +8,6 @@ import hmac
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +16,11 @@ import requests
 
 from tests.fakes.github_api import FakeGitHub
 from tests.support.gitrepo import make_bare_repo
-from tests.support.localmode import LocalMode, start_local_mode
+from tests.support.localmode import LocalMode
+
+from .conftest import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.xdist_group("faults-duplicate-delivery")
-WEBHOOK_SECRET = "whsec-faults"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGitHub]:
-    server = FakeGitHub().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def remotes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("remotes")
-
-
-@pytest.fixture(scope="module")
-def github_mode(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, remotes: Path) -> Iterator[LocalMode]:
-    # A watcher that never looks during the test: only the deliveries can complete the task.
-    mode = start_local_mode(tmp_path_factory.mktemp("duplicate"), OPTIO_GITHUB_API_URL=fake.url,
-                            OPTIO_PR_WATCH_INTERVAL="3600000", GIT_CONFIG_COUNT="1",
-                            GIT_CONFIG_KEY_0=f"url.file://{remotes}/.insteadOf",
-                            GIT_CONFIG_VALUE_0="https://github.com/")
-    mode.api.ok("PUT", "/api/secrets/GITHUB_TOKEN", {"value": fake.token}, status=201)
-    mode.api.ok("PUT", "/api/secrets/GITHUB_WEBHOOK_SECRET", {"value": WEBHOOK_SECRET}, status=201)
-    yield mode
-    mode.stop()
 
 
 def merged_pr_task(mode: LocalMode, fake: FakeGitHub, remotes: Path) -> tuple[dict[str, Any], dict[str, Any]]:
