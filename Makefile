@@ -95,9 +95,14 @@ test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) java browser netns infra
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/runner -q
 
-bench: $(VENV)/.installed $(DDB_STAMP) java
+# Issue 18's figures: launch path and overhead against a bare baseline, triggers, cost per task,
+# scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv).
+bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/spine.py
 	$(PY) bench/triggers.py
+	$(PY) bench/cost.py
+	$(PY) bench/scale.py
+	$(PY) bench/packages.py
 
 # The browser tests save every page they visit; the README shows these copies.
 screenshots:
