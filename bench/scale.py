@@ -184,7 +184,7 @@ def throughput(tmp: Path, endpoint: str, prefix: str, tasks: int, limit: int) ->
             continue
         agent = agents[task["id"]]
         slot = next(at(e["at"]) for e in events[task["id"]] if e["to"] == "provisioning")
-        overhead.append(at(task["completedAt"]) - slot - (agent["end"] - agent["start"]))
+        overhead.append(at(task["completedAt"]) - slot - (agent["end"] - agent["created"]))
     failed = sum(1 for t in done if t["state"] != "completed")
     print(f"{tasks} tasks through local mode, limit {limit}: {len(done) - failed} completed, {failed} failed, "
           f"wall {wall:.0f} s ({tasks / wall:.1f} tasks/s)")

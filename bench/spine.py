@@ -1,7 +1,8 @@
 """Benchmark of the spine: how much time Optio itself adds around an agent run.
 
 Starts local mode (embedded DynamoDB Local, the local launcher, the real runner) in a subprocess,
-creates N tasks at once with an instant stand-in agent, and prints p50/p95 of
+creates N tasks at once with an instant stand-in agent, and prints p50/p95 of (an agent "started"
+when the runner created its process; bench/timed_agent reads that from /proc)
   - created -> agent process started, and
   - slot taken (provisioning) -> agent process started (the launch path), and
   - created -> completed, minus the agent's own run time and the wait for a free slot (the
@@ -86,14 +87,16 @@ def bare_runs(repo: Path, tasks: int, concurrency: int, work: Path, name: str) -
 STEPS = (("launch, runner start, `started` report", "running"),
          ("clone and checkout", "on "),
          ("setup, agent environment", "starting agent"),
-         ("agent process start", "agent"))
+         ("agent process created", "created"),
+         ("(the stand-in's own interpreter start, not counted)", "agent"))
 
 
-def launch_breakdown(api: Api, task_id: str, slot: float, agent_start: float) -> list[float]:
+def launch_breakdown(api: Api, task_id: str, slot: float, agent: dict[str, float]) -> list[float]:
     """Seconds of each of STEPS for one task, from the slot to the agent's first instruction."""
     events = api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
     logs = api.ok("GET", f"/api/tasks/{task_id}/logs?limit=200")["items"]
-    marks = {"running": next(at(e["at"]) for e in events if e["to"] == "running"), "agent": agent_start}
+    marks = {"running": next(at(e["at"]) for e in events if e["to"] == "running"),
+             "created": agent["created"], "agent": agent["start"]}
     for prefix in ("on ", "starting agent"):
         marks[prefix] = next(at(line["at"]) for line in logs
                              if line["type"] == "system" and line["content"].startswith(prefix))
@@ -149,7 +152,7 @@ def main() -> None:
         for line in times_file.read_text().splitlines():
             record = json.loads(line)
             agents[Path(record["cwd"]).parent.name.rsplit("-", 1)[0]] = record
-        steps = [launch_breakdown(mode.api, i, slot_taken[i], agents[i]["start"]) for i in ids]
+        steps = [launch_breakdown(mode.api, i, slot_taken[i], agents[i]) for i in ids]
     finally:
         mode.stop()
 
@@ -158,10 +161,10 @@ def main() -> None:
         agent = agents[str(task["id"])]
         created = at(str(task["createdAt"]))
         queued_for_slot = slot_taken[str(task["id"])] - created
-        to_start.append(agent["start"] - created)
-        launch.append(agent["start"] - slot_taken[str(task["id"])])
+        to_start.append(agent["created"] - created)
+        launch.append(agent["created"] - slot_taken[str(task["id"])])
         in_optio.append(at(str(task["completedAt"])) - created - queued_for_slot)
-        overhead.append(in_optio[-1] - (agent["end"] - agent["start"]))
+        overhead.append(in_optio[-1] - (agent["end"] - agent["created"]))
     bare += bare_runs(bare_repo, args.tasks, args.concurrency, tmp, "after")
     failed = sum(1 for t in tasks if t["state"] != "completed")
     print(f"tasks: {args.tasks} (concurrency {args.concurrency}), failed: {failed}, wall: {wall:.1f} s")
