@@ -20,8 +20,55 @@ FAILING_OUTPUT_MAX = 2000
 
 @dataclass(frozen=True)
 class FailingCheck:
+    """A failing check run (its output), or a failing commit status (its description, and the
+    target URL where its CI shows the details)."""
+
     name: str
     output: str = ""
+    url: str = ""
+
+
+# Check runs' conclusions that fail; commit statuses' states that fail.
+FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
+FAILED_STATUS_STATES = frozenset({"failure", "error"})
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    name: str
+    status: str  # queued | in_progress | completed (and GitHub's waiting, requested, pending)
+    conclusion: str | None
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    context: str
+    state: str  # error | failure | pending | success
+    description: str = ""
+    target_url: str = ""
+
+
+def ci_verdict(runs: list[CheckRun], combined_state: str | None,
+               statuses: list[CommitStatus]) -> tuple[str, tuple[FailingCheck, ...]]:
+    """What CI says of a commit, from its check runs and its combined commit status together:
+    failing when either fails, pending while either runs, passing when something reported and
+    all passed, none when nothing reported. `combined_state` is None when the commit has no
+    statuses (GitHub then says `pending`, which would wait forever); it covers every context
+    even when `statuses` holds only the first page of them."""
+    failing = [FailingCheck(run.name, run.output) for run in runs
+               if run.status == "completed" and run.conclusion in FAILED_CONCLUSIONS]
+    failing += [FailingCheck(status.context, status.description, status.target_url) for status in statuses
+                if status.state in FAILED_STATUS_STATES]
+    if combined_state in FAILED_STATUS_STATES and not any(s.state in FAILED_STATUS_STATES for s in statuses):
+        failing.append(FailingCheck("commit status", f"the combined status is {combined_state}"))
+    if failing:
+        return "failing", tuple(failing)
+    if any(run.status != "completed" for run in runs) or combined_state == "pending":
+        return "pending", ()
+    if runs or combined_state is not None:
+        return "passing", ()
+    return "none", ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +131,8 @@ def feedback_prompt(pr: PrView) -> str:
         for check in pr.failing_checks:
             output = check.output.strip()[:FAILING_OUTPUT_MAX]
             lines.append(f"- {check.name}" + (f":\n{output}" if output else ""))
+            if check.url:
+                lines.append(f"  Details: {check.url}")
         sections.append("\n".join(lines))
     if pr.review == "changes_requested":
         lines = ["## Changes requested in review"]
@@ -163,7 +212,8 @@ def observed_fields(pr: PrView, observed_at: str) -> dict[str, object]:
             "headSha": pr.head_sha,
             "mergeable": pr.mergeable,
             "reviewId": pr.review_id,
-            "failingChecks": [{"name": c.name, "output": c.output} for c in pr.failing_checks],
+            "failingChecks": [{"name": c.name, "output": c.output, **({"url": c.url} if c.url else {})}
+                              for c in pr.failing_checks],
             "reviewNotes": [{"path": n.path, "line": n.line, "body": n.body} for n in pr.review_notes],
         },
     }
@@ -190,7 +240,7 @@ def from_fields(state: str | None, checks: str | None, review: str | None,
         mergeable=mergeable if isinstance(mergeable, bool) else None,
         head_sha=str(raw.get("headSha") or ""),
         review_id=str(raw["reviewId"]) if raw.get("reviewId") else None,
-        failing_checks=tuple(FailingCheck(str(c.get("name", "")), str(c.get("output") or ""))
+        failing_checks=tuple(FailingCheck(str(c.get("name", "")), str(c.get("output") or ""), str(c.get("url") or ""))
                              for c in raw.get("failingChecks") or [] if isinstance(c, dict)),
         review_notes=tuple(ReviewNote(str(n["path"]) if n.get("path") else None, line_of(n.get("line")),
                                       str(n.get("body") or ""))

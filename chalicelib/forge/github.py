@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.core.pulls import FailingCheck, PrView, ReviewNote
+from chalicelib.core.pulls import CheckRun, CommitStatus, FailingCheck, PrView, ReviewNote, ci_verdict
 from chalicelib.settings import settings
 from chalicelib.store import secrets
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 TOKEN_SECRET = "GITHUB_TOKEN"
 OPTIO_LABEL = "optio"
 OPTIO_LABEL_COLOR = "7057ff"
-FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "cancelled", "action_required", "startup_failure"})
 DEFAULT_BACKOFF_S = 60.0
 _PR_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pull/(?P<number>\d+)/?$")
 
@@ -125,18 +124,15 @@ class Forge:
                           review_id=review_id, failing_checks=failing, review_notes=notes)
 
     def _checks(self, repo: Any, sha: str) -> tuple[str, tuple[FailingCheck, ...]]:
-        runs = list(repo.get_commit(sha).get_check_runs())
-        if not runs:
-            return "none", ()
-        failing = tuple(
-            FailingCheck(str(run.name), _output_text(run.output)) for run in runs
-            if run.status == "completed" and run.conclusion in FAILED_CONCLUSIONS
-        )
-        if failing:
-            return "failing", failing
-        if any(run.status != "completed" for run in runs):
-            return "pending", ()
-        return "passing", ()
+        """Check runs (GitHub Actions, apps) and the combined commit status (CI that reports
+        statuses: Jenkins, CircleCI, Buildkite...) decide together."""
+        commit = repo.get_commit(sha)
+        runs = [CheckRun(str(run.name), str(run.status), run.conclusion, _output_text(run.output))
+                for run in commit.get_check_runs()]
+        combined = commit.get_combined_status()
+        statuses = [CommitStatus(str(s.context), str(s.state), str(s.description or ""), str(s.target_url or ""))
+                    for s in combined.statuses]
+        return ci_verdict(runs, str(combined.state) if combined.total_count else None, statuses)
 
     def _review(self, pr: Any) -> tuple[str, str | None, tuple[ReviewNote, ...]]:
         latest: dict[str, Any] = {}

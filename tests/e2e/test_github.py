@@ -134,6 +134,30 @@ def test_issue_to_pr_ci_fails_agent_resumed_ci_passes_auto_merged_issue_closed(
     assert len(runs_of(stack, task["id"])) == 2
 
 
+def test_ci_reporting_commit_statuses_is_read_and_its_failure_quoted_to_the_agent(
+    stack: LocalMode, fake: FakeGitHub, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, autoMerge=True, autoResume=True)
+    task = api.ok("POST", "/api/tasks", {"title": "Statuses", "prompt": "work", "repoId": repo["id"]}, status=201)
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    pr = the_pr(fake, full_name)
+    sha = pr["head"]["sha"]
+    fake.set_status(full_name, sha, "ci/jenkins", "pending", "Build #41 running", "https://jenkins.example.com/41")
+    wait_for(lambda: api.task(task["id"])["prChecksStatus"] == "pending", what="CI pending from the status")
+    fake.set_status(full_name, sha, "ci/jenkins", "failure", "Build #41 failed: test_login",
+                    "https://jenkins.example.com/41")
+    [_, second] = wait_runs(stack, task["id"], 2)[:2]
+    resumed = prompt_of(second)
+    assert "ci/jenkins" in resumed and "Build #41 failed: test_login" in resumed
+    assert "https://jenkins.example.com/41" in resumed
+    api.wait_state(task["id"], "pr_opened", timeout_s=40)
+    fake.set_head(full_name, pr["number"], "5e" * 20)
+    fake.set_status(full_name, "5e" * 20, "ci/jenkins", "success", "Build #42 passed", "https://jenkins.example.com/42")
+    done = api.wait_state(task["id"], "completed", timeout_s=30)
+    assert done["prState"] == "merged" and len(runs_of(stack, task["id"])) == 2
+
+
 def test_the_resume_cap_leads_to_needs_attention(stack: LocalMode, fake: FakeGitHub, remotes: Path) -> None:
     api = stack.api
     full_name, repo = github_repo(api, fake, remotes, autoResume=True, maxAutoResumes=1)

@@ -2,8 +2,8 @@
 runner read, over real HTTP on 127.0.0.1 (http.server on a thread).
 
 Every object's `url`/`html_url` is built from this server's own base URL, as PyGithub requires.
-Test hooks (`set_checks`, `add_review`, `merge`, `close_pr`, `set_mergeable`, `throttle_once`)
-change what the next request sees.
+Test hooks (`set_checks`, `set_status`, `add_review`, `merge`, `close_pr`, `set_mergeable`,
+`throttle_once`) change what the next request sees.
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class Repo:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     check_runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Commit statuses by sha, oldest first, every one ever created (GitHub keeps them all).
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class FakeGitHub:
@@ -106,6 +108,15 @@ class FakeGitHub:
                 for name, conclusion, summary in runs
             ]
 
+    def set_status(self, full_name: str, sha: str, context: str, state: str, description: str = "",
+                   target_url: str | None = None) -> dict[str, Any]:
+        """A CI service reporting a commit status, through the documented create call."""
+        code, status, _ = self.handle("POST", f"/repos/{full_name}/statuses/{sha}", {}, {
+            "state": state, "context": context, "description": description, "target_url": target_url,
+        }, f"token {self.token}")
+        assert code == 201, status
+        return status  # type: ignore[no-any-return]
+
     def add_review(self, full_name: str, number: int, state: str, body: str = "",
                    comments: tuple[tuple[str, int, str], ...] = ()) -> None:
         """`state`: APPROVED, CHANGES_REQUESTED or COMMENTED; `comments`: (path, line, body)."""
@@ -160,6 +171,42 @@ class FakeGitHub:
     # -- shapes ----------------------------------------------------------------------------
     def _base(self, repo: Repo) -> str:
         return f"{self.url}/repos/{repo.owner}/{repo.name}"
+
+    def _create_status(self, repo: Repo, sha: str, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        """`POST /repos/{owner}/{repo}/statuses/{sha}`: `state` is required, `context` defaults to
+        `default`; an unknown state is 422 with GitHub's validation error shape."""
+        state = body.get("state")
+        if state not in ("error", "failure", "pending", "success"):
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "Status", "field": "state", "code": "custom",
+                 "message": "state is not included in the list"}]}, {}
+        status_id = next(self._ids)
+        status = {
+            "url": f"{self._base(repo)}/statuses/{sha}", "avatar_url": None, "id": status_id,
+            "node_id": f"SC_{status_id}", "state": state, "description": body.get("description"),
+            "target_url": body.get("target_url"), "context": body.get("context") or "default",
+            "created_at": NOW, "updated_at": NOW,
+            "creator": {"login": "ci-bot", "id": 1, "type": "Bot"},
+        }
+        repo.statuses.setdefault(sha, []).append(status)
+        return 201, status, {}
+
+    def _combined_status(self, repo: Repo, sha: str, query: dict[str, str]) -> dict[str, Any]:
+        """`GET .../commits/{ref}/status`: the latest status of each context, and the combined
+        `state` over all of them, documented as failure if any is error or failure, pending if
+        there are none or any is pending, else success. `statuses` is paged; the state is not."""
+        latest: dict[str, dict[str, Any]] = {}
+        for status in repo.statuses.get(sha, []):
+            latest[status["context"]] = status
+        states = {s["state"] for s in latest.values()}
+        combined = ("failure" if states & {"error", "failure"} else
+                    "pending" if not states or "pending" in states else "success")
+        items = [{k: v for k, v in s.items() if k != "creator"} for s in latest.values()]
+        return {
+            "state": combined, "statuses": _page(items, query), "sha": sha, "total_count": len(items),
+            "repository": self.repo_json(repo), "commit_url": f"{self._base(repo)}/commits/{sha}",
+            "url": f"{self._base(repo)}/commits/{sha}/status",
+        }
 
     def _label(self, repo: Repo, name: str, color: str = "ededed") -> dict[str, Any]:
         return repo.labels.setdefault(name, {
@@ -319,16 +366,30 @@ class FakeGitHub:
             if m.group(2) == "/comments":
                 return 200, repo.review_comments.get(number, []), {}
             return 200, self.pull_json(repo, pr), {}
-        m = re.fullmatch(r"/commits/([^/]+)(/check-runs)?", rest)
+        m = re.fullmatch(r"/statuses/([^/]+)", rest)
+        if m and method == "POST":
+            return self._create_status(repo, m.group(1), body or {})
+        m = re.fullmatch(r"/commits/([^/]+)(/check-runs|/status|/statuses)?", rest)
         if m:
             sha = m.group(1)
-            if m.group(2):
+            if m.group(2) == "/check-runs":
                 runs = repo.check_runs.get(sha, [])
                 return 200, {"total_count": len(runs), "check_runs": runs}, {}
+            if m.group(2) == "/status":
+                return 200, self._combined_status(repo, sha, query), {}
+            if m.group(2) == "/statuses":  # every status, newest first, paged
+                return 200, _page(list(reversed(repo.statuses.get(sha, []))), query), {}
             return 200, {"sha": sha, "url": f"{self._base(repo)}/commits/{sha}",
                          "html_url": f"{self.url}/{repo.owner}/{repo.name}/commit/{sha}",
                          "commit": {"message": "", "url": f"{self._base(repo)}/git/commits/{sha}"}}, {}
         return not_found
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
+    """GitHub's `per_page` (default 30, at most 100) and 1-based `page`."""
+    per_page = max(1, min(100, int(query.get("per_page") or 30)))
+    page = max(1, int(query.get("page") or 1))
+    return items[(page - 1) * per_page:page * per_page]
 
 
 def _handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:

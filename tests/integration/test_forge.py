@@ -68,6 +68,46 @@ def test_observe_checks_reviews_and_merge(fake: FakeGitHub, forge: Forge) -> Non
     assert forge.observe(REPO, number).state == "merged"
 
 
+def test_commit_statuses_count_as_ci_with_the_check_runs(fake: FakeGitHub, forge: Forge) -> None:
+    pr = open_pr(fake)
+    number = int(str(pr["number"]))
+    sha = str(pr["head"]["sha"])  # type: ignore[index]
+    fake.set_status(REPO, sha, "ci/jenkins", "pending", "Build #7 running", "https://ci.example.com/7")
+    assert forge.observe(REPO, number).checks == "pending"
+    fake.set_status(REPO, sha, "ci/jenkins", "failure", "Build #7 failed: 3 tests", "https://ci.example.com/7")
+    seen = forge.observe(REPO, number)
+    assert seen.checks == "failing"
+    assert [(c.name, c.output, c.url) for c in seen.failing_checks] == [
+        ("ci/jenkins", "Build #7 failed: 3 tests", "https://ci.example.com/7")]
+    # A newer status of the same context replaces the older one; the check runs still count.
+    fake.set_status(REPO, sha, "ci/jenkins", "success", "Build #8 passed", "https://ci.example.com/8")
+    assert forge.observe(REPO, number).checks == "passing"
+    fake.set_checks(REPO, sha, [("lint", None, "")])
+    assert forge.observe(REPO, number).checks == "pending"
+    fake.set_checks(REPO, sha, [("lint", "success", "")])
+    fake.set_status(REPO, sha, "security/snyk", "error", "Could not scan")
+    seen = forge.observe(REPO, number)
+    assert seen.checks == "failing" and [c.name for c in seen.failing_checks] == ["security/snyk"]
+    assert ("GET", f"/repos/{REPO}/commits/{sha}/status") in fake.requests
+
+
+def test_the_status_stand_in_pages_and_validates_as_github_documents(fake: FakeGitHub) -> None:
+    auth = f"token {fake.token}"
+    for n in range(35):
+        fake.set_status(REPO, "s" * 40, f"ci/{n:02}", "success")
+    fake.set_status(REPO, "s" * 40, "ci/34", "failure", "late")
+    code, combined, _ = fake.handle("GET", f"/repos/{REPO}/commits/{'s' * 40}/status", {}, None, auth)
+    assert (code, combined["state"], combined["total_count"], len(combined["statuses"])) == (200, "failure", 35, 30)
+    _, rest, _ = fake.handle("GET", f"/repos/{REPO}/commits/{'s' * 40}/status", {"page": "2"}, None, auth)
+    assert [s["context"] for s in rest["statuses"]] == ["ci/30", "ci/31", "ci/32", "ci/33", "ci/34"]
+    _, every, _ = fake.handle("GET", f"/repos/{REPO}/commits/{'s' * 40}/statuses", {"per_page": "100"}, None, auth)
+    assert len(every) == 36 and every[0]["state"] == "failure"
+    code, error, _ = fake.handle("POST", f"/repos/{REPO}/statuses/{'s' * 40}", {}, {"state": "green"}, auth)
+    assert code == 422 and error["errors"][0]["field"] == "state"
+    _, empty, _ = fake.handle("GET", f"/repos/{REPO}/commits/{'e' * 40}/status", {}, None, auth)
+    assert (empty["state"], empty["total_count"]) == ("pending", 0)
+
+
 def test_closed_pr(fake: FakeGitHub, forge: Forge) -> None:
     number = int(str(open_pr(fake)["number"]))
     fake.close_pr(REPO, number)

@@ -6,7 +6,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from chalicelib.core.pulls import FailingCheck, PrPolicy, PrView, ReviewNote, decide_pr, feedback_prompt
+import pytest
+
+from chalicelib.core.pulls import (
+    CheckRun,
+    CommitStatus,
+    FailingCheck,
+    PrPolicy,
+    PrView,
+    ReviewNote,
+    ci_verdict,
+    decide_pr,
+    feedback_prompt,
+    from_fields,
+    observed_fields,
+)
 from chalicelib.core.reconcile import (
     Action,
     LaunchReview,
@@ -172,3 +186,43 @@ def test_a_finished_review_lets_the_merge_go_ahead() -> None:
     done = PrPolicy(auto_merge=True, review_trigger="on_ci_pass", review_launched=True, blockers_done=True)
     assert isinstance(decide_pr(PASSING, None, done), MergePr)
     assert isinstance(decide_pr(PASSING, None, replace(done, review_trigger=None, review_launched=False)), MergePr)
+
+
+RED_RUN = CheckRun("unit", "completed", "failure", "2 failed")
+GREEN_RUN = CheckRun("lint", "completed", "success")
+RUNNING = CheckRun("e2e", "in_progress", None)
+RED = CommitStatus("ci/jenkins", "failure", "Build #12 failed", "https://ci.example.com/12")
+GREEN = CommitStatus("ci/jenkins", "success", "Build #13 passed", "https://ci.example.com/13")
+WAITING = CommitStatus("ci/circle", "pending", "Running")
+
+
+@pytest.mark.parametrize("runs,combined,statuses,verdict,failing", [
+    ([], None, [], "none", []),
+    ([GREEN_RUN], None, [], "passing", []),
+    ([], "success", [GREEN], "passing", []),
+    ([GREEN_RUN], "success", [GREEN], "passing", []),
+    ([RUNNING], "success", [GREEN], "pending", []),
+    ([GREEN_RUN], "pending", [GREEN, WAITING], "pending", []),
+    ([], "failure", [RED], "failing", [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
+    ([GREEN_RUN], "failure", [RED, WAITING], "failing", [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
+    ([RED_RUN], "success", [GREEN], "failing", [("unit", "2 failed", "")]),
+    ([RED_RUN, RUNNING], "error", [replace(RED, state="error")], "failing",
+     [("unit", "2 failed", ""), ("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
+    # The failing context is past the first page of statuses: the combined state still fails.
+    ([], "failure", [GREEN], "failing", [("commit status", "the combined status is failure", "")]),
+])
+def test_check_runs_and_commit_statuses_decide_ci_together(
+        runs: list[CheckRun], combined: str | None, statuses: list[CommitStatus], verdict: str,
+        failing: list[tuple[str, str, str]]) -> None:
+    checks, failed = ci_verdict(runs, combined, statuses)
+    assert (checks, [(c.name, c.output, c.url) for c in failed]) == (verdict, failing)
+
+
+def test_a_failing_status_is_quoted_with_its_description_and_target_url_and_survives_the_row() -> None:
+    pr = replace(OPEN, checks="failing", failing_checks=(
+        FailingCheck("ci/jenkins", "Build #12 failed", "https://ci.example.com/12"), FailingCheck("unit", "boom")))
+    prompt = feedback_prompt(pr)
+    assert "- ci/jenkins:\nBuild #12 failed\n  Details: https://ci.example.com/12" in prompt
+    assert "- unit:\nboom\n" in prompt + "\n" and prompt.count("Details:") == 1
+    fields = observed_fields(pr, "2026-01-01T00:00:00Z")
+    assert from_fields("open", "failing", "pending", fields["prDetails"]) == pr
