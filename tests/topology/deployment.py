@@ -143,6 +143,8 @@ class Deployment:
             "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.file://{self.remotes}/.insteadOf",
             "GIT_CONFIG_VALUE_0": "https://github.com/"})
         cluster.start()
+        for entry in self.template.of_type("AWS::EKS::AccessEntry").values():
+            cluster.groups.update(entry["Properties"].get("KubernetesGroups") or [])
         [(cluster_id, _)] = self.template.of_type("Custom::AWSCDK-EKS-Cluster").items()
         self.template.attributes[(cluster_id, "Endpoint")] = cluster.url
         for resource in self.template.of_type("Custom::AWSCDK-EKS-KubernetesResource").values():

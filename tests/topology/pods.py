@@ -4,11 +4,16 @@ environment as Kubernetes builds it (envFrom, then env; `secretKeyRef`s read fro
 Secrets, a missing required key leaving the pod in CreateContainerConfigError as kubelet does) and
 its volumes as directories. The pod runs while the process does, then succeeds or fails with its
 exit code; deleting the Job stops the process group (SIGTERM, then SIGKILL after the grace period).
+
+Requests are authorised as EKS authorises the functions: their IAM roles are in the Kubernetes
+groups their access entries name (`groups`), and a request passes only if a Role bound to one of
+those groups in the namespace allows its verb on its resource (RBAC from the applied manifests).
 """
 from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,9 +21,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.conftest import REPO_ROOT
-from tests.fakes.kubernetes_api import FakeKubernetes, Json
+from tests.fakes.kubernetes_api import FakeKubernetes, Json, Recorded, status_object
 
 RUNNER_IMAGE = REPO_ROOT / "runner-image"
 # terminationGracePeriodSeconds is 30 s by default; the stand-in's agents stop well within 5 s.
@@ -31,6 +37,10 @@ class PodRunningCluster(FakeKubernetes):
     # What the runner image bakes in: its PATH, its agents (here the stand-in CLIs), its HOME.
     image_env: dict[str, str] = field(default_factory=dict)
     processes: dict[tuple[str, str], subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The groups the functions' access entries put them in; RBAC: Roles and what binds them.
+    groups: set[str] = field(default_factory=set)
+    roles: dict[tuple[str, str], list[Json]] = field(default_factory=dict)
+    bindings: list[Json] = field(default_factory=list)
 
     def apply(self, manifest: Json) -> None:
         """What `kubectl apply` of the template's manifests leaves that the stand-in models."""
@@ -40,6 +50,35 @@ class PodRunningCluster(FakeKubernetes):
                 self.namespaces.add(meta["name"])
             elif manifest.get("kind") == "Secret":
                 self.secrets[(meta.get("namespace", "default"), meta["name"])] = manifest
+            elif manifest.get("kind") == "Role":
+                self.roles[(meta.get("namespace", "default"), meta["name"])] = manifest.get("rules", [])
+            elif manifest.get("kind") == "RoleBinding":
+                self.bindings.append(manifest)
+
+    def handle(self, method: str, raw_path: str, authorization: str | None, body: Json | None) -> tuple[int, Json]:
+        wanted = _rbac_request(method, urlsplit(raw_path).path)
+        if wanted is not None and not self._allowed(*wanted):
+            namespace, group, resource, verb = wanted
+            kind = f"{resource}.{group}" if group else resource
+            with self.lock:
+                self.requests.append(Recorded(method, urlsplit(raw_path).path, {}, authorization, body))
+            return 403, status_object(
+                403, "Forbidden", f'{kind} is forbidden: User "optio-function" cannot {verb} resource "{resource}" '
+                f'in API group "{group}" in the namespace "{namespace}"', kind=resource, group=group)
+        return super().handle(method, raw_path, authorization, body)
+
+    def _allowed(self, namespace: str, group: str, resource: str, verb: str) -> bool:
+        with self.lock:
+            for binding in self.bindings:
+                if binding["metadata"].get("namespace") != namespace or binding["roleRef"]["kind"] != "Role":
+                    continue
+                if not any(s.get("kind") == "Group" and s.get("name") in self.groups for s in binding["subjects"]):
+                    continue
+                for rule in self.roles.get((namespace, binding["roleRef"]["name"]), []):
+                    if group in rule.get("apiGroups", []) and resource in rule.get("resources", []) \
+                            and verb in rule.get("verbs", []):
+                        return True
+        return False
 
     def stop(self) -> None:
         with self.lock:
@@ -128,6 +167,19 @@ class PodRunningCluster(FakeKubernetes):
             return None
         data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
         return {**data, **(secret.get("stringData") or {})}
+
+
+_VERBS = {("POST", False): "create", ("GET", True): "get", ("GET", False): "list", ("PUT", True): "update",
+          ("DELETE", True): "delete"}
+
+
+def _rbac_request(method: str, path: str) -> tuple[str, str, str, str] | None:
+    """(namespace, API group, resource, verb) of a namespaced request; None for anything else."""
+    match = re.match(r"^/(?:apis/(?P<group>[^/]+)/[^/]+|api/v1)/namespaces/(?P<ns>[^/]+)/(?P<res>[^/]+)(?P<one>/[^/]+)?$",
+                     path)
+    if match is None or (method, bool(match["one"])) not in _VERBS:
+        return None
+    return match["ns"], match["group"] or "", match["res"], _VERBS[(method, bool(match["one"]))]
 
 
 def _local_path(value: Any, mounts: dict[str, Path]) -> str:
