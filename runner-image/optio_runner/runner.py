@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -41,6 +42,26 @@ from optio_runner.loglines import LogType, log_line
 from optio_runner.process import Stopped, StopReason, Supervisor
 from optio_runner.reporter import RESULT_RETRY, Heartbeat, LogShipper, Reporter, note
 from optio_runner.sessions import Sessions, SessionStore
+
+
+class _NotStarted(Exception):
+    """The server did not take the attempt's start."""
+
+
+class _Background:
+    """A call on a thread of its own; result() waits for it."""
+
+    def __init__(self, call: Callable[[], bool]) -> None:
+        self._result = False
+        self._thread = threading.Thread(target=self._run, args=(call,), name="started", daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], bool]) -> None:
+        self._result = call()
+
+    def result(self) -> bool:
+        self._thread.join()
+        return self._result
 
 
 class Terminated(BaseException):
@@ -91,6 +112,8 @@ class Runner:
         self.heartbeat = Heartbeat(self.reporter, cfg.heartbeat_interval_s, self._running_cost)
         self.collected: Collected | None = None
         self.agent_env: dict[str, str] = {}
+        self._start_report: _Background | None = None
+        self._started = False
         self.sessions = Sessions(SessionStore(cfg.api_url, cfg.events_path, cfg.task_id, cfg.run_token),
                                  cfg.agent_home, cfg.workspace, self._system)
 
@@ -106,13 +129,16 @@ class Runner:
             return StopReason.TERMINATED.value
 
     def _run(self) -> int:
-        if not self.reporter.send("started", {}):
+        # The start is reported while the checkout runs: cloning touches nothing outside this
+        # workspace, so it need not wait for the server; setup and the agent do (_await_started).
+        self._start_report = _Background(lambda: self.reporter.send("started", {}))
+        try:
+            outcome = self._attempt()
+            self._await_started()
+        except _NotStarted:
             self.supervisor.check()
             note("could not report that the attempt started; giving up")
             return 1
-        self.logs.start()
-        self.heartbeat.start()
-        outcome = self._attempt()
         self.logs.close()
         self.heartbeat.stop()
         self.supervisor.check()
@@ -159,6 +185,7 @@ class Runner:
         origin = cfg.branch_name if checkout.branch_existed else cfg.repo_branch
         self._system(f"on {cfg.branch_name} at {checkout.start_sha[:12]} (from origin/{origin})")
 
+        self._await_started()
         setup_error = self._run_setup()
         if setup_error is not None:
             return failed(setup_error, "setup")
@@ -169,10 +196,23 @@ class Runner:
         """A run of a standalone task: setup and agent in a scratch directory, nothing published."""
         self.cfg.work_dir.mkdir(parents=True, exist_ok=True)
         self._system(f"working in {self.cfg.work_dir} (no repository)")
+        self._await_started()
         setup_error = self._run_setup()
         if setup_error is not None:
             return failed(setup_error, "setup")
         return Outcome(self._run_agent(adapter, argv))
+
+    def _await_started(self) -> None:
+        """Nothing runs the repository's code before the server has taken the start: raises
+        _NotStarted if it did not; from then on logs and heartbeats flow."""
+        if self._started:
+            return
+        assert self._start_report is not None
+        if not self._start_report.result():
+            raise _NotStarted
+        self._started = True
+        self.logs.start()
+        self.heartbeat.start()
 
     def _run_setup(self) -> str | None:
         for command in self.cfg.setup_commands:

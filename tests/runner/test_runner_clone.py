@@ -1,10 +1,14 @@
-"""The runner's clone over a transport is blobless (issue 18, point 2): the branch logic (continue
-the pushed branch, compare with the base, push) works the same on it."""
+"""The runner's checkout (issue 18, point 2): over a transport the clone is blobless and the branch
+logic (continue the pushed branch, compare with the base, push) works the same on it; the clone
+runs while the start is being reported, but setup and the agent wait for the server to take it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.runner import test_runner_end_to_end as e2e
 from tests.runner.test_runner_end_to_end import BRANCH, Harness, git, remote_file, remote_sha
@@ -38,3 +42,17 @@ def test_a_blobless_clone_continues_compares_and_pushes(harness: Harness) -> Non
     results = harness.collector.results()
     assert [(r["result"], r["changed"], r["pushed"]) for r in results] == [("success", True, True)] * 3
     assert results[-1]["commitSha"] == second
+
+
+@pytest.mark.parametrize("status,exit_code", [(409, 0), (401, 1)])
+def test_a_start_the_server_refuses_runs_no_setup_and_no_agent(harness: Harness, status: int,
+                                                               exit_code: int) -> None:
+    harness.collector.answer = lambda body: status if body["kind"] == "started" else None
+    marker = harness.tmp_path / "setup-ran"
+    setup = json.dumps([f"touch {marker}"])
+
+    assert harness.run("Refused", OPTIO_SETUP_COMMANDS=setup).returncode == exit_code
+
+    assert not marker.exists()
+    assert harness.launches() == []
+    assert [post.body["kind"] for post in harness.collector.posts] == ["started"]  # no logs, no result
