@@ -4,17 +4,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any
-
-from jsonpath_ng.jsonpath import JSONPath
-from jsonpath_ng.parser import parse as _parse
+from typing import TYPE_CHECKING, Any
 
 from .validation import FieldProblem
+
+if TYPE_CHECKING:
+    from jsonpath_ng.jsonpath import JSONPath
 
 SIGNATURE_PREFIX = "sha256="
 
 
 def parse(expression: str) -> JSONPath:
+    from jsonpath_ng.parser import parse as _parse  # at first use: its lexer and parser tables load slowly
+
     return _parse(expression)
 
 
