@@ -83,21 +83,20 @@ def bare_runs(repo: Path, tasks: int, concurrency: int, work: Path, name: str) -
         return list(pool.map(one, range(tasks)))
 
 
-# The launch path's steps, each ending at a mark the task leaves: its events, the runner's log lines.
-STEPS = (("launch, runner start, `started` report", "running"),
+# The launch path's steps, each ending at a mark the task leaves: the runner's log lines (stamped
+# when the runner wrote them) and the agent's process. The start is reported during the checkout.
+STEPS = (("launch, runner process start and imports", "checking out"),
          ("clone and checkout", "on "),
-         ("setup, agent environment", "starting agent"),
+         ("the start report's answer, setup, agent environment", "starting agent"),
          ("agent process created", "created"),
          ("(the stand-in's own interpreter start, not counted)", "agent"))
 
 
 def launch_breakdown(api: Api, task_id: str, slot: float, agent: dict[str, float]) -> list[float]:
     """Seconds of each of STEPS for one task, from the slot to the agent's first instruction."""
-    events = api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
     logs = api.ok("GET", f"/api/tasks/{task_id}/logs?limit=200")["items"]
-    marks = {"running": next(at(e["at"]) for e in events if e["to"] == "running"),
-             "created": agent["created"], "agent": agent["start"]}
-    for prefix in ("on ", "starting agent"):
+    marks = {"created": agent["created"], "agent": agent["start"]}
+    for prefix in ("checking out", "on ", "starting agent"):
         marks[prefix] = next(at(line["at"]) for line in logs
                              if line["type"] == "system" and line["content"].startswith(prefix))
     previous, spans = slot, []
