@@ -127,6 +127,24 @@ def trigger_wants(config: Mapping[str, Any], ticket: Ticket) -> bool:
     return all(label.lower() in have for label in config.get("labels") or [])
 
 
+@dataclass(frozen=True)
+class TicketTrigger:
+    """An enabled ticket trigger of an enabled config, as the choice below needs it."""
+
+    id: str
+    created_at: str
+    config: Mapping[str, Any]
+
+
+def handling_trigger(candidates: Sequence[TicketTrigger], ticket: Ticket) -> TicketTrigger | None:
+    """One run per ticket: the trigger that handles a new ticket, or None when no trigger wants
+    it and the provider's plain task does. A ticket trigger is configured on purpose for tickets
+    like this one (a blueprint with its own prompt and repository), so it wins over the provider;
+    of several that want it, the oldest (then the lowest id) handles it alone."""
+    wanting = [t for t in candidates if trigger_wants(t.config, ticket)]
+    return min(wanting, key=lambda t: (t.created_at, t.id)) if wanting else None
+
+
 def trigger_params(ticket: Ticket) -> dict[str, Any]:
     """The params a ticket trigger's run is rendered with (SPEC §7)."""
     return {"ticketSource": ticket.source, "ticketExternalId": ticket.identifier or ticket.key,

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core.naming import branch_name
 from chalicelib.core.schemas import AGENT_ALIASES, BLUEPRINT_CREATE, BLUEPRINT_PATCH, RUN_CREATE
 from chalicelib.core.templates import render
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
@@ -79,9 +80,11 @@ def params_schema(config: TaskConfigModel) -> dict[str, Any] | None:
         return None  # the template is gone: the run itself will say so
 
 
-def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None) -> TaskModel:
+def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
+                  run_id: str | None = None) -> TaskModel:
     """A repo task from `config`, its title and prompt rendered with `params` (checked against the
-    paramsSchema, defaults filled). `trigger` names what fired it, kept in the task's metadata."""
+    paramsSchema, defaults filled). `trigger` names what fired it, kept in the task's metadata;
+    `run_id` is the task's id when the caller claimed something for it beforehand."""
     if not config.enabled:
         raise ValidationFailed(f"blueprint {config.id} is disabled", [
             FieldProblem("enabled", "the blueprint is disabled; enable it to run it")])
@@ -102,17 +105,20 @@ def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, An
         "maxRetries": int(config.maxRetries) if config.maxRetries is not None else None,
         "metadata": metadata,
     }
-    return create_task({k: v for k, v in body.items() if v is not None}, taskConfigId=config.id)
+    given = {k: v for k, v in body.items() if v is not None}
+    if run_id is None:
+        return create_task(given, taskConfigId=config.id)
+    return create_task(given, taskConfigId=config.id, id=run_id, branchName=branch_name(str(given["title"]), run_id))
 
 
 def run_from_request(config: TaskConfigModel, body: Any) -> TaskModel | WorkflowRunModel:
     return run_config(config, require_valid(RUN_CREATE, body).get("params"), {"type": "manual"})
 
 
-def run_config(config: TaskConfigModel, params: Any,
-               trigger: Mapping[str, Any] | None = None) -> TaskModel | WorkflowRunModel:
+def run_config(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
+               run_id: str | None = None) -> TaskModel | WorkflowRunModel:
     """A run of any task config: a repo task for a blueprint, a workflow run for a standalone task.
-    Both have an `id`."""
+    Both have an `id` (`run_id` when given)."""
     if config.type == "standalone":
-        return run_standalone(config, params, trigger)
-    return run_blueprint(config, params, trigger)
+        return run_standalone(config, params, trigger, run_id)
+    return run_blueprint(config, params, trigger, run_id)

@@ -49,15 +49,16 @@ def update_standalone(config: TaskConfigModel, body: Any) -> TaskConfigModel:
     return configs.update(config, _checked_standalone(require_valid(STANDALONE_PATCH, body)), utcnow())
 
 
-def run_standalone(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None) -> WorkflowRunModel:
-    """A queued workflow run of `config`, its prompt rendered with `params` (checked against the
-    paramsSchema, defaults filled)."""
+def run_standalone(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
+                   run_id: str | None = None) -> WorkflowRunModel:
+    """A queued workflow run of `config` (with `run_id` when the caller chose it), its prompt
+    rendered with `params` (checked against the paramsSchema, defaults filled)."""
     if not config.enabled:
         raise ValidationFailed(f"standalone task {config.id} is disabled", [
             FieldProblem("enabled", "the task is disabled; enable it to run it")])
     filled = checked_params(config.paramsSchema, params)
     run = workflow_runs.create({
-        "id": str(uuid.uuid4()), "taskConfigId": config.id, "params": filled, "triggerParams": filled,
+        "id": run_id or str(uuid.uuid4()), "taskConfigId": config.id, "params": filled, "triggerParams": filled,
         "trigger": dict(trigger) if trigger else None, "prompt": render(config.promptTemplate or "", filled),
         "maxRetries": int(config.maxRetries if config.maxRetries is not None else STANDALONE_DEFAULT_MAX_RETRIES),
     }, utcnow())

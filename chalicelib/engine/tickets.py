@@ -1,6 +1,11 @@
 """Ticket providers (SPEC §8): GitHub issues of a repo or Linear issues of a team become tasks,
-synced on a schedule (and at once when an issue is labeled, through the webhook). A ticket
-becomes at most one task: its key is claimed with a conditional put before the task is created."""
+synced on a schedule (and at once when an issue is labeled, through the webhook).
+
+One run per ticket: a new ticket that a ticket trigger wants is handled by that trigger's run
+alone, any other by the provider's plain task. Either way the ticket's key is claimed with a
+conditional put, for the id of the one run, before anything is created; the key is the one a
+GitHub issue assigned by hand claims too, so every path (syncs, webhooks, assignments, triggers)
+races for the same key and one wins."""
 from __future__ import annotations
 
 import dataclasses
@@ -26,13 +31,13 @@ from chalicelib.observability import logger
 from chalicelib.settings import settings
 from chalicelib.store import claims, repos, secrets
 from chalicelib.store import ticket_providers as store
-from chalicelib.store.models import TicketProviderModel
+from chalicelib.store.models import TaskModel, TicketProviderModel, WorkflowRunModel
 from chalicelib.tickets import linear
 
 from .clock import utcnow
 from .issues import announce
 from .tasks import create_task
-from .triggers import fire_for_ticket
+from .triggers import fire_ticket_trigger, ticket_trigger_for
 from .validation import require_valid
 
 
@@ -140,22 +145,32 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
         task_id = str(uuid.uuid4())
         if claims.claim(key, task_id, utcnow()) is not None:
             continue
-        body: dict[str, Any] = {**ticket_task(ticket), "repoId": repo.id}
-        if provider.agentType:
-            body["agentType"] = provider.agentType
         try:
-            task = create_task(body, id=task_id, branchName=branch_name(body["title"], task_id))
+            task = _handle(provider, repo.id, ticket, task_id)
         except Exception:
             claims.release(key, task_id)
             raise
         created.append(task.id)
         logger.info("tickets.task_created", extra={"providerId": provider.id, "taskId": task.id,
                                                    "ticket": ticket.identifier or ticket.key})
-        if forge is not None and full_name_of(repo.repoUrl):
+        if forge is not None and full_name_of(repo.repoUrl) and isinstance(task, TaskModel):
             announce(forge, str(full_name_of(repo.repoUrl)), int(ticket.key), task)
-        fire_for_ticket(ticket)
     store.update(provider, {"lastSyncAt": iso(utcnow()), "lastError": None, "failureCount": 0}, utcnow())
     return created
+
+
+def _handle(provider: TicketProviderModel, repo_id: str, ticket: Ticket,
+            run_id: str) -> TaskModel | WorkflowRunModel:
+    """The one run of a ticket claimed for `run_id`: the handling trigger's, or (no trigger wants
+    it, or its run was refused) the provider's plain task."""
+    handler = ticket_trigger_for(ticket)
+    run = fire_ticket_trigger(*handler, ticket, run_id) if handler is not None else None
+    if run is not None:
+        return run
+    body: dict[str, Any] = {**ticket_task(ticket), "repoId": repo_id}
+    if provider.agentType:
+        body["agentType"] = provider.agentType
+    return create_task(body, id=run_id, branchName=branch_name(body["title"], run_id))
 
 
 def _github_ticket(issue: Any) -> Ticket:

@@ -1,5 +1,6 @@
 """Triggers of a task config: schedules fired by the tick, webhooks fired by `/api/hooks/:path`,
-ticket triggers fired by the ticket sync for each new ticket."""
+ticket triggers fired by the ticket sync for a new ticket they handle (instead of the provider's
+plain task: one run per ticket)."""
 from __future__ import annotations
 
 import uuid
@@ -11,13 +12,13 @@ from chalicelib.core.cron import cron_problem, decide, next_fire_time
 from chalicelib.core.hooks import mapping_problems
 from chalicelib.core.params import constant_params_problems
 from chalicelib.core.schemas import TRIGGER_CONFIGS, TRIGGER_CREATE, TRIGGER_PATCH
-from chalicelib.core.tickets import Ticket, trigger_params, trigger_wants
+from chalicelib.core.tickets import Ticket, TicketTrigger, handling_trigger, trigger_params
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.validation import validate
 from chalicelib.exceptions import FieldProblem, NotFound, OptioError, ValidationFailed
 from chalicelib.observability import logger
-from chalicelib.store import claims, configs, triggers
-from chalicelib.store.models import TaskConfigModel, TriggerModel
+from chalicelib.store import configs, triggers
+from chalicelib.store.models import TaskConfigModel, TaskModel, TriggerModel, WorkflowRunModel
 
 from .clock import utcnow
 from .configs import params_schema, run_config
@@ -142,20 +143,31 @@ def _tick_one(trigger: TriggerModel, expected: str, moment: datetime) -> int:
     return int(_fire(config, trigger, trigger.config.get("paramMapping") or {}, {"dueAt": expected}) is not None)
 
 
-def fire_for_ticket(ticket: Ticket) -> list[str]:
-    """Runs of every enabled ticket trigger that wants this new ticket; ids of the runs. Each
-    (trigger, ticket) pair fires once: it is claimed with a conditional put before the run."""
-    fired: list[str] = []
+def ticket_trigger_for(ticket: Ticket) -> tuple[TaskConfigModel, TriggerModel] | None:
+    """The ticket trigger (and its config) that handles a new ticket, or None when the provider's
+    plain task does (`core.tickets.handling_trigger`)."""
+    usable: dict[str, tuple[TaskConfigModel, TriggerModel]] = {}
     for trigger in triggers.for_tickets(ticket.source):
-        if not trigger.enabled or not trigger_wants(trigger.config, ticket):
+        if not trigger.enabled:
             continue
         config = configs.find(trigger.targetId)
-        if config is None or not config.enabled:
-            continue
-        if claims.claim(f"ticket-fired#{trigger.id}#{ticket.source}#{ticket.key}", trigger.id, utcnow()) is not None:
-            continue
-        run_id = _fire(config, trigger, trigger_params(ticket), {"ticket": ticket.identifier or ticket.key})
-        if run_id is not None:
-            triggers.mark_fired(trigger, utcnow())
-            fired.append(run_id)
-    return fired
+        if config is not None and config.enabled:
+            usable[trigger.id] = (config, trigger)
+    chosen = handling_trigger([TicketTrigger(t.id, t.createdAt, t.config) for _, t in usable.values()], ticket)
+    return usable[chosen.id] if chosen is not None else None
+
+
+def fire_ticket_trigger(config: TaskConfigModel, trigger: TriggerModel, ticket: Ticket,
+                        run_id: str) -> TaskModel | WorkflowRunModel | None:
+    """The run of the trigger that handles `ticket`, with the id the caller claimed the ticket
+    for; None when the run was refused (logged), and the caller handles the ticket otherwise."""
+    origin = {"ticket": ticket.identifier or ticket.key}
+    try:
+        run = run_config(config, trigger_params(ticket), {"type": trigger.type, "triggerId": trigger.id, **origin},
+                         run_id=run_id)
+    except OptioError as error:
+        logger.warning("trigger.fire_failed", extra={"triggerId": trigger.id, "error": error.message})
+        return None
+    logger.info("trigger.fired", extra={"triggerId": trigger.id, "runId": run.id, **origin})
+    triggers.mark_fired(trigger, utcnow())
+    return run

@@ -384,7 +384,7 @@ def test_linear_ticket_provider_pages_filters_and_creates_each_ticket_once(
     api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
 
 
-def test_a_ticket_trigger_fires_once_for_each_new_matching_ticket(
+def test_a_ticket_trigger_handles_each_new_matching_ticket_instead_of_the_provider(
     stack: LocalMode, fake: FakeGitHub, linear: FakeLinear, remotes: Path
 ) -> None:
     api = stack.api
@@ -405,16 +405,69 @@ def test_a_ticket_trigger_fires_once_for_each_new_matching_ticket(
     provider = api.ok("POST", "/api/ticket-providers",
                       {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
                       status=201)
-    wait_for(lambda: len(tasks_of(api, repo)) >= 2, timeout_s=20, what="both tickets' tasks")
     [run] = wait_for(lambda: tasks_of(api, target), timeout_s=20, what="the ticket trigger's run")
     assert run["title"] == f"Triage {crash['identifier']}"
     assert run["prompt"].startswith(f"[fake:noop] Crash on save from linear ({crash['url']})")
     assert run["metadata"]["triggerParams"]["ticketLabels"] == ["optio", "bug"]
-    # Later syncs see the same ticket again and create nothing, so the trigger does not fire again.
+    # The crash is the trigger's alone; the provider's plain task is only the other ticket's.
+    [plain] = wait_for(lambda: tasks_of(api, repo), timeout_s=20, what="the other ticket's task")
+    assert plain["title"].endswith(": Feature idea")
     assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
-    assert len(tasks_of(api, target)) == 1
+    assert len(tasks_of(api, target)) == 1 and len(tasks_of(api, repo)) == 1
     api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
     for item in tasks_of(api, repo) + tasks_of(api, target):
+        api.request("POST", f"/api/tasks/{item['id']}/cancel")
+
+
+def test_one_task_per_ticket_however_many_syncs_and_webhooks_see_it(
+    stack: LocalMode, fake: FakeGitHub, linear: FakeLinear, remotes: Path
+) -> None:
+    """GitHub and Linear tickets, each matching a ticket trigger (two, for the Linear one) and a
+    provider, seen by the scheduled sync, syncs by hand, labeled webhooks and an assignment."""
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, maxConcurrentTasks=10)
+    _, target = github_repo(api, fake, remotes, maxConcurrentTasks=10)
+    made = [api.ok("POST", "/api/tasks", {
+        "type": "repo-blueprint", "name": f"{source}-{uuid.uuid4().hex[:8]}", "repoId": target["id"],
+        "title": f"{source} {{{{ticketExternalId}}}}", "prompt": "[fake:noop] {{ticketTitle}}"}, status=201)
+        for source in ("github", "linear", "linear")]
+    triggers = [api.ok("POST", f"/api/tasks/{config['id']}/triggers",
+                       {"type": "ticket", "config": {"source": source, "labels": ["bug"]}}, status=201)
+                for config, source in zip(made, ("github", "linear", "linear"), strict=True)]
+    team = f"T{uuid.uuid4().hex[:4].upper()}"
+    ticket = linear.add_issue(team, "Linear crash", labels=("optio", "bug"))
+    issue = fake.add_issue(full_name, "GitHub crash", "trace", labels=("optio", "bug"))
+    providers = [api.ok("POST", "/api/ticket-providers", body, status=201) for body in (
+        {"kind": "github", "repoId": repo["id"], "config": {"labels": ["optio"]}},
+        {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
+        {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team}},  # sees the same ticket
+    )]
+    labeled = {"action": "labeled", "label": {"name": "bug"}, "issue": {"number": issue["number"]},
+               "repository": {"full_name": full_name}}
+    for _ in range(3):
+        assert deliver(stack, "issues", labeled).status_code == 200
+        for provider in providers:
+            api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")
+    assigned = api.request("POST", "/api/issues/assign", json={"repoId": repo["id"], "issueNumber": issue["number"]})
+    assert assigned.status_code == 200, assigned.text
+    # A sync that claimed a ticket writes its run a moment later: wait for both, then let more
+    # scheduled syncs pass (each provider syncs every 700 ms here) and see nothing added.
+    runs = wait_for(lambda: len(tasks_of(api, target)) >= 2 and tasks_of(api, target), timeout_s=20,
+                    what="both tickets' runs")
+    synced = {p["id"]: api.ok("GET", f"/api/ticket-providers/{p['id']}")["lastSyncAt"] for p in providers}
+    wait_for(lambda: all(api.ok("GET", f"/api/ticket-providers/{i}")["lastSyncAt"] > at for i, at in synced.items()),
+             timeout_s=20, what="another scheduled sync of every provider")
+    assert len(tasks_of(api, target)) == 2
+    assert sorted(t["title"] for t in runs) == sorted([f"github {issue['number']}", f"linear {ticket['identifier']}"])
+    assert tasks_of(api, repo) == []  # no plain task besides the triggers' runs
+    assert assigned.json()["id"] == next(t["id"] for t in runs if t["title"].startswith("github"))
+    # The older of the two Linear triggers handled the ticket; the newer never fired.
+    fired = {t["id"]: t.get("lastFiredAt") for c in made
+             for t in api.ok("GET", f"/api/tasks/{c['id']}/triggers")["items"]}
+    assert [bool(fired[t["id"]]) for t in triggers] == [True, True, False]
+    for provider in providers:
+        api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+    for item in runs:
         api.request("POST", f"/api/tasks/{item['id']}/cancel")
 
 

@@ -11,7 +11,9 @@ import pytest
 from chalicelib.core.issues import issue_key, issue_prompt, listing_order, valid_signature
 from chalicelib.core.tickets import (
     Ticket,
+    TicketTrigger,
     disabled_because,
+    handling_trigger,
     ticket_key,
     ticket_task,
     trigger_params,
@@ -95,3 +97,22 @@ def test_a_provider_is_disabled_at_the_fifth_failure_in_a_row(failures: int, dis
     assert (reason is not None) is disabled
     if reason:
         assert reason == f"disabled after {failures} failed syncs in a row: 401 from Linear"
+
+
+OLD_BUGS = TicketTrigger("b", "2026-01-01T00:00:00Z", {"source": "github", "labels": ["Bug"]})
+NEW_BUGS = TicketTrigger("a", "2026-02-01T00:00:00Z", {"source": "github", "labels": ["bug", "optio"]})
+TWIN = TicketTrigger("a", "2026-01-01T00:00:00Z", {"source": "github"})
+LINEAR_ALL = TicketTrigger("c", "2025-01-01T00:00:00Z", {"source": "linear"})
+LATER = TicketTrigger("d", "2026-01-01T00:00:00Z", {"source": "github", "labels": ["later"]})
+
+
+@pytest.mark.parametrize("candidates,handler", [
+    ([], None),  # no trigger: the provider's plain task
+    ([LINEAR_ALL, LATER], None),  # other source, or a label the ticket lacks
+    ([NEW_BUGS], "a"),
+    ([NEW_BUGS, OLD_BUGS, LINEAR_ALL], "b"),  # several want it: the oldest alone
+    ([OLD_BUGS, TWIN], "a"),  # created at the same moment: the lowest id
+])
+def test_one_trigger_or_none_handles_a_new_ticket(candidates: list[TicketTrigger], handler: str | None) -> None:
+    chosen = handling_trigger(candidates, ISSUE)
+    assert (chosen.id if chosen else None) == handler
