@@ -54,6 +54,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_PR_WATCH_INTERVAL", "30000", "How often (ms) the PR watcher polls the pull requests of `pr_opened` tasks."),
     Variable("OPTIO_TICKET_SYNC_INTERVAL", "60000", "Local mode: how often (ms) ticket providers are synced (EventBridge runs it every minute on AWS)."),
     Variable("OPTIO_LINEAR_API_URL", "https://api.linear.app/graphql", "Linear's GraphQL endpoint, for `linear` ticket providers."),
+    Variable("OPTIO_NOTION_API_URL", "https://api.notion.com", "Notion's API base URL, for `notion` ticket providers (Jira's is each provider's `site`)."),
     Variable("OPTIO_SESSIONS_BUCKET", "", "S3 bucket of the agents' saved sessions (set by the deployment); empty: the data directory's `sessions/`."),
     Variable("OPTIO_SESSION_EXPIRY_DAYS", "30", "Saved agent sessions are deleted this many days after they were saved (locally when the next one is saved; on AWS the bucket's lifecycle rule, set at deploy time by the `sessionExpiryDays` context)."),
     Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked. On AWS it sets the EventBridge rule when the app is packaged (`make deploy`), in whole minutes, at least one; local mode checks every 3000 ms unless this is set."),
@@ -100,6 +101,7 @@ class Settings:
     pr_watch_interval_ms: int = 30000
     ticket_sync_interval_ms: int = 60000
     linear_api_url: str = _DEFAULTS["OPTIO_LINEAR_API_URL"]
+    notion_api_url: str = _DEFAULTS["OPTIO_NOTION_API_URL"]
     # None when not set: local mode then checks every few seconds (`local.stack`).
     workflow_trigger_interval_ms: int | None = None
     sessions_bucket: str | None = None
@@ -153,6 +155,7 @@ class Settings:
             pr_watch_interval_ms=int(get("OPTIO_PR_WATCH_INTERVAL")),
             ticket_sync_interval_ms=int(get("OPTIO_TICKET_SYNC_INTERVAL")),
             linear_api_url=get("OPTIO_LINEAR_API_URL"),
+            notion_api_url=get("OPTIO_NOTION_API_URL").rstrip("/"),
             workflow_trigger_interval_ms=int(source["OPTIO_WORKFLOW_TRIGGER_INTERVAL"])
             if source.get("OPTIO_WORKFLOW_TRIGGER_INTERVAL") else None,
             sessions_bucket=get("OPTIO_SESSIONS_BUCKET") or None,

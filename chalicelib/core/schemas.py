@@ -360,7 +360,7 @@ TRIGGER_CONFIGS: dict[str, dict[str, Any]] = {
         "required": ["source"],
         "additionalProperties": False,
         "properties": {
-            "source": {"type": "string", "enum": ["github", "linear"]},
+            "source": {"type": "string", "enum": ["github", "linear", "jira", "notion"]},
             "labels": {"type": "array", "maxItems": 20,
                        "items": {"type": "string", "minLength": 1, "maxLength": 100}},
         },

@@ -8,11 +8,13 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core.tickets import writeback_event
 from chalicelib.observability import logger
 from chalicelib.store import triggers
 
 from .dispatcher import dispatch
 from .reconciler import give_up, reconcile, reconcile_related
+from .ticket_writeback import write_back
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -68,6 +70,9 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     if new.get("state") in RESOLVING and new.get("state") != old.get("state"):
         reconcile_related(str(keys["id"]), new.get("parentId"))
+    event = writeback_event(old.get("state"), new.get("state"))
+    if event is not None:
+        write_back(str(keys["id"]), event)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Ticket providers (SPEC §8): GitHub issues of a repo or Linear issues of a team become tasks,
-synced on a schedule (and at once when an issue is labeled, through the webhook).
+"""Ticket providers (SPEC §8): GitHub issues of a repo, Linear issues of a team, Jira Cloud
+issues of a project (or JQL) and Notion database pages become tasks, synced on a schedule (and at once when an issue is labeled, through the webhook).
 
 One run per ticket: a new ticket that a ticket trigger wants is handled by that trigger's run
 alone, any other by the provider's plain task. Either way the ticket's key is claimed with a
@@ -33,10 +33,12 @@ from chalicelib.store import claims, repos, secrets
 from chalicelib.store import ticket_providers as store
 from chalicelib.store.models import TaskModel, TicketProviderModel, WorkflowRunModel
 from chalicelib.tickets import linear
+from chalicelib.tickets.http import TicketApiError
 
 from .clock import utcnow
 from .issues import announce
 from .tasks import create_task
+from .ticket_writeback import jira_client, notion_client, write_back
 from .triggers import fire_ticket_trigger, ticket_trigger_for
 from .validation import require_valid
 
@@ -74,7 +76,7 @@ def sync_now(provider_id: str) -> list[str]:
     provider = store.get(provider_id)
     try:
         return sync_provider(provider)
-    except (NotConfigured, Throttled, ForgeError, linear.LinearError, ValueError) as error:
+    except (NotConfigured, Throttled, ForgeError, linear.LinearError, TicketApiError, ValueError) as error:
         _record_failure(provider, error)
         raise Conflict(f"sync failed: {error}") from None
 
@@ -129,6 +131,10 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
         forge = Forge.connect()
         issues = {str(i.number): i for i in forge.open_issues(full_name)}
         tickets = [t for t in (_github_ticket(i) for i in issues.values()) if wanted_github(config, t)]
+    elif provider.kind == "jira":
+        tickets = jira_client(config).fetch(config)
+    elif provider.kind == "notion":
+        tickets = notion_client(config).fetch(config)
     else:
         secret = config.get("apiKeySecret") or DEFAULT_LINEAR_KEY_SECRET
         api_key = secrets.value_of(secret)
@@ -155,6 +161,8 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
                                                    "ticket": ticket.identifier or ticket.key})
         if forge is not None and full_name_of(repo.repoUrl) and isinstance(task, TaskModel):
             announce(forge, str(full_name_of(repo.repoUrl)), int(ticket.key), task)
+        elif forge is None:
+            write_back(task.id, "started")
     store.update(provider, {"lastSyncAt": iso(utcnow()), "lastError": None, "failureCount": 0}, utcnow())
     return created
 
@@ -164,10 +172,11 @@ def _handle(provider: TicketProviderModel, repo_id: str, ticket: Ticket,
     """The one run of a ticket claimed for `run_id`: the handling trigger's, or (no trigger wants
     it, or its run was refused) the provider's plain task."""
     handler = ticket_trigger_for(ticket)
-    run = fire_ticket_trigger(*handler, ticket, run_id) if handler is not None else None
+    run = fire_ticket_trigger(*handler, ticket, run_id, provider.id) if handler is not None else None
     if run is not None:
         return run
     body: dict[str, Any] = {**ticket_task(ticket), "repoId": repo_id}
+    body["metadata"]["ticketProviderId"] = provider.id
     if provider.agentType:
         body["agentType"] = provider.agentType
     return create_task(body, id=run_id, branchName=branch_name(body["title"], run_id))

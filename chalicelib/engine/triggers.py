@@ -158,10 +158,11 @@ def ticket_trigger_for(ticket: Ticket) -> tuple[TaskConfigModel, TriggerModel] |
 
 
 def fire_ticket_trigger(config: TaskConfigModel, trigger: TriggerModel, ticket: Ticket,
-                        run_id: str) -> TaskModel | WorkflowRunModel | None:
+                        run_id: str, provider_id: str) -> TaskModel | WorkflowRunModel | None:
     """The run of the trigger that handles `ticket`, with the id the caller claimed the ticket
-    for; None when the run was refused (logged), and the caller handles the ticket otherwise."""
-    origin = {"ticket": ticket.identifier or ticket.key}
+    for; None when the run was refused (logged), and the caller handles the ticket otherwise.
+    The provider and ticket are kept with the trigger in the run's metadata, for the write-back."""
+    origin = {"ticket": ticket.identifier or ticket.key, "ticketProviderId": provider_id, "ticketId": ticket.key}
     try:
         run = run_config(config, trigger_params(ticket), {"type": trigger.type, "triggerId": trigger.id, **origin},
                          run_id=run_id)

@@ -21,6 +21,15 @@ query OptioIssues($filter: IssueFilter, $after: String) {
 }
 """
 MAX_PAGES = 20
+COMMENT_MUTATION = """
+mutation OptioComment($input: CommentCreateInput!) { commentCreate(input: $input) { success } }
+"""
+STATES_QUERY = """
+query OptioStates($filter: WorkflowStateFilter) { workflowStates(filter: $filter) { nodes { id name type } } }
+"""
+UPDATE_MUTATION = """
+mutation OptioMove($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success } }
+"""
 
 
 class LinearError(Exception):
@@ -43,7 +52,7 @@ def fetch(api_url: str, api_key: str, config: dict[str, Any]) -> list[Ticket]:
     tickets: list[Ticket] = []
     after: str | None = None
     for _ in range(MAX_PAGES):
-        data = _graphql(api_url, api_key, {"filter": issue_filter(config), "after": after})
+        data = _graphql(api_url, api_key, ISSUES_QUERY, {"filter": issue_filter(config), "after": after})
         page = data["issues"]
         for node in page["nodes"]:
             tickets.append(Ticket(
@@ -58,8 +67,23 @@ def fetch(api_url: str, api_key: str, config: dict[str, Any]) -> list[Ticket]:
     return tickets
 
 
-def _graphql(api_url: str, api_key: str, variables: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps({"query": ISSUES_QUERY, "variables": variables}).encode()
+def comment(api_url: str, api_key: str, issue_id: str, text: str) -> None:
+    _graphql(api_url, api_key, COMMENT_MUTATION, {"input": {"issueId": issue_id, "body": text}})
+
+
+def move_to(api_url: str, api_key: str, issue_id: str, team_key: str, state: str | None) -> bool:
+    """Moves the issue to the team's workflow state named `state` (any case), or to its first
+    `completed` state when None; False when the team has no such state."""
+    found = _graphql(api_url, api_key, STATES_QUERY, {"filter": {"team": {"key": {"eq": team_key}}}})
+    for node in found["workflowStates"]["nodes"]:
+        if (str(node["name"]).lower() == state.lower()) if state else node["type"] == "completed":
+            _graphql(api_url, api_key, UPDATE_MUTATION, {"id": issue_id, "input": {"stateId": node["id"]}})
+            return True
+    return False
+
+
+def _graphql(api_url: str, api_key: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps({"query": query, "variables": variables}).encode()
     # Linear's personal API keys go in the Authorization header as they are, without "Bearer".
     request = urllib.request.Request(api_url, data=body, method="POST", headers={
         "Authorization": api_key, "Content-Type": "application/json", "User-Agent": "optio"})

@@ -395,7 +395,7 @@ def test_a_ticket_trigger_handles_each_new_matching_ticket_instead_of_the_provid
         "title": "Triage {{ticketExternalId}}",
         "prompt": "[fake:noop] {{ticketTitle}} from {{ticketSource}} ({{ticketUrl}}) {{ticketLabels}}"}, status=201)
     bad = api.request("POST", f"/api/tasks/{blueprint['id']}/triggers",
-                      json={"type": "ticket", "config": {"source": "jira"}})
+                      json={"type": "ticket", "config": {"source": "trello"}})
     assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "config.source"
     api.ok("POST", f"/api/tasks/{blueprint['id']}/triggers",
            {"type": "ticket", "config": {"source": "linear", "labels": ["Bug"]}}, status=201)

@@ -1,5 +1,7 @@
 """A loopback stand-in for Linear's GraphQL API: answers the `issues(filter:, first:, after:)`
-query with Linear's connection shape, applying the team, state, project and label filters."""
+query with Linear's connection shape, applying the team, state, project and label filters; the
+`workflowStates(filter:)` query of a team; and the `commentCreate(input:)` and
+`issueUpdate(id:, input:)` mutations, each answering `{success}` as Linear's payloads do."""
 from __future__ import annotations
 
 import json
@@ -8,6 +10,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Every team's workflow states (name, type), as a new Linear team has them.
+STATES = (("Backlog", "backlog"), ("Todo", "unstarted"), ("In Progress", "started"), ("Done", "completed"),
+          ("Canceled", "canceled"))
+
 
 class FakeLinear:
     def __init__(self, api_key: str = "lin_api_test", page_size: int = 2) -> None:
@@ -15,6 +21,7 @@ class FakeLinear:
         self.page_size = page_size
         self.issues: list[dict[str, Any]] = []
         self.queries: list[dict[str, Any]] = []
+        self.comments: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -47,9 +54,29 @@ class FakeLinear:
                                      "extensions": {"code": "AUTHENTICATION_ERROR"}}]}
         with self._lock:
             self.queries.append(body)
-            if "issues(" not in body.get("query", ""):
-                return 400, {"errors": [{"message": "unsupported query"}]}
             variables = body.get("variables") or {}
+            query = body.get("query", "")
+            if "commentCreate(" in query:
+                given = variables.get("input") or {}
+                if not self._issue(given.get("issueId")) or not given.get("body"):
+                    return 200, {"data": None, "errors": [{"message": "Entity not found: Issue"}]}
+                self.comments.setdefault(given["issueId"], []).append(given["body"])
+                return 200, {"data": {"commentCreate": {"success": True}}}
+            if "workflowStates(" in query:
+                team = (((variables.get("filter") or {}).get("team") or {}).get("key") or {}).get("eq")
+                return 200, {"data": {"workflowStates": {"nodes": [
+                    {"id": f"{team}:{name}", "name": name, "type": kind} for name, kind in STATES]}}}
+            if "issueUpdate(" in query:
+                issue = self._issue(variables.get("id"))
+                state_id = str((variables.get("input") or {}).get("stateId") or "")
+                team, _, name = state_id.partition(":")
+                kind = dict(STATES).get(name)
+                if issue is None or kind is None or team != issue["_team"]:
+                    return 200, {"data": None, "errors": [{"message": "Entity not found"}]}
+                issue["_state"], issue["_state_name"] = kind, name
+                return 200, {"data": {"issueUpdate": {"success": True}}}
+            if "issues(" not in query:
+                return 400, {"errors": [{"message": "unsupported query"}]}
             found = [i for i in self.issues if _matches(i, variables.get("filter") or {})]
             start = int(variables.get("after") or 0)
             page = found[start:start + self.page_size]
@@ -57,6 +84,15 @@ class FakeLinear:
             nodes = [{k: v for k, v in i.items() if not k.startswith("_")} for i in page]
             return 200, {"data": {"issues": {"nodes": nodes, "pageInfo": {
                 "hasNextPage": end < len(found), "endCursor": str(end)}}}}
+
+
+    def _issue(self, issue_id: Any) -> dict[str, Any] | None:
+        return next((i for i in self.issues if i["id"] == issue_id), None)
+
+    def state_of(self, issue_id: str) -> str:
+        issue = self._issue(issue_id)
+        assert issue is not None
+        return str(issue.get("_state_name") or issue["_state"])
 
 
 def _matches(issue: dict[str, Any], where: dict[str, Any]) -> bool:

@@ -12,13 +12,21 @@ from chalicelib.core.issues import issue_key, issue_prompt, listing_order, valid
 from chalicelib.core.tickets import (
     Ticket,
     TicketTrigger,
+    adf_text,
     disabled_because,
     handling_trigger,
+    jira_jql,
+    jira_ticket,
+    notion_filter,
+    notion_ticket,
     ticket_key,
+    ticket_ref,
     ticket_task,
     trigger_params,
     trigger_wants,
     wanted_github,
+    writeback_event,
+    writeback_message,
 )
 
 ISSUE = Ticket(source="github", key="12", title="Fix it", body="Steps", url="https://github.com/a/b/issues/12",
@@ -116,3 +124,54 @@ LATER = TicketTrigger("d", "2026-01-01T00:00:00Z", {"source": "github", "labels"
 def test_one_trigger_or_none_handles_a_new_ticket(candidates: list[TicketTrigger], handler: str | None) -> None:
     chosen = handling_trigger(candidates, ISSUE)
     assert (chosen.id if chosen else None) == handler
+
+
+def test_jira_jql_and_issues() -> None:
+    assert jira_jql({"projectKey": "ENG"}) == 'project = "ENG" AND statusCategory != Done ORDER BY created ASC'
+    assert jira_jql({"projectKey": "ENG", "label": 'a"b'}) == (
+        'project = "ENG" AND statusCategory != Done AND labels = "a\\"b" ORDER BY created ASC')
+    assert jira_jql({"projectKey": "ENG", "jql": "filter = 10001"}) == "filter = 10001"
+    doc = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "Steps: "}, {"type": "text", "text": "click"}]},
+        {"type": "paragraph", "content": [{"type": "text", "text": "then save"}]}]}
+    assert adf_text(doc) == "Steps: click\nthen save" and adf_text(None) == "" and adf_text("plain") == "plain"
+    ticket = jira_ticket("https://acme.atlassian.net/", {"key": "ENG-7", "fields": {
+        "summary": "Crash", "description": doc, "labels": ["optio"], "assignee": {"displayName": "Ann"}}})
+    assert ticket == Ticket(source="jira", key="ENG-7", identifier="ENG-7", title="Crash",
+                            body="Steps: click\nthen save", url="https://acme.atlassian.net/browse/ENG-7",
+                            labels=("optio",), assignee="Ann")
+
+
+def test_notion_pages_and_filters() -> None:
+    page = {"id": "p1", "url": "https://www.notion.so/p1", "properties": {
+        "Task": {"type": "title", "title": [{"plain_text": "Fix "}, {"plain_text": "login"}]},
+        "Tags": {"type": "multi_select", "multi_select": [{"name": "bug"}]}}}
+    assert notion_ticket(page, "Tags") == Ticket(source="notion", key="p1", title="Fix login", body=None,
+                                                 url="https://www.notion.so/p1", labels=("bug",))
+    assert notion_ticket(page, None).labels == ()
+    config = {"statusProperty": "Status", "todoState": "Not started", "labelsProperty": "Tags", "label": "optio"}
+    assert notion_filter(config, "status") == {"and": [
+        {"property": "Status", "status": {"equals": "Not started"}},
+        {"property": "Tags", "multi_select": {"contains": "optio"}}]}
+    assert notion_filter({"statusProperty": "Status", "todoState": "Todo"}, "select") == {
+        "property": "Status", "select": {"equals": "Todo"}}
+    assert notion_filter({}, None) is None
+
+
+@pytest.mark.parametrize("old,new,event", [
+    ("provisioning", "running", None), ("running", "pr_opened", "pr_opened"), ("pr_opened", "pr_opened", None),
+    ("pr_opened", "completed", "completed"), ("running", "completed", "completed"), ("running", "failed", None),
+])
+def test_which_state_changes_are_written_back(old: str, new: str, event: str | None) -> None:
+    assert writeback_event(old, new) == event
+
+
+def test_the_ticket_of_a_task_and_what_it_is_told() -> None:
+    assert ticket_ref({"ticketProviderId": "p", "ticketId": "ENG-1"}) == ("p", "ENG-1")
+    assert ticket_ref({"trigger": {"type": "ticket", "ticketProviderId": "p", "ticketId": "x"}}) == ("p", "x")
+    assert ticket_ref({"trigger": {"type": "schedule"}}) is None and ticket_ref(None) is None
+    assert writeback_message("started", "t1", "http://o/tasks/t1", None) == (
+        "Optio is working on this ticket: task t1 (http://o/tasks/t1).")
+    assert writeback_message("pr_opened", "t1", "http://o/tasks/t1", "https://gh/pull/3").endswith("https://gh/pull/3")
+    assert writeback_message("completed", "t1", "u", "https://gh/pull/3") == (
+        "Optio completed this ticket's task t1; pull request https://gh/pull/3.")
