@@ -36,6 +36,9 @@ from .s3 import FakeS3
 from .template import ACCOUNT, EXECUTE_API_HOST, REGION, Function, Template
 
 RUNTIME = Path(__file__).resolve().parent / "lambda_runtime.py"
+# What Lambda's Python runtime brings besides the standard library (its own site-packages): the
+# rest must be in the function's package or layers, and here too nothing else is on the path.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 # EventBridge's `rate(1 minute)`, locally: the schedules tick this often.
 MINUTE_S = 1.0
 # Any key will do: the stand-ins check no signatures, and nothing may reach real AWS.
@@ -154,6 +157,7 @@ class Deployment:
     def _start_function(self, function: Function) -> None:
         code = self._unpacked(function.code)
         layers = [self._unpacked(layer) / "python" for layer in function.layers]
+        runtime_packages = self._runtime_packages()
         assert self.gateway is not None and self.lambda_api is not None and self.s3 is not None
         stage_url = f"http://127.0.0.1:{self.gateway.port}"
         environment = {name: str(self.template.resolve(value)).replace(f"https://{EXECUTE_API_HOST}", stage_url)
@@ -161,7 +165,8 @@ class Deployment:
         self.environments[function.logical_id] = environment
         runtime = {
             "PATH": os.environ["PATH"], "LANG": "en_US.UTF-8", "TZ": ":UTC", "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join([str(code), *map(str, layers)]), "LAMBDA_TASK_ROOT": str(code),
+            "PYTHONPATH": os.pathsep.join([str(code), *map(str, layers), str(runtime_packages)]),
+            "LAMBDA_TASK_ROOT": str(code),
             "_HANDLER": function.handler, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11", "AWS_LAMBDA_FUNCTION_NAME": function.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -174,7 +179,8 @@ class Deployment:
         ready.unlink(missing_ok=True)
         with open(self.work / "logs" / f"{function.logical_id}.log", "ab") as log:
             self.processes[function.logical_id] = subprocess.Popen(
-                [sys.executable, str(RUNTIME), str(ready), str(function.timeout_s), ACCOUNT],
+                # -S: none of this environment's site-packages, only the paths above.
+                [sys.executable, "-S", str(RUNTIME), str(ready), str(function.timeout_s), ACCOUNT],
                 cwd=code, env={**runtime, **environment}, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT)
 
@@ -189,6 +195,17 @@ class Deployment:
 
         return FunctionEndpoint(function.name, wait_for(port, timeout_s=60, interval_s=0.1,
                                                         what=f"{function.logical_id} to start"))
+
+    def _runtime_packages(self) -> Path:
+        target = self.work / "runtime"
+        if not target.exists():
+            import boto3 as sdk
+
+            site = Path(sdk.__file__).resolve().parents[1]
+            target.mkdir()
+            for name in RUNTIME_PACKAGES:
+                (target / name).symlink_to(site / name)
+        return target
 
     def _unpacked(self, asset: Path) -> Path:
         if asset.is_dir():

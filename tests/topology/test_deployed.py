@@ -232,14 +232,16 @@ def test_stored_secrets_reach_the_agent_through_a_secret_of_its_own_job(deployed
         assert agent_env["ANTHROPIC_API_KEY"] == "sk-ant-topology"
         assert "GITHUB_WEBHOOK_SECRET" not in agent_env  # Optio's own, never an agent's
         assert deployed.cluster is not None
-        [job] = [r.body for r in deployed.cluster.made("POST", "/jobs$") if r.body and task["id"] in r.body["metadata"]["name"]]
+        # The first request for it: a launch delivered twice (the stream's and the resync's) asks again.
+        job = next(r.body for r in deployed.cluster.made("POST", "/jobs$")
+                   if r.body and task["id"] in r.body["metadata"]["name"])
         name = job["metadata"]["name"]
         container = job["spec"]["template"]["spec"]["containers"][0]
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
         assert refs["ANTHROPIC_API_KEY"] == {"name": name, "key": "ANTHROPIC_API_KEY"}
         assert {ref["name"] for ref in refs.values()} == {name} and "envFrom" not in container
-        [secret] = [r.body for r in deployed.cluster.made("POST", "/secrets$")
-                    if r.body and r.body["metadata"]["name"] == name]
+        secret = next(r.body for r in deployed.cluster.made("POST", "/secrets$")
+                      if r.body and r.body["metadata"]["name"] == name)
         assert set(secret["data"]) == {"ANTHROPIC_API_KEY", "LINEAR_API_KEY"}
         written, owner = deployed.cluster.secret(name), deployed.cluster.job(name)
         assert written is not None and owner is not None
