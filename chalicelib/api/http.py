@@ -115,12 +115,21 @@ def params_of(request: Request) -> dict[str, str]:
     return dict(request.query_params or {})
 
 
+def natural(raw: str, max_digits: int = 15) -> int | None:
+    """A query parameter as a non-negative integer, or None: ASCII digits only (`str.isdigit`
+    takes "²", which `int` refuses), no more of them than a stored number can hold."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > max_digits:
+        return None
+    return int(raw)
+
+
 def paging(request: Request) -> tuple[int, str | None]:
     params = params_of(request)
     raw = params.get("limit")
     limit = LIMIT_DEFAULT
     if raw is not None:
-        if not raw.isdigit() or not LIMIT_MAX >= int(raw) >= 1:
+        given = natural(raw)
+        if given is None or not LIMIT_MAX >= given >= 1:
             raise ValidationFailed(
                 "invalid limit", [FieldProblem("limit", f"must be an integer from 1 to {LIMIT_MAX}")]
             )

@@ -24,7 +24,7 @@ from chalicelib.store.models import (
     WorkflowRunModel,
 )
 
-from .http import paging, query
+from .http import natural, paging, query
 
 _INTERNAL = frozenset(
     {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry",
@@ -124,9 +124,9 @@ def log_page(request: Request, owner_id: str) -> dict[str, Any]:
     """`GET .../logs?after=<seq>&limit=`: the log lines of a task or a run after a sequence number
     (the owner is known to exist)."""
     limit, _ = paging(request)
-    raw_after = query(request, "after") or "0"
-    if not raw_after.isdigit():
+    after = natural(query(request, "after") or "0")
+    if after is None:
         raise ValidationFailed("invalid after", [FieldProblem("after", "must be a sequence number")])
-    lines = logs.after(owner_id, int(raw_after), limit)
+    lines = logs.after(owner_id, after, limit)
     next_after = str(lines[-1].seq) if len(lines) == limit else None
     return {"items": [log_json(line) for line in lines], "nextCursor": next_after}

@@ -126,3 +126,10 @@ def test_hook_bodies_must_be_json_objects(api: Api, repo: dict[str, Any], body: 
                              headers={**JSON, "X-Optio-Signature": signed("s3cret", body)})
     assert fields(response) == ["body"]
     assert api.ok("GET", f"/api/tasks/{blueprint['id']}/runs")["items"] == []
+
+
+@pytest.mark.parametrize("query", ["limit=%C2%B2", "limit=" + "9" * 40, "after=%C2%B2", "after=" + "9" * 40,
+                                   "after=-1"])
+def test_numbers_in_the_query_are_checked_too(api: Api, repo: dict[str, Any], query: str) -> None:
+    task = api.ok("POST", "/api/tasks", {"title": "q", "prompt": "[fake:noop]", "repoId": repo["id"]}, status=201)
+    assert fields(api.get(f"/api/tasks/{task['id']}/logs?{query}")) == [query.split("=")[0]]
