@@ -66,13 +66,14 @@ def dispatch() -> list[str]:
     started: list[str] = []
     for chosen in plan:
         limits = tasks.SlotLimits(settings.max_concurrent, chosen.repo_limit)
-        if _take_slot(by_id[chosen.id], limits):
-            started.append(chosen.id)
-    # Launch at once instead of waiting for the provisioning record to come back on the stream;
-    # one task that cannot be launched must not keep the others from it (its record still comes).
-    for task_id in started:
+        if not _take_slot(by_id[chosen.id], limits):
+            continue
+        started.append(chosen.id)
+        # Launch at once, before the next slot is taken, so that no task's launch waits for the
+        # others' slots, nor for the provisioning record to come back on the stream; one task that
+        # cannot be launched must not keep the others from it (its record still comes).
         try:
-            reconcile(task_id)
+            reconcile(chosen.id)
         except Exception:
-            logger.exception("launch after dispatch failed", extra={"taskId": task_id})
+            logger.exception("launch after dispatch failed", extra={"taskId": chosen.id})
     return started
