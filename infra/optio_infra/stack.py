@@ -31,7 +31,6 @@ from .tables import TableSpec, table_specs
 NAMESPACE = "optio"
 RUNNER_SERVICE_ACCOUNT = "optio-runner"
 WATCHER_SERVICE_ACCOUNT = "optio-watcher"
-AGENT_SECRET = "optio-agent-secrets"
 LAUNCHER_GROUP = "optio-launcher"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 LOG_RETENTION_DAYS = 30
@@ -279,7 +278,6 @@ class OptioStack(cdk.Stack):
                 "OPTIO_EKS_CA_DATA": self.eks.ca_data,
                 "OPTIO_K8S_NAMESPACE": NAMESPACE,
                 "OPTIO_K8S_SERVICE_ACCOUNT": RUNNER_SERVICE_ACCOUNT,
-                "OPTIO_K8S_SECRET_NAME": AGENT_SECRET,
                 "OPTIO_RUNNER_IMAGE": f"{self.runner_repo.repository_uri}:{image_tag}",
                 "OPTIO_LAUNCHER_FUNCTION": launcher_name,
                 "OPTIO_LOG_LEVEL": "INFO",
@@ -516,12 +514,6 @@ class OptioStack(cdk.Stack):
         resources = eks.KubernetesManifest(self, "Resources", cluster=cluster, manifest=manifests,
                                            overwrite=True)
         resources.node.add_dependency(ns)
-        # The agent keys: created empty, in a manifest of its own that never changes, so no later
-        # deploy applies it again over the keys filled in with `kubectl ... | kubectl replace -f -`
-        # (README "Deploy to AWS").
-        secret = eks.KubernetesManifest(self, "AgentSecret", cluster=cluster, overwrite=True, manifest=[
-            {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta(AGENT_SECRET)}])
-        secret.node.add_dependency(ns)
 
     def _watcher_deployment(self, meta: Callable[..., dict[str, Any]], labels: dict[str, str],
                             image_tag: str, prefix: str) -> dict[str, Any]:
