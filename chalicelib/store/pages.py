@@ -1,14 +1,19 @@
-"""Opaque list cursors: the store's LastEvaluatedKey, base64-encoded JSON."""
+"""Opaque list cursors: the store's LastEvaluatedKey, base64-encoded JSON, signed. DynamoDB
+refuses a start key that is not its index's with an error of its own, so only a cursor this API
+returned is handed to it: anything else is a 400 here."""
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from chalicelib.core.validation import FieldProblem
 from chalicelib.exceptions import ValidationFailed
+from chalicelib.settings import settings
 
 T = TypeVar("T")
 
@@ -19,8 +24,15 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+def _signature(payload: str) -> str:
+    # The runner-token key, in a domain of its own: a cursor is never a valid run token.
+    key = b"optio-cursor:" + (settings.run_token_secret or "").encode()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+    payload = base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+    return f"{payload}.{_signature(payload)}"
 
 
 def _is_key_value(value: object) -> bool:
@@ -35,10 +47,13 @@ def _is_key_value(value: object) -> bool:
 def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not cursor:
         return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        key = None
+    payload, _, signature = cursor.rpartition(".")
+    key = None
+    if payload and hmac.compare_digest(signature.encode(), _signature(payload).encode()):
+        try:
+            key = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            key = None
     if not isinstance(key, dict) or not all(_is_key_value(v) for v in key.values()):
         raise ValidationFailed(
             "invalid cursor", [FieldProblem("cursor", "is not a cursor this API returned")]

@@ -2,8 +2,10 @@
 error shape (`{"error", "details"?}`) naming what is wrong, never a 500 and never a write."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import socket
 import uuid
 from typing import Any
@@ -133,3 +135,13 @@ def test_hook_bodies_must_be_json_objects(api: Api, repo: dict[str, Any], body: 
 def test_numbers_in_the_query_are_checked_too(api: Api, repo: dict[str, Any], query: str) -> None:
     task = api.ok("POST", "/api/tasks", {"title": "q", "prompt": "[fake:noop]", "repoId": repo["id"]}, status=201)
     assert fields(api.get(f"/api/tasks/{task['id']}/logs?{query}")) == [query.split("=")[0]]
+
+
+@pytest.mark.parametrize("key", [{"id": {"S": "x"}}, {"id": {"N": "not a number"}}, {"nope": {"S": "x"}}])
+@pytest.mark.parametrize("path", ["/api/tasks", "/api/repos", "/api/jobs", "/api/templates"])
+def test_a_cursor_the_api_did_not_return_is_never_a_500(api: Api, key: dict[str, Any], path: str) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    response = api.get(f"{path}?cursor={cursor}")
+    # A query refuses a start key that is not its index's (400); a scan starts after it (200).
+    if response.status_code != 200:
+        assert fields(response) == ["cursor"]
