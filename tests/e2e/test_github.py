@@ -14,7 +14,9 @@ import pytest
 import requests
 
 from tests.fakes.github_api import FakeGitHub
+from tests.fakes.jira_api import FakeJira
 from tests.fakes.linear_api import FakeLinear
+from tests.fakes.notion_api import FakeNotion
 from tests.support.api import Api
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
@@ -40,19 +42,34 @@ def linear() -> Iterator[FakeLinear]:
 
 
 @pytest.fixture(scope="module")
+def jira() -> Iterator[FakeJira]:
+    server = FakeJira().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def notion() -> Iterator[FakeNotion]:
+    server = FakeNotion().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def remotes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("github-remotes")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, linear: FakeLinear,
-          remotes: Path) -> Iterator[LocalMode]:
+def stack(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, linear: FakeLinear, jira: FakeJira,
+          notion: FakeNotion, remotes: Path) -> Iterator[LocalMode]:
     mode = start_local_mode(
         tmp_path_factory.mktemp("github-stack"),
         OPTIO_GITHUB_API_URL=fake.url,
         OPTIO_PR_WATCH_INTERVAL="300",
         OPTIO_TICKET_SYNC_INTERVAL="700",
         OPTIO_LINEAR_API_URL=linear.url,
+        OPTIO_NOTION_API_URL=notion.url,
         GIT_CONFIG_COUNT="1",
         GIT_CONFIG_KEY_0=f"url.file://{remotes}/.insteadOf",
         GIT_CONFIG_VALUE_0="https://github.com/",
@@ -60,6 +77,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, linear: Fa
     mode.api.ok("PUT", "/api/secrets/GITHUB_TOKEN", {"value": fake.token}, status=201)
     mode.api.ok("PUT", "/api/secrets/GITHUB_WEBHOOK_SECRET", {"value": WEBHOOK_SECRET}, status=201)
     mode.api.ok("PUT", "/api/secrets/LINEAR_API_KEY", {"value": linear.api_key}, status=201)
+    mode.api.ok("PUT", "/api/secrets/JIRA_API_TOKEN", {"value": jira.api_token}, status=201)
+    mode.api.ok("PUT", "/api/secrets/NOTION_TOKEN", {"value": notion.token}, status=201)
     yield mode
     mode.stop()
 
@@ -415,6 +434,7 @@ def test_a_ticket_trigger_handles_each_new_matching_ticket_instead_of_the_provid
     assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
     assert len(tasks_of(api, target)) == 1 and len(tasks_of(api, repo)) == 1
     api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+    api.ok("PATCH", f"/api/tasks/{blueprint['id']}", {"enabled": False})  # its trigger fires no more
     for item in tasks_of(api, repo) + tasks_of(api, target):
         api.request("POST", f"/api/tasks/{item['id']}/cancel")
 
@@ -431,18 +451,20 @@ def test_one_task_per_ticket_however_many_syncs_and_webhooks_see_it(
         "type": "repo-blueprint", "name": f"{source}-{uuid.uuid4().hex[:8]}", "repoId": target["id"],
         "title": f"{source} {{{{ticketExternalId}}}}", "prompt": "[fake:noop] {{ticketTitle}}"}, status=201)
         for source in ("github", "linear", "linear")]
+    # A label of this test's own: ticket triggers of other tests' blueprints stay out of it.
+    bug = f"bug-{uuid.uuid4().hex[:6]}"
     triggers = [api.ok("POST", f"/api/tasks/{config['id']}/triggers",
-                       {"type": "ticket", "config": {"source": source, "labels": ["bug"]}}, status=201)
+                       {"type": "ticket", "config": {"source": source, "labels": [bug]}}, status=201)
                 for config, source in zip(made, ("github", "linear", "linear"), strict=True)]
     team = f"T{uuid.uuid4().hex[:4].upper()}"
-    ticket = linear.add_issue(team, "Linear crash", labels=("optio", "bug"))
-    issue = fake.add_issue(full_name, "GitHub crash", "trace", labels=("optio", "bug"))
+    ticket = linear.add_issue(team, "Linear crash", labels=("optio", bug))
+    issue = fake.add_issue(full_name, "GitHub crash", "trace", labels=("optio", bug))
     providers = [api.ok("POST", "/api/ticket-providers", body, status=201) for body in (
         {"kind": "github", "repoId": repo["id"], "config": {"labels": ["optio"]}},
         {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
         {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team}},  # sees the same ticket
     )]
-    labeled = {"action": "labeled", "label": {"name": "bug"}, "issue": {"number": issue["number"]},
+    labeled = {"action": "labeled", "label": {"name": bug}, "issue": {"number": issue["number"]},
                "repository": {"full_name": full_name}}
     for _ in range(3):
         assert deliver(stack, "issues", labeled).status_code == 200
@@ -469,6 +491,64 @@ def test_one_task_per_ticket_however_many_syncs_and_webhooks_see_it(
         api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
     for item in runs:
         api.request("POST", f"/api/tasks/{item['id']}/cancel")
+
+
+def test_linear_jira_and_notion_tickets_are_told_of_their_task_its_pr_and_its_completion(
+    stack: LocalMode, fake: FakeGitHub, linear: FakeLinear, jira: FakeJira, notion: FakeNotion, remotes: Path
+) -> None:
+    api = stack.api
+    full_name, repo = github_repo(api, fake, remotes, maxConcurrentTasks=5)
+    team = f"L{uuid.uuid4().hex[:4].upper()}"
+    project = f"J{uuid.uuid4().hex[:4].upper()}"
+    database = notion.add_database()
+    lin = linear.add_issue(team, "Linear: fix the banner", labels=("optio",))
+    jir = jira.add_issue(project, "Jira: fix the footer", "The footer overlaps.", labels=("optio",))
+    jira.add_issue(project, "Jira: not for us")
+    page = notion.add_page(database, "Notion: fix the header", tags=("optio",))
+    notion.add_page(database, "Notion: done already", status="Done", tags=("optio",))
+    providers = [api.ok("POST", "/api/ticket-providers", body, status=201) for body in (
+        {"kind": "linear", "repoId": repo["id"], "config": {"teamKey": team, "label": "optio"}},
+        {"kind": "jira", "repoId": repo["id"], "config": {
+            "site": jira.url, "projectKey": project, "label": "optio", "email": jira.email}},
+        {"kind": "notion", "repoId": repo["id"], "config": {
+            "databaseId": database, "statusProperty": "Status", "todoState": "Not started",
+            "labelsProperty": "Tags", "label": "optio"}},
+    )]
+    bad = api.request("POST", "/api/ticket-providers", json={"kind": "jira", "repoId": repo["id"], "config": {
+        "site": "not a url", "projectKey": project, "email": jira.email}})
+    assert bad.status_code == 400 and "config.site" in bad.text
+    tasks = wait_for(lambda: len(tasks_of(api, repo)) >= 3 and tasks_of(api, repo), timeout_s=30,
+                     what="a task per ticket")
+    by_title = {t["title"]: t for t in tasks}
+    assert sorted(by_title) == sorted([f"{lin['identifier']}: Linear: fix the banner",
+                                       f"{jir['key']}: Jira: fix the footer", "Notion: fix the header"])
+    told = {
+        "linear": lambda: linear.comments.get(lin["id"], []),
+        "jira": lambda: jira.comment_texts(jir["key"]),
+        "notion": lambda: notion.comment_texts(page["id"]),
+    }
+    task_of = {"linear": by_title[f"{lin['identifier']}: Linear: fix the banner"],
+               "jira": by_title[f"{jir['key']}: Jira: fix the footer"], "notion": by_title["Notion: fix the header"]}
+    for kind, task in task_of.items():
+        opened = api.wait_state(task["id"], "pr_opened", timeout_s=60)
+        said = wait_for(lambda k=kind: len(told[k]()) >= 2 and told[k](), timeout_s=20, what=f"{kind}: two comments")
+        assert said[0].startswith(f"Optio is working on this ticket: task {task['id']} (")
+        assert f"/tasks/{task['id']})" in said[0]
+        assert said[1] == f"Optio opened a pull request for this ticket: {opened['prUrl']}"
+        fake.merge(full_name, opened["prNumber"])
+    for kind, task in task_of.items():
+        done = api.wait_state(task["id"], "completed", timeout_s=30)
+        said = wait_for(lambda k=kind: len(told[k]()) >= 3 and told[k](), timeout_s=20, what=f"{kind}: the last comment")
+        assert said[2] == f"Optio completed this ticket's task {task['id']}; pull request {done['prUrl']}."
+    assert wait_for(lambda: linear.state_of(lin["id"]) == "Done", what="the Linear issue done")
+    assert wait_for(lambda: jira.status_of(jir["key"]) == "Done", what="the Jira issue done")
+    assert wait_for(lambda: notion.status_of(page["id"]) == "Done", what="the Notion page done")
+    # Later syncs find nothing new (done tickets drop out of the filters; the rest are claimed),
+    # and nothing is said twice.
+    for provider in providers:
+        assert api.ok("POST", f"/api/ticket-providers/{provider['id']}/sync")["created"] == []
+        api.ok("PATCH", f"/api/ticket-providers/{provider['id']}", {"enabled": False})
+    assert [len(told[k]()) for k in told] == [3, 3, 3]
 
 
 def test_a_provider_failing_five_times_in_a_row_is_disabled(stack: LocalMode, fake: FakeGitHub,
