@@ -1,6 +1,6 @@
 // Settings: API keys (the token is shown once, at creation), secrets (names only, values
 // write-only) and ticket providers (GitHub issues or Linear, synced into tasks).
-import { all, api, del, get, patch, post } from "./api.js";
+import { all, api, ApiError, del, get, patch, post } from "./api.js";
 import { AGENT_TYPES, busy, clearErrors, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
 
 function apiKeys() {
@@ -68,8 +68,17 @@ function secrets() {
   return { element: h("section", { "aria-labelledby": "secrets-h" }, h("h2", { id: "secrets-h" }, "Secrets"), list, form), load };
 }
 
+const PROVIDER_KINDS = [["github", "GitHub issues"], ["linear", "Linear"], ["jira", "Jira Cloud"], ["notion", "Notion"]];
+// Jira and Notion are configured as their JSON config (fields in the README), a starting point shown.
+const CONFIG_EXAMPLES = {
+  jira: { site: "https://acme.atlassian.net", projectKey: "ENG", label: "optio", email: "bot@acme.com", apiTokenSecret: "JIRA_API_TOKEN" },
+  notion: { databaseId: "", statusProperty: "Status", todoState: "Not started", doneState: "Done", labelsProperty: "Tags", tokenSecret: "NOTION_TOKEN" },
+};
+
 function providerScope(provider) {
   const config = provider.config ?? {};
+  if (provider.kind === "jira") return [config.site, config.jql ?? `project ${config.projectKey}`, config.label && `label ${config.label}`].filter(Boolean).join(" · ");
+  if (provider.kind === "notion") return [`database ${config.databaseId}`, config.label && `label ${config.label}`].filter(Boolean).join(" · ");
   if (provider.kind === "github") {
     if (config.labels?.length) return `issues labelled ${config.labels.join(", ")}`;
     return config.assignee ? `issues assigned to ${config.assignee}` : "all open issues";
@@ -92,7 +101,7 @@ function ticketProviders() {
       ? h("ul", { class: "rows" }, items.map((p) => {
         const label = `the ${p.kind} provider of ${repoName(p.repoId)}`;
         return h("li", { class: "card", dataset: { providerId: p.id } },
-          h("p", {}, h("strong", {}, p.kind === "github" ? "GitHub issues" : "Linear"), " → ", repoName(p.repoId), " ", enabledBadge(p.enabled)),
+          h("p", {}, h("strong", {}, Object.fromEntries(PROVIDER_KINDS)[p.kind] ?? p.kind), " → ", repoName(p.repoId), " ", enabledBadge(p.enabled)),
           h("p", { class: "muted" }, `${providerScope(p)} · agent ${p.agentType ?? "repo default"} · last sync ${when(p.lastSyncAt)}`),
           p.lastError ? h("p", { class: "error-text" }, `Last error: ${p.lastError}`) : null,
           h("div", { class: "actions" },
@@ -110,7 +119,7 @@ function ticketProviders() {
       }))
       : empty("No ticket providers.", "Add one below: new GitHub issues (by label, by assignee, or all) or Linear issues then become tasks by themselves."));
   };
-  const kind = select("kind", [["github", "GitHub issues"], ["linear", "Linear"]], "github");
+  const kind = select("kind", PROVIDER_KINDS, "github");
   kind.id = "provider-kind";
   repoSelect.id = "provider-repo";
   const agent = select("agentType", [["", "Repo default"], ...AGENT_TYPES.map((a) => [a, a])], "");
@@ -126,17 +135,29 @@ function ticketProviders() {
     field("Assignee (optional)", assignee));
   const linear = h("div", { class: "field-group" }, field("Team key", teamKey), field("Project id (optional)", projectId),
     field("Label (optional)", label), field("API key secret", keySecret, "The name of the secret holding the Linear API key (set it under Secrets)."));
-  const arrange = () => { github.hidden = kind.value !== "github"; linear.hidden = kind.value !== "linear"; };
+  const json = h("textarea", { name: "config", id: "provider-config", rows: 6, spellcheck: "false" });
+  const other = h("div", { class: "field-group" }, field("Config (JSON)", json, "Secrets by name (set them under Secrets), never their values."));
+  const arrange = () => {
+    github.hidden = kind.value !== "github"; linear.hidden = kind.value !== "linear"; other.hidden = !CONFIG_EXAMPLES[kind.value];
+    if (CONFIG_EXAMPLES[kind.value]) json.value = JSON.stringify(CONFIG_EXAMPLES[kind.value], null, 2);
+  };
   kind.addEventListener("change", arrange);
   arrange();
   const form = h("form", { novalidate: true, "aria-label": "Add a ticket provider" }, field("Provider", kind),
-    field("Tasks go to", repoSelect), field("Agent", agent), github, linear,
+    field("Tasks go to", repoSelect), field("Agent", agent), github, linear, other,
     h("p", { class: "form-error", role: "alert" }), h("button", { type: "submit" }, "Add provider"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const config = {};
-    if (kind.value === "github") {
+    let config = {};
+    if (CONFIG_EXAMPLES[kind.value]) {
+      try {
+        config = JSON.parse(json.value);
+      } catch {
+        showErrors(form, new ApiError(400, { error: "invalid request", details: [{ field: "config", problem: "is not valid JSON" }] }));
+        return;
+      }
+    } else if (kind.value === "github") {
       const wanted = labels.value.split(",").map((l) => l.trim()).filter(Boolean);
       if (wanted.length) config.labels = wanted;
       if (assignee.value.trim()) config.assignee = assignee.value.trim();

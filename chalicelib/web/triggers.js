@@ -10,7 +10,7 @@ export const CRON_PRESETS = [
   ["0 9 * * 1-5", "Weekdays at 9 AM (UTC)"],
   ["0 9 * * 1", "Weekly on Monday at 9 AM (UTC)"],
 ];
-const TICKET_SOURCES = [["github", "GitHub issues"], ["linear", "Linear"]];
+const TICKET_SOURCES = [["github", "GitHub issues"], ["linear", "Linear"], ["jira", "Jira Cloud"], ["notion", "Notion"]];
 
 /** `{element, value(), setKind(kind)}`: the type picker and the config fields of the chosen type.
  * Control names follow the API's problem paths (`config.cronExpression`), so its 400s land here. */

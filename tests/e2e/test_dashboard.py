@@ -495,6 +495,22 @@ def test_a_ticket_provider_is_added_paused_and_removed(page: Page, mode: LocalMo
     form.get_by_label("Tasks go to").select_option(github_repo["id"])
     form.get_by_role("button", name="Add provider").click()
     expect(form.locator('[data-error-for="config.teamKey"]')).not_to_be_empty()
+    # Jira and Notion take their config as JSON, a starting point filled in.
+    form.get_by_label("Provider").select_option("jira")
+    expect(form.get_by_label("Config (JSON)")).to_have_value(re.compile('"projectKey": "ENG"'))
+    form.get_by_label("Config (JSON)").fill("{")
+    form.get_by_role("button", name="Add provider").click()
+    expect(form.locator('[data-error-for="config"]')).to_have_text("is not valid JSON")
+    # A site that refuses at once: the scheduled sync fails fast and is recorded, nothing else.
+    form.get_by_label("Config (JSON)").fill('{"site": "http://127.0.0.1:9", "projectKey": "ENG", "email": "bot@acme.com"}')
+    form.get_by_label("Tasks go to").select_option(github_repo["id"])
+    form.get_by_role("button", name="Add provider").click()
+    jira = f"the jira provider of {github_repo['repoUrl']}"
+    expect(page.get_by_role("button", name=f"Pause {jira}")).to_be_visible()
+    expect(page.locator("li.card", has=page.get_by_role("button", name=f"Pause {jira}"))).to_contain_text(
+        "Jira Cloud → ")
+    page.get_by_role("button", name=f"Delete {jira}").click()
+    expect(page.get_by_role("button", name=f"Delete {jira}")).to_have_count(0)
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "settings", full_page=True)
     page.get_by_role("button", name=f"Delete {label}").click()
