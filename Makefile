@@ -67,7 +67,17 @@ $(CDK_STAMP): infra/package.json infra/package-lock.json
 	cd infra && npm ci --silent --no-audit --no-fund
 	touch $@
 
-infra: $(INFRA_STAMP) $(CDK_STAMP)
+# The Lambda package's wheels, fetched while the registries are reachable: the suite synthesises
+# offline (tests/offline), and chalice's packaging and the kubernetes layer then install from here.
+WHEELHOUSE := $(DEPS)/wheelhouse
+WHEELS_STAMP := $(WHEELHOUSE)/.downloaded
+$(WHEELS_STAMP): $(VENV)/.installed requirements.txt
+	$(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELHOUSE)
+	$(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELHOUSE) \
+	  --only-binary=:all: --platform manylinux2014_x86_64 --implementation cp --python-version 3.11
+	touch $@
+
+infra: $(INFRA_STAMP) $(CDK_STAMP) $(WHEELS_STAMP)
 
 # `make deploy STAGE=prod [CLUSTER=name KUBECTL_ROLE_ARN=arn] [CDK_ARGS="-c key=value"]`: builds and
 # pushes the runner and watcher images when their tag is not in ECR yet, then deploys the stack

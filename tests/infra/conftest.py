@@ -18,6 +18,7 @@ INFRA = REPO_ROOT / "infra"
 CDK = INFRA / "node_modules" / ".bin" / "cdk"
 STAGES = ("dev", "prod")
 
+WHEELHOUSE = REPO_ROOT / ".deps" / "wheelhouse"
 OFFLINE_ENV = {
     "CDK_DEFAULT_ACCOUNT": "123456789012",
     "CDK_DEFAULT_REGION": "us-east-1",
@@ -68,6 +69,9 @@ def synth(out: Path, context: dict[str, str]) -> Assembly:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIO_", "AWS_", "CDK_"))}
     env.update(OFFLINE_ENV)
     env["PATH"] = f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    if WHEELHOUSE.is_dir():
+        # Offline (tests/offline): the packaging's pip finds the wheels `make infra` fetched.
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(WHEELHOUSE))
     args = [str(CDK), "synth", "--quiet", "--no-notices", "--no-version-reporting", "--no-lookups",
             "--output", str(out)]
     for key, value in context.items():

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from .conftest import INFRA, REPO_ROOT, Assembly
 
-sys.path.insert(0, str(INFRA))  # the CDK app is not a package of the project; cdk runs it from infra/
+# The CDK app is not a package of the project (cdk runs it from infra/). Appended, not put first:
+# infra/app.py must not shadow the project's app.py for the tests that share this worker.
+sys.path.append(str(INFRA))
 from optio_infra import packaging  # noqa: E402
 
 MIB = 1024 * 1024
