@@ -119,7 +119,9 @@ class Meter:
         self._local.key = (self._local.key[0], label)
 
     def _current(self) -> Usage:
-        return self.usage[getattr(self._local, "key", None) or ("outside a function", "")]
+        key = getattr(self._local, "key", None)
+        # Outside any function: the bench's own polling and local mode's setup, not counted.
+        return self.usage[key] if key else Usage()
 
     def dynamodb(self, operation: str, consumed: Any) -> None:
         entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
