@@ -219,6 +219,12 @@ def observed_fields(pr: PrView, observed_at: str) -> dict[str, object]:
     }
 
 
+def is_final(pr_state: str | None) -> bool:
+    """A merged pull request stays merged: no later look at GitHub can take that back (a webhook
+    may tell us before the API shows it)."""
+    return pr_state == "merged"
+
+
 def same_observation(pr: PrView, fields: dict[str, object]) -> bool:
     """True when the row already says what `pr` says (the watcher then writes nothing)."""
     fresh = observed_fields(pr, "")

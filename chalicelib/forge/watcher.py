@@ -37,8 +37,12 @@ def observe_task(task: TaskModel, forge: Forge) -> bool:
     where = parse_pr_url(task.prUrl or "")
     if where is None:
         return False
-    seen = forge.observe(*where)
     for _ in range(CAS_TRIES):
+        # Looked at again after a lost race: the write that won (a webhook's "merged", say) may be
+        # newer than what GitHub showed us before it, and must not be overwritten by that.
+        seen = forge.observe(*where)
+        if pulls.is_final(task.prState) and seen.state != task.prState:
+            return False
         current = pulls.observed_fields(seen, iso(utcnow()))
         stored = {"prState": task.prState, "prChecksStatus": task.prChecksStatus,
                   "prReviewStatus": task.prReviewStatus, "prDetails": task.prDetails}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.core.pulls import PrView, observed_fields
 from chalicelib.core.states import TaskState
 from chalicelib.forge.github import Forge, Throttled
 from chalicelib.forge.watcher import observe_task, watch_once
@@ -71,6 +72,18 @@ def test_a_stale_row_is_read_again_not_overwritten(fake: FakeGitHub) -> None:
     assert observe_task(stale, forge) is True
     fresh = tasks.get(task.id)
     assert fresh.priority == 5 and fresh.prState == "open"
+
+
+def test_a_merge_written_meanwhile_is_not_taken_back(fake: FakeGitHub) -> None:
+    # The watcher read the row, then a webhook wrote "merged" before GitHub's API showed it: the
+    # watcher's lost race must not put back the "open" it sees.
+    forge = Forge.connect(fake.token, base_url=fake.url)
+    task, pr = pr_task(fake)
+    stale = tasks.get(task.id)
+    merged = observed_fields(PrView(state="merged", head_sha=str(pr["head"]["sha"])), "2026-11-23T12:00:00Z")  # type: ignore[index]
+    tasks.update(tasks.get(task.id), merged, NOW)
+    assert observe_task(stale, forge) is False
+    assert tasks.get(task.id).prState == "merged"
 
 
 def test_throttling_changes_nothing(fake: FakeGitHub) -> None:
