@@ -8,9 +8,14 @@ Each test module starts one local mode (`agent_system`), shared by its tests.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +27,14 @@ from tests.support.gitrepo import branch_file, make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
 AGENT_VERSIONS = REPO_ROOT / "runner-image" / "agent-versions.txt"
+# Importable once tests.runner.conftest has put the runner package on the path (as in its image).
+from optio_runner.agents.base import AgentAdapter, AgentContext, AgentResult, Collected  # noqa: E402
+
 AGENT_BIN = REPO_ROOT / ".deps" / "agents" / "node_modules" / ".bin"
 # What a task given to a real CLI may take on a loaded 2-core machine, start to finish.
 TASK_TIMEOUT_S = 120
+# The pod's user (runner-image/Dockerfile): local mode and CI run the runner as root instead.
+POD_UID = 1000
 
 
 @dataclass(frozen=True)
@@ -109,3 +119,59 @@ def start_agent_system(tmp: Path, agent_type: str, binary: str, **env: str) -> A
 @pytest.fixture(scope="module")
 def agent_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("agents")
+
+
+def at(stamp: str) -> datetime:
+    """An API timestamp, to set against a stand-in's recorded request times."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def task_events(system: AgentSystem, task_id: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = system.api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
+    return items
+
+
+@dataclass
+class PodRun:
+    """One run of a CLI as the pod's user: where it worked, and what its adapter made of it."""
+
+    work: Path
+    home: Path
+    env: dict[str, str]
+    result: AgentResult
+    collected: Collected
+    stderr: str
+
+
+@contextmanager
+def as_pod_user(adapter: AgentAdapter, binary: str, env: Mapping[str, str], *, prompt: str = "Write POD.md",
+                model: str | None = None) -> Iterator[PodRun]:
+    """Runs the CLI as the runner would set it up, but as uid 1000 (as in the pod), in a fresh git
+    checkout and HOME under /tmp (pytest's own directories only root may enter); both are gone
+    when the block ends."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the CLI as the pod's uid")
+    base = Path(tempfile.mkdtemp(prefix="optio-pod-user-"))
+    try:
+        work, home = base / "repo", base / "home"
+        work.mkdir()
+        home.mkdir()
+        subprocess.run(["git", "init", "-q", str(work)], check=True)
+        ctx = AgentContext(prompt=prompt, max_turns=10, model=model, resume_session_id=None, binary=binary,
+                           custom_command=None, home=home, work_dir=work, as_root=False)
+        argv = adapter.build_command(ctx)
+        for relative, text in adapter.config_files(ctx).items():
+            (home / relative).parent.mkdir(parents=True, exist_ok=True)
+            (home / relative).write_text(text)
+        subprocess.run(["chown", "-R", f"{POD_UID}:{POD_UID}", str(base)], check=True)
+        base.chmod(0o755)
+        full_env = {"PATH": os.environ["PATH"], "HOME": str(home), **env, **adapter.environment(ctx)}
+        ran = subprocess.run(["setpriv", f"--reuid={POD_UID}", f"--regid={POD_UID}", "--clear-groups", *argv],
+                             cwd=work, env=full_env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=TASK_TIMEOUT_S)
+        collected = Collected()
+        for line in ran.stdout.splitlines():
+            collected.absorb(adapter.parse_line(line))
+        yield PodRun(work, home, full_env, adapter.finish(ran.returncode, collected), collected, ran.stderr[-2000:])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

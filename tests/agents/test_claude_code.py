@@ -7,21 +7,23 @@ ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY secrets, as a user would.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from optio_runner.agents.base import AgentContext, Collected
 from optio_runner.agents.claude_code import ClaudeCodeAdapter
 
 from chalicelib.core import failures
-from tests.agents.conftest import TASK_TIMEOUT_S, AgentSystem, cli_path, start_agent_system
+from tests.agents.conftest import (
+    POD_UID,
+    TASK_TIMEOUT_S,
+    AgentSystem,
+    as_pod_user,
+    cli_path,
+    start_agent_system,
+)
 from tests.fakes.anthropic_api import TOUR_SCRIPT, anthropic_stand_in, conversation, text_of
 from tests.fakes.scripted_vendor import Reply, ToolCall, VendorStandIn
 from tests.support.waiting import wait_for
@@ -268,43 +270,18 @@ def test_bedrock_switch_uses_the_tasks_model_id_without_the_api_key(system: Agen
     assert done["costUsd"] == pytest.approx(price(TOUR_SCRIPT))
 
 
-# The pod's user (runner-image/Dockerfile): local mode and CI run the runner as root instead.
-POD_UID = 1000
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="becoming the pod's user takes root")
 def test_as_the_pod_user_the_cli_takes_the_same_permission_mode_without_the_sandbox_flag() -> None:
-    binary = cli_path("claude")
     stand_in = anthropic_stand_in(TOUR_SCRIPT, api_key=KEY).start()
-    # Outside pytest's own directories, which only root may enter.
-    root = Path(tempfile.mkdtemp(prefix="optio-pod-user-"))
     try:
-        work, home = root / "repo", root / "home"
-        work.mkdir()
-        home.mkdir()
-        subprocess.run(["git", "init", "-q", str(work)], check=True)
-        subprocess.run(["chown", "-R", f"{POD_UID}:{POD_UID}", str(root)], check=True)
-        root.chmod(0o755)
-        ctx = AgentContext(prompt=TOUR_PROMPT, max_turns=10, model=MODEL, resume_session_id=None,
-                           binary=str(binary), custom_command=None, home=home, work_dir=work, as_root=False)
         adapter = ClaudeCodeAdapter()
-        argv = adapter.build_command(ctx)
-        env = {"PATH": os.environ["PATH"], "HOME": str(home), "ANTHROPIC_BASE_URL": stand_in.url,
-               "ANTHROPIC_API_KEY": KEY, **adapter.environment(ctx)}
-        assert "IS_SANDBOX" not in env
-        ran = subprocess.run(["setpriv", f"--reuid={POD_UID}", f"--regid={POD_UID}", "--clear-groups", *argv],
-                             cwd=work, env=env, capture_output=True, text=True, timeout=TASK_TIMEOUT_S)
-        collected = Collected()
-        for line in ran.stdout.splitlines():
-            collected.absorb(adapter.parse_line(line))
-        result = adapter.finish(ran.returncode, collected)
-
-        assert result.success, (result.error, ran.stderr[-2000:])
-        assert collected.permission_denied is None
-        assert (work / "GREETING.md").read_text() == "# Hello\n\nHello, world!\n"
-        assert (work / "GREETING.md").stat().st_uid == POD_UID
-        # The session landed where the runner saves it from.
-        assert list((home / adapter.session_dirs[0]).glob(f"*/{result.session_id}.jsonl"))
+        env = {"ANTHROPIC_BASE_URL": stand_in.url, "ANTHROPIC_API_KEY": KEY}
+        with as_pod_user(adapter, str(cli_path("claude")), env, prompt=TOUR_PROMPT, model=MODEL) as pod:
+            assert "IS_SANDBOX" not in pod.env
+            assert pod.result.success, (pod.result.error, pod.stderr)
+            assert pod.collected.permission_denied is None
+            assert (pod.work / "GREETING.md").read_text() == "# Hello\n\nHello, world!\n"
+            assert (pod.work / "GREETING.md").stat().st_uid == POD_UID
+            # The session landed where the runner saves it from.
+            assert list((pod.home / adapter.session_dirs[0]).glob(f"*/{pod.result.session_id}.jsonl"))
     finally:
         stand_in.stop()
-        shutil.rmtree(root, ignore_errors=True)

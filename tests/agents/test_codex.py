@@ -9,25 +9,26 @@ Codex 0.169 offers the model one freeform tool, `exec`: JavaScript whose `tools.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+from optio_runner.agents.codex import CodexAdapter
 
-from tests.agents.conftest import AgentSystem, cli_path, start_agent_system
-from tests.conftest import REPO_ROOT
+from tests.agents.conftest import (
+    POD_UID,
+    AgentSystem,
+    as_pod_user,
+    at,
+    cli_path,
+    start_agent_system,
+    task_events,
+)
 from tests.fakes.openai_api import OpenAIStandIn, codex_exec, conversation, openai_stand_in, request_text
 from tests.fakes.scripted_vendor import Reply
 
 KEY = "sk-proj-codex-test-key"
-POD_UID = 1000
 
 
 def add_file(path: str, text: str) -> str:
@@ -57,13 +58,6 @@ def system(agent_tmp: Path, vendor: OpenAIStandIn) -> Iterator[AgentSystem]:
     agents.mode.stop()
 
 
-def at(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def events(system: AgentSystem, task_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = system.api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
-    return items
 
 
 def test_task_edits_a_file_and_runs_a_command(system: AgentSystem, vendor: OpenAIStandIn) -> None:
@@ -152,7 +146,7 @@ def test_wrong_key_fails_as_auth_at_once_and_is_not_retried(system: AgentSystem,
     assert vendor.served == 0 and vendor.refused
     assert {status for _, status in vendor.refused} == {401}
     first_refusal = datetime.fromtimestamp(min(when for when, _ in vendor.refused)).astimezone()
-    entered_failed = [at(event["at"]) for event in events(system, task["id"]) if event["to"] == "failed"]
+    entered_failed = [at(event["at"]) for event in task_events(system, task["id"]) if event["to"] == "failed"]
     assert len(entered_failed) == 1
     assert entered_failed[0] - first_refusal < timedelta(seconds=10)
     # Stopped at the first refusal rather than after the CLI's five reconnects.
@@ -167,14 +161,6 @@ def test_wrong_key_fails_as_auth_at_once_and_is_not_retried(system: AgentSystem,
 def test_the_pods_uid_may_edit_and_run_commands(vendor: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     """Local mode runs the agent as root; the pod runs it as uid 1000. The same switches work
     there: the CLI, set up by the adapter and run as that uid, writes and runs without a prompt."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run the CLI as the pod's uid")
-    runner_image = str(REPO_ROOT / "runner-image")
-    if runner_image not in sys.path:
-        sys.path.insert(0, runner_image)
-    from optio_runner.agents.base import AgentContext, Collected
-    from optio_runner.agents.codex import CodexAdapter
-
     vendor.script([
         Reply(tool_calls=(codex_exec(exec_js(
             add_file("POD.md", "pod"),
@@ -182,33 +168,9 @@ def test_the_pods_uid_may_edit_and_run_commands(vendor: OpenAIStandIn, monkeypat
         )),)),
         Reply(text="Done as the pod's user."),
     ])
+    # The adapter reads the gateway from the runner's environment, where the task's secrets are.
     monkeypatch.setenv("OPENAI_BASE_URL", vendor.url + "/v1")
-    # Under /tmp rather than pytest's tmp_path, which only root may enter.
-    base = Path(tempfile.mkdtemp(prefix="optio-codex-uid-"))
-    try:
-        work, home = base / "repo", base / "home"
-        work.mkdir()
-        subprocess.run(["git", "init", "-q", str(work)], check=True)
-        adapter = CodexAdapter()
-        ctx = AgentContext(prompt="Write POD.md", max_turns=10, model=None, resume_session_id=None,
-                           binary=str(cli_path("codex")), custom_command=None, home=home, work_dir=work)
-        argv = adapter.build_command(ctx)
-        for relative, text in adapter.config_files(ctx).items():
-            (home / relative).parent.mkdir(parents=True, exist_ok=True)
-            (home / relative).write_text(text)
-        subprocess.run(["chown", "-R", f"{POD_UID}:{POD_UID}", str(base)], check=True)
-        env = {"PATH": os.environ["PATH"], "HOME": str(home), "OPENAI_API_KEY": KEY, **adapter.environment(ctx)}
-        ran = subprocess.run(
-            ["setpriv", f"--reuid={POD_UID}", f"--regid={POD_UID}", "--clear-groups", *argv],
-            cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        )
-        collected = Collected()
-        for line in ran.stdout.splitlines():
-            collected.absorb(adapter.parse_line(line))
-        result = adapter.finish(ran.returncode, collected)
-
-        assert result.success and collected.permission_denied is None, (result, ran.stderr[-2000:])
-        assert (work / "POD.md").read_text() == "pod\n"
-        assert (work / "UID.txt").read_text() == f"{POD_UID}\n"
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with as_pod_user(CodexAdapter(), str(cli_path("codex")), {"OPENAI_API_KEY": KEY}) as pod:
+        assert pod.result.success and pod.collected.permission_denied is None, (pod.result, pod.stderr)
+        assert (pod.work / "POD.md").read_text() == "pod\n"
+        assert (pod.work / "UID.txt").read_text() == f"{POD_UID}\n"

@@ -4,20 +4,22 @@ GOOGLE_GEMINI_BASE_URL point it there, the adapter's settings do the rest."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+from optio_runner.agents.gemini import GeminiAdapter
 
-from tests.agents.conftest import AgentSystem, cli_path, start_agent_system
-from tests.conftest import REPO_ROOT
+from tests.agents.conftest import (
+    POD_UID,
+    AgentSystem,
+    as_pod_user,
+    at,
+    cli_path,
+    start_agent_system,
+    task_events,
+)
 from tests.fakes.gemini_api import (
     CWD,
     GeminiStandIn,
@@ -31,7 +33,6 @@ from tests.fakes.scripted_vendor import Reply, ToolCall
 
 KEY = "gemini-test-key"
 # The pod runs the runner, and so the agent, as this uid.
-POD_UID = 1000
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,6 @@ def system(agent_tmp: Path, vendor: GeminiStandIn) -> Iterator[AgentSystem]:
     agents.mode.stop()
 
 
-def at(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def events(system: AgentSystem, task_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = system.api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
-    return items
 
 
 def reported_tokens(vendor: GeminiStandIn) -> tuple[int, int]:
@@ -150,7 +144,7 @@ def test_wrong_key_fails_as_auth_at_once_and_is_not_retried(system: AgentSystem,
     assert vendor.served == 0 and vendor.refused
     assert {status for _, status in vendor.refused} == {400}
     first_refusal = min(when for when, _ in vendor.refused)
-    entered_failed = [at(event["at"]) for event in events(system, task["id"]) if event["to"] == "failed"]
+    entered_failed = [at(event["at"]) for event in task_events(system, task["id"]) if event["to"] == "failed"]
     assert len(entered_failed) == 1
     assert entered_failed[0] - first_refusal < timedelta(seconds=10)
     # Not retried: one attempt ran, and every refused call came from it.
@@ -164,47 +158,13 @@ def test_wrong_key_fails_as_auth_at_once_and_is_not_retried(system: AgentSystem,
 def test_the_pods_uid_may_edit_and_run_commands(vendor: GeminiStandIn) -> None:
     """Local mode runs the agent as root; the pod runs it as uid 1000. The same switches work
     there: the CLI, set up by the adapter and run as that uid, writes and runs without a prompt."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run the CLI as the pod's uid")
-    # The runner package, importable as in its image (PYTHONPATH=runner-image).
-    runner_image = str(REPO_ROOT / "runner-image")
-    if runner_image not in sys.path:
-        sys.path.insert(0, runner_image)
-    from optio_runner.agents.base import AgentContext, Collected
-    from optio_runner.agents.gemini import GeminiAdapter
-
     vendor.script([
         Reply(tool_calls=(ToolCall("write_file", {"file_path": f"{CWD}/POD.md", "content": "pod\n"}),)),
         Reply(tool_calls=(ToolCall("run_shell_command", {"command": "id -u > UID.txt"}),)),
         Reply(text="Done as the pod's user."),
     ])
-    # Under /tmp rather than pytest's tmp_path, which only root may enter.
-    base = Path(tempfile.mkdtemp(prefix="optio-gemini-uid-"))
-    try:
-        work, home = base / "repo", base / "home"
-        work.mkdir()
-        subprocess.run(["git", "init", "-q", str(work)], check=True)
-        adapter = GeminiAdapter()
-        ctx = AgentContext(prompt="Write POD.md", max_turns=10, model=None, resume_session_id=None,
-                           binary=str(cli_path("gemini")), custom_command=None, home=home, work_dir=work)
-        argv = adapter.build_command(ctx)
-        for relative, text in adapter.config_files(ctx).items():
-            (home / relative).parent.mkdir(parents=True, exist_ok=True)
-            (home / relative).write_text(text)
-        subprocess.run(["chown", "-R", f"{POD_UID}:{POD_UID}", str(base)], check=True)
-        env = {"PATH": os.environ["PATH"], "HOME": str(home), "GEMINI_API_KEY": KEY,
-               "GOOGLE_GEMINI_BASE_URL": vendor.url, **adapter.environment(ctx)}
-        ran = subprocess.run(
-            ["setpriv", f"--reuid={POD_UID}", f"--regid={POD_UID}", "--clear-groups", *argv],
-            cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        )
-        collected = Collected()
-        for line in ran.stdout.splitlines():
-            collected.absorb(adapter.parse_line(line))
-        result = adapter.finish(ran.returncode, collected)
-
-        assert result.success and collected.permission_denied is None, (result, ran.stderr[-2000:])
-        assert (work / "POD.md").read_text() == "pod\n"
-        assert (work / "UID.txt").read_text() == f"{POD_UID}\n"
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    env = {"GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": vendor.url}
+    with as_pod_user(GeminiAdapter(), str(cli_path("gemini")), env) as pod:
+        assert pod.result.success and pod.collected.permission_denied is None, (pod.result, pod.stderr)
+        assert (pod.work / "POD.md").read_text() == "pod\n"
+        assert (pod.work / "UID.txt").read_text() == f"{POD_UID}\n"
