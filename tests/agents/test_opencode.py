@@ -25,8 +25,8 @@ from tests.agents.conftest import (
     start_agent_system,
     task_events,
 )
-from tests.fakes.openai_api import CWD, OpenAIStandIn, conversation, openai_stand_in, request_text
-from tests.fakes.scripted_vendor import Reply, ToolCall
+from tests.fakes.openai_api import OpenAIStandIn, conversation, openai_stand_in, request_text
+from tests.fakes.scripted_vendor import CWD, Reply, ToolCall
 
 KEY = "sk-proj-opencode-test-key"
 # The gateway model the adapter picks when the task names none.

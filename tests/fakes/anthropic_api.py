@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.fakes.scripted_vendor import (
+    CWD,
     Reply,
     Seen,
     ToolCall,
@@ -48,6 +49,7 @@ from tests.fakes.scripted_vendor import (
     send_sse,
     stand_in_of,
     start_sse,
+    with_cwd,
 )
 
 # The error types Anthropic answers with, by status code.
@@ -60,9 +62,6 @@ ERRORS = {
     500: ("api_error", "Internal server error"),
     529: ("overloaded_error", "Overloaded"),
 }
-# What a scripted argument may say for the agent's working directory (the CLI's file tools want
-# absolute paths; the stand-in learns the directory from the system prompt the CLI sends).
-CWD = "{cwd}"
 # Amazon Bedrock's InvokeModel and InvokeModelWithResponseStream: the same Messages body (the model
 # in the path), answered with JSON or with the AWS event stream of base64-wrapped Messages events.
 _BEDROCK = re.compile(r"/model/([^/]+)/(invoke|invoke-with-response-stream)")
@@ -112,15 +111,6 @@ def working_directory(body: dict[str, Any]) -> str | None:
     return found[-1] if found else None
 
 
-def _with_cwd(value: Any, cwd: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(CWD, cwd)
-    if isinstance(value, dict):
-        return {key: _with_cwd(item, cwd) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_cwd(item, cwd) for item in value]
-    return value
-
 
 def content_blocks(reply: Reply, cwd: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
@@ -128,7 +118,7 @@ def content_blocks(reply: Reply, cwd: str) -> list[dict[str, Any]]:
         blocks.append({"type": "text", "text": reply.text})
     for call in reply.tool_calls:
         blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": call.name,
-                       "input": _with_cwd(call.arguments, cwd)})
+                       "input": with_cwd(call.arguments, cwd)})
     return blocks
 
 

@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fakes.scripted_vendor import (
+    CWD,
     Reply,
     Seen,
     ToolCall,
@@ -45,6 +46,7 @@ from tests.fakes.scripted_vendor import (
     send_sse,
     stand_in_of,
     start_sse,
+    with_cwd,
 )
 
 # OpenAI's error bodies, by status code: (type, code, message).
@@ -58,9 +60,6 @@ ERRORS = {
     503: ("server_error", None, "The engine is currently overloaded, please try again later."),
 }
 COMPLETIONS = "/v1/chat/completions"
-# What a scripted argument may say for the agent's working directory (the CLI's file tools want
-# absolute paths; the stand-in learns the directory from the system prompt the CLI sends).
-CWD = "{cwd}"
 _CWD_IN_PROMPT = re.compile(r"Current working directory:\s*(\S+)")
 
 
@@ -97,19 +96,10 @@ def working_directory(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _with_cwd(value: Any, cwd: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(CWD, cwd)
-    if isinstance(value, dict):
-        return {key: _with_cwd(item, cwd) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_cwd(item, cwd) for item in value]
-    return value
-
 
 def tool_calls(reply: Reply, cwd: str) -> list[dict[str, Any]]:
     return [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": call.name, "arguments": json.dumps(_with_cwd(call.arguments, cwd))}}
+             "function": {"name": call.name, "arguments": json.dumps(with_cwd(call.arguments, cwd))}}
             for call in reply.tool_calls]
 
 

@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.scripted_vendor import (
+    CWD,
     Reply,
     Seen,
     ToolCall,
@@ -46,6 +47,7 @@ from tests.fakes.scripted_vendor import (
     send_sse,
     stand_in_of,
     start_sse,
+    with_cwd,
 )
 
 # Google's error bodies (google.rpc.Status), by status code.
@@ -59,9 +61,6 @@ ERRORS = {
           "https://developers.generativeai.google/guide/troubleshooting", None),
     503: ("UNAVAILABLE", "The model is overloaded. Please try again later.", None),
 }
-# What a scripted argument may say for the agent's workspace directory (learned from the session
-# context the CLI sends first).
-CWD = "{cwd}"
 _WORKSPACE = re.compile(r"Workspace Directories:\*\*\s*\n\s*-\s*(\S+)")
 _MODEL_CALL = re.compile(r"^/v1(?:beta|alpha)?/models/([^/:]+):(\w+)$")
 SIDE_USAGE = (10, 5)
@@ -143,15 +142,6 @@ def workspace(body: dict[str, Any]) -> str | None:
                 return found.group(1)
     return None
 
-
-def _with_cwd(value: Any, cwd: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(CWD, cwd)
-    if isinstance(value, dict):
-        return {key: _with_cwd(item, cwd) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_cwd(item, cwd) for item in value]
-    return value
 
 
 def fill_schema(schema: Any) -> Any:
@@ -255,7 +245,7 @@ class GeminiHandler(BaseHTTPRequestHandler):
         if reply.text:
             parts.append({"text": reply.text})
         for call in reply.tool_calls:
-            parts.append({"functionCall": {"name": call.name, "args": _with_cwd(call.arguments, cwd)}})
+            parts.append({"functionCall": {"name": call.name, "args": with_cwd(call.arguments, cwd)}})
         return parts
 
     @staticmethod

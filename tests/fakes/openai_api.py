@@ -49,6 +49,7 @@ from tests.fakes.scripted_vendor import (
     send_sse,
     stand_in_of,
     start_sse,
+    with_cwd,
 )
 
 # OpenAI's error bodies, by status code: (message, type, code).
@@ -61,7 +62,6 @@ ERRORS = {
     500: ("The server had an error while processing your request.", "server_error", None),
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
 }
-CWD = "{cwd}"
 # Codex tells the model its directory in an <environment_context>; OpenCode in its system prompt.
 _CWD_IN_PROMPT = re.compile(r"<cwd>([^<]+)</cwd>|Working directory:\s*(\S+)")
 
@@ -137,15 +137,6 @@ def working_directory(body: dict[str, Any]) -> str | None:
     return (found.group(1) or found.group(2)).strip() if found else None
 
 
-def _with_cwd(value: Any, cwd: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(CWD, cwd)
-    if isinstance(value, dict):
-        return {key: _with_cwd(item, cwd) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_with_cwd(item, cwd) for item in value]
-    return value
-
 
 def _ids() -> str:
     return uuid.uuid4().hex[:24]
@@ -160,7 +151,7 @@ def output_items(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
         items.append({"id": f"msg_{_ids()}", "type": "message", "status": "completed", "role": "assistant",
                       "content": [{"type": "output_text", "text": reply.text, "annotations": []}]})
     for call in reply.tool_calls:
-        arguments = _with_cwd(call.arguments, cwd)
+        arguments = with_cwd(call.arguments, cwd)
         tool = tools.get(call.name, {})
         if tool.get("type") == "custom":
             item = {"id": f"ctc_{_ids()}", "type": "custom_tool_call", "status": "completed",
@@ -295,7 +286,7 @@ class OpenAIHandler(BaseHTTPRequestHandler):
         """Chat Completions, for clients configured with an OpenAI-compatible provider."""
         cwd = working_directory(body) or "."
         calls = [{"id": f"call_{_ids()}", "type": "function",
-                  "function": {"name": call.name, "arguments": json.dumps(_with_cwd(call.arguments, cwd))}}
+                  "function": {"name": call.name, "arguments": json.dumps(with_cwd(call.arguments, cwd))}}
                  for call in reply.tool_calls]
         finish = "tool_calls" if calls else "stop"
         chat_usage = {"prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,

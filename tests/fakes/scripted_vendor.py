@@ -16,6 +16,21 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# What a scripted argument may say for the agent's working directory: the CLIs' file tools want
+# absolute paths, and each vendor's stand-in learns the directory from what the CLI sends first.
+CWD = "{cwd}"
+
+
+def with_cwd(value: Any, cwd: str) -> Any:
+    """`value` (a scripted tool call's arguments) with CWD replaced by the agent's directory."""
+    if isinstance(value, str):
+        return value.replace(CWD, cwd)
+    if isinstance(value, dict):
+        return {key: with_cwd(item, cwd) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_cwd(item, cwd) for item in value]
+    return value
+
 
 @dataclass(frozen=True)
 class ToolCall:
