@@ -86,8 +86,11 @@ class OptioHTTPServer(ThreadedHTTPServer):
 
 def make_server(app: Chalice, host: str, port: int) -> LocalDevServer:
     # What chalice.local.create_local_server does, plus our request handler and server.
-    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-    app.__class__ = CustomLocalChalice
+    # Served a second time in one process (tests that start a stack per module), the app already
+    # is a CustomLocalChalice: swapping its class again would make it its own base.
+    if not isinstance(app, CustomLocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
     config = Config.create(chalice_stage="dev", app_name=app.app_name, lambda_timeout=120)
     return LocalDevServer(app, config, host, port, handler_cls=RedactingRequestHandler,
                           server_cls=OptioHTTPServer)
