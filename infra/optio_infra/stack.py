@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.lambda_layer_kubectl_v33 import KubectlV33Layer
+from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
 from constructs import Construct, IConstruct
 
@@ -410,7 +410,7 @@ class OptioStack(cdk.Stack):
                                           private_subnet_ids=list(cfg.subnet_ids)) if cfg.private else None
         cluster = eks.Cluster.from_cluster_attributes(
             self, "Cluster", cluster_name=cfg.name, kubectl_role_arn=cfg.kubectl_role_arn,
-            kubectl_layer=KubectlV33Layer(self, "Kubectl"), open_id_connect_provider=provider,
+            kubectl_layer=KubectlV36Layer(self, "Kubectl"), open_id_connect_provider=provider,
             kubectl_private_subnet_ids=list(cfg.subnet_ids) or None,
             kubectl_security_group_id=cfg.security_group_ids[0] if cfg.security_group_ids else None,
             vpc=vpc,
@@ -424,8 +424,8 @@ class OptioStack(cdk.Stack):
         vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0, subnet_configuration=[
             ec2.SubnetConfiguration(name="nodes", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=20)])
         cluster = eks.Cluster(
-            self, "Cluster", cluster_name=f"optio-{self.stage}", version=eks.KubernetesVersion.V1_33,
-            kubectl_layer=KubectlV33Layer(self, "Kubectl"), vpc=vpc,
+            self, "Cluster", cluster_name=f"optio-{self.stage}", version=eks.KubernetesVersion.V1_36,
+            kubectl_layer=KubectlV36Layer(self, "Kubectl"), vpc=vpc,
             vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)],
             endpoint_access=eks.EndpointAccess.PUBLIC_AND_PRIVATE, default_capacity=0,
             authentication_mode=eks.AuthenticationMode.API_AND_CONFIG_MAP, secrets_encryption_key=self.key,

@@ -272,12 +272,26 @@ def test_schedule_functions(assembly: Assembly, stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_timeouts_fit_their_callers(assembly: Assembly, stage: str) -> None:
+    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+                 for r in resources(assembly.template(stage), "AWS::Serverless::Function").values()}
+    (api,) = [props for props in functions.values() if props["Handler"] == "app.app"]
+    # API Gateway answers 504 at 29 s: the function must finish (and log why) before that.
+    assert api["Timeout"] < 29
+    # The resync runs every minute and never beside itself.
+    resync = functions[f"optio-{stage}-resync"]
+    assert resync["Timeout"] < 60 and resync["ReservedConcurrentExecutions"] == 1
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_created_cluster(assembly: Assembly, stage: str) -> None:
     template = assembly.template(stage)
     (cluster_id,) = resources(template, "Custom::AWSCDK-EKS-Cluster")
     config = template["Resources"][cluster_id]["Properties"]["Config"]
     assert config["accessConfig"]["authenticationMode"] == "API_AND_CONFIG_MAP"  # access entries work
     assert config["encryptionConfig"][0]["resources"] == ["secrets"]
+    # A version in EKS standard support ($0.10 an hour, not extended support's $0.60).
+    assert config["version"] == "1.36"
     (nodes,) = resources(template, "AWS::EKS::Nodegroup").values()
     assert nodes["Properties"]["ScalingConfig"]["MinSize"] >= 1
     functions = resources(template, "AWS::Serverless::Function")
