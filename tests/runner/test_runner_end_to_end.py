@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tarfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +28,8 @@ FAKE_CLAUDE = ROOT / "tests" / "fakes" / "claude"
 TASK_ID = "tsk_01J9Z8Y7X6W5V4"
 TOKEN = "run-token-123"
 BRANCH = "optio/add-greeting-tsk01j9z"
-RUN_TIMEOUT_S = 30
+# A deadline for one attempt on a loaded 2-core machine, not a bound on how fast it runs.
+RUN_TIMEOUT_S = 60
 
 
 @dataclass
@@ -539,12 +539,11 @@ def test_409_stops_the_agent_and_exits_quietly(harness: Harness, kind: str) -> N
     collector.answer = lambda body: (
         409 if body["kind"] == kind and (marker in json.dumps(body) or collector.saw_log(marker)) else None
     )
-    started = time.monotonic()
-    proc = harness.start("[fake:sleep=30] Long job")
+    # The agent would work for ten minutes: a runner done within the deadline stopped it.
+    proc = harness.start("[fake:sleep=600] Long job")
     proc.communicate(timeout=RUN_TIMEOUT_S)
 
     assert proc.returncode == 0
-    assert time.monotonic() - started < 8
     assert collector.results() == []
     assert 409 in [post.status for post in collector.posts]
     [launch] = harness.launches()
@@ -577,15 +576,14 @@ def test_budget_stops_the_agent_once_its_running_cost_passes_it(harness: Harness
     sample = ROOT / "tests" / "runner" / "samples" / "opencode_success.jsonl"
     pid_file = tmp_path / "agent.pid"
     agent = tmp_path / "opencode"
-    agent.write_text(f"#!/bin/sh\necho $$ > {pid_file}\ncat {sample}\nexec sleep 60\n")
+    # It would then wait ten minutes: a runner done within the deadline stopped it.
+    agent.write_text(f"#!/bin/sh\necho $$ > {pid_file}\ncat {sample}\nexec sleep 600\n")
     agent.chmod(0o755)
 
-    started = time.monotonic()
     done = harness.run("x", OPTIO_AGENT_TYPE="opencode", OPTIO_AGENT_BIN_OPENCODE=str(agent),
                        OPTIO_BUDGET_USD="0.02")
 
     assert done.returncode == 0, done.stderr
-    assert time.monotonic() - started < 20
     result = harness.collector.result()
     assert (result["result"], result["errorKind"]) == ("failure", "budget")
     assert result["error"] == "budget exceeded: the agent's cost $0.0253 passed the budget $0.02"
