@@ -196,11 +196,10 @@ def trigger_params(ticket: Ticket) -> dict[str, Any]:
             "ticketUrl": ticket.url or ""}
 
 
-def disabled_because(failures_in_a_row: int, error: str) -> str | None:
-    """After this many failed syncs in a row, the reason the provider is disabled (None: not yet)."""
-    if failures_in_a_row < MAX_SYNC_FAILURES:
-        return None
-    return f"disabled after {failures_in_a_row} failed syncs in a row: {error}"[:1000]
+def disabled_because(error: str) -> str:
+    """Why a provider is disabled once MAX_SYNC_FAILURES syncs in a row failed, the last with
+    `error` (the store disables it in the write that counts that failure)."""
+    return f"disabled after {MAX_SYNC_FAILURES} failed syncs in a row: {error}"[:1000]
 
 
 def jira_jql(config: Mapping[str, Any]) -> str:

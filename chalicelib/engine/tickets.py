@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.core.naming import branch_name
 from chalicelib.core.tickets import (
     DEFAULT_LINEAR_KEY_SECRET,
+    MAX_SYNC_FAILURES,
     TICKET_PROVIDER_CREATE,
     TICKET_PROVIDER_PATCH,
     Ticket,
@@ -86,9 +87,8 @@ def _record_failure(provider: TicketProviderModel, error: Exception) -> None:
     if isinstance(error, Throttled):
         store.update(provider, {"lastError": str(error)[:1000], "lastSyncAt": iso(utcnow())}, utcnow())
         return
-    reason = disabled_because(store.count_failure(provider, str(error), utcnow()), str(error))
-    if reason is not None:
-        store.update(provider, {"enabled": False, "lastError": reason}, utcnow())
+    if store.count_failure(provider, str(error), utcnow(), limit=MAX_SYNC_FAILURES,
+                           disabled_reason=disabled_because(str(error))):
         logger.warning("tickets.provider_disabled", extra={"providerId": provider.id, "error": str(error)})
 
 

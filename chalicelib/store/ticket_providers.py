@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import NotFound
@@ -40,15 +40,25 @@ def update(provider: TicketProviderModel, changes: Mapping[str, Any], now: datet
     return provider
 
 
-def count_failure(provider: TicketProviderModel, error: str, now: datetime) -> int:
+def count_failure(provider: TicketProviderModel, error: str, now: datetime, *, limit: int,
+                  disabled_reason: str) -> bool:
     """One more failed sync in a row, counted atomically (a scheduled and a manual sync may fail
-    together); returns the new count."""
-    provider.update(actions=[TicketProviderModel.failureCount.add(1),
-                             TicketProviderModel.lastError.set(error[:1000]),
-                             TicketProviderModel.lastSyncAt.set(iso(now)),
-                             TicketProviderModel.updatedAt.set(iso(now))],
+    together). The failure that reaches `limit` disables the provider in the same write, so no
+    reader sees a provider at the limit still enabled. True when this failure disabled it."""
+    counted = [TicketProviderModel.failureCount.add(1), TicketProviderModel.lastSyncAt.set(iso(now)),
+               TicketProviderModel.updatedAt.set(iso(now))]
+    below_limit = TicketProviderModel.failureCount.does_not_exist() | (TicketProviderModel.failureCount < limit - 1)
+    try:
+        provider.update(actions=[*counted, TicketProviderModel.lastError.set(error[:1000])],
+                        condition=TicketProviderModel.id.exists() & below_limit)
+        return False
+    except UpdateError as failure:
+        if failure.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    provider.update(actions=[*counted, TicketProviderModel.enabled.set(False),
+                             TicketProviderModel.lastError.set(disabled_reason[:1000])],
                     condition=TicketProviderModel.id.exists())
-    return int(provider.failureCount or 0)
+    return True
 
 
 def delete(provider: TicketProviderModel) -> None:
