@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reconcile import Action, LaunchReview, MergePr, Noop, Transition, fail
+from .actions import Action, LaunchReview, MergePr, Noop, Transition, fail
 from .states import TaskState
 
 S = TaskState

@@ -6,19 +6,16 @@ message, so the history of a task explains itself.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from . import failures
+from .actions import Action, Launch, Noop, StopAgent, Transition, WaitUntil, fail
 from .graph import DepView
+from .pulls import PrPolicy, PrView, decide_pr
 from .states import TaskState
 from .subtasks import PipelineView
-
-if TYPE_CHECKING:
-    from .pulls import PrPolicy, PrView
 
 S = TaskState
 
@@ -92,57 +89,6 @@ class Snapshot:
     pr_policy: PrPolicy | None = None
 
 
-@dataclass(frozen=True)
-class Noop:
-    reason: str
-
-
-@dataclass(frozen=True)
-class WaitUntil:
-    at: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
-class Launch:
-    attempt: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class StopAgent:
-    attempt: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Transition:
-    to: TaskState
-    reason: str
-    changes: Mapping[str, object] = field(default_factory=dict)
-    stop_agent: bool = False
-    # A side effect once the transition is written: "close_issue" (a merged PR's linked issue).
-    effect: str | None = None
-
-
-@dataclass(frozen=True)
-class MergePr:
-    """Squash-merge the task's pull request; `acted_on` is recorded so it is tried once."""
-
-    reason: str
-    acted_on: str
-
-
-@dataclass(frozen=True)
-class LaunchReview:
-    """Start the review agent on the task's pull request (a blocking `review` subtask)."""
-
-    reason: str
-
-
-Action = Noop | WaitUntil | Launch | StopAgent | Transition | MergePr | LaunchReview
-
-
 def retry_delay(retry_count: int) -> timedelta:
     return RETRY_BASE * int(2**retry_count)
 
@@ -151,14 +97,6 @@ def retry_pending(task: TaskView) -> bool:
     return task.state is S.FAILED and task.retryable and (
         task.free_retry or task.retry_count < task.max_retries
     )
-
-
-def fail(reason_kind: str, message: str, *, retryable: bool = True, stop_agent: bool = False,
-         free_retry: bool = False) -> Transition:
-    changes: dict[str, object] = {"errorMessage": message, "errorKind": reason_kind, "retryable": retryable}
-    if free_retry:
-        changes["freeRetry"] = True
-    return Transition(to=S.FAILED, reason=message, changes=changes, stop_agent=stop_agent)
 
 
 def decide(snapshot: Snapshot, now: datetime) -> Action:
@@ -266,8 +204,6 @@ def _decide_failed(snapshot: Snapshot, now: datetime) -> Action:
 
 
 def _decide_pr_opened(snapshot: Snapshot, now: datetime) -> Action:
-    from .pulls import PrPolicy, decide_pr
-
     return decide_pr(snapshot.pr, snapshot.pr_acted_on, snapshot.pr_policy or PrPolicy())
 
 

@@ -12,11 +12,11 @@ from enum import StrEnum
 from . import failures
 
 # The actions a run shares with a repo task, re-exported; `Move` is its own (runs have their own states).
-from .reconcile import Launch as Launch
-from .reconcile import Noop as Noop
+from .actions import Launch as Launch
+from .actions import Noop as Noop
+from .actions import StopAgent as StopAgent
+from .actions import WaitUntil as WaitUntil
 from .reconcile import PodPhase, PodStatus, retry_delay
-from .reconcile import StopAgent as StopAgent
-from .reconcile import WaitUntil as WaitUntil
 
 
 class RunState(StrEnum):

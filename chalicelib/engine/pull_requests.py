@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import pulls
-from chalicelib.core.reconcile import MergePr
+from chalicelib.core.actions import MergePr
 from chalicelib.core.states import TaskState
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from chalicelib.core import actions
 from chalicelib.core import reconcile as core
 from chalicelib.core import subtasks as subtasks_core
 from chalicelib.core.graph import DepView
@@ -79,9 +80,9 @@ def reconcile_related(task_id: str, parent_id: str | None) -> None:
         reconcile(parent_id)
 
 
-def reconcile(task_id: str) -> list[core.Action]:
+def reconcile(task_id: str) -> list[actions.Action]:
     """Apply decisions until the task rests; returns what was decided, for logs and tests."""
-    taken: list[core.Action] = []
+    taken: list[actions.Action] = []
     for _ in range(MAX_STEPS):
         try:
             task = tasks.get(task_id)
@@ -107,7 +108,7 @@ def give_up(task_id: str, error: Exception) -> None:
     try:
         task = tasks.get(task_id)
         if can_transition(TaskState(task.state), TaskState.FAILED):
-            execute(task, core.fail("internal_error", message, retryable=False, stop_agent=True))
+            execute(task, actions.fail("internal_error", message, retryable=False, stop_agent=True))
             return
     except Exception:
         logger.exception("giving up on the task failed too", extra={"taskId": task_id})
@@ -116,26 +117,26 @@ def give_up(task_id: str, error: Exception) -> None:
                  extra={"taskId": task_id, "state": task.state, "error": message})
 
 
-def execute(task: TaskModel, action: core.Action) -> bool:
+def execute(task: TaskModel, action: actions.Action) -> bool:
     """Do the I/O for one action. True when the task changed and should be looked at again."""
     log = {"taskId": task.id, "state": task.state, "action": type(action).__name__,
            "reason": action.reason}
-    if isinstance(action, (core.Noop, core.WaitUntil)):
+    if isinstance(action, (actions.Noop, actions.WaitUntil)):
         logger.debug("reconcile", extra=log)
         return False
     logger.info("reconcile", extra=log)
-    if isinstance(action, core.StopAgent):
+    if isinstance(action, actions.StopAgent):
         get_launcher().cancel(task.id, action.attempt)
         return False
-    if isinstance(action, core.MergePr):
+    if isinstance(action, actions.MergePr):
         return pull_requests.merge(task, action)
-    if isinstance(action, core.LaunchReview):
+    if isinstance(action, actions.LaunchReview):
         return pull_requests.launch_review(task)
-    if isinstance(action, core.Launch):
+    if isinstance(action, actions.Launch):
         try:
             spec = launch_spec(task, action.attempt)
         except NotFound:
-            return execute(task, core.fail("repo_missing", "the task's repository is no longer registered",
+            return execute(task, actions.fail("repo_missing", "the task's repository is no longer registered",
                                            retryable=False))
         try:
             get_launcher().launch(spec)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.core.actions import Action, LaunchReview, MergePr, Noop, Transition
 from chalicelib.core.pulls import (
     CheckRun,
     CommitStatus,
@@ -21,17 +22,7 @@ from chalicelib.core.pulls import (
     from_fields,
     observed_fields,
 )
-from chalicelib.core.reconcile import (
-    Action,
-    LaunchReview,
-    Limits,
-    MergePr,
-    Noop,
-    Snapshot,
-    TaskView,
-    Transition,
-    decide,
-)
+from chalicelib.core.reconcile import Limits, Snapshot, TaskView, decide
 from chalicelib.core.states import TaskState
 
 S = TaskState

@@ -3,18 +3,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.core.actions import Launch, Noop, StopAgent, Transition, WaitUntil
 from chalicelib.core.reconcile import (
-    Launch,
     Limits,
-    Noop,
     PodPhase,
     PodStatus,
     RunReport,
     Snapshot,
-    StopAgent,
     TaskView,
-    Transition,
-    WaitUntil,
     decide,
     outcome,
     retry_delay,
