@@ -84,7 +84,4 @@ def document(app: Chalice) -> dict[str, Any]:
 @route(bp, "/api/openapi.json", methods=["GET"])
 def openapi() -> dict[str, Any]:
     """The OpenAPI document of this API"""
-    # Imported here: app.py imports this module to register its blueprint.
-    from app import app
-
-    return document(app)
+    return document(bp.current_app)
