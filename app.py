@@ -26,8 +26,9 @@ from chalicelib.api import (
     workflow_runs,
 )
 from chalicelib.core.cron import schedule_rate
-from chalicelib.engine import launching, resync, stream, triggers
-from chalicelib.engine import tickets as ticket_sync
+from chalicelib.engine import launching, resync, stream
+from chalicelib.services import tickets as ticket_sync
+from chalicelib.services import triggers
 from chalicelib.settings import settings
 
 # Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
@@ -43,8 +44,8 @@ for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates
     app.register_blueprint(blueprint)
 
 
-@app.on_dynamodb_record(stream_arn=settings.tasks_stream_arn, name="task_stream")
-def task_stream(event: DynamoDBEvent) -> dict[str, Any]:
+@app.on_dynamodb_record(stream_arn=settings.executions_stream_arn, name="execution_stream")
+def execution_stream(event: DynamoDBEvent) -> dict[str, Any]:
     return stream.handle(event.to_dict(), event.context)
 
 

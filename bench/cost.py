@@ -227,7 +227,7 @@ def install(meter: Meter) -> None:
                 return handler(event, context)
         return invoked
 
-    app.task_stream = wrap("stream", app.task_stream)
+    app.execution_stream = wrap("stream", app.execution_stream)
     app.periodic_resync = wrap("resync", app.periodic_resync)
     app.trigger_tick = wrap("trigger_tick", app.trigger_tick)
     app.periodic_ticket_sync = wrap("ticket_sync", app.periodic_ticket_sync)

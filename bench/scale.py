@@ -51,15 +51,16 @@ def at(iso: str) -> float:
 
 def queued_rows(repo: Any, count: int, start: datetime) -> None:
     """`count` queued tasks written straight to the table, 25 to a request."""
-    from chalicelib.core.timefmt import iso
-    from chalicelib.store.models import TaskModel
     from chalicelib.store.tasks import QUEUE_PARTITION
 
-    with TaskModel.batch_write() as batch:
+    from chalicelib.core.timefmt import iso
+    from chalicelib.store.models import ExecutionModel
+
+    with ExecutionModel.batch_write() as batch:
         for i in range(count):
             task_id = str(uuid.uuid4())
             created = iso(start + timedelta(milliseconds=i))
-            batch.save(TaskModel(
+            batch.save(ExecutionModel(
                 id=task_id, type="repo-task", state="queued", title=f"Queued {i}", prompt="queued",
                 repoId=repo.id, repoUrl=repo.repoUrl, repoBranch="main", branchName=f"optio/q-{task_id[:8]}",
                 agentType="claude-code", priority=0, maxRetries=0, retryCount=0, attempt=0, version=1,
@@ -69,12 +70,13 @@ def queued_rows(repo: Any, count: int, start: datetime) -> None:
 
 def dispatch_costs(total: int, samples: int = 30) -> tuple[list[tuple[int, float, float]], Any]:
     """(queued, median ms, p95 ms) with 100 and with `total` queued tasks, every slot taken."""
+    from chalicelib.store.tasks import GLOBAL_SLOTS
+
     from chalicelib.engine.dispatcher import dispatch
-    from chalicelib.engine.repos import register_repo
+    from chalicelib.services.repos import register_repo
     from chalicelib.settings import settings
     from chalicelib.store.models import CounterModel
     from chalicelib.store.tables import create_all
-    from chalicelib.store.tasks import GLOBAL_SLOTS
 
     create_all()
     repo = register_repo({"repoUrl": "https://github.com/example/scale", "maxConcurrentTasks": 20})
@@ -95,13 +97,14 @@ def dispatch_costs(total: int, samples: int = 30) -> tuple[list[tuple[int, float
 def retire_queued() -> int:
     """The queued tasks become completed ones (out of the queue): the stored tasks for the memory
     figure. The slots the dispatch figure held are given back."""
-    from chalicelib.store.models import CounterModel, TaskModel
     from chalicelib.store.tasks import GLOBAL_SLOTS, QUEUE_PARTITION
 
-    rows = list(TaskModel.queue_index.query(QUEUE_PARTITION))
-    with TaskModel.batch_write() as batch:
+    from chalicelib.store.models import CounterModel, ExecutionModel
+
+    rows = list(ExecutionModel.queue_index.query(QUEUE_PARTITION))
+    with ExecutionModel.batch_write() as batch:
         for row in rows:
-            task = TaskModel.get(row.id)
+            task = ExecutionModel.get(row.id)
             task.state, task.queuePartition, task.queueSort = "completed", None, None
             task.completedAt = task.updatedAt
             batch.save(task)

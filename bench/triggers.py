@@ -49,7 +49,7 @@ def tick_costs(total: int, samples: int = 30) -> list[tuple[int, float, float]]:
         os.environ.update(OPTIO_DYNAMODB_ENDPOINT=ddb.endpoint, OPTIO_TABLE_PREFIX=f"bench-{uuid.uuid4().hex[:6]}-",
                           AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
         from chalicelib.core.timefmt import iso
-        from chalicelib.engine.triggers import tick
+        from chalicelib.services.triggers import tick
         from chalicelib.store.models import TriggerModel
         from chalicelib.store.tables import create_all
 

@@ -17,21 +17,18 @@ logger = Logger(service="optio", level=settings.log_level)
 NAMESPACE = "Optio"
 
 
-def task_transition(to: str, time_to_start_ms: float | None, cost_usd: float | None) -> None:
-    with single_metric(name="TaskTransitions", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+# The metric names of each kind of execution: "Task..." for repo tasks, "Run..." for runs.
+_METRIC_PREFIXES = {"repo-task": "Task", "workflow-run": "Run"}
+
+
+def transition(kind: str, to: str, time_to_start_ms: float | None, cost_usd: float | None) -> None:
+    prefix = _METRIC_PREFIXES.get(kind, "Task")
+    with single_metric(name=f"{prefix}Transitions", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="to", value=to)
     if time_to_start_ms is not None:
         with single_metric(name="TimeToStartMs", unit=MetricUnit.Milliseconds, value=time_to_start_ms,
                            namespace=NAMESPACE):
             pass
     if cost_usd is not None:
-        with single_metric(name="TaskCostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace=NAMESPACE):
-            pass
-
-
-def run_transition(to: str, cost_usd: float | None) -> None:
-    with single_metric(name="RunTransitions", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension(name="to", value=to)
-    if cost_usd is not None:
-        with single_metric(name="RunCostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace=NAMESPACE):
+        with single_metric(name=f"{prefix}CostUsd", unit=MetricUnit.NoUnit, value=cost_usd, namespace=NAMESPACE):
             pass

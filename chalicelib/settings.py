@@ -34,7 +34,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_PROVISION_TIMEOUT_MS", "600000", "A task whose agent has not started this long after launch fails."),
     Variable("OPTIO_RESYNC_INTERVAL_MS", "2000", "Local mode: how often every active task is reconciled (EventBridge runs it every minute on AWS)."),
     Variable("OPTIO_HEARTBEAT_INTERVAL_MS", "30000", "How often the runner sends a heartbeat."),
-    Variable("OPTIO_TASKS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-tasks/stream/local", "Stream of the tasks table (set by the deployment)."),
+    Variable("OPTIO_EXECUTIONS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-executions/stream/local", "Stream of the executions table (set by the deployment)."),
     Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
     Variable("OPTIO_AGENT_PASS_ENV", "", "Local launcher: more variables of the server's environment for the runner and its agent, comma-separated (a proxy, a stand-in's settings); the server's keys are never passed."),
     Variable("OPTIO_LOG_LEVEL", "INFO", "Log level of the structured logs."),
@@ -82,7 +82,7 @@ class Settings:
     provision_timeout_ms: int
     resync_interval_ms: int
     heartbeat_interval_ms: int
-    tasks_stream_arn: str
+    executions_stream_arn: str
     runner_python: str | None
     log_level: str
     launcher_function: str | None
@@ -136,7 +136,7 @@ class Settings:
             provision_timeout_ms=int(get("OPTIO_PROVISION_TIMEOUT_MS")),
             resync_interval_ms=int(get("OPTIO_RESYNC_INTERVAL_MS")),
             heartbeat_interval_ms=int(get("OPTIO_HEARTBEAT_INTERVAL_MS")),
-            tasks_stream_arn=get("OPTIO_TASKS_STREAM_ARN"),
+            executions_stream_arn=get("OPTIO_EXECUTIONS_STREAM_ARN"),
             runner_python=get("OPTIO_RUNNER_PYTHON") or None,
             log_level=get("OPTIO_LOG_LEVEL"),
             launcher_function=get("OPTIO_LAUNCHER_FUNCTION") or None,

@@ -8,8 +8,8 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.core.schemas import API_KEY_CREATE
-from chalicelib.engine import apikeys
 from chalicelib.exceptions import Unauthorized
+from chalicelib.services import apikeys
 
 from .dashboard import PAGES
 from .http import JSON, body_of, created, error_response, params_of, route

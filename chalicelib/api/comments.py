@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import COMMENT_WRITE
-from chalicelib.engine import comments
+from chalicelib.services import comments
 
 from .auth import principal
 from .http import JSON, body_of, created, paging, route

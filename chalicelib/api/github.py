@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.issues import ISSUE_ASSIGN
-from chalicelib.engine import issues, webhooks
+from chalicelib.services import issues, webhooks
 
 from .http import JSON, body_of, query, route
 from .shapes import task_json

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.engine.health import check
+from chalicelib.services.health import check
 
 from .http import JSON, route
 

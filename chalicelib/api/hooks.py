@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.engine import hooks
 from chalicelib.exceptions import PayloadTooLarge
+from chalicelib.services import hooks
 
 from .http import JSON, MAX_BODY_BYTES, route
 

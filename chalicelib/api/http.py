@@ -9,7 +9,6 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.engine.validation import parse_body
 from chalicelib.exceptions import (
     FieldProblem,
     OptioError,
@@ -18,6 +17,7 @@ from chalicelib.exceptions import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
+from chalicelib.services.validation import parse_body
 
 JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 MAX_BODY_BYTES = 1024 * 1024

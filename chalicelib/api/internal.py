@@ -1,6 +1,6 @@
 """The runner's channel: `POST /api/internal/tasks/:id/events` (repo tasks) and
 `/api/internal/workflow-runs/:id/events` (runs of standalone tasks), each with its per-attempt token;
-and beside each, the agent's saved sessions (`.../sessions/:sessionId`, chalicelib.engine.sessions)."""
+and beside each, the agent's saved sessions (`.../sessions/:sessionId`, chalicelib.services.sessions)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +8,9 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import RUNNER_EVENT
-from chalicelib.engine import sessions
-from chalicelib.engine.reports import handle_runner_event
-from chalicelib.engine.sessions import BINARY
-from chalicelib.engine.standalone_runs import handle_run_event
+from chalicelib.core.states import ExecutionKind
+from chalicelib.services import runner_channel, sessions
+from chalicelib.services.sessions import BINARY
 
 from .auth import token_of
 from .http import body_of, params_of, route
@@ -22,14 +21,14 @@ bp = Blueprint(__name__)
 @route(bp, "/api/internal/tasks/{task_id}/events", methods=["POST"], body=RUNNER_EVENT)
 def runner_event(task_id: str) -> dict[str, Any]:
     request = bp.current_request
-    return handle_runner_event(task_id, token_of(request), body_of(request))
+    return runner_channel.handle(ExecutionKind.REPO_TASK, task_id, token_of(request), body_of(request))
 
 
 @route(bp, "/api/internal/workflow-runs/{run_id}/events", methods=["POST"], body=RUNNER_EVENT)
 def run_runner_event(run_id: str) -> dict[str, Any]:
     """The runner's channel for a workflow run"""
     request = bp.current_request
-    return handle_run_event(run_id, token_of(request), body_of(request))
+    return runner_channel.handle(ExecutionKind.RUN, run_id, token_of(request), body_of(request))
 
 
 # ---- saved agent sessions: where to put or get an archive, and the local store's links ------

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Chalice
 
-from chalicelib.engine.health import VERSION
+from chalicelib.services.health import VERSION
 
 from .http import DOCS, route
 

@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import REPO_CREATE, REPO_PATCH
-from chalicelib.engine.repos import delete_repo, register_repo, update_repo
+from chalicelib.services.repos import delete_repo, register_repo, update_repo
 from chalicelib.store import repos
 
 from .http import JSON, body_of, created, paging, route

@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import SECRET_PUT
-from chalicelib.engine import secrets_api
+from chalicelib.services import secrets as secrets_api
 from chalicelib.store import secrets
 
 from .http import JSON, body_of, route

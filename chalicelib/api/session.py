@@ -4,9 +4,9 @@ from __future__ import annotations
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.core.schemas import SESSION_CREATE
-from chalicelib.engine import apikeys
-from chalicelib.engine.validation import require_valid
 from chalicelib.exceptions import Unauthorized
+from chalicelib.services import apikeys
+from chalicelib.services.validation import require_valid
 
 from .auth import SESSION_COOKIE
 from .http import JSON, body_of, route

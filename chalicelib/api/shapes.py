@@ -13,22 +13,22 @@ from chalicelib.store import logs
 from chalicelib.store.models import (
     ApiKeyModel,
     CommentModel,
+    ExecutionEventModel,
+    ExecutionLogModel,
+    ExecutionModel,
     RepoModel,
     SecretModel,
     TaskConfigModel,
-    TaskEventModel,
-    TaskLogModel,
-    TaskModel,
     TemplateModel,
     TriggerModel,
-    WorkflowRunModel,
 )
 
 from .http import natural, paging, query
 
 _INTERNAL = frozenset(
-    {"queuePartition", "queueSort", "activePartition", "slotRepoId", "retryable", "freeRetry",
-     "taskConfigId", "spentCostUsd", "spentInputTokens", "spentOutputTokens"}
+    {"queuePartition", "queueSort", "activePartition", "slotScope", "retryable", "freeRetry",
+     "taskConfigId", "spentCostUsd", "spentInputTokens", "spentOutputTokens", "params", "triggerParams",
+     "trigger"}
 )
 
 
@@ -42,7 +42,7 @@ def _attributes(row: Model) -> dict[str, Any]:
     return {name: _plain(getattr(row, name)) for name in row.get_attributes()}
 
 
-def task_json(task: TaskModel) -> dict[str, Any]:
+def task_json(task: ExecutionModel) -> dict[str, Any]:
     body = {k: v for k, v in _attributes(task).items() if k not in _INTERNAL}
     for name in ("prUrl", "prNumber", "prState", "prChecksStatus", "prReviewStatus", "costUsd",
                  "inputTokens", "outputTokens", "modelUsed", "resultSummary", "errorMessage",
@@ -55,12 +55,12 @@ def repo_json(repo: RepoModel) -> dict[str, Any]:
     return _attributes(repo)
 
 
-def event_json(event: TaskEventModel) -> dict[str, Any]:
+def event_json(event: ExecutionEventModel) -> dict[str, Any]:
     return {"from": event.fromState, "to": event.toState, "trigger": event.trigger,
             "message": event.message, "at": event.at}
 
 
-def log_json(line: TaskLogModel) -> dict[str, Any]:
+def log_json(line: ExecutionLogModel) -> dict[str, Any]:
     return {"seq": int(line.seq), "attempt": int(line.attempt), "type": line.logType,
             "content": line.content, "at": line.at}
 
@@ -115,9 +115,17 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
     return body
 
 
-def workflow_run_json(run: WorkflowRunModel) -> dict[str, Any]:
-    hidden = ("queuePartition", "activePartition", "version", "spentCostUsd", "spentInputTokens", "spentOutputTokens")
-    return {k: v for k, v in _attributes(run).items() if k not in hidden}
+# A run's fields (SPEC §2 "Run"), by their name in the API -> in the executions table.
+_RUN_FIELDS = {name: name for name in (
+    "id", "type", "taskConfigId", "state", "params", "triggerParams", "trigger", "prompt", "costUsd",
+    "inputTokens", "outputTokens", "modelUsed", "retryCount", "maxRetries", "retryable", "attempt",
+    "errorMessage", "errorKind", "createdAt", "updatedAt", "startedAt", "launchedAt", "lastHeartbeatAt")}
+_RUN_FIELDS.update(output="resultSummary", finishedAt="completedAt")
+
+
+def workflow_run_json(run: ExecutionModel) -> dict[str, Any]:
+    attributes = _attributes(run)
+    return {name: attributes.get(stored) for name, stored in _RUN_FIELDS.items()}
 
 
 def log_page(request: Request, owner_id: str) -> dict[str, Any]:

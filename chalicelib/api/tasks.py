@@ -20,14 +20,14 @@ from chalicelib.core.schemas import (
     TRIGGER_CREATE,
     TRIGGER_PATCH,
 )
-from chalicelib.core.states import TaskState
-from chalicelib.engine import configs as config_actions
-from chalicelib.engine import standalone
-from chalicelib.engine import tasks as actions
-from chalicelib.engine import triggers as trigger_actions
+from chalicelib.core.states import ExecutionKind, State
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
-from chalicelib.store import configs, tasks, triggers, workflow_runs
-from chalicelib.store.models import TaskConfigModel, TaskModel, WorkflowRunModel
+from chalicelib.services import configs as config_actions
+from chalicelib.services import standalone
+from chalicelib.services import tasks as actions
+from chalicelib.services import triggers as trigger_actions
+from chalicelib.store import configs, executions, triggers
+from chalicelib.store.models import ExecutionModel, TaskConfigModel
 from chalicelib.store.pages import decode_cursor, encode_cursor
 
 from .http import JSON, body_of, created, paging, query, route
@@ -52,10 +52,10 @@ def _request_body() -> Any:
     return body_of(bp.current_request)
 
 
-def _resolve(task_id: str) -> TaskModel | TaskConfigModel:
+def _resolve(task_id: str) -> ExecutionModel | TaskConfigModel:
     """A repo task or a blueprint, by id: the tasks table first, then the configs table."""
     try:
-        return tasks.get(task_id)
+        return executions.get(task_id, ExecutionKind.REPO_TASK)
     except NotFound:
         config = configs.find(task_id)
         if config is None:
@@ -146,7 +146,7 @@ def list_tasks() -> dict[str, Any]:
     request = bp.current_request
     limit, cursor = paging(request)
     state, task_type = query(request, "state"), query(request, "type") or "all"
-    if state is not None and state not in {s.value for s in TaskState}:
+    if state is not None and state not in {s.value for s in State}:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])
     if task_type not in TASK_TYPES:
         raise ValidationFailed("invalid type", [FieldProblem("type", f"must be one of {', '.join(TASK_TYPES)}")])
@@ -158,7 +158,7 @@ def list_tasks() -> dict[str, Any]:
         found, after = _list_configs(task_type, repo_id, limit, cursor)
         return {"items": found, "nextCursor": after}
     if task_type == "repo-task":
-        page = tasks.list_tasks(state=state, repo_id=repo_id, task_type="repo-task", limit=limit, cursor=cursor)
+        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=cursor)
         return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
     # all: repo tasks, then blueprints, then standalone tasks (a state filter leaves the configs
     # out, a repoId filter the standalone tasks). A page holds items of one kind.
@@ -166,7 +166,7 @@ def list_tasks() -> dict[str, Any]:
     last = "repo-task" if state is not None else "repo-blueprint" if repo_id else "standalone"
     items: list[Any]
     if phase == "repo-task":
-        page = tasks.list_tasks(state=state, repo_id=repo_id, task_type="repo-task", limit=limit, cursor=inner)
+        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=inner)
         items, next_cursor = [task_json(t) for t in page.items], page.next_cursor
     else:
         items, next_cursor = _list_configs(phase, repo_id, limit, inner)
@@ -291,13 +291,13 @@ def list_dependents(task_id: str) -> dict[str, Any]:
 
 @route(bp, "/api/tasks/{task_id}/events", methods=["GET"])
 def task_events(task_id: str) -> dict[str, Any]:
-    tasks.get(task_id)
-    return {"items": [event_json(e) for e in tasks.events(task_id)], "nextCursor": None}
+    executions.get(task_id, ExecutionKind.REPO_TASK)
+    return {"items": [event_json(e) for e in executions.events(task_id)], "nextCursor": None}
 
 
 @route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], query=("after", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
-    tasks.get(task_id)
+    executions.get(task_id, ExecutionKind.REPO_TASK)
     return log_page(bp.current_request, task_id)
 
 
@@ -305,8 +305,7 @@ def task_logs(task_id: str) -> dict[str, Any]:
 def create_run(task_id: str) -> Response:
     """Run a blueprint or a standalone task with params"""
     run = config_actions.run_from_request(_config(task_id, "runs"), _request_body())
-    kind = "workflow-run" if isinstance(run, WorkflowRunModel) else "repo-task"
-    return Response(body={"runId": run.id, "type": kind}, status_code=202, headers=JSON)
+    return Response(body={"runId": run.id, "type": run.type}, status_code=202, headers=JSON)
 
 
 @route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], query=("limit", "cursor"))
@@ -314,7 +313,7 @@ def list_runs(task_id: str) -> dict[str, Any]:
     """Runs of a blueprint or a standalone task, newest first"""
     config = _config(task_id, "runs")
     if config.type == "standalone":
-        runs = workflow_runs.of_config(config.id, *paging(bp.current_request))
+        runs = executions.of_config(config.id, *paging(bp.current_request))
         return {"items": [workflow_run_json(r) for r in runs.items], "nextCursor": runs.next_cursor}
     page = configs.runs(config.id, *paging(bp.current_request))
     return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
@@ -325,12 +324,12 @@ def get_run(task_id: str, run_id: str) -> dict[str, Any]:
     """One run of a blueprint or a standalone task"""
     config = _config(task_id, "runs")
     if config.type == "standalone":
-        workflow_run = workflow_runs.get(run_id)
+        workflow_run = executions.get(run_id, ExecutionKind.RUN)
         if workflow_run.taskConfigId != config.id:
             raise NotFound(f"run {run_id} of task {task_id} not found")
         return workflow_run_json(workflow_run)
     try:
-        run = tasks.get(run_id)
+        run = executions.get(run_id, ExecutionKind.REPO_TASK)
     except NotFound:
         run = None
     if run is None or run.taskConfigId != config.id:

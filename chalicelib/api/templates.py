@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.schemas import TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
-from chalicelib.engine import templates as actions
+from chalicelib.services import templates as actions
 from chalicelib.store import templates
 
 from .http import JSON, body_of, created, paging, route

@@ -6,7 +6,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib.core.tickets import TICKET_PROVIDER_CREATE, TICKET_PROVIDER_PATCH
-from chalicelib.engine import tickets
+from chalicelib.services import tickets
 from chalicelib.store import ticket_providers
 from chalicelib.store.models import TicketProviderModel
 

@@ -5,11 +5,12 @@ from typing import Any
 
 from chalice.app import Blueprint
 
-from chalicelib.engine import standalone
-from chalicelib.store import workflow_runs
+from chalicelib.core.states import ExecutionKind
+from chalicelib.services import standalone
+from chalicelib.store import executions
 
 from .http import route
-from .shapes import log_page, workflow_run_json
+from .shapes import event_json, log_page, workflow_run_json
 
 bp = Blueprint(__name__)
 
@@ -17,14 +18,21 @@ bp = Blueprint(__name__)
 @route(bp, "/api/workflow-runs/{run_id}", methods=["GET"])
 def get_workflow_run(run_id: str) -> dict[str, Any]:
     """One run of a standalone task"""
-    return workflow_run_json(workflow_runs.get(run_id))
+    return workflow_run_json(executions.get(run_id, ExecutionKind.RUN))
 
 
 @route(bp, "/api/workflow-runs/{run_id}/logs", methods=["GET"], query=("after", "limit"))
 def workflow_run_logs(run_id: str) -> dict[str, Any]:
     """Log lines of a run, by sequence number"""
-    workflow_runs.get(run_id)
+    executions.get(run_id, ExecutionKind.RUN)
     return log_page(bp.current_request, run_id)
+
+
+@route(bp, "/api/workflow-runs/{run_id}/events", methods=["GET"])
+def workflow_run_events(run_id: str) -> dict[str, Any]:
+    """State transitions of a run, oldest first"""
+    executions.get(run_id, ExecutionKind.RUN)
+    return {"items": [event_json(e) for e in executions.events(run_id)], "nextCursor": None}
 
 
 @route(bp, "/api/workflow-runs/{run_id}/cancel", methods=["POST"])

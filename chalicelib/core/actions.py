@@ -1,13 +1,22 @@
-"""What a decision asks the engine to do: one typed action, with the reason it was chosen. Shared
-by the reconciler (`reconcile.decide`) and the pull-request policy (`pulls.decide_pr`), which
-both return them."""
+"""What a decision asks the executor to do: one typed action, with the reason it was chosen.
+Returned by the reconciler (`reconcile.decide`), the pull-request policy (`pulls.decide_pr`) and
+the requests of people and runners (`requests.decide_request`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
-from .states import TaskState
+from .failures import FailureKind, Retry
+from .states import State
+
+
+class Effect(StrEnum):
+    """A side effect once a transition is written."""
+
+    # A merged pull request closes the issue it was opened for.
+    CLOSE_ISSUE = "close_issue"
 
 
 @dataclass(frozen=True)
@@ -35,12 +44,11 @@ class StopAgent:
 
 @dataclass(frozen=True)
 class Transition:
-    to: TaskState
+    to: State
     reason: str
     changes: Mapping[str, object] = field(default_factory=dict)
     stop_agent: bool = False
-    # A side effect once the transition is written: "close_issue" (a merged PR's linked issue).
-    effect: str | None = None
+    effect: Effect | None = None
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,11 @@ class LaunchReview:
 Action = Noop | WaitUntil | Launch | StopAgent | Transition | MergePr | LaunchReview
 
 
-def fail(reason_kind: str, message: str, *, retryable: bool = True, stop_agent: bool = False,
-         free_retry: bool = False) -> Transition:
-    changes: dict[str, object] = {"errorMessage": message, "errorKind": reason_kind, "retryable": retryable}
-    if free_retry:
-        changes["freeRetry"] = True
-    return Transition(to=TaskState.FAILED, reason=message, changes=changes, stop_agent=stop_agent)
+def fail(kind: FailureKind, message: str, *, stop_agent: bool = False,
+         changes: Mapping[str, object] | None = None) -> Transition:
+    """-> `failed`, retried or not as the failure-kind table says."""
+    fields: dict[str, object] = {"errorMessage": message, "errorKind": kind.value, "retryable": kind.retryable}
+    if kind.retry is Retry.FREE:
+        fields["freeRetry"] = True
+    fields.update(changes or {})
+    return Transition(to=State.FAILED, reason=message, changes=fields, stop_agent=stop_agent)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .states import TaskState
+from .states import State
 
-S = TaskState
+S = State
 # A dependency that opened its pull request has done its part: dependents may build on it.
 SATISFIED = frozenset({S.COMPLETED, S.PR_OPENED})
 
@@ -15,7 +15,7 @@ SATISFIED = frozenset({S.COMPLETED, S.PR_OPENED})
 class DepView:
     id: str
     # None when the dependency no longer exists.
-    state: TaskState | None
+    state: State | None
     retry_pending: bool = False
 
     @property

@@ -9,11 +9,33 @@ fields, so an edge acts once however often it is observed, and a new push or rev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
-from .actions import Action, LaunchReview, MergePr, Noop, Transition, fail
-from .states import TaskState
+from .actions import Action, Effect, LaunchReview, MergePr, Noop, Transition, fail
+from .failures import FailureKind
+from .states import State
 
-S = TaskState
+S = State
+
+
+class PrState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+class ChecksStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    PASSING = "passing"
+    FAILING = "failing"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"
 
 FAILING_OUTPUT_MAX = 2000
 
@@ -50,7 +72,7 @@ class CommitStatus:
 
 
 def ci_verdict(runs: list[CheckRun], combined_state: str | None,
-               statuses: list[CommitStatus]) -> tuple[str, tuple[FailingCheck, ...]]:
+               statuses: list[CommitStatus]) -> tuple[ChecksStatus, tuple[FailingCheck, ...]]:
     """What CI says of a commit, from its check runs and its combined commit status together:
     failing when either fails, pending while either runs, passing when something reported and
     all passed, none when nothing reported. `combined_state` is None when the commit has no
@@ -63,12 +85,12 @@ def ci_verdict(runs: list[CheckRun], combined_state: str | None,
     if combined_state in FAILED_STATUS_STATES and not any(s.state in FAILED_STATUS_STATES for s in statuses):
         failing.append(FailingCheck("commit status", f"the combined status is {combined_state}"))
     if failing:
-        return "failing", tuple(failing)
+        return ChecksStatus.FAILING, tuple(failing)
     if any(run.status != "completed" for run in runs) or combined_state == "pending":
-        return "pending", ()
+        return ChecksStatus.PENDING, ()
     if runs or combined_state is not None:
-        return "passing", ()
-    return "none", ()
+        return ChecksStatus.PASSING, ()
+    return ChecksStatus.NONE, ()
 
 
 @dataclass(frozen=True)
@@ -82,9 +104,9 @@ class ReviewNote:
 class PrView:
     """One observation of a pull request."""
 
-    state: str  # open | closed | merged
-    checks: str = "none"  # none | pending | passing | failing
-    review: str = "pending"  # approved | changes_requested | pending
+    state: PrState
+    checks: ChecksStatus = ChecksStatus.NONE
+    review: ReviewStatus = ReviewStatus.PENDING
     mergeable: bool | None = None
     head_sha: str = ""
     review_id: str | None = None  # the latest review that requested changes
@@ -113,9 +135,9 @@ def trouble_key(pr: PrView) -> str | None:
     parts = []
     if pr.mergeable is False:
         parts.append(f"conflict@{pr.head_sha}")
-    if pr.checks == "failing":
+    if pr.checks is ChecksStatus.FAILING:
         parts.append(f"checks_failing@{pr.head_sha}")
-    if pr.review == "changes_requested":
+    if pr.review is ReviewStatus.CHANGES_REQUESTED:
         parts.append(f"changes_requested@{pr.review_id or pr.head_sha}")
     return "+".join(parts) or None
 
@@ -126,7 +148,7 @@ def feedback_prompt(pr: PrView) -> str:
     if pr.mergeable is False:
         sections.append("## Merge conflict\nThe branch conflicts with the base branch: merge or rebase "
                         "the base branch into it and resolve the conflicts.")
-    if pr.checks == "failing":
+    if pr.checks is ChecksStatus.FAILING:
         lines = ["## Failing checks"]
         for check in pr.failing_checks:
             output = check.output.strip()[:FAILING_OUTPUT_MAX]
@@ -134,7 +156,7 @@ def feedback_prompt(pr: PrView) -> str:
             if check.url:
                 lines.append(f"  Details: {check.url}")
         sections.append("\n".join(lines))
-    if pr.review == "changes_requested":
+    if pr.review is ReviewStatus.CHANGES_REQUESTED:
         lines = ["## Changes requested in review"]
         for note in pr.review_notes:
             where = f"{note.path}:{note.line}" if note.path and note.line else (note.path or "general")
@@ -146,13 +168,12 @@ def feedback_prompt(pr: PrView) -> str:
 def decide_pr(pr: PrView | None, acted_on: str | None, policy: PrPolicy) -> Action:
     if pr is None:
         return Noop("waiting for the pull request to be observed")
-    if pr.state == "merged":
+    if pr.state is PrState.MERGED:
         return Transition(to=S.COMPLETED, reason="pull request merged",
-                          changes={"prActedOn": "merged"}, effect="close_issue")
-    if pr.state == "closed":
-        closed = fail("pr_closed", "the pull request was closed without merging", retryable=False)
-        return Transition(to=closed.to, reason=closed.reason,
-                          changes={**closed.changes, "prActedOn": "closed"})
+                          changes={"prActedOn": "merged"}, effect=Effect.CLOSE_ISSUE)
+    if pr.state is PrState.CLOSED:
+        return fail(FailureKind.PR_CLOSED, "the pull request was closed without merging",
+                    changes={"prActedOn": "closed"})
     key = trouble_key(pr)
     if key is not None:
         if key == acted_on:
@@ -172,11 +193,11 @@ def decide_pr(pr: PrView | None, acted_on: str | None, policy: PrPolicy) -> Acti
                           changes={"prActedOn": key, "errorMessage": f"{what}; {why}"})
     if policy.review_trigger == "on_pr" and not policy.review_launched:
         return LaunchReview("pull request opened; launching the review agent")
-    if pr.checks == "pending":
+    if pr.checks is ChecksStatus.PENDING:
         return Noop("checks running")
-    if policy.review_trigger == "on_ci_pass" and pr.checks == "passing" and not policy.review_launched:
+    if policy.review_trigger == "on_ci_pass" and pr.checks is ChecksStatus.PASSING and not policy.review_launched:
         return LaunchReview("checks passing; launching the review agent")
-    mergeable_now = pr.checks == "passing" and pr.review != "changes_requested" and pr.mergeable is not False
+    mergeable_now = pr.checks is ChecksStatus.PASSING and pr.review is not ReviewStatus.CHANGES_REQUESTED and pr.mergeable is not False
     if mergeable_now and policy.auto_merge:
         merge_key = f"merge@{pr.head_sha}"
         if acted_on == merge_key:
@@ -193,10 +214,10 @@ def _trouble_words(pr: PrView) -> str:
     words = []
     if pr.mergeable is False:
         words.append("merge conflict")
-    if pr.checks == "failing":
+    if pr.checks is ChecksStatus.FAILING:
         names = ", ".join(c.name for c in pr.failing_checks) or "checks"
         words.append(f"failing checks ({names})")
-    if pr.review == "changes_requested":
+    if pr.review is ReviewStatus.CHANGES_REQUESTED:
         words.append("changes requested in review")
     return " and ".join(words)
 
@@ -204,9 +225,9 @@ def _trouble_words(pr: PrView) -> str:
 def observed_fields(pr: PrView, observed_at: str) -> dict[str, object]:
     """The task row's fields for one observation (what the watcher writes)."""
     return {
-        "prState": pr.state,
-        "prChecksStatus": pr.checks,
-        "prReviewStatus": pr.review,
+        "prState": pr.state.value,
+        "prChecksStatus": pr.checks.value,
+        "prReviewStatus": pr.review.value,
         "prObservedAt": observed_at,
         "prDetails": {
             "headSha": pr.head_sha,
@@ -222,7 +243,7 @@ def observed_fields(pr: PrView, observed_at: str) -> dict[str, object]:
 def is_final(pr_state: str | None) -> bool:
     """A merged pull request stays merged: no later look at GitHub can take that back (a webhook
     may tell us before the API shows it)."""
-    return pr_state == "merged"
+    return pr_state == PrState.MERGED.value
 
 
 def same_observation(pr: PrView, fields: dict[str, object]) -> bool:
@@ -234,15 +255,15 @@ def same_observation(pr: PrView, fields: dict[str, object]) -> bool:
 def from_fields(state: str | None, checks: str | None, review: str | None,
                 details: object) -> PrView | None:
     """The observation stored on a task row; None when nobody has looked yet."""
-    if not state:
+    if state not in (PrState.OPEN, PrState.CLOSED, PrState.MERGED):
         return None
     raw = details if isinstance(details, dict) else {}
     mergeable = raw.get("mergeable")
     line_of = _int_or_none
     return PrView(
-        state=state,
-        checks=checks or "none",
-        review=review or "pending",
+        state=PrState(state),
+        checks=_member(ChecksStatus, checks, ChecksStatus.NONE),
+        review=_member(ReviewStatus, review, ReviewStatus.PENDING),
         mergeable=mergeable if isinstance(mergeable, bool) else None,
         head_sha=str(raw.get("headSha") or ""),
         review_id=str(raw["reviewId"]) if raw.get("reviewId") else None,
@@ -252,6 +273,17 @@ def from_fields(state: str | None, checks: str | None, review: str | None,
                                       str(n.get("body") or ""))
                            for n in raw.get("reviewNotes") or [] if isinstance(n, dict)),
     )
+
+
+E = TypeVar("E", ChecksStatus, ReviewStatus)
+
+
+def _member(enum: type[E], value: str | None, default: E) -> E:
+    """A stored value as its member; what an older version wrote and we no longer know, the default."""
+    try:
+        return enum(value) if value else default
+    except ValueError:
+        return default
 
 
 def _int_or_none(value: object) -> int | None:

@@ -1,12 +1,14 @@
 """Subtasks: how a parent's blocking subtasks stand, and the pipeline of steps."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from .states import TaskState
+from .naming import branch_name
+from .states import State
 
-S = TaskState
+S = State
 SUBTASK_TYPES = ("child", "step", "review")
 _RUNNING = frozenset({S.PROVISIONING, S.RUNNING, S.PR_OPENED, S.NEEDS_ATTENTION})
 _FAILED = frozenset({S.FAILED, S.CANCELLED})
@@ -16,7 +18,7 @@ _FAILED = frozenset({S.FAILED, S.CANCELLED})
 class SubtaskView:
     id: str
     task_type: str
-    state: TaskState
+    state: State
     blocks_parent: bool
     order: int
 
@@ -65,3 +67,37 @@ def previous_step(subtasks: Sequence[SubtaskView], order: int) -> SubtaskView | 
     """The step a new step at `order` runs after: steps run one at a time, in order."""
     earlier = [s for s in subtasks if s.task_type == "step" and s.order < order]
     return max(earlier, key=lambda s: s.order) if earlier else None
+
+
+@dataclass(frozen=True)
+class NewSubtask:
+    """A person's (or the review policy's) request for a subtask, checked."""
+
+    title: str
+    prompt: str
+    task_type: str = "child"
+    agent_type: str | None = None
+    priority: int | None = None
+    max_retries: int | None = None
+    blocks_parent: bool | None = None
+
+
+def subtask_row(parent: Mapping[str, Any], task_id: str, given: NewSubtask, order: int,
+                previous: SubtaskView | None) -> dict[str, Any]:
+    """The new row of a subtask of `parent` (its fields by name): it works in the parent's repo
+    and, for steps and reviews, on the parent's branch; steps wait for the step before them;
+    steps and reviews hold the parent back by default, children run on their own."""
+    shares_branch = given.task_type in ("step", "review")
+    depends_on = [previous.id] if previous is not None and given.task_type == "step" else []
+    return {
+        "id": task_id, "type": "repo-task", "state": S.PENDING.value,
+        "title": given.title, "prompt": given.prompt,
+        "repoId": parent["repoId"], "repoUrl": parent["repoUrl"], "repoBranch": parent["repoBranch"],
+        "branchName": parent["branchName"] if shares_branch else branch_name(given.title, task_id),
+        "agentType": given.agent_type or parent["agentType"], "model": parent.get("model"),
+        "priority": given.priority if given.priority is not None else int(parent.get("priority") or 0),
+        "maxRetries": given.max_retries if given.max_retries is not None else int(parent.get("maxRetries") or 0),
+        "parentId": parent["id"], "taskType": given.task_type, "subtaskOrder": order,
+        "blocksParent": given.blocks_parent if given.blocks_parent is not None else given.task_type != "child",
+        "dependsOn": depends_on or None,
+    }

@@ -1,79 +1,77 @@
-"""Start queued tasks in priority order while slots are free.
+"""Start queued executions in start order while slots are free: repo tasks and runs alike, each
+kind in its own queue within its own limits.
 
 The plan is pure (`core.dispatch`); the slot itself is taken in the same transaction as the
-queued -> provisioning transition, with a condition on the counter, so however many dispatchers
-race, a limit is never exceeded: the losers' transactions are cancelled and the tasks stay queued.
+transition into the kind's launch state, with a condition on the counters, so however many
+dispatchers race, a limit is never exceeded: the losers' transactions are cancelled and the
+executions stay queued.
 """
 from __future__ import annotations
 
-from chalicelib.core.dispatch import Capacity, QueuedTask, plan_dispatch
-from chalicelib.core.states import TaskState
+from chalicelib.core.dispatch import Capacity, Queued, SlotLimits, plan_dispatch
+from chalicelib.core.requests import Trigger
+from chalicelib.core.states import LIFECYCLES, ExecutionKind, State
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
-from chalicelib.settings import settings
-from chalicelib.store import tasks
-from chalicelib.store.models import RepoModel, TaskModel
+from chalicelib.store import executions
+from chalicelib.store.models import ExecutionModel
 
 from .clock import utcnow
-from .reconciler import reconcile
+from .executor import reconcile
+from .limits import global_limit, scope_limits
 
 QUEUE_LOOKAHEAD = 50
 CAS_TRIES = 4
-DEFAULT_REPO_LIMIT = 2
 
 
-def _repo_limits(repo_ids: set[str]) -> dict[str, int]:
-    return {repo.id: int(repo.maxConcurrentTasks) for repo in RepoModel.batch_get(list(repo_ids))}
-
-
-def _take_slot(task: TaskModel, limits: tasks.SlotLimits) -> bool:
-    """queued -> provisioning with the slot. A task that moved since the queue was read (a new
-    priority, a metadata edit) is read again and still started if it waits in the queue; only
-    one that left the queue meanwhile is skipped."""
+def _take_slot(row: ExecutionModel, limits: SlotLimits) -> bool:
+    """queued -> the launch state, with the slot. An execution that moved since the queue was
+    read (a new priority, a metadata edit) is read again and still started if it waits in the
+    queue; only one that left the queue meanwhile is skipped."""
+    launch_state = LIFECYCLES[executions.kind_of(row)].launch_state
     for _ in range(CAS_TRIES):
         try:
-            tasks.transition(
-                task, TaskState.PROVISIONING, trigger="dispatcher",
-                message="concurrency slot taken", now=utcnow(), limits=limits,
-            )
+            executions.transition(row, launch_state, trigger=Trigger.DISPATCHER, message="concurrency slot taken",
+                                  now=utcnow(), limits=limits)
             return True
-        except tasks.CapacityFull:
-            logger.info("dispatch.capacity_full", extra={"taskId": task.id})
+        except executions.CapacityFull:
+            logger.info("dispatch.capacity_full", extra={"executionId": row.id})
             return False
-        except tasks.LostRace:
+        except executions.LostRace:
             try:
-                task = tasks.get(task.id)
+                row = executions.get(row.id)
             except NotFound:
                 return False
-            if TaskState(task.state) is not TaskState.QUEUED:
+            if State(row.state) is not State.QUEUED:
                 return False
     return False
 
 
 def dispatch() -> list[str]:
-    head = tasks.queue_head(QUEUE_LOOKAHEAD)
+    """Both queues; one kind's full limits never hold the other back."""
+    return [started for kind in ExecutionKind for started in dispatch_kind(kind)]
+
+
+def dispatch_kind(kind: ExecutionKind) -> list[str]:
+    head = executions.queue_head(kind, QUEUE_LOOKAHEAD)
     if not head:
         return []
-    repo_ids = {task.repoId for task in head}
-    repo_limits = _repo_limits(repo_ids)
-    global_used, repo_used = tasks.slot_usage(repo_ids)
-    queue = [
-        QueuedTask(task.id, task.repoId, repo_limits.get(task.repoId, DEFAULT_REPO_LIMIT))
-        for task in head
-    ]
-    plan = plan_dispatch(queue, Capacity(global_used, settings.max_concurrent, repo_used))
-    by_id = {task.id: task for task in head}
+    scopes = {executions.scope_of(row) for row in head}
+    limits = scope_limits(kind, scopes)
+    global_used, scope_used = executions.slot_usage(kind, scopes)
+    queue = [Queued(row.id, executions.scope_of(row), limits[executions.scope_of(row)]) for row in head]
+    plan = plan_dispatch(queue, Capacity(global_used, global_limit(kind), scope_used))
+    by_id = {row.id: row for row in head}
     started: list[str] = []
     for chosen in plan:
-        limits = tasks.SlotLimits(settings.max_concurrent, chosen.repo_limit)
-        if not _take_slot(by_id[chosen.id], limits):
+        if not _take_slot(by_id[chosen.id], SlotLimits(global_limit(kind), chosen.scope_limit)):
             continue
         started.append(chosen.id)
-        # Launch at once, before the next slot is taken, so that no task's launch waits for the
-        # others' slots, nor for the provisioning record to come back on the stream; one task that
-        # cannot be launched must not keep the others from it (its record still comes).
+        # Launch at once, before the next slot is taken, so that no launch waits for the others'
+        # slots, nor for the new record to come back on the stream; one that cannot be launched
+        # must not keep the others from it (its record still comes).
         try:
             reconcile(chosen.id)
         except Exception:
-            logger.exception("launch after dispatch failed", extra={"taskId": chosen.id})
+            logger.exception("launch after dispatch failed", extra={"executionId": chosen.id})
     return started

@@ -17,6 +17,6 @@ from chalicelib.store import secrets
 def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
     """`launcher`: the cluster to launch on; the one the settings describe unless given."""
     spec = LaunchSpec.from_payload(payload, secrets.unseal)
-    logger.info("launching agent", extra={"taskId": spec.task_id, "attempt": spec.attempt})
+    logger.info("launching agent", extra={"executionId": spec.execution_id, "attempt": spec.attempt})
     (launcher or cluster_launcher()).launch(spec)
-    return {"taskId": spec.task_id, "attempt": spec.attempt, "launched": True}
+    return {"executionId": spec.execution_id, "attempt": spec.attempt, "launched": True}

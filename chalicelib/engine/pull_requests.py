@@ -1,4 +1,4 @@
-"""The reconciler's side of pull requests: what the snapshot of a `pr_opened` task holds, and the
+"""The executor's side of pull requests: what the snapshot of a `pr_opened` task holds, and the
 GitHub work some actions need (squash-merge; closing the linked issue once merged)."""
 from __future__ import annotations
 
@@ -6,64 +6,45 @@ from typing import Any
 
 from chalicelib.core import pulls
 from chalicelib.core.actions import MergePr
-from chalicelib.core.states import TaskState
+from chalicelib.core.states import State
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
-from chalicelib.store import repos, tasks
-from chalicelib.store.models import TaskModel
+from chalicelib.store import executions, repos
+from chalicelib.store.models import ExecutionModel
 
 from .clock import utcnow
 
 
-def issue_number(task: TaskModel) -> int | None:
+def issue_number(task: ExecutionModel) -> int | None:
     """The GitHub issue a task came from (`metadata.issueNumber`), if any."""
     metadata: Any = task.metadata
     value = metadata.get("issueNumber") if isinstance(metadata, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def observed(task: TaskModel) -> pulls.PrView | None:
+def observed(task: ExecutionModel) -> pulls.PrView | None:
     return pulls.from_fields(task.prState, task.prChecksStatus, task.prReviewStatus, task.prDetails)
 
 
-def policy(task: TaskModel) -> pulls.PrPolicy:
+def policy(task: ExecutionModel) -> pulls.PrPolicy:
     try:
-        repo = repos.get(task.repoId)
+        repo = repos.get(str(task.repoId))
     except NotFound:
         return pulls.PrPolicy()
-    children = tasks.subtasks(task.id)
+    children = executions.subtasks(task.id)
     blocking = [t for t in children if t.blocksParent]
     return pulls.PrPolicy(
         auto_merge=bool(repo.autoMerge),
         auto_resume=bool(repo.autoResume),
         max_auto_resumes=int(repo.maxAutoResumes),
         auto_resumes=int(task.autoResumeCount or 0),
-        blockers_done=all(TaskState(t.state) is TaskState.COMPLETED for t in blocking),
+        blockers_done=all(State(t.state) is State.COMPLETED for t in blocking),
         review_trigger=str(repo.reviewTrigger) if repo.reviewEnabled else None,
         review_launched=any(t.taskType == "review" for t in children),
     )
 
 
-def launch_review(task: TaskModel) -> bool:
-    """The automatic review: claimed per pull request with a conditional put first, so two
-    reconcilers seeing the same PR start one review between them."""
-    from chalicelib.store import claims
-
-    from .tasks import launch_review as create_review
-
-    key = f"auto-review#{task.id}#{task.prUrl}"
-    if claims.claim(key, task.id, utcnow()) is not None:
-        return False
-    try:
-        review = create_review(task.id)
-    except Exception:
-        claims.release(key, task.id)
-        raise
-    logger.info("pr.review_launched", extra={"taskId": task.id, "reviewTaskId": review.id})
-    return True
-
-
-def merge(task: TaskModel, action: MergePr) -> bool:
+def merge(task: ExecutionModel, action: MergePr) -> bool:
     """Squash-merge; True when merged (the task is then completed by the next decision).
     Throttling leaves everything as it was, to be tried again; a refusal is recorded so the
     same commit is not tried again."""
@@ -79,14 +60,14 @@ def merge(task: TaskModel, action: MergePr) -> bool:
         return False
     except ForgeError as error:
         logger.warning("pr.merge_refused", extra={"taskId": task.id, "reason": str(error)})
-        tasks.update(task, {"prActedOn": action.acted_on}, utcnow())
+        executions.update(task, {"prActedOn": action.acted_on}, utcnow())
         return False
     logger.info("pr.merged", extra={"taskId": task.id, "prUrl": task.prUrl})
-    tasks.update(task, {"prActedOn": action.acted_on, "prState": "merged"}, utcnow())
+    executions.update(task, {"prActedOn": action.acted_on, "prState": pulls.PrState.MERGED.value}, utcnow())
     return True
 
 
-def close_linked_issue(task: TaskModel) -> None:
+def close_linked_issue(task: ExecutionModel) -> None:
     """A merged PR closes the issue the task came from, with a comment. Best effort: the task
     is completed either way."""
     from chalicelib.forge.github import Forge, full_name_of

@@ -1,4 +1,6 @@
-"""The tasks table's stream: every changed task is reconciled, then the queue is dispatched.
+"""The executions table's stream: every changed execution (repo task or run) is reconciled, then
+the queues are dispatched. It is the one way the executor is woken: creates, requests, reports and
+triggers only write.
 
 Records that fail are reported back as `batchItemFailures` (powertools' batch utility), so
 only they are delivered again.
@@ -9,12 +11,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.tickets import writeback_event
+from chalicelib.engine.ticket_writeback import write_back
 from chalicelib.observability import logger
 from chalicelib.store import triggers
 
 from .dispatcher import dispatch
-from .reconciler import give_up, reconcile, reconcile_related
-from .ticket_writeback import write_back
+from .executor import give_up, reconcile, reconcile_related
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -31,9 +33,10 @@ def processor() -> BatchProcessor:
 
 
 def wakes_reconciler(record: DynamoDBRecord) -> bool:
-    """Heartbeats and running cost change a row without moving its version: nothing to decide."""
+    """Heartbeats and running cost change a row without moving its version: nothing to decide.
+    A removed row has nothing left to decide but what waits for it."""
     name = record.event_name.name if record.event_name else ""
-    if name == "INSERT":
+    if name in ("INSERT", "REMOVE"):
         return True
     if name != "MODIFY" or record.dynamodb is None:
         return False
@@ -58,6 +61,10 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     new = record.dynamodb.new_image or {}
     old = record.dynamodb.old_image or {}
+    if not new:
+        # Deleted: the tasks waiting for it fail now rather than wait forever.
+        reconcile_related(str(keys["id"]), None)
+        return
     try:
         reconcile(str(keys["id"]))
     except Exception as error:
@@ -65,7 +72,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         tries = triggers.hit(f"stream-tries#{keys['id']}#{new.get('version')}")
         if tries < POISON_TRIES:
             raise
-        logger.exception("stream record given up", extra={"taskId": str(keys["id"]), "tries": tries})
+        logger.exception("stream record given up", extra={"executionId": str(keys["id"]), "tries": tries})
         give_up(str(keys["id"]), error)
         return
     if new.get("state") in RESOLVING and new.get("state") != old.get("state"):

@@ -1,7 +1,7 @@
 """Write-back to a ticket's tracker (Linear, Jira, Notion) on our side of the loop: a comment
 linking the task when it is created for the ticket, one with the pull request when it opens, and
 the ticket moved to done (or the provider's configured state) with a comment when the task
-completes. GitHub issues have their own (`engine.issues.announce`, the merge's close).
+completes. GitHub issues have their own (`services.issues.announce`, the merge's close).
 
 Each (task, event) writes once: it is claimed with a conditional put before the tracker is
 called, so a stream record delivered again does not comment twice. Best effort: a tracker that
@@ -20,9 +20,9 @@ from chalicelib.core.tickets import (
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-from chalicelib.store import claims, secrets, tasks
+from chalicelib.store import claims, executions, secrets
 from chalicelib.store import ticket_providers as providers
-from chalicelib.store.models import TaskModel, TicketProviderModel
+from chalicelib.store.models import ExecutionModel, TicketProviderModel
 from chalicelib.tickets import linear
 from chalicelib.tickets.jira import Jira
 from chalicelib.tickets.notion import Notion
@@ -49,7 +49,7 @@ def notion_client(config: dict[str, Any]) -> Notion:
 def write_back(task_id: str, event: str) -> None:
     """Tells the task's ticket about `event` (`started`, `pr_opened`, `completed`), once."""
     try:
-        task = tasks.get(task_id)
+        task = executions.get(task_id)
     except NotFound:
         return
     ref = ticket_ref(task.metadata)
@@ -71,7 +71,7 @@ def write_back(task_id: str, event: str) -> None:
                                                             "providerId": provider.id})
 
 
-def _tell(provider: TicketProviderModel, ticket_id: str, event: str, task: TaskModel) -> None:
+def _tell(provider: TicketProviderModel, ticket_id: str, event: str, task: ExecutionModel) -> None:
     config: dict[str, Any] = dict(provider.config or {})
     text = writeback_message(event, task.id, f"{api_url().rstrip('/')}/tasks/{task.id}", task.prUrl)
     state = config.get("doneState")

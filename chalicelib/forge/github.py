@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.core.pulls import CheckRun, CommitStatus, FailingCheck, PrView, ReviewNote, ci_verdict
+from chalicelib.core.pulls import (
+    CheckRun,
+    ChecksStatus,
+    CommitStatus,
+    FailingCheck,
+    PrState,
+    PrView,
+    ReviewNote,
+    ReviewStatus,
+    ci_verdict,
+)
 from chalicelib.settings import settings
 from chalicelib.store import secrets
 
@@ -114,16 +124,16 @@ class Forge:
         with _github_errors():
             repo = self._repo(full_name)
             pr = repo.get_pull(number)
-            state = "merged" if pr.merged else str(pr.state)
+            state = PrState.MERGED if pr.merged else PrState(str(pr.state))
             sha = str(pr.head.sha)
-            if state != "open":
+            if state is not PrState.OPEN:
                 return PrView(state=state, head_sha=sha, mergeable=pr.mergeable)
             checks, failing = self._checks(repo, sha)
             review, review_id, notes = self._review(pr)
-            return PrView(state="open", checks=checks, review=review, mergeable=pr.mergeable, head_sha=sha,
+            return PrView(state=PrState.OPEN, checks=checks, review=review, mergeable=pr.mergeable, head_sha=sha,
                           review_id=review_id, failing_checks=failing, review_notes=notes)
 
-    def _checks(self, repo: Any, sha: str) -> tuple[str, tuple[FailingCheck, ...]]:
+    def _checks(self, repo: Any, sha: str) -> tuple[ChecksStatus, tuple[FailingCheck, ...]]:
         """Check runs (GitHub Actions, apps) and the combined commit status (CI that reports
         statuses: Jenkins, CircleCI, Buildkite...) decide together."""
         commit = repo.get_commit(sha)
@@ -134,14 +144,14 @@ class Forge:
                     for s in combined.statuses]
         return ci_verdict(runs, str(combined.state) if combined.total_count else None, statuses)
 
-    def _review(self, pr: Any) -> tuple[str, str | None, tuple[ReviewNote, ...]]:
+    def _review(self, pr: Any) -> tuple[ReviewStatus, str | None, tuple[ReviewNote, ...]]:
         latest: dict[str, Any] = {}
         for review in pr.get_reviews():
             if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
                 latest[review.user.login if review.user else "?"] = review
         states = [r.state for r in latest.values()]
         if "CHANGES_REQUESTED" not in states:
-            return ("approved" if "APPROVED" in states else "pending"), None, ()
+            return (ReviewStatus.APPROVED if "APPROVED" in states else ReviewStatus.PENDING), None, ()
         asking = [r for r in latest.values() if r.state == "CHANGES_REQUESTED"]
         ids = {r.id for r in asking}
         notes = [ReviewNote(None, None, str(r.body)) for r in asking if r.body]
@@ -149,7 +159,7 @@ class Forge:
             if comment.pull_request_review_id in ids:
                 notes.append(ReviewNote(comment.path, comment.line, str(comment.body)))
         review_id = str(max(ids))
-        return "changes_requested", review_id, tuple(notes)
+        return ReviewStatus.CHANGES_REQUESTED, review_id, tuple(notes)
 
     def merge(self, full_name: str, number: int, title: str) -> None:
         with _github_errors():

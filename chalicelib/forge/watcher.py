@@ -11,14 +11,14 @@ import threading
 from dataclasses import dataclass
 
 from chalicelib.core import pulls
-from chalicelib.core.states import TaskState
+from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.timefmt import iso
 from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-from chalicelib.store import tasks
-from chalicelib.store.models import TaskModel
+from chalicelib.store import executions
+from chalicelib.store.models import ExecutionModel
 
 from .github import Forge, ForgeError, NotConfigured, Throttled, parse_pr_url
 
@@ -32,7 +32,7 @@ class Pass:
     errors: int = 0
 
 
-def observe_task(task: TaskModel, forge: Forge) -> bool:
+def observe_task(task: ExecutionModel, forge: Forge) -> bool:
     """Look at one task's PR and record it when something changed; True when written."""
     where = parse_pr_url(task.prUrl or "")
     if where is None:
@@ -49,16 +49,16 @@ def observe_task(task: TaskModel, forge: Forge) -> bool:
         if pulls.same_observation(seen, stored):
             return False
         try:
-            tasks.update(task, current, utcnow())
+            executions.update(task, current, utcnow())
             logger.info("pr.observed", extra={"taskId": task.id, "prState": seen.state,
                                               "checks": seen.checks, "review": seen.review})
             return True
-        except tasks.LostRace:
+        except executions.LostRace:
             try:
-                task = tasks.get(task.id)
+                task = executions.get(task.id, ExecutionKind.REPO_TASK)
             except NotFound:
                 return False
-            if TaskState(task.state) is not TaskState.PR_OPENED:
+            if State(task.state) is not State.PR_OPENED:
                 return False
     return False
 
@@ -70,7 +70,7 @@ def watch_once(forge: Forge | None = None) -> Pass:
         forge = forge or Forge.connect()
     except NotConfigured:
         return done
-    for task in tasks.all_in_state(TaskState.PR_OPENED.value):
+    for task in executions.all_in_state(ExecutionKind.REPO_TASK, State.PR_OPENED):
         done.looked += 1
         try:
             if observe_task(task, forge):

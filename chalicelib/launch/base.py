@@ -1,6 +1,6 @@
 """What the engine needs from wherever agents run: launch, status and cancel, per attempt.
 
-Every call is idempotent per (task, attempt): launching an attempt that already exists is a
+Every call is idempotent per (execution, attempt): launching an attempt that already exists is a
 success, cancelling one that is gone is a success. That is what lets a redelivered stream record
 or a retried invocation repeat a call without starting a second agent.
 """
@@ -46,7 +46,7 @@ class Resources:
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    task_id: str
+    execution_id: str
     attempt: int
     environment: Mapping[str, str]
     image: str | None = None
@@ -59,7 +59,7 @@ class LaunchSpec:
         """JSON for the launcher Lambda's event; secret values only sealed (`seal` encrypts them
         with Optio's secrets key, which the launcher holds too)."""
         return {
-            "taskId": self.task_id,
+            "executionId": self.execution_id,
             "attempt": self.attempt,
             "environment": dict(self.environment),
             "image": self.image,
@@ -70,7 +70,8 @@ class LaunchSpec:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], unseal: Callable[[str], str]) -> LaunchSpec:
         return cls(
-            task_id=str(payload["taskId"]),
+            # A payload sent before executions were named so says `taskId`.
+            execution_id=str(payload.get("executionId") or payload["taskId"]),
             attempt=int(payload["attempt"]),
             environment={str(k): str(v) for k, v in dict(payload["environment"]).items()},
             image=payload.get("image"),
@@ -84,6 +85,6 @@ class AgentLauncher(Protocol):
 
     def launch(self, spec: LaunchSpec) -> None: ...
 
-    def status(self, task_id: str, attempt: int) -> PodStatus: ...
+    def status(self, execution_id: str, attempt: int) -> PodStatus: ...
 
-    def cancel(self, task_id: str, attempt: int) -> None: ...
+    def cancel(self, execution_id: str, attempt: int) -> None: ...

@@ -32,32 +32,32 @@ class JobSettings:
     schedule_timeout_s: int
 
 
-def job_name(task_id: str, attempt: int) -> str:
+def job_name(execution_id: str, attempt: int) -> str:
     suffix = f"-{attempt}"
-    prefix = _dns_label(task_id)[: MAX_NAME - len("optio-") - len(suffix)].rstrip("-")
+    prefix = _dns_label(execution_id)[: MAX_NAME - len("optio-") - len(suffix)].rstrip("-")
     return f"optio-{prefix}{suffix}"
 
 
-def task_label(task_id: str) -> str:
+def execution_label(execution_id: str) -> str:
     """The task id as a label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", task_id)[:63].strip("-._")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", execution_id)[:63].strip("-._")
 
 
-def labels(task_id: str, attempt: int) -> dict[str, str]:
+def labels(execution_id: str, attempt: int) -> dict[str, str]:
     return {"app.kubernetes.io/name": "optio-runner", "app.kubernetes.io/managed-by": "optio",
-            TASK_LABEL: task_label(task_id), ATTEMPT_LABEL: str(attempt)}
+            TASK_LABEL: execution_label(execution_id), ATTEMPT_LABEL: str(attempt)}
 
 
-def selector(task_id: str, attempt: int) -> str:
-    return f"{TASK_LABEL}={task_label(task_id)},{ATTEMPT_LABEL}={attempt}"
+def selector(execution_id: str, attempt: int) -> str:
+    return f"{TASK_LABEL}={execution_label(execution_id)},{ATTEMPT_LABEL}={attempt}"
 
 
 def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
     image = spec.image or settings.image
     if not image:
         raise ValueError("no runner image: set OPTIO_RUNNER_IMAGE or the repo's image")
-    name = job_name(spec.task_id, spec.attempt)
-    attempt_labels = labels(spec.task_id, spec.attempt)
+    name = job_name(spec.execution_id, spec.attempt)
+    attempt_labels = labels(spec.execution_id, spec.attempt)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -66,7 +66,7 @@ def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
             "namespace": settings.namespace,
             "labels": attempt_labels,
             # The label is a sanitised copy; the annotation keeps the id exactly.
-            "annotations": {"optio.dev/task-id": spec.task_id},
+            "annotations": {"optio.dev/task-id": spec.execution_id},
         },
         "spec": {
             "backoffLimit": 0,
@@ -101,8 +101,8 @@ def secret_manifest(spec: LaunchSpec, namespace: str, owner_uid: str | None = No
     """The attempt's own Secret: the stored secrets its agent gets, named like its Job. Written
     before the Job (its pod must find every key at once), then given the Job as its owner
     (`owner_uid`), so that it goes when the Job goes (TTL or cancel)."""
-    name = job_name(spec.task_id, spec.attempt)
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec.task_id, spec.attempt)}
+    name = job_name(spec.execution_id, spec.attempt)
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec.execution_id, spec.attempt)}
     if owner_uid is not None:
         metadata["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": owner_uid,
                                         "controller": True, "blockOwnerDeletion": True}]
@@ -119,7 +119,7 @@ def _container(spec: LaunchSpec, image: str) -> dict[str, Any]:
     # The stored secrets, from the attempt's own Secret (secret_manifest): exactly its keys, never
     # one the attempt's input already sets.
     env += [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": job_name(spec.task_id, spec.attempt), "key": name}}}
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": job_name(spec.execution_id, spec.attempt), "key": name}}}
         for name in sorted(spec.secrets)
         if name not in spec.environment
     ]

@@ -50,7 +50,6 @@ def pod_status(job: Json | None, pods: Sequence[Json], now: datetime, settings: 
             PodPhase.FAILED, "unschedulable",
             f"the cluster created no pod for the agent's Job within {settings.schedule_timeout_s} s "
             "(a quota or admission policy?): check the Job's events with kubectl describe job",
-            retryable=False,
         )
     return PENDING
 
@@ -64,7 +63,6 @@ def _from_pod(pod: Json, now: datetime, settings: JobSettings) -> PodStatus:
             PodPhase.FAILED, "evicted",
             f"the cluster evicted the agent's pod ({why or 'no reason given'}); "
             "it is retried without counting against maxRetries",
-            free_retry=True,
         )
     container = _container_status(status)
     terminated = _get(container, "state", "terminated") or _get(container, "lastState", "terminated")
@@ -83,14 +81,12 @@ def _from_pod(pod: Json, now: datetime, settings: JobSettings) -> PodStatus:
             PodPhase.FAILED, "image_pull",
             f"the image {image} could not be pulled ({detail}): check the image name and that the "
             "cluster's nodes may pull it",
-            retryable=False,
         )
     if waiting.get("reason") in CONFIG_ERRORS:
         return PodStatus(
             PodPhase.FAILED, "config_error",
             f"the agent's container could not be created ({waiting.get('message') or waiting['reason']}) "
             f"in namespace {settings.namespace}",
-            retryable=False,
         )
     phase = status.get("phase")
     if phase == "Pending":
@@ -101,7 +97,6 @@ def _from_pod(pod: Json, now: datetime, settings: JobSettings) -> PodStatus:
                 PodPhase.FAILED, "unschedulable",
                 f"no node could take the agent's pod within {settings.schedule_timeout_s} s ({why}): "
                 "lower the repo's resource requests or add capacity to the cluster",
-                retryable=False,
             )
         return PENDING
     if phase == "Succeeded":

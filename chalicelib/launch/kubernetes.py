@@ -57,7 +57,7 @@ class KubernetesLauncher:
 
         manifest = job_manifest(spec, self._jobs)
         name = manifest["metadata"]["name"]
-        log = {"taskId": spec.task_id, "attempt": spec.attempt, "job": name, "namespace": self._jobs.namespace}
+        log = {"executionId": spec.execution_id, "attempt": spec.attempt, "job": name, "namespace": self._jobs.namespace}
         if spec.secrets:
             self._write_secret(secret_manifest(spec, self._jobs.namespace))
         jobs = BatchV1Api(self._api())
@@ -94,10 +94,10 @@ class KubernetesLauncher:
         core.replace_namespaced_secret(name, namespace, body, _preload_content=False,
                                        _request_timeout=REQUEST_TIMEOUT_S)
 
-    def status(self, task_id: str, attempt: int) -> PodStatus:
+    def status(self, execution_id: str, attempt: int) -> PodStatus:
         from kubernetes.client import ApiException, BatchV1Api, CoreV1Api
 
-        name = job_name(task_id, attempt)
+        name = job_name(execution_id, attempt)
         try:
             job = _json(BatchV1Api(self._api()).read_namespaced_job(
                 name, self._jobs.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_S))
@@ -108,19 +108,19 @@ class KubernetesLauncher:
         pods: list[dict[str, Any]] = []
         if job is not None:
             listed = _json(CoreV1Api(self._api()).list_namespaced_pod(
-                self._jobs.namespace, label_selector=selector(task_id, attempt), _preload_content=False,
+                self._jobs.namespace, label_selector=selector(execution_id, attempt), _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT_S))
             pods = list(listed.get("items") or [])
         status = pod_status(job, pods, self._clock(), self._jobs)
         if status.reason is not None:
-            logger.debug("agent job status", extra={"taskId": task_id, "attempt": attempt, "job": name,
+            logger.debug("agent job status", extra={"executionId": execution_id, "attempt": attempt, "job": name,
                                                    "phase": status.phase.value, "reason": status.reason})
         return status
 
-    def cancel(self, task_id: str, attempt: int) -> None:
+    def cancel(self, execution_id: str, attempt: int) -> None:
         from kubernetes.client import ApiException, BatchV1Api, V1DeleteOptions
 
-        name = job_name(task_id, attempt)
+        name = job_name(execution_id, attempt)
         try:
             # Foreground: the Job goes once its pod is gone, so nothing of the attempt outlives it.
             BatchV1Api(self._api()).delete_namespaced_job(
@@ -130,7 +130,7 @@ class KubernetesLauncher:
             if error.status != 404:
                 raise
             return
-        logger.info("agent job deleted", extra={"taskId": task_id, "attempt": attempt, "job": name})
+        logger.info("agent job deleted", extra={"executionId": execution_id, "attempt": attempt, "job": name})
 
     def _api(self) -> ApiClient:
         with self._lock:

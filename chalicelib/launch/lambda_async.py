@@ -4,7 +4,7 @@ the cluster.
 
 Between the invoke and the Lambda creating the Job, the cluster knows no Job for the attempt.
 That must not read as "the pod is gone", so a missing Job counts as pending while the attempt's
-launch is recent (the task's `launchedAt`). Lambda retries a failed asynchronous invocation twice
+launch is recent (the execution's `launchedAt`). Lambda retries a failed asynchronous invocation twice
 over about three minutes; a Job still missing after that is gone for good.
 """
 from __future__ import annotations
@@ -18,8 +18,7 @@ from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
-from chalicelib.store import secrets, tasks, workflow_runs
-from chalicelib.store.models import TaskModel, WorkflowRunModel
+from chalicelib.store import executions, secrets
 
 from .base import LaunchSpec
 from .kubernetes import KubernetesLauncher
@@ -43,32 +42,25 @@ class AsyncLambdaLauncher:
             InvocationType="Event",
             Payload=json.dumps(spec.to_payload(secrets.seal)).encode(),
         )
-        logger.info("agent launch requested", extra={"taskId": spec.task_id, "attempt": spec.attempt,
+        logger.info("agent launch requested", extra={"executionId": spec.execution_id, "attempt": spec.attempt,
                                                       "function": self._function_name})
 
-    def status(self, task_id: str, attempt: int) -> PodStatus:
-        status = self._cluster.status(task_id, attempt)
-        if status.phase is PodPhase.NOT_FOUND and self._launch_in_flight(task_id, attempt):
+    def status(self, execution_id: str, attempt: int) -> PodStatus:
+        status = self._cluster.status(execution_id, attempt)
+        if status.phase is PodPhase.NOT_FOUND and self._launch_in_flight(execution_id, attempt):
             return PodStatus(PodPhase.PENDING, "launching", "the launcher is creating the agent's Job")
         return status
 
-    def cancel(self, task_id: str, attempt: int) -> None:
-        self._cluster.cancel(task_id, attempt)
+    def cancel(self, execution_id: str, attempt: int) -> None:
+        self._cluster.cancel(execution_id, attempt)
 
-    def _launch_in_flight(self, task_id: str, attempt: int) -> bool:
-        """`task_id` is a repo task's id or a standalone run's (both launch through here)."""
-        launched = _launched(task_id)
-        if launched is None or int(launched.attempt) != attempt or not launched.launchedAt:
+    def _launch_in_flight(self, execution_id: str, attempt: int) -> bool:
+        """Any execution, repo task or run: both launch through here."""
+        try:
+            launched = executions.get(execution_id)
+        except NotFound:
+            return False
+        if int(launched.attempt) != attempt or not launched.launchedAt:
             return False
         return self._clock() - parse_iso(launched.launchedAt) < LAUNCH_GRACE
 
-
-def _launched(agent_id: str) -> TaskModel | WorkflowRunModel | None:
-    try:
-        return tasks.get(agent_id)
-    except NotFound:
-        pass
-    try:
-        return workflow_runs.get(agent_id)
-    except NotFound:
-        return None

@@ -63,11 +63,11 @@ class LocalLauncher:
         self._cleaners: list[threading.Thread] = []
 
     def launch(self, spec: LaunchSpec) -> None:
-        key = (spec.task_id, spec.attempt)
+        key = (spec.execution_id, spec.attempt)
         with self._lock:
             if key in self._procs:
                 return
-            workspace = self._work_dir / f"{spec.task_id}-{spec.attempt}"
+            workspace = self._work_dir / f"{spec.execution_id}-{spec.attempt}"
             workspace.mkdir(parents=True, exist_ok=True)
             env = {**runner_base_environment(os.environ, settings.agent_pass_env), **spec.secrets,
                    **spec.environment}
@@ -85,9 +85,9 @@ class LocalLauncher:
                 )
             self._clean_up_after(self._procs[key], workspace)
 
-    def status(self, task_id: str, attempt: int) -> PodStatus:
+    def status(self, execution_id: str, attempt: int) -> PodStatus:
         with self._lock:
-            proc = self._procs.get((task_id, attempt))
+            proc = self._procs.get((execution_id, attempt))
         if proc is None:
             return PodStatus(PodPhase.NOT_FOUND)
         code = proc.poll()
@@ -101,9 +101,9 @@ class LocalLauncher:
             )
         return PodStatus(PodPhase.FAILED, "crash", f"the runner exited with code {code}")
 
-    def cancel(self, task_id: str, attempt: int) -> None:
+    def cancel(self, execution_id: str, attempt: int) -> None:
         with self._lock:
-            proc = self._procs.get((task_id, attempt))
+            proc = self._procs.get((execution_id, attempt))
         if proc is None:
             return
         if proc.poll() is not None:
@@ -120,8 +120,8 @@ class LocalLauncher:
     def shutdown(self) -> None:
         with self._lock:
             keys = list(self._procs)
-        for task_id, attempt in keys:
-            self.cancel(task_id, attempt)
+        for execution_id, attempt in keys:
+            self.cancel(execution_id, attempt)
         with self._lock:
             cleaners = list(self._cleaners)
         for cleaner in cleaners:

@@ -44,19 +44,23 @@ class LocalStack:
             self._env["OPTIO_DYNAMODB_ENDPOINT"] = self._ddb.endpoint
         # Settings are read at import: everything below sees the environment prepared above.
         from chalicelib.settings import settings
-        from chalicelib.store.models import TaskModel
+        from chalicelib.store.models import ExecutionModel
         from chalicelib.store.tables import create_all
 
         create_all()
-        from app import app, periodic_resync, task_stream, trigger_tick
+        from chalicelib.store import legacy
+
+        if legacy.pending():  # data of the version before the executions table: moved over once
+            legacy.migrate()
+        from app import app, execution_stream, periodic_resync, trigger_tick
 
         from .streams import LocalLambdaContext, StreamPoller
         from .ticker import Ticker
 
         assert settings.dynamodb_endpoint is not None
-        table: str = TaskModel.Meta.table_name
+        table: str = ExecutionModel.Meta.table_name
         # A child of powertools' "optio" logger, so its records come out as the same JSON.
-        poller = StreamPoller(settings.dynamodb_endpoint, table, task_stream, region=settings.region,
+        poller = StreamPoller(settings.dynamodb_endpoint, table, execution_stream, region=settings.region,
                               logger=logging.getLogger("optio.streams"))
         ticker = Ticker("resync", settings.resync_interval_ms / 1000, periodic_resync,
                         lambda: LocalLambdaContext(function_name="resync"))

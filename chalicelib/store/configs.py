@@ -10,7 +10,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import NotFound
 
-from .models import TaskConfigModel, TaskModel
+from .models import ExecutionModel, TaskConfigModel
 from .pages import Page, decode_cursor, encode_cursor
 
 
@@ -64,9 +64,9 @@ def list_configs(config_type: str, limit: int, cursor: str | None) -> Page[TaskC
     return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
 
 
-def runs(config_id: str, limit: int, cursor: str | None) -> Page[TaskModel]:
+def runs(config_id: str, limit: int, cursor: str | None) -> Page[ExecutionModel]:
     """The repo tasks a blueprint created, newest first."""
-    query = TaskModel.config_run_index.query(
+    query = ExecutionModel.config_run_index.query(
         config_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
     )
     items = list(query)

@@ -1,10 +1,10 @@
-"""Task log lines, numbered per task across attempts."""
+"""Log lines of an execution, numbered per execution across attempts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .models import CounterModel, TaskLogModel
+from .models import CounterModel, ExecutionLogModel
 
 
 @dataclass(frozen=True)
@@ -14,39 +14,45 @@ class LogLine:
     at: str
 
 
-def _seq_key(task_id: str) -> str:
-    return f"logseq#{task_id}"
+def _seq_key(execution_id: str) -> str:
+    return f"logseq#{execution_id}"
 
 
-def append(task_id: str, attempt: int, lines: Sequence[LogLine]) -> int:
+def append(execution_id: str, attempt: int, lines: Sequence[LogLine]) -> int:
     """Reserve a block of sequence numbers with one atomic add, then write the block: concurrent
     writers never share a number. Returns the last sequence number written."""
     if not lines:
         return 0
-    counter = CounterModel(_seq_key(task_id))
+    counter = CounterModel(_seq_key(execution_id))
     counter.update(actions=[CounterModel.value.add(len(lines))])
     last = int(counter.value)
     first = last - len(lines) + 1
-    with TaskLogModel.batch_write() as batch:
+    with ExecutionLogModel.batch_write() as batch:
         for offset, line in enumerate(lines):
             batch.save(
-                TaskLogModel(
-                    taskId=task_id, seq=first + offset, attempt=attempt,
+                ExecutionLogModel(
+                    executionId=execution_id, seq=first + offset, attempt=attempt,
                     logType=line.log_type, content=line.content, at=line.at,
                 )
             )
     return last
 
 
-def after(task_id: str, after_seq: int, limit: int) -> list[TaskLogModel]:
+def after(execution_id: str, after_seq: int, limit: int) -> list[ExecutionLogModel]:
     return list(
-        TaskLogModel.query(
-            task_id, TaskLogModel.seq > after_seq, limit=limit, consistent_read=True
+        ExecutionLogModel.query(
+            execution_id, ExecutionLogModel.seq > after_seq, limit=limit, consistent_read=True
         )
     )
 
 
-def delete_all(task_id: str) -> None:
-    with TaskLogModel.batch_write() as batch:
-        for line in TaskLogModel.query(task_id, attributes_to_get=["taskId", "seq"]):
+def delete_all(execution_id: str) -> None:
+    with ExecutionLogModel.batch_write() as batch:
+        for line in ExecutionLogModel.query(execution_id, attributes_to_get=["executionId", "seq"]):
             batch.delete(line)
+
+
+def import_line(line: ExecutionLogModel) -> None:
+    """A log line as an older version wrote it (`store.legacy`); keyed by its number, so writing
+    it again changes nothing. The sequence counter (`logseq#<id>`) stays where it was."""
+    line.save()

@@ -20,7 +20,6 @@ from pynamodb.models import Model
 
 from chalicelib.settings import settings
 
-QUEUE_PARTITION = "queued"
 ACTIVE_PARTITION = "active"
 
 
@@ -43,8 +42,9 @@ def _table(name: str) -> str:
     return f"{settings.table_prefix}{name}"
 
 
-class QueueIndex(GlobalSecondaryIndex["TaskModel"]):
-    """Queued tasks in start order. Sparse: `queuePartition` exists only while queued."""
+class QueueIndex(GlobalSecondaryIndex["ExecutionModel"]):
+    """Queued executions in start order, one partition per kind. Sparse: `queuePartition` exists
+    only while queued."""
 
     class Meta:
         index_name = "queue-index"
@@ -53,8 +53,8 @@ class QueueIndex(GlobalSecondaryIndex["TaskModel"]):
     queueSort = UnicodeAttribute(range_key=True)
 
 
-class ActiveIndex(GlobalSecondaryIndex["TaskModel"]):
-    """Tasks the resync must look at. Sparse: set only while the reconciler may have work."""
+class ActiveIndex(GlobalSecondaryIndex["ExecutionModel"]):
+    """Executions the resync must look at. Sparse: set only while the reconciler may have work."""
 
     class Meta:
         index_name = "active-index"
@@ -63,7 +63,7 @@ class ActiveIndex(GlobalSecondaryIndex["TaskModel"]):
     updatedAt = UnicodeAttribute(range_key=True)
 
 
-class TypeIndex(GlobalSecondaryIndex["TaskModel"]):
+class TypeIndex(GlobalSecondaryIndex["ExecutionModel"]):
     class Meta:
         index_name = "type-index"
         projection = AllProjection()
@@ -71,7 +71,7 @@ class TypeIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
-class StateIndex(GlobalSecondaryIndex["TaskModel"]):
+class StateIndex(GlobalSecondaryIndex["ExecutionModel"]):
     class Meta:
         index_name = "state-index"
         projection = AllProjection()
@@ -79,7 +79,7 @@ class StateIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
-class RepoIndex(GlobalSecondaryIndex["TaskModel"]):
+class RepoIndex(GlobalSecondaryIndex["ExecutionModel"]):
     class Meta:
         index_name = "repo-index"
         projection = AllProjection()
@@ -87,7 +87,7 @@ class RepoIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
-class ParentIndex(GlobalSecondaryIndex["TaskModel"]):
+class ParentIndex(GlobalSecondaryIndex["ExecutionModel"]):
     """Subtasks of a task. Sparse: only subtasks have `parentId`."""
 
     class Meta:
@@ -97,7 +97,7 @@ class ParentIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
-class PrUrlIndex(GlobalSecondaryIndex["TaskModel"]):
+class PrUrlIndex(GlobalSecondaryIndex["ExecutionModel"]):
     """The task of a pull request (GitHub webhooks). Sparse: only tasks that opened a PR."""
 
     class Meta:
@@ -106,8 +106,9 @@ class PrUrlIndex(GlobalSecondaryIndex["TaskModel"]):
     prUrl = UnicodeAttribute(hash_key=True)
 
 
-class ConfigRunIndex(GlobalSecondaryIndex["TaskModel"]):
-    """The runs of a blueprint. Sparse: only tasks a blueprint created have `taskConfigId`."""
+class ConfigRunIndex(GlobalSecondaryIndex["ExecutionModel"]):
+    """The runs of a blueprint (repo tasks) or of a standalone task. Sparse: only executions a
+    definition created have `taskConfigId`."""
 
     class Meta:
         index_name = "config-run-index"
@@ -116,9 +117,12 @@ class ConfigRunIndex(GlobalSecondaryIndex["TaskModel"]):
     createdAt = UnicodeAttribute(range_key=True)
 
 
-class TaskModel(Model):
+class ExecutionModel(Model):
+    """Repo tasks and runs of standalone tasks: one entity, told apart by `type` (the kind); its
+    stream wakes the executor on every change. A run leaves the repository fields empty."""
+
     class Meta(_Meta):
-        table_name = _table("tasks")
+        table_name = _table("executions")
         stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = UnicodeAttribute(hash_key=True)
@@ -127,10 +131,10 @@ class TaskModel(Model):
     state = UnicodeAttribute()
     title = UnicodeAttribute()
     prompt = UnicodeAttribute()
-    repoId = UnicodeAttribute()
-    repoUrl = UnicodeAttribute()
-    repoBranch = UnicodeAttribute()
-    branchName = UnicodeAttribute()
+    repoId = UnicodeAttribute(null=True)
+    repoUrl = UnicodeAttribute(null=True)
+    repoBranch = UnicodeAttribute(null=True)
+    branchName = UnicodeAttribute(null=True)
     agentType = UnicodeAttribute()
     model = UnicodeAttribute(null=True)
     priority = NumberAttribute(default=0)
@@ -183,10 +187,14 @@ class TaskModel(Model):
     startedAt = UnicodeAttribute(null=True)
     completedAt = UnicodeAttribute(null=True)
     lastHeartbeatAt = UnicodeAttribute(null=True)
-    # The repo whose slot this task holds while provisioning or running, so release is exact.
-    slotRepoId = UnicodeAttribute(null=True)
-    # The blueprint (task config) this task is a run of.
+    # The scope (repo or standalone task) whose slot this execution holds, so release is exact.
+    slotScope = UnicodeAttribute(null=True)
+    # The blueprint or standalone task (task config) this execution is a run of.
     taskConfigId = UnicodeAttribute(null=True)
+    # Runs of standalone tasks: the params their prompt was rendered with, and what fired them.
+    params = JSONAttribute(null=True)
+    triggerParams = JSONAttribute(null=True)
+    trigger = JSONAttribute(null=True)
 
     queuePartition = UnicodeAttribute(null=True)
     queueSort = UnicodeAttribute(null=True)
@@ -202,13 +210,13 @@ class TaskModel(Model):
     config_run_index = ConfigRunIndex()
 
 
-class TaskEventModel(Model):
-    """One row per transition; the sort key is the task version the transition produced."""
+class ExecutionEventModel(Model):
+    """One row per transition; the sort key is the execution version the transition produced."""
 
     class Meta(_Meta):
-        table_name = _table("task-events")
+        table_name = _table("execution-events")
 
-    taskId = UnicodeAttribute(hash_key=True)
+    executionId = UnicodeAttribute(hash_key=True)
     eventKey = UnicodeAttribute(range_key=True)
     fromState = UnicodeAttribute(null=True)
     toState = UnicodeAttribute()
@@ -217,11 +225,11 @@ class TaskEventModel(Model):
     at = UnicodeAttribute()
 
 
-class TaskLogModel(Model):
+class ExecutionLogModel(Model):
     class Meta(_Meta):
-        table_name = _table("task-logs")
+        table_name = _table("execution-logs")
 
-    taskId = UnicodeAttribute(hash_key=True)
+    executionId = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
     attempt = NumberAttribute()
     logType = UnicodeAttribute()
@@ -242,7 +250,8 @@ class TaskDependencyModel(Model):
 
 
 class CounterModel(Model):
-    """Concurrency slots (`slots#global`, `slots#repo#<id>`) and sequence counters."""
+    """Concurrency slots (`core.dispatch.slot_keys`: global and per repo for repo tasks, global and
+    per standalone task for runs) and sequence counters."""
 
     class Meta(_Meta):
         table_name = _table("counters")
@@ -474,85 +483,10 @@ class TicketProviderModel(Model):
     updatedAt = UnicodeAttribute()
 
 
-class WorkflowRunConfigIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
-    class Meta:
-        index_name = "config-index"
-        projection = AllProjection()
-    taskConfigId = UnicodeAttribute(hash_key=True)
-    createdAt = UnicodeAttribute(range_key=True)
-
-
-class WorkflowRunQueueIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
-    """Queued runs, oldest first. Sparse: `queuePartition` exists only while queued."""
-
-    class Meta:
-        index_name = "queue-index"
-        projection = AllProjection()
-    queuePartition = UnicodeAttribute(hash_key=True)
-    createdAt = UnicodeAttribute(range_key=True)
-
-
-class WorkflowRunActiveIndex(GlobalSecondaryIndex["WorkflowRunModel"]):
-    """Runs the resync must look at: running, or failed with an automatic retry to come. Sparse:
-    `activePartition` exists only then."""
-
-    class Meta:
-        index_name = "active-index"
-        projection = KeysOnlyProjection()
-    activePartition = UnicodeAttribute(hash_key=True)
-    updatedAt = UnicodeAttribute(range_key=True)
-
-
-class WorkflowRunModel(Model):
-    """One run of a standalone task: `queued`, `running`, `completed` or `failed`."""
-
-    class Meta(_Meta):
-        table_name = _table("workflow-runs")
-
-    id = UnicodeAttribute(hash_key=True)
-    type = UnicodeAttribute(default="workflow-run")
-    taskConfigId = UnicodeAttribute()
-    state = UnicodeAttribute()
-    version = NumberAttribute(default=0)
-    params = JSONAttribute(null=True)
-    prompt = UnicodeAttribute()
-    triggerParams = JSONAttribute(null=True)
-    trigger = JSONAttribute(null=True)
-    output = UnicodeAttribute(null=True)
-    costUsd = NumberAttribute(null=True)
-    inputTokens = NumberAttribute(null=True)
-    outputTokens = NumberAttribute(null=True)
-    # What the earlier attempts spent (core.accounting): the totals are these plus the current one's.
-    spentCostUsd = NumberAttribute(null=True)
-    spentInputTokens = NumberAttribute(null=True)
-    spentOutputTokens = NumberAttribute(null=True)
-    modelUsed = UnicodeAttribute(null=True)
-    retryCount = NumberAttribute(default=0)
-    maxRetries = NumberAttribute(default=1)
-    # False after a failure no retry can fix (a cancel, a spent budget, a bad key).
-    retryable = BooleanAttribute(default=True)
-    # Counts every start, automatic or manual; names the runner's token and the agent's process.
-    attempt = NumberAttribute(default=0)
-    errorMessage = UnicodeAttribute(null=True)
-    errorKind = UnicodeAttribute(null=True)
-    createdAt = UnicodeAttribute()
-    updatedAt = UnicodeAttribute()
-    startedAt = UnicodeAttribute(null=True)
-    launchedAt = UnicodeAttribute(null=True)
-    lastHeartbeatAt = UnicodeAttribute(null=True)
-    finishedAt = UnicodeAttribute(null=True)
-    queuePartition = UnicodeAttribute(null=True)
-    activePartition = UnicodeAttribute(null=True)
-
-    config_index = WorkflowRunConfigIndex()
-    queue_index = WorkflowRunQueueIndex()
-    active_index = WorkflowRunActiveIndex()
-
-
 ALL_MODELS: tuple[type[Model], ...] = (
-    TaskModel,
-    TaskEventModel,
-    TaskLogModel,
+    ExecutionModel,
+    ExecutionEventModel,
+    ExecutionLogModel,
     TaskDependencyModel,
     CounterModel,
     RepoModel,
@@ -564,5 +498,4 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TaskConfigModel,
     TriggerModel,
     TicketProviderModel,
-    WorkflowRunModel,
 )

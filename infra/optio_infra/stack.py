@@ -42,11 +42,11 @@ DASHBOARD_STATES = ("queued", "provisioning", "running", "needs_attention", "pr_
 
 # The Chalice functions, by their logical id in `chalice package`'s template.
 API_HANDLER = "APIHandler"
-STREAM_FN = "TaskStream"
+STREAM_FN = "ExecutionStream"
 LAUNCHER_FN = "Launcher"
 # Functions that talk to the cluster get the kubernetes client (a layer): the launcher creates Jobs;
 # the stream and the schedules' reconciler read pod status and cancel; the API cancels a running
-# agent's Job directly (chalicelib.engine.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
+# agent's Job directly (chalicelib.services.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
 # too until cancel goes through the launcher Lambda.
 CLUSTER_KINDS = ("api", "stream", "schedule", "launcher")
 
@@ -135,7 +135,7 @@ class ClusterHandle:
 
 
 def _kebab(name: str) -> str:
-    """TaskStream -> task-stream, APIHandler -> api-handler."""
+    """ExecutionStream -> execution-stream, APIHandler -> api-handler."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
 
 
@@ -195,7 +195,7 @@ class OptioStack(cdk.Stack):
             table = self._table(spec, removal)
             self.tables[spec.short_name] = table
             self.table_arns += [table.attr_arn, f"{table.attr_arn}/index/*"]
-        tasks = self.tables["tasks"]
+        executions = self.tables["executions"]
 
         # --- Secrets the app reads from its environment, generated once, encrypted with the key.
         self.secrets = {
@@ -272,7 +272,7 @@ class OptioStack(cdk.Stack):
             fn.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "JSON"})
             group.grant_write(roles[name])
             env = {
-                "OPTIO_TASKS_STREAM_ARN": tasks.attr_stream_arn,
+                "OPTIO_EXECUTIONS_STREAM_ARN": executions.attr_stream_arn,
                 "OPTIO_EKS_CLUSTER_NAME": self.eks.name,
                 "OPTIO_EKS_ENDPOINT": self.eks.endpoint,
                 "OPTIO_EKS_CA_DATA": self.eks.ca_data,
@@ -301,8 +301,8 @@ class OptioStack(cdk.Stack):
             roles[LAUNCHER_FN].add_managed_policy(
                 iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
 
-        self._stream_failure_handling(tasks)
-        self._grants(tasks, launcher_name)
+        self._stream_failure_handling(executions)
+        self._grants(executions, launcher_name)
         self._cluster_resources(image_tag, prefix)
         self._alarms_and_dashboard()
         cdk.Aspects.of(self).add(LogRetention())
@@ -367,7 +367,7 @@ class OptioStack(cdk.Stack):
     def _grant_tables(self, role: iam.Role, actions: list[str]) -> None:
         role.add_to_policy(iam.PolicyStatement(actions=actions, resources=self.table_arns))
 
-    def _grants(self, tasks: ddb.CfnTable, launcher_name: str) -> None:
+    def _grants(self, executions: ddb.CfnTable, launcher_name: str) -> None:
         launcher_arn = self.format_arn(service="lambda", resource="function", resource_name=launcher_name,
                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         for name, role in self.roles.items():
@@ -379,7 +379,7 @@ class OptioStack(cdk.Stack):
             else:
                 self.key.grant_decrypt(role)  # its environment
         self.roles[STREAM_FN].add_to_policy(iam.PolicyStatement(actions=STREAM_READ,
-                                                               resources=[tasks.attr_stream_arn]))
+                                                               resources=[executions.attr_stream_arn]))
         # The key's GenerateDataKey and Decrypt, which SSE-KMS objects need, came with the tables'.
         self.roles[API_HANDLER].add_to_policy(iam.PolicyStatement(
             actions=SESSION_OBJECT_ACTIONS, resources=[self.sessions.arn_for_objects("*")]))
@@ -387,12 +387,12 @@ class OptioStack(cdk.Stack):
             actions=SESSION_BUCKET_ACTIONS, resources=[self.sessions.bucket_arn]))
         self.failures.grant_send_messages(self.roles[STREAM_FN])
 
-    def _stream_failure_handling(self, tasks: ddb.CfnTable) -> None:
+    def _stream_failure_handling(self, executions: ddb.CfnTable) -> None:
         """What the Chalice decorator cannot say: partial batch failures, bisect, bounded retries and
         an on-failure destination for records that still fail."""
         fn = self.functions[STREAM_FN]
         base = f"Events.{self.stream_events[STREAM_FN]}.Properties"
-        fn.add_property_override(f"{base}.Stream", tasks.attr_stream_arn)
+        fn.add_property_override(f"{base}.Stream", executions.attr_stream_arn)
         fn.add_property_override(f"{base}.FunctionResponseTypes", ["ReportBatchItemFailures"])
         fn.add_property_override(f"{base}.BisectBatchOnFunctionError", True)
         fn.add_property_override(f"{base}.MaximumRetryAttempts", STREAM_MAX_RETRIES)
@@ -581,7 +581,7 @@ class OptioStack(cdk.Stack):
                                    alarm_description=what))
 
         alarm("StreamIteratorAge", fn_metric(STREAM_FN, "IteratorAge", "Maximum"), 60_000,
-              "The tasks stream is more than a minute behind: state changes are not being acted on.")
+              "The executions stream is more than a minute behind: state changes are not being acted on.")
         for name in self.functions:
             alarm(f"{name}Errors", fn_metric(name, "Errors"), 5, f"The {name} function is failing.")
             alarm(f"{name}Throttles", fn_metric(name, "Throttles"), 1, f"The {name} function is throttled.")

@@ -14,7 +14,7 @@ from chalicelib.store.tables import table_definitions
 
 @dataclass(frozen=True)
 class TableSpec:
-    short_name: str  # "tasks", "task-events", ...
+    short_name: str  # "executions", "execution-events", ...
     table_name: str
     attributes: list[dict[str, str]]
     key_schema: list[dict[str, str]]

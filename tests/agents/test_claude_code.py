@@ -160,7 +160,7 @@ def test_wrong_key_fails_as_auth_at_the_first_refusal_and_is_not_retried(system:
     failed_at = _at(_last(events, "failed")["at"])
     assert failed_at - refusals[0] < 10
     # An auth failure is final: no second attempt was started, nor will the policy start one.
-    assert not failures.retryable(failed["errorKind"])
+    assert not failures.FailureKind.parse(failed["errorKind"]).retryable
     assert [e["to"] for e in _items(events)].count("running") == 1
     retries = lines_of(system, task["id"], "retry")
     assert retries and all(not line.startswith("{") for line in retries)
@@ -211,7 +211,7 @@ def test_an_api_that_stays_overloaded_fails_as_rate_limited(system: AgentSystem)
 
     assert (failed["state"], failed["errorKind"]) == ("failed", "rate_limited"), failed.get("errorMessage")
     assert "529" in failed["errorMessage"]
-    assert failures.retryable("rate_limited")
+    assert failures.FailureKind.RATE_LIMITED.retryable
     retries = [line.split(" in ")[0] for line in lines_of(system, task["id"], "retry")]
     assert retries == ["API call failed (529: overloaded); retry 1 of 1"]
 

@@ -153,7 +153,7 @@ def test_wrong_key_fails_as_auth_at_the_first_refusal_and_is_not_retried(system:
     failed_at = _at(_last(events, "failed")["at"])
     assert failed_at - refusals[0] < 10
     # An auth failure is final: no second attempt was started, nor will the policy start one.
-    assert not failures.retryable(failed["errorKind"])
+    assert not failures.FailureKind.parse(failed["errorKind"]).retryable
     assert [e["to"] for e in _items(events)].count("running") == 1
     errors = lines_of(system, task["id"], "error")
     assert errors and errors[0] == "model call refused: HTTP 401: Incorrect API key provided."

@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.core.states import TaskState, can_transition
+from chalicelib.core.states import ExecutionKind, State, can_transition
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
@@ -66,7 +66,7 @@ def assert_only_allowed_transitions(fuzz_mode: LocalMode) -> None:
         events = api.ok("GET", f"/api/tasks/{task['id']}/events")["items"]
         assert events[0]["from"] is None and events[0]["to"] == "pending"
         for event in events[1:]:
-            assert can_transition(TaskState(event["from"]), TaskState(event["to"])), (task["id"], event)
+            assert can_transition(ExecutionKind.REPO_TASK, State(event["from"]), State(event["to"])), (task["id"], event)
         state = api.task(task["id"])["state"]
         # A task may move between the two reads; compare only against a history that stood still.
         if api.ok("GET", f"/api/tasks/{task['id']}/events")["items"] == events:

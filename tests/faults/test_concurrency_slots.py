@@ -12,14 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.core.states import SLOT_STATES, TaskState
+from chalicelib.core.dispatch import SlotLimits, scope_slots_key
+from chalicelib.core.states import SLOT_STATES, ExecutionKind, State
 from chalicelib.exceptions import Conflict
-from chalicelib.store import tasks
-from chalicelib.store.models import CounterModel, TaskModel
+from chalicelib.store import executions
+from chalicelib.store.models import CounterModel, ExecutionModel
 from chalicelib.store.tables import create_all
 
 pytestmark = pytest.mark.xdist_group("in-process")
-S = TaskState
+S = State
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 REPO_LIMIT, TASKS = 2, 4
 # Each move, and the state it starts from.
@@ -33,15 +34,15 @@ def tables() -> None:
 
 
 def repo_slots(repo_id: str) -> int:
-    found = list(CounterModel.batch_get([tasks.repo_slots_key(repo_id)]))
+    found = list(CounterModel.batch_get([scope_slots_key(ExecutionKind.REPO_TASK, repo_id)]))
     return int(found[0].value or 0) if found else 0
 
 
-def move(task: TaskModel, name: str) -> None:
+def move(task: ExecutionModel, name: str) -> None:
     _, to = MOVES[name]
     try:
-        tasks.transition(task, to, trigger="test", message=name, now=NOW,
-                         limits=tasks.SlotLimits(10_000, REPO_LIMIT))
+        executions.transition(task, to, trigger="test", message=name, now=NOW,
+                         limits=SlotLimits(10_000, REPO_LIMIT))
     except Conflict:
         pass  # lost race, capacity full, or a transition this state does not allow: nothing written
 
@@ -54,22 +55,22 @@ steps = st.lists(st.tuples(st.integers(0, TASKS - 1), st.sampled_from(sorted(MOV
 @given(steps=steps)
 def test_concurrency_slots_under_any_order(steps: list[tuple[int, str, bool, int]]) -> None:
     repo_id = f"slots-{uuid.uuid4().hex[:8]}"
-    ids = [tasks.create({"id": str(uuid.uuid4()), "state": S.QUEUED.value, "title": "t", "prompt": "p",
+    ids = [executions.create({"id": str(uuid.uuid4()), "state": S.QUEUED.value, "title": "t", "prompt": "p",
                          "repoId": repo_id, "repoUrl": "file:///r", "repoBranch": "main", "branchName": "b",
                          "agentType": "claude-code"}, NOW).id for _ in range(TASKS)]
-    seen: dict[str, list[TaskModel]] = {task_id: [tasks.get(task_id)] for task_id in ids}
+    seen: dict[str, list[ExecutionModel]] = {task_id: [executions.get(task_id)] for task_id in ids}
     for index, name, stale, back in steps:
         task_id = ids[index]
         history = seen[task_id]
         # A stale decision is one taken on an earlier read of the row, delivered again now.
-        move(history[-1 - back % len(history)] if stale else tasks.get(task_id), name)
-        history.append(tasks.get(task_id))
-        holding = sum(1 for t in tasks.batch(ids) if S(t.state) in SLOT_STATES)
+        move(history[-1 - back % len(history)] if stale else executions.get(task_id), name)
+        history.append(executions.get(task_id))
+        holding = sum(1 for t in executions.batch(ids) if S(t.state) in SLOT_STATES)
         assert 0 <= repo_slots(repo_id) <= REPO_LIMIT
         assert repo_slots(repo_id) == holding
 
     for task_id in ids:
-        task = tasks.get(task_id)
+        task = executions.get(task_id)
         if S(task.state) in SLOT_STATES:
-            tasks.transition(task, S.CANCELLED, trigger="test", message="end", now=NOW)
+            executions.transition(task, S.CANCELLED, trigger="test", message="end", now=NOW)
     assert repo_slots(repo_id) == 0

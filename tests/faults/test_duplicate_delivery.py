@@ -60,7 +60,8 @@ def deliver_at_once(mode: LocalMode, payload: dict[str, Any], deliveries: list[s
 
 
 def completed_once(mode: LocalMode, fake: FakeGitHub, task_id: str, about: dict[str, Any]) -> None:
-    assert mode.api.task(task_id)["state"] == "completed"
+    # The webhook only writes what GitHub says; the stream wakes the executor, which completes it.
+    mode.api.wait_state(task_id, "completed", timeout_s=60)
     events = mode.api.ok("GET", f"/api/tasks/{task_id}/events")["items"]
     assert [e["to"] for e in events].count("completed") == 1
     assert fake.issue(about["full_name"], about["issue"])["state"] == "closed"

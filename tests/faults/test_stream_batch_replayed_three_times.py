@@ -41,21 +41,21 @@ def slots() -> dict[str, int]:
 
 
 def test_the_same_stream_batch_replayed_three_times(in_process: Api, tmp_path: Path) -> None:
-    from app import task_stream
+    from app import execution_stream
     from chalicelib.local.streams import StreamPoller
     from chalicelib.settings import settings
-    from chalicelib.store.models import TaskModel
+    from chalicelib.store.models import ExecutionModel
 
     answers: list[Any] = []
 
     def thrice(event: dict[str, Any], context: Any) -> Any:
         for _ in range(3):
-            answers.append(task_stream(json.loads(json.dumps(event)), context))
+            answers.append(execution_stream(json.loads(json.dumps(event)), context))
         return answers[-1]
 
     assert settings.dynamodb_endpoint
     before = slots()
-    poller = StreamPoller(settings.dynamodb_endpoint, TaskModel.Meta.table_name, thrice)
+    poller = StreamPoller(settings.dynamodb_endpoint, ExecutionModel.Meta.table_name, thrice)
     poller.start()
     try:
         repo = in_process.ok("POST", "/api/repos", {"repoUrl": str(make_bare_repo(tmp_path))}, status=201)

@@ -83,7 +83,7 @@ def test_tables_are_the_models_tables(assembly: Assembly, stage: str) -> None:
             g["index_name"] for g in definition["global_secondary_indexes"]}
         view = definition["stream_view_type"]
         assert table.get("StreamSpecification") == ({"StreamViewType": view} if view else None)
-    assert tables[f"optio-{stage}-tasks"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert tables[f"optio-{stage}-executions"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -97,11 +97,11 @@ def test_stream_function_handles_failures(assembly: Assembly, stage: str) -> Non
     assert destination["Type"] == "SQS"
     (queue_id,) = [k for k in resources(template, "AWS::SQS::Queue")]
     assert destination["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    tasks_id = next(k for k, r in resources(template, "AWS::DynamoDB::Table").items()
-                    if r["Properties"]["TableName"] == f"optio-{stage}-tasks")
-    assert source["Stream"] == {"Fn::GetAtt": [tasks_id, "StreamArn"]}
+    executions_id = next(k for k, r in resources(template, "AWS::DynamoDB::Table").items()
+                    if r["Properties"]["TableName"] == f"optio-{stage}-executions")
+    assert source["Stream"] == {"Fn::GetAtt": [executions_id, "StreamArn"]}
     env = template["Resources"][name]["Properties"]["Environment"]["Variables"]
-    assert env["OPTIO_TASKS_STREAM_ARN"] == {"Fn::GetAtt": [tasks_id, "StreamArn"]}
+    assert env["OPTIO_EXECUTIONS_STREAM_ARN"] == {"Fn::GetAtt": [executions_id, "StreamArn"]}
 
 
 def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
@@ -133,7 +133,7 @@ def test_alarms(assembly: Assembly, stage: str) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_shows_tasks_by_state_time_to_start_and_cost(assembly: Assembly, stage: str) -> None:
     from chalicelib import observability
-    from chalicelib.core.states import TaskState
+    from chalicelib.core.states import State
 
     (dashboard,) = resources(assembly.template(stage), "AWS::CloudWatch::Dashboard").values()
     body = json.loads(_join(dashboard["Properties"]["DashboardBody"]))
@@ -141,7 +141,7 @@ def test_dashboard_shows_tasks_by_state_time_to_start_and_cost(assembly: Assembl
     # [namespace, name, dim, value, dim, value, ..., {options}]
     found = {(m[0], m[1], *[x for x in m[2:] if isinstance(x, str)]) for m in metrics if isinstance(m[0], str)}
     ns = observability.NAMESPACE
-    for state in (TaskState.QUEUED, TaskState.RUNNING, TaskState.PR_OPENED, TaskState.FAILED):
+    for state in (State.QUEUED, State.RUNNING, State.PR_OPENED, State.FAILED):
         assert (ns, "TaskTransitions", "service", "optio", "to", state.value) in found, state
     assert (ns, "TimeToStartMs", "service", "optio") in found
     assert (ns, "TaskCostUsd", "service", "optio") in found
@@ -254,7 +254,7 @@ def test_every_model_has_its_table_and_ttl_where_rows_expire(assembly: Assembly,
 
     tables = {r["Properties"]["TableName"]: r["Properties"]
               for r in resources(assembly.template(stage), "AWS::DynamoDB::Table").values()}
-    assert f"optio-{stage}-workflow-runs" in tables
+    assert f"optio-{stage}-executions" in tables and f"optio-{stage}-workflow-runs" not in tables
     for model in ALL_MODELS:
         table = tables[f"optio-{stage}-" + model.Meta.table_name.removeprefix(settings.table_prefix)]
         ttl = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
@@ -378,8 +378,8 @@ def test_every_component_on_aws_is_in_the_template(assembly: Assembly, stage: st
                  for r in resources(template, "AWS::Serverless::Function").values()}
     # REST API, webhook hooks, dashboard pages: API Gateway + the API function.
     assert resources(template, "AWS::Serverless::Api") and f"optio-{stage}-api-handler" in functions
-    # State-change fan-out: the tasks stream -> the stream function.
-    assert any(e["Type"] == "DynamoDB" for e in functions[f"optio-{stage}-task-stream"]["Events"].values())
+    # State-change fan-out: the executions stream -> the stream function.
+    assert any(e["Type"] == "DynamoDB" for e in functions[f"optio-{stage}-execution-stream"]["Events"].values())
     # Cron triggers, resync, retries due, ticket sync: EventBridge schedules (test_schedule_functions).
     # The pod launcher, invoked asynchronously by the others, with the kubernetes client.
     launcher = functions[f"optio-{stage}-launcher"]

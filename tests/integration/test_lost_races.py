@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.states import TaskState
-from chalicelib.core.workflow_runs import RunState
-from chalicelib.engine import dispatcher, standalone_runs, webhooks
-from chalicelib.store import tasks, workflow_runs
-from chalicelib.store.models import TaskModel
+from chalicelib.core.dispatch import SlotLimits
+from chalicelib.core.states import ExecutionKind, State
+from chalicelib.engine import dispatcher, executor
+from chalicelib.services import webhooks
+from chalicelib.store import executions
+from chalicelib.store.models import ExecutionModel
 from chalicelib.store.tables import create_all
 
 pytestmark = pytest.mark.xdist_group("in-process")
@@ -23,10 +24,10 @@ def tables() -> None:
     create_all()
 
 
-def pr_opened_task() -> TaskModel:
+def pr_opened_task() -> ExecutionModel:
     task_id = str(uuid.uuid4())
-    return tasks.create({
-        "id": task_id, "state": TaskState.PR_OPENED.value, "title": "t", "prompt": "p",
+    return executions.create({
+        "id": task_id, "state": State.PR_OPENED.value, "title": "t", "prompt": "p",
         "repoId": f"repo-{task_id[:8]}", "repoUrl": "https://github.com/acme/raced", "repoBranch": "main",
         "branchName": "optio/raced", "agentType": "claude-code",
         "prUrl": f"https://github.com/acme/raced/pull/{task_id[:4]}", "prNumber": 7,
@@ -36,47 +37,52 @@ def pr_opened_task() -> TaskModel:
 def test_a_merged_pr_seen_on_a_stale_row_still_completes_the_task() -> None:
     stale = pr_opened_task()
     # Somebody else writes the row between the webhook's read and its write.
-    tasks.update(tasks.get(stale.id), {"priority": 5}, NOW)
+    executions.update(executions.get(stale.id), {"priority": 5}, NOW)
     assert webhooks._merged(stale, {"merged": True, "head": {"sha": "abc123"}}) is True
-    done = tasks.get(stale.id)
-    assert (done.state, done.prState, done.priority) == (TaskState.COMPLETED.value, "merged", 5)
+    seen = executions.get(stale.id)
+    assert (seen.state, seen.prState, seen.priority) == (State.PR_OPENED.value, "merged", 5)
+    # The write's stream record wakes the executor, which completes the task.
+    executor.reconcile(stale.id)
+    assert executions.get(stale.id).state == State.COMPLETED.value
 
 
 def test_a_merged_pr_of_a_task_that_moved_on_is_not_applied() -> None:
     stale = pr_opened_task()
-    tasks.transition(tasks.get(stale.id), TaskState.CANCELLED, trigger="user", message="cancelled",
+    executions.transition(executions.get(stale.id), State.CANCELLED, trigger="user", message="cancelled",
                      now=NOW)
     assert webhooks._merged(stale, {"merged": True, "head": {"sha": "abc123"}}) is False
-    after = tasks.get(stale.id)
-    assert (after.state, after.prState) == (TaskState.CANCELLED.value, None)
+    after = executions.get(stale.id)
+    assert (after.state, after.prState) == (State.CANCELLED.value, None)
 
 
-def queued_task() -> TaskModel:
+def queued_task() -> ExecutionModel:
     task = pr_opened_task()
-    return tasks.update(task, {"state": TaskState.QUEUED.value, "prUrl": None, "queuedAt": task.createdAt}, NOW)
+    return executions.update(task, {"state": State.QUEUED.value, "prUrl": None, "queuedAt": task.createdAt}, NOW)
 
 
 def test_a_queued_task_edited_while_dispatching_still_takes_its_slot() -> None:
     stale = queued_task()
-    tasks.update(tasks.get(stale.id), {"priority": 3}, NOW)
+    executions.update(executions.get(stale.id), {"priority": 3}, NOW)
     # Limits no other test's slots reach: this one counts only its own.
-    assert dispatcher._take_slot(stale, tasks.SlotLimits(10_000, 1)) is True
-    started = tasks.get(stale.id)
-    assert (started.state, started.priority) == (TaskState.PROVISIONING.value, 3)
-    tasks.transition(started, TaskState.CANCELLED, trigger="test", message="slot back", now=NOW)
+    assert dispatcher._take_slot(stale, SlotLimits(10_000, 1)) is True
+    started = executions.get(stale.id)
+    assert (started.state, started.priority) == (State.PROVISIONING.value, 3)
+    executions.transition(started, State.CANCELLED, trigger="test", message="slot back", now=NOW)
 
 
 def test_a_task_cancelled_while_dispatching_is_skipped() -> None:
     stale = queued_task()
-    tasks.transition(tasks.get(stale.id), TaskState.CANCELLED, trigger="user", message="cancelled", now=NOW)
-    assert dispatcher._take_slot(stale, tasks.SlotLimits(10_000, 1)) is False
-    assert tasks.get(stale.id).state == TaskState.CANCELLED.value
+    executions.transition(executions.get(stale.id), State.CANCELLED, trigger="user", message="cancelled", now=NOW)
+    assert dispatcher._take_slot(stale, SlotLimits(10_000, 1)) is False
+    assert executions.get(stale.id).state == State.CANCELLED.value
 
 
 def test_a_queued_run_edited_while_dispatching_still_takes_its_slot() -> None:
-    stale = workflow_runs.create({"id": str(uuid.uuid4()), "taskConfigId": str(uuid.uuid4()), "prompt": "p"}, NOW)
-    workflow_runs.update(workflow_runs.get(stale.id), {"prompt": "edited"}, NOW)
-    assert standalone_runs._take_slot(stale, workflow_runs.SlotLimits(10_000, 1)) is True
-    started = workflow_runs.get(stale.id)
-    assert started.state == RunState.RUNNING.value
-    workflow_runs.transition(started, RunState.FAILED, NOW, trigger="test", reason="slot back")
+    stale = executions.create({"id": str(uuid.uuid4()), "type": ExecutionKind.RUN.value, "state": "queued",
+                               "title": "r", "agentType": "claude-code", "taskConfigId": str(uuid.uuid4()),
+                               "prompt": "p"}, NOW)
+    executions.update(executions.get(stale.id), {"prompt": "edited"}, NOW)
+    assert dispatcher._take_slot(stale, SlotLimits(10_000, 1)) is True
+    started = executions.get(stale.id)
+    assert (started.state, started.prompt) == (State.RUNNING.value, "edited")
+    executions.transition(started, State.FAILED, trigger="test", message="slot back", now=NOW)

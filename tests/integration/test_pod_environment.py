@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.states import TaskState
-from chalicelib.engine.reconciler import launch_spec
-from chalicelib.engine.repos import register_repo
+from chalicelib.core.states import State
+from chalicelib.engine.executor import launch_spec
 from chalicelib.launch.k8s_job import job_manifest
-from chalicelib.store import secrets, tasks
+from chalicelib.services.repos import register_repo
+from chalicelib.store import executions, secrets
 from chalicelib.store.tables import create_all
 from tests.launch.support import JOBS
 
@@ -32,8 +32,8 @@ def stored_secrets() -> Iterator[None]:
 
 def test_a_pod_gets_the_agents_secrets_but_none_of_optios_own(stored_secrets: None) -> None:
     repo = register_repo({"repoUrl": f"https://github.com/acme/pods-{uuid.uuid4().hex[:8]}"})
-    task = tasks.create({
-        "id": str(uuid.uuid4()), "state": TaskState.PROVISIONING.value, "title": "t", "prompt": "p",
+    task = executions.create({
+        "id": str(uuid.uuid4()), "state": State.PROVISIONING.value, "title": "t", "prompt": "p",
         "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/pods",
         "agentType": "claude-code", "attempt": 1,
     }, NOW)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.pulls import PrView, observed_fields
-from chalicelib.core.states import TaskState
+from chalicelib.core.pulls import PrState, PrView, observed_fields
+from chalicelib.core.states import State
 from chalicelib.forge.github import Forge, Throttled
 from chalicelib.forge.watcher import observe_task, watch_once
-from chalicelib.store import tasks
-from chalicelib.store.models import TaskModel
+from chalicelib.store import executions
+from chalicelib.store.models import ExecutionModel
 from chalicelib.store.tables import create_all
 from tests.fakes.github_api import FakeGitHub
 
@@ -35,14 +35,14 @@ def fake() -> Iterator[FakeGitHub]:
     server.stop()
 
 
-def pr_task(fake: FakeGitHub) -> tuple[TaskModel, dict[str, object]]:
+def pr_task(fake: FakeGitHub) -> tuple[ExecutionModel, dict[str, object]]:
     status, pr, _ = fake.handle("POST", f"/repos/{REPO}/pulls", {},
                                 {"title": "T", "head": f"optio/w-{uuid.uuid4().hex[:6]}", "base": "main"},
                                 f"token {fake.token}")
     assert status == 201
     task_id = str(uuid.uuid4())
-    task = tasks.create({
-        "id": task_id, "state": TaskState.PR_OPENED.value, "title": "t", "prompt": "p", "repoId": "r",
+    task = executions.create({
+        "id": task_id, "state": State.PR_OPENED.value, "title": "t", "prompt": "p", "repoId": "r",
         "repoUrl": f"https://github.com/{REPO}", "repoBranch": "main", "branchName": "optio/w",
         "agentType": "claude-code", "prUrl": pr["html_url"], "prNumber": pr["number"],
     }, NOW)
@@ -53,24 +53,24 @@ def test_writes_only_changes_and_finds_the_task_by_pr_url(fake: FakeGitHub) -> N
     forge = Forge.connect(fake.token, base_url=fake.url)
     task, pr = pr_task(fake)
     assert observe_task(task, forge) is True
-    seen = tasks.get(task.id)
+    seen = executions.get(task.id)
     assert (seen.prState, seen.prChecksStatus, seen.prReviewStatus) == ("open", "none", "pending")
     assert seen.prObservedAt and seen.prDetails["headSha"] == pr["head"]["sha"]  # type: ignore[index]
     assert observe_task(seen, forge) is False
-    assert tasks.get(task.id).version == seen.version
+    assert executions.get(task.id).version == seen.version
     fake.set_checks(REPO, str(pr["head"]["sha"]), [("ci", "failure", "red")])  # type: ignore[index]
     assert observe_task(seen, forge) is True
-    assert tasks.get(task.id).prChecksStatus == "failing"
-    assert [row.id for row in TaskModel.pr_url_index.query(str(pr["html_url"]))] == [task.id]
+    assert executions.get(task.id).prChecksStatus == "failing"
+    assert [row.id for row in ExecutionModel.pr_url_index.query(str(pr["html_url"]))] == [task.id]
 
 
 def test_a_stale_row_is_read_again_not_overwritten(fake: FakeGitHub) -> None:
     forge = Forge.connect(fake.token, base_url=fake.url)
     task, _ = pr_task(fake)
-    stale = tasks.get(task.id)
-    tasks.update(tasks.get(task.id), {"priority": 5}, NOW)
+    stale = executions.get(task.id)
+    executions.update(executions.get(task.id), {"priority": 5}, NOW)
     assert observe_task(stale, forge) is True
-    fresh = tasks.get(task.id)
+    fresh = executions.get(task.id)
     assert fresh.priority == 5 and fresh.prState == "open"
 
 
@@ -79,22 +79,22 @@ def test_a_merge_written_meanwhile_is_not_taken_back(fake: FakeGitHub) -> None:
     # watcher's lost race must not put back the "open" it sees.
     forge = Forge.connect(fake.token, base_url=fake.url)
     task, pr = pr_task(fake)
-    stale = tasks.get(task.id)
-    merged = observed_fields(PrView(state="merged", head_sha=str(pr["head"]["sha"])), "2026-11-23T12:00:00Z")  # type: ignore[index]
-    tasks.update(tasks.get(task.id), merged, NOW)
+    stale = executions.get(task.id)
+    merged = observed_fields(PrView(state=PrState.MERGED, head_sha=str(pr["head"]["sha"])), "2026-11-23T12:00:00Z")  # type: ignore[index]
+    executions.update(executions.get(task.id), merged, NOW)
     assert observe_task(stale, forge) is False
-    assert tasks.get(task.id).prState == "merged"
+    assert executions.get(task.id).prState == "merged"
 
 
 def test_throttling_changes_nothing(fake: FakeGitHub) -> None:
     forge = Forge.connect(fake.token, base_url=fake.url)
     task, _ = pr_task(fake)
-    before = tasks.get(task.id)
+    before = executions.get(task.id)
     fake.throttle_once(403, retry_after=None, reset_in=42)
     with pytest.raises(Throttled) as caught:
         observe_task(before, forge)
     assert 30 < caught.value.wait_s <= 43
-    after = tasks.get(task.id)
+    after = executions.get(task.id)
     assert after.version == before.version and after.prState is None
     watch_once(forge)
-    assert tasks.get(task.id).prState == "open"
+    assert executions.get(task.id).prState == "open"

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.states import TaskState
-from chalicelib.store import logs, tasks
-from chalicelib.store.models import CounterModel, TaskModel
+from chalicelib.core.dispatch import SlotLimits, scope_slots_key
+from chalicelib.core.states import ExecutionKind, State
+from chalicelib.store import executions, logs
+from chalicelib.store.models import CounterModel, ExecutionModel
 from chalicelib.store.tables import create_all
 
-S = TaskState
+S = State
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -21,9 +22,9 @@ def tables() -> None:
     create_all()
 
 
-def new_task(repo_id: str, state: TaskState = S.QUEUED, priority: int = 0) -> TaskModel:
+def new_task(repo_id: str, state: State = S.QUEUED, priority: int = 0) -> ExecutionModel:
     task_id = str(uuid.uuid4())
-    return tasks.create({
+    return executions.create({
         "id": task_id, "state": state.value, "title": "t", "prompt": "p", "repoId": repo_id,
         "repoUrl": "file:///nowhere", "repoBranch": "main", "branchName": f"optio/t-{task_id[:8]}",
         "agentType": "claude-code", "priority": priority, "queuedAt": "2026-11-23T12:00:00.000Z",
@@ -32,25 +33,25 @@ def new_task(repo_id: str, state: TaskState = S.QUEUED, priority: int = 0) -> Ta
 
 def test_a_stale_read_loses_the_race() -> None:
     task = new_task(str(uuid.uuid4()), S.PENDING)
-    stale = tasks.get(task.id)
-    tasks.transition(task, S.QUEUED, trigger="test", message="first", now=NOW)
-    with pytest.raises(tasks.LostRace):
-        tasks.transition(stale, S.WAITING_ON_DEPS, trigger="test", message="second", now=NOW)
-    assert tasks.get(task.id).state == "queued"
+    stale = executions.get(task.id)
+    executions.transition(task, S.QUEUED, trigger="test", message="first", now=NOW)
+    with pytest.raises(executions.LostRace):
+        executions.transition(stale, S.WAITING_ON_DEPS, trigger="test", message="second", now=NOW)
+    assert executions.get(task.id).state == "queued"
 
 
 def test_forbidden_transitions_are_refused_before_writing() -> None:
     task = new_task(str(uuid.uuid4()), S.PENDING)
-    with pytest.raises(tasks.InvalidTransition):
-        tasks.transition(task, S.RUNNING, trigger="test", message="no", now=NOW)
-    assert int(tasks.get(task.id).version) == 0
+    with pytest.raises(executions.InvalidTransition):
+        executions.transition(task, S.RUNNING, trigger="test", message="no", now=NOW)
+    assert int(executions.get(task.id).version) == 0
 
 
 def test_every_transition_writes_one_event_in_order() -> None:
     task = new_task(str(uuid.uuid4()), S.PENDING)
-    task = tasks.transition(task, S.QUEUED, trigger="test", message="ready", now=NOW)
-    tasks.transition(task, S.CANCELLED, trigger="user", message="stop", now=NOW)
-    events = [(e.fromState, e.toState, e.trigger) for e in tasks.events(task.id)]
+    task = executions.transition(task, S.QUEUED, trigger="test", message="ready", now=NOW)
+    executions.transition(task, S.CANCELLED, trigger="user", message="stop", now=NOW)
+    events = [(e.fromState, e.toState, e.trigger) for e in executions.events(task.id)]
     assert events == [(None, "pending", "api"), ("pending", "queued", "test"),
                       ("queued", "cancelled", "user")]
 
@@ -58,16 +59,16 @@ def test_every_transition_writes_one_event_in_order() -> None:
 def test_racing_dispatchers_never_exceed_a_limit() -> None:
     repo_id = str(uuid.uuid4())
     queued = [new_task(repo_id) for _ in range(8)]
-    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
+    limits = SlotLimits(global_limit=1000, scope_limit=2)
     barrier = threading.Barrier(len(queued))
     won: list[str] = []
 
-    def claim(task: TaskModel) -> None:
+    def claim(task: ExecutionModel) -> None:
         barrier.wait()
         try:
-            tasks.transition(task, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
+            executions.transition(task, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
             won.append(task.id)
-        except (tasks.CapacityFull, tasks.LostRace):
+        except (executions.CapacityFull, executions.LostRace):
             pass
 
     threads = [threading.Thread(target=claim, args=(t,)) for t in queued]
@@ -76,33 +77,33 @@ def test_racing_dispatchers_never_exceed_a_limit() -> None:
     for thread in threads:
         thread.join()
     assert len(won) == 2
-    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 2
+    assert int(CounterModel.get(scope_slots_key(ExecutionKind.REPO_TASK, repo_id)).value) == 2
     # Releasing one slot lets exactly one more in.
-    winner = tasks.get(won[0])
-    tasks.transition(winner, S.FAILED, trigger="test", message="done", now=NOW)
-    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 1
-    loser = next(tasks.get(t.id) for t in queued if t.id not in won)
-    tasks.transition(loser, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
-    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 2
+    winner = executions.get(won[0])
+    executions.transition(winner, S.FAILED, trigger="test", message="done", now=NOW)
+    assert int(CounterModel.get(scope_slots_key(ExecutionKind.REPO_TASK, repo_id)).value) == 1
+    loser = next(executions.get(t.id) for t in queued if t.id not in won)
+    executions.transition(loser, S.PROVISIONING, trigger="test", message="go", now=NOW, limits=limits)
+    assert int(CounterModel.get(scope_slots_key(ExecutionKind.REPO_TASK, repo_id)).value) == 2
 
 
 def test_a_replayed_release_does_not_release_twice() -> None:
     repo_id = str(uuid.uuid4())
     task = new_task(repo_id)
-    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
-    task = tasks.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
-    stale = tasks.get(task.id)
-    tasks.transition(task, S.CANCELLED, trigger="t", message="stop", now=NOW)
-    with pytest.raises(tasks.LostRace):
-        tasks.transition(stale, S.FAILED, trigger="t", message="replay", now=NOW)
-    assert int(CounterModel.get(tasks.repo_slots_key(repo_id)).value) == 0
+    limits = SlotLimits(global_limit=1000, scope_limit=2)
+    task = executions.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
+    stale = executions.get(task.id)
+    executions.transition(task, S.CANCELLED, trigger="t", message="stop", now=NOW)
+    with pytest.raises(executions.LostRace):
+        executions.transition(stale, S.FAILED, trigger="t", message="replay", now=NOW)
+    assert int(CounterModel.get(scope_slots_key(ExecutionKind.REPO_TASK, repo_id)).value) == 0
 
 
 def test_queue_index_orders_by_priority_then_age() -> None:
     repo_id = str(uuid.uuid4())
     low = new_task(repo_id, priority=900)
     high = new_task(repo_id, priority=1)
-    order = [t.id for t in tasks.queue_head(200) if t.id in (low.id, high.id)]
+    order = [t.id for t in executions.queue_head(ExecutionKind.REPO_TASK, 200) if t.id in (low.id, high.id)]
     assert order == [high.id, low.id]
 
 
@@ -122,9 +123,9 @@ def test_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str])
     import json
 
     task = new_task(str(uuid.uuid4()))
-    limits = tasks.SlotLimits(global_limit=1000, repo_limit=2)
-    task = tasks.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
-    tasks.transition(task, S.RUNNING, trigger="t", message="up", now=NOW.replace(minute=1))
+    limits = SlotLimits(global_limit=1000, scope_limit=2)
+    task = executions.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
+    executions.transition(task, S.RUNNING, trigger="t", message="up", now=NOW.replace(minute=1))
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert {m.get("to") for m in emitted if "TaskTransitions" in m} >= {"provisioning", "running"}
     assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[60000.0]]
@@ -138,7 +139,7 @@ def test_a_table_from_an_older_version_gets_the_new_indexes_and_keeps_its_rows()
     from chalicelib.store.models import _Meta
     from chalicelib.store.tables import add_missing_indexes
 
-    name = f"{TaskModel.Meta.table_name}-upgrade-{uuid.uuid4().hex[:6]}"
+    name = f"{ExecutionModel.Meta.table_name}-upgrade-{uuid.uuid4().hex[:6]}"
 
     class Before(Model):
         class Meta(_Meta):

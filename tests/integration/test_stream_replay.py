@@ -36,14 +36,14 @@ def in_process() -> Iterator[Api]:
 
 
 def drive(wrap: Callable[[Handler], Handler]) -> Any:
-    from app import task_stream
+    from app import execution_stream
     from chalicelib.local.streams import StreamPoller
     from chalicelib.settings import settings
-    from chalicelib.store.models import TaskModel
+    from chalicelib.store.models import ExecutionModel
 
     assert settings.dynamodb_endpoint
-    table: str = TaskModel.Meta.table_name
-    return StreamPoller(settings.dynamodb_endpoint, table, wrap(task_stream))
+    table: str = ExecutionModel.Meta.table_name
+    return StreamPoller(settings.dynamodb_endpoint, table, wrap(execution_stream))
 
 
 def agent_runs(task_id: str) -> list[dict[str, Any]]:
@@ -59,7 +59,7 @@ def create_task(api: Api, tmp_path: Path, prompt: str) -> dict[str, Any]:
 
 
 def test_replaying_a_finished_tasks_whole_stream_changes_nothing(in_process: Api, tmp_path: Path) -> None:
-    from app import task_stream
+    from app import execution_stream
     from chalicelib.local.streams import LocalLambdaContext
 
     delivered: list[dict[str, Any]] = []
@@ -89,7 +89,7 @@ def test_replaying_a_finished_tasks_whole_stream_changes_nothing(in_process: Api
     events_before = in_process.ok("GET", f"/api/tasks/{task['id']}/events")["items"]
 
     for _ in range(2):
-        response = task_stream({"Records": mine()}, LocalLambdaContext(function_name="task_stream"))
+        response = execution_stream({"Records": mine()}, LocalLambdaContext(function_name="execution_stream"))
         assert response == {"batchItemFailures": []}
 
     after = in_process.task(task["id"])

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from chalicelib.core.timefmt import iso
-from chalicelib.engine import configs as config_actions
-from chalicelib.engine import triggers as trigger_actions
-from chalicelib.engine.repos import register_repo
+from chalicelib.services import configs as config_actions
+from chalicelib.services import triggers as trigger_actions
+from chalicelib.services.repos import register_repo
 from chalicelib.store import configs, triggers
 from chalicelib.store.tables import create_all
 from tests.support.api import Api

@@ -13,12 +13,13 @@ import boto3
 import pytest
 
 from chalicelib.core.reconcile import PodPhase, PodStatus
+from chalicelib.core.states import ExecutionKind
 from chalicelib.core.timefmt import iso
 from chalicelib.engine import launching
 from chalicelib.launch import LaunchSpec
 from chalicelib.launch.k8s_job import job_name
 from chalicelib.launch.lambda_async import LAUNCH_GRACE, AsyncLambdaLauncher
-from chalicelib.store import tasks
+from chalicelib.store import executions
 from chalicelib.store.tables import create_all
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.lambda_api import FakeLambda
@@ -59,32 +60,38 @@ def launcher(kubeconfig: Path, lambdas: FakeLambda, now: datetime | None = None)
     return AsyncLambdaLauncher(kubernetes_launcher(kubeconfig), FUNCTION, client, clock=clock)
 
 
-def provisioning_task(attempt: int = 1) -> str:
+def provisioning_task(attempt: int = 1, kind: ExecutionKind = ExecutionKind.REPO_TASK) -> str:
+    """An execution whose attempt was just launched: a repo task in `provisioning`, or a run of a
+    standalone task in `running` (a run's launch state); both launch through the launcher Lambda."""
     task_id = str(uuid.uuid4())
     now = datetime.now(UTC)
-    tasks.create({
-        "id": task_id, "state": "provisioning", "title": "t", "prompt": "p", "repoId": str(uuid.uuid4()),
-        "repoUrl": "file:///nowhere", "repoBranch": "main", "branchName": f"optio/t-{task_id[:8]}",
-        "agentType": "claude-code", "attempt": attempt, "launchedAt": iso(now),
+    repository = {"repoId": str(uuid.uuid4()), "repoUrl": "file:///nowhere", "repoBranch": "main",
+                  "branchName": f"optio/t-{task_id[:8]}", "state": "provisioning"}
+    run = {"taskConfigId": str(uuid.uuid4()), "state": "running"}
+    executions.create({
+        "id": task_id, "type": kind.value, "title": "t", "prompt": "p", "agentType": "claude-code",
+        "attempt": attempt, "launchedAt": iso(now), **(repository if kind is ExecutionKind.REPO_TASK else run),
     }, now)
     return task_id
 
 
 def spec(task_id: str) -> LaunchSpec:
-    return LaunchSpec(task_id=task_id, attempt=1, environment={"OPTIO_TASK_ID": task_id},
+    return LaunchSpec(execution_id=task_id, attempt=1, environment={"OPTIO_TASK_ID": task_id},
                       secrets={"ANTHROPIC_API_KEY": "sk-ant-secret"})
 
 
+@pytest.mark.parametrize("kind", list(ExecutionKind))
 def test_launch_is_an_asynchronous_invoke_and_a_job_not_yet_made_is_pending(
-        kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes, gate: threading.Event) -> None:
-    task_id = provisioning_task()
+        kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes, gate: threading.Event,
+        kind: ExecutionKind) -> None:
+    task_id = provisioning_task(kind=kind)
     engine = launcher(kubeconfig, lambdas)
 
     engine.launch(spec(task_id))
 
     [invocation] = lambdas.invocations
     assert invocation.invocation_type == "Event"
-    assert invocation.payload["taskId"] == task_id and list(invocation.payload["sealedSecrets"]) == ["ANTHROPIC_API_KEY"]
+    assert invocation.payload["executionId"] == task_id and list(invocation.payload["sealedSecrets"]) == ["ANTHROPIC_API_KEY"]
     assert "sk-ant-secret" not in str(invocation.payload)  # sealed with Optio's secrets key
     assert cluster.job(job_name(task_id, 1)) is None
     assert engine.status(task_id, 1) == PodStatus(PodPhase.PENDING, "launching",
@@ -112,8 +119,10 @@ def test_a_redelivered_launch_creates_one_job(kubeconfig: Path, lambdas: FakeLam
     assert cluster.job(job_name(task_id, 1)) is not None and len(cluster.pods_of(job_name(task_id, 1))) == 1
 
 
-def test_a_job_still_missing_after_the_grace_is_gone(kubeconfig: Path, lambdas: FakeLambda) -> None:
-    task_id = provisioning_task()
+@pytest.mark.parametrize("kind", list(ExecutionKind))
+def test_a_job_still_missing_after_the_grace_is_gone(kubeconfig: Path, lambdas: FakeLambda,
+                                                     kind: ExecutionKind) -> None:
+    task_id = provisioning_task(kind=kind)
     late = launcher(kubeconfig, lambdas, now=datetime.now(UTC) + LAUNCH_GRACE + timedelta(seconds=1))
 
     assert late.status(task_id, 1).phase is PodPhase.NOT_FOUND
@@ -127,9 +136,10 @@ def test_without_a_recent_launch_of_that_attempt_a_missing_job_is_gone(kubeconfi
     assert launcher(kubeconfig, lambdas).status(task_id, attempt).phase is PodPhase.NOT_FOUND
 
 
+@pytest.mark.parametrize("kind", list(ExecutionKind))
 def test_cancel_goes_to_the_cluster(kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes,
-                                    gate: threading.Event) -> None:
-    task_id = provisioning_task()
+                                    gate: threading.Event, kind: ExecutionKind) -> None:
+    task_id = provisioning_task(kind=kind)
     engine = launcher(kubeconfig, lambdas)
     gate.set()
     engine.launch(spec(task_id))

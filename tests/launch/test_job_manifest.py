@@ -19,7 +19,7 @@ import pytest
 from kubernetes_validate.utils import latest_version
 
 from chalicelib.launch import LaunchSpec, Resources
-from chalicelib.launch.k8s_job import job_manifest, job_name, secret_manifest, task_label
+from chalicelib.launch.k8s_job import execution_label, job_manifest, job_name, secret_manifest
 from chalicelib.launch.kubernetes import KubernetesLauncher
 from chalicelib.store import secrets
 from tests.fakes.kubernetes_api import FakeKubernetes
@@ -30,7 +30,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 TASK_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 SPEC = LaunchSpec(
-    task_id=TASK_ID,
+    execution_id=TASK_ID,
     attempt=2,
     environment={"OPTIO_TASK_ID": TASK_ID, "OPTIO_RUN_TOKEN": "run-token", "OPTIO_PROMPT": "Fix it"},
     secrets={"ANTHROPIC_API_KEY": "sk-ant-secret-value", "GITHUB_TOKEN": "ghp_secret_value"},
@@ -79,7 +79,7 @@ def test_job_name_is_a_deterministic_dns_label(task_id: str, attempt: int) -> No
     assert name == job_name(task_id, attempt)
     assert len(name) <= 63 and DNS_LABEL.match(name), name
     assert name.startswith("optio-") and name.endswith(f"-{attempt}")
-    assert LABEL_VALUE.match(task_label(task_id)) and len(task_label(task_id)) <= 63
+    assert LABEL_VALUE.match(execution_label(task_id)) and len(execution_label(task_id)) <= 63
 
 
 def test_job_name_keeps_the_whole_task_id_and_tells_attempts_apart() -> None:
@@ -133,7 +133,7 @@ def test_environment_is_literal_and_secrets_come_from_the_attempts_own_secret() 
 
 def test_the_attempts_secret_holds_exactly_its_secrets_and_is_owned_by_its_job() -> None:
     secret = secret_manifest(SPEC, "optio", owner_uid="0123")
-    name = job_name(SPEC.task_id, SPEC.attempt)
+    name = job_name(SPEC.execution_id, SPEC.attempt)
 
     assert secret["metadata"]["name"] == name and secret["metadata"]["namespace"] == "optio"
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == dict(SPEC.secrets)
@@ -172,7 +172,7 @@ def test_the_launcher_writes_the_secret_first_then_gives_it_to_the_job(k8s: Kube
     k8s.launch(SPEC)
     k8s.launch(SPEC)  # a second delivery of the same launch changes nothing
 
-    name = job_name(SPEC.task_id, SPEC.attempt)
+    name = job_name(SPEC.execution_id, SPEC.attempt)
     writes = [(r.method, r.path) for r in cluster.requests if "/secrets" in r.path or "/jobs" in r.path]
     assert writes[:3] == [("POST", "/api/v1/namespaces/optio/secrets"), ("POST", "/apis/batch/v1/namespaces/optio/jobs"),
                           ("PUT", f"/api/v1/namespaces/optio/secrets/{name}")]
@@ -180,7 +180,7 @@ def test_the_launcher_writes_the_secret_first_then_gives_it_to_the_job(k8s: Kube
     assert job is not None and stored is not None
     assert stored["data"] == secret_manifest(SPEC, "optio")["data"]
     assert stored["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
-    k8s.cancel(SPEC.task_id, SPEC.attempt)
+    k8s.cancel(SPEC.execution_id, SPEC.attempt)
     assert cluster.secret(name) is None  # gone with its Job
 
 
@@ -189,7 +189,7 @@ def test_the_lambda_payload_round_trips_with_secret_values_sealed() -> None:
 
     assert "sk-ant-secret-value" not in json.dumps(payload)
     restored = LaunchSpec.from_payload(payload, secrets.unseal)
-    assert (restored.task_id, restored.attempt, dict(restored.environment), restored.resources) == (
-        SPEC.task_id, SPEC.attempt, dict(SPEC.environment), SPEC.resources)
+    assert (restored.execution_id, restored.attempt, dict(restored.environment), restored.resources) == (
+        SPEC.execution_id, SPEC.attempt, dict(SPEC.environment), SPEC.resources)
     assert dict(restored.secrets) == dict(SPEC.secrets)
     assert job_manifest(restored, JOBS) == manifest()

@@ -71,7 +71,7 @@ def test_eks_auth_sends_the_token_to_the_cluster(cluster: FakeKubernetes) -> Non
     launcher = KubernetesLauncher(JOBS, access)
     task_id = str(uuid.uuid4())
 
-    launcher.launch(LaunchSpec(task_id=task_id, attempt=1, environment={}))
+    launcher.launch(LaunchSpec(execution_id=task_id, attempt=1, environment={}))
 
     assert launcher.status(task_id, 1).alive
     assert [r.method for r in cluster.requests] == ["POST", "GET", "GET"]

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import pytest
 
+from chalicelib.core.failures import FailureKind, Retry
 from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.launch import AgentLauncher, LaunchSpec
 from chalicelib.launch.k8s_job import job_name
@@ -96,12 +97,12 @@ def driver(request: pytest.FixtureRequest) -> Driver:
 
 
 def spec(attempt: int = 1) -> LaunchSpec:
-    return LaunchSpec(task_id=str(uuid.uuid4()), attempt=attempt,
+    return LaunchSpec(execution_id=str(uuid.uuid4()), attempt=attempt,
                       environment={"OPTIO_TASK_ID": "t", "OPTIO_PROMPT": "p"})
 
 
 def status_is(driver: Driver, given: LaunchSpec, phase: PodPhase) -> PodStatus | None:
-    status = driver.launcher.status(given.task_id, given.attempt)
+    status = driver.launcher.status(given.execution_id, given.attempt)
     return status if status.phase is phase else None
 
 
@@ -109,22 +110,22 @@ def test_launching_twice_starts_one_agent(driver: Driver) -> None:
     given = spec()
     driver.launcher.launch(given)
     driver.launcher.launch(given)
-    driver.start(given.task_id, given.attempt)
+    driver.start(given.execution_id, given.attempt)
 
-    driver.finish(given.task_id, given.attempt, 0)
+    driver.finish(given.execution_id, given.attempt, 0)
     wait_for(lambda: status_is(driver, given, PodPhase.SUCCEEDED), what="success")
-    assert driver.agents(given.task_id, given.attempt) == 1
+    assert driver.agents(given.execution_id, given.attempt) == 1
 
 
 def test_status_follows_the_agent_to_success(driver: Driver) -> None:
     given = spec()
     driver.launcher.launch(given)
-    assert driver.launcher.status(given.task_id, given.attempt).alive
+    assert driver.launcher.status(given.execution_id, given.attempt).alive
 
-    driver.start(given.task_id, given.attempt)
+    driver.start(given.execution_id, given.attempt)
     wait_for(lambda: status_is(driver, given, PodPhase.RUNNING), what="running")
 
-    driver.finish(given.task_id, given.attempt, 0)
+    driver.finish(given.execution_id, given.attempt, 0)
     done = wait_for(lambda: status_is(driver, given, PodPhase.SUCCEEDED), what="success")
     assert not done.alive and done.reason is None
 
@@ -132,39 +133,39 @@ def test_status_follows_the_agent_to_success(driver: Driver) -> None:
 def test_status_reports_a_failed_agent_with_its_exit_code(driver: Driver) -> None:
     given = spec()
     driver.launcher.launch(given)
-    driver.start(given.task_id, given.attempt)
+    driver.start(given.execution_id, given.attempt)
 
-    driver.finish(given.task_id, given.attempt, 3)
+    driver.finish(given.execution_id, given.attempt, 3)
     failed = wait_for(lambda: status_is(driver, given, PodPhase.FAILED), what="failure")
-    assert failed.reason == "crash" and failed.retryable and not failed.free_retry
+    assert failed.reason == "crash" and FailureKind.CRASH.retry is Retry.RETRIED
     assert failed.message is not None and "exited with code 3" in failed.message
 
 
 def test_attempts_are_separate(driver: Driver) -> None:
     first = spec(attempt=1)
-    second = LaunchSpec(task_id=first.task_id, attempt=2, environment=first.environment)
+    second = LaunchSpec(execution_id=first.execution_id, attempt=2, environment=first.environment)
     driver.launcher.launch(first)
     driver.launcher.launch(second)
-    driver.start(first.task_id, 1)
-    driver.start(first.task_id, 2)
+    driver.start(first.execution_id, 1)
+    driver.start(first.execution_id, 2)
 
-    driver.finish(first.task_id, 1, 3)
+    driver.finish(first.execution_id, 1, 3)
     wait_for(lambda: status_is(driver, first, PodPhase.FAILED), what="the first attempt to fail")
-    assert driver.launcher.status(first.task_id, 2).alive
-    assert (driver.agents(first.task_id, 1), driver.agents(first.task_id, 2)) == (1, 1)
+    assert driver.launcher.status(first.execution_id, 2).alive
+    assert (driver.agents(first.execution_id, 1), driver.agents(first.execution_id, 2)) == (1, 1)
 
 
 def test_cancel_stops_the_agent(driver: Driver) -> None:
     given = spec()
     driver.launcher.launch(given)
-    driver.start(given.task_id, given.attempt)
+    driver.start(given.execution_id, given.attempt)
     wait_for(lambda: status_is(driver, given, PodPhase.RUNNING), what="running")
 
-    driver.launcher.cancel(given.task_id, given.attempt)
+    driver.launcher.cancel(given.execution_id, given.attempt)
 
-    assert not driver.launcher.status(given.task_id, given.attempt).alive
-    assert driver.stopped(given.task_id, given.attempt)
-    driver.launcher.cancel(given.task_id, given.attempt)  # again: still fine
+    assert not driver.launcher.status(given.execution_id, given.attempt).alive
+    assert driver.stopped(given.execution_id, given.attempt)
+    driver.launcher.cancel(given.execution_id, given.attempt)  # again: still fine
 
 
 def test_an_unknown_attempt_is_not_found_and_cancelling_it_is_fine(driver: Driver) -> None:

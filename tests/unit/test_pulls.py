@@ -8,29 +8,35 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.actions import Action, LaunchReview, MergePr, Noop, Transition
+from chalicelib.core.actions import Action, Effect, LaunchReview, MergePr, Noop, Transition
 from chalicelib.core.pulls import (
     CheckRun,
+    ChecksStatus,
     CommitStatus,
     FailingCheck,
     PrPolicy,
+    PrState,
     PrView,
     ReviewNote,
+    ReviewStatus,
     ci_verdict,
     decide_pr,
     feedback_prompt,
     from_fields,
+    is_final,
     observed_fields,
+    same_observation,
 )
-from chalicelib.core.reconcile import Limits, Snapshot, TaskView, decide
-from chalicelib.core.states import TaskState
+from chalicelib.core.reconcile import ExecutionView, Limits, Snapshot, decide
+from chalicelib.core.states import ExecutionKind, State
 
-S = TaskState
+S = State
+C = ChecksStatus
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-OPEN = PrView(state="open", checks="pending", head_sha="a1", mergeable=True)
-FAILING = replace(OPEN, checks="failing", failing_checks=(FailingCheck("unit-tests", "AssertionError in test_x"),))
-PASSING = replace(OPEN, checks="passing")
+OPEN = PrView(state=PrState.OPEN, checks=ChecksStatus.PENDING, head_sha="a1", mergeable=True)
+FAILING = replace(OPEN, checks=ChecksStatus.FAILING, failing_checks=(FailingCheck("unit-tests", "AssertionError in test_x"),))
+PASSING = replace(OPEN, checks=ChecksStatus.PASSING)
 
 
 def replay(observations: list[PrView | None], policy: PrPolicy) -> list[Action]:
@@ -56,14 +62,16 @@ def acting(actions: list[Action]) -> list[Action]:
 
 
 def test_merged_completes_and_closes_the_issue() -> None:
-    action = decide_pr(replace(OPEN, state="merged"), None, PrPolicy())
-    assert isinstance(action, Transition) and action.to is S.COMPLETED and action.effect == "close_issue"
+    action = decide_pr(replace(OPEN, state=PrState.MERGED), None, PrPolicy())
+    assert isinstance(action, Transition) and action.to is S.COMPLETED and action.effect is Effect.CLOSE_ISSUE
+    assert action.changes == {"prActedOn": "merged"}
 
 
 def test_closed_unmerged_fails_for_good() -> None:
-    action = decide_pr(replace(OPEN, state="closed"), None, PrPolicy())
-    assert isinstance(action, Transition) and action.to is S.FAILED
+    action = decide_pr(replace(OPEN, state=PrState.CLOSED), None, PrPolicy())
+    assert isinstance(action, Transition) and action.to is S.FAILED and action.effect is None
     assert action.changes["retryable"] is False and action.changes["errorKind"] == "pr_closed"
+    assert action.changes["prActedOn"] == "closed"
 
 
 def test_not_observed_yet_waits() -> None:
@@ -97,7 +105,7 @@ def test_auto_resume_off_asks_a_person() -> None:
 
 
 def test_changes_requested_resumes_with_file_and_line() -> None:
-    review = replace(PASSING, review="changes_requested", review_id="r1",
+    review = replace(PASSING, review=ReviewStatus.CHANGES_REQUESTED, review_id="r1",
                      review_notes=(ReviewNote("src/app.py", 12, "handle None here"),))
     actions = acting(replay([PASSING, review, review], PrPolicy(auto_resume=True)))
     assert len(actions) == 1
@@ -117,7 +125,7 @@ def test_merge_conflict_resumes() -> None:
 
 def test_passing_with_auto_merge_merges_once_then_merged_completes() -> None:
     policy = PrPolicy(auto_merge=True)
-    actions = acting(replay([OPEN, PASSING, PASSING, replace(PASSING, state="merged")], policy))
+    actions = acting(replay([OPEN, PASSING, PASSING, replace(PASSING, state=PrState.MERGED)], policy))
     assert isinstance(actions[0], MergePr) and actions[0].acted_on == "merge@a1"
     assert isinstance(actions[1], Transition) and actions[1].to is S.COMPLETED
     assert len(actions) == 2
@@ -127,7 +135,7 @@ def test_no_merge_without_auto_merge_or_with_blocking_subtasks() -> None:
     assert isinstance(decide_pr(PASSING, None, PrPolicy(auto_merge=False)), Noop)
     assert isinstance(decide_pr(PASSING, None, PrPolicy(auto_merge=True, blockers_done=False)), Noop)
     assert isinstance(decide_pr(replace(PASSING, mergeable=None), None, PrPolicy(auto_merge=True)), Noop)
-    changes = replace(PASSING, review="changes_requested", review_id="r1")
+    changes = replace(PASSING, review=ReviewStatus.CHANGES_REQUESTED, review_id="r1")
     assert not isinstance(decide_pr(changes, "changes_requested@r1", PrPolicy(auto_merge=True)), MergePr)
 
 
@@ -135,23 +143,23 @@ def test_full_feedback_loop_fails_then_passes_then_merges() -> None:
     policy = PrPolicy(auto_resume=True, auto_merge=True, max_auto_resumes=3)
     fixed = replace(PASSING, head_sha="b2")
     sequence: list[PrView | None] = [None, OPEN, FAILING, FAILING, replace(OPEN, head_sha="b2"), fixed,
-                                     replace(fixed, state="merged")]
+                                     replace(fixed, state=PrState.MERGED)]
     kinds = [type(a).__name__ + (f":{a.to.value}" if isinstance(a, Transition) else "")
              for a in acting(replay(sequence, policy))]
     assert kinds == ["Transition:queued", "MergePr", "Transition:completed"]
 
 
 def test_decide_routes_pr_opened_tasks_to_the_pr_decision() -> None:
-    task = TaskView(id="t", state=S.PR_OPENED, version=3, attempt=1, retry_count=0, max_retries=3,
-                    created_at=NOW, updated_at=NOW)
+    task = ExecutionView(id="t", kind=ExecutionKind.REPO_TASK, state=S.PR_OPENED, version=3, attempt=1,
+                         retry_count=0, max_retries=3, created_at=NOW, updated_at=NOW)
     limits = Limits(stall_threshold=NOW - NOW, provision_timeout=NOW - NOW)
-    snap = Snapshot(task=task, pod=None, limits=limits, pr=replace(OPEN, state="merged"))
+    snap = Snapshot(execution=task, pod=None, limits=limits, pr=replace(OPEN, state=PrState.MERGED))
     action = decide(snap, NOW)
     assert isinstance(action, Transition) and action.to is S.COMPLETED
 
 
 def test_feedback_prompt_names_everything() -> None:
-    pr = replace(FAILING, mergeable=False, review="changes_requested",
+    pr = replace(FAILING, mergeable=False, review=ReviewStatus.CHANGES_REQUESTED,
                  review_notes=(ReviewNote(None, None, "please add tests"),))
     text = feedback_prompt(pr)
     assert "Merge conflict" in text and "unit-tests" in text and "general: please add tests" in text
@@ -188,32 +196,63 @@ WAITING = CommitStatus("ci/circle", "pending", "Running")
 
 
 @pytest.mark.parametrize("runs,combined,statuses,verdict,failing", [
-    ([], None, [], "none", []),
-    ([GREEN_RUN], None, [], "passing", []),
-    ([], "success", [GREEN], "passing", []),
-    ([GREEN_RUN], "success", [GREEN], "passing", []),
-    ([RUNNING], "success", [GREEN], "pending", []),
-    ([GREEN_RUN], "pending", [GREEN, WAITING], "pending", []),
-    ([], "failure", [RED], "failing", [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
-    ([GREEN_RUN], "failure", [RED, WAITING], "failing", [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
-    ([RED_RUN], "success", [GREEN], "failing", [("unit", "2 failed", "")]),
-    ([RED_RUN, RUNNING], "error", [replace(RED, state="error")], "failing",
+    ([], None, [], C.NONE, []),
+    ([GREEN_RUN], None, [], C.PASSING, []),
+    ([], "success", [GREEN], C.PASSING, []),
+    ([GREEN_RUN], "success", [GREEN], C.PASSING, []),
+    ([RUNNING], "success", [GREEN], C.PENDING, []),
+    ([GREEN_RUN], "pending", [GREEN, WAITING], C.PENDING, []),
+    ([], "failure", [RED], C.FAILING, [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
+    ([GREEN_RUN], "failure", [RED, WAITING], C.FAILING, [("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
+    ([RED_RUN], "success", [GREEN], C.FAILING, [("unit", "2 failed", "")]),
+    ([RED_RUN, RUNNING], "error", [replace(RED, state="error")], C.FAILING,
      [("unit", "2 failed", ""), ("ci/jenkins", "Build #12 failed", "https://ci.example.com/12")]),
     # The failing context is past the first page of statuses: the combined state still fails.
-    ([], "failure", [GREEN], "failing", [("commit status", "the combined status is failure", "")]),
+    ([], "failure", [GREEN], C.FAILING, [("commit status", "the combined status is failure", "")]),
 ])
 def test_check_runs_and_commit_statuses_decide_ci_together(
-        runs: list[CheckRun], combined: str | None, statuses: list[CommitStatus], verdict: str,
+        runs: list[CheckRun], combined: str | None, statuses: list[CommitStatus], verdict: ChecksStatus,
         failing: list[tuple[str, str, str]]) -> None:
     checks, failed = ci_verdict(runs, combined, statuses)
-    assert (checks, [(c.name, c.output, c.url) for c in failed]) == (verdict, failing)
+    assert checks is verdict and [(c.name, c.output, c.url) for c in failed] == failing
 
 
 def test_a_failing_status_is_quoted_with_its_description_and_target_url_and_survives_the_row() -> None:
-    pr = replace(OPEN, checks="failing", failing_checks=(
+    pr = replace(OPEN, checks=ChecksStatus.FAILING, failing_checks=(
         FailingCheck("ci/jenkins", "Build #12 failed", "https://ci.example.com/12"), FailingCheck("unit", "boom")))
     prompt = feedback_prompt(pr)
     assert "- ci/jenkins:\nBuild #12 failed\n  Details: https://ci.example.com/12" in prompt
     assert "- unit:\nboom\n" in prompt + "\n" and prompt.count("Details:") == 1
     fields = observed_fields(pr, "2026-01-01T00:00:00Z")
     assert from_fields("open", "failing", "pending", fields["prDetails"]) == pr
+
+
+def test_an_observation_survives_the_row_as_its_members() -> None:
+    pr = replace(PASSING, review=ReviewStatus.CHANGES_REQUESTED, review_id="42",
+                 review_notes=(ReviewNote("a.py", 3, "why?"), ReviewNote(None, None, "general")))
+    fields = observed_fields(pr, "2026-01-01T00:00:00Z")
+    assert (fields["prState"], fields["prChecksStatus"], fields["prReviewStatus"]) == (
+        "open", "passing", "changes_requested")
+    back = from_fields("open", "passing", "changes_requested", fields["prDetails"])
+    assert back == pr and back is not None
+    assert back.state is PrState.OPEN and back.checks is C.PASSING and back.review is ReviewStatus.CHANGES_REQUESTED
+    assert same_observation(pr, fields) and not same_observation(replace(pr, head_sha="zz"), fields)
+
+
+@pytest.mark.parametrize("state,checks,review,expected", [
+    (None, None, None, None),
+    ("", "passing", "approved", None),
+    # A state we do not know (written by another version) is no observation at all.
+    ("draft", "passing", "approved", None),
+    ("merged", None, None, PrView(PrState.MERGED)),
+    # Statuses we do not know read as the defaults.
+    ("open", "exploded", "shrugged", PrView(PrState.OPEN)),
+    ("closed", "failing", "approved", PrView(PrState.CLOSED, C.FAILING, ReviewStatus.APPROVED)),
+])
+def test_from_fields_reads_only_what_it_knows(state: str | None, checks: str | None, review: str | None,
+                                              expected: PrView | None) -> None:
+    assert from_fields(state, checks, review, None) == expected
+
+
+def test_only_a_merged_pull_request_is_final() -> None:
+    assert is_final("merged") and not is_final("closed") and not is_final("open") and not is_final(None)

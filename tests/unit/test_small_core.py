@@ -2,7 +2,7 @@ import pytest
 
 from chalicelib.core.naming import branch_name
 from chalicelib.core.repos import BadRepoUrl, normalise_repo_url
-from chalicelib.core.runner_env import RunnerInput, runner_environment
+from chalicelib.core.runner_env import Repository, RunnerInput, runner_environment
 from chalicelib.core.schemas import TASK_CREATE
 from chalicelib.core.tokens import run_token, run_token_attempt
 from chalicelib.core.validation import FieldProblem, validate
@@ -54,8 +54,9 @@ def test_run_tokens_name_their_attempt_and_resist_forgery() -> None:
 
 def test_runner_environment_carries_spec_variables() -> None:
     env = runner_environment(
-        RunnerInput(ID, 2, "T", "P", "file:///r", "main", "optio/t-0f8c2b8e", "claude-code", 250,
-                    None, ["make setup"], None, None, 30000),
+        RunnerInput(execution_id=ID, attempt=2, title="T", prompt="P", agent_type="claude-code",
+                    heartbeat_interval_ms=30000, max_turns=250, setup_commands=["make setup"],
+                    repository=Repository(url="file:///r", base_branch="main", branch_name="optio/t-0f8c2b8e")),
         "http://127.0.0.1:8000", "tok",
     )
     assert env["OPTIO_TASK_ID"] == ID and env["OPTIO_ATTEMPT"] == "2"

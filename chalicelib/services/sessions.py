@@ -19,7 +19,10 @@ from chalicelib.core.sessions import (
     link_signature,
     session_id_problem,
 )
+from chalicelib.core.states import ExecutionKind
 from chalicelib.core.tokens import run_token_attempt
+from chalicelib.engine.clock import utcnow
+from chalicelib.engine.credentials import run_token_secret
 from chalicelib.exceptions import (
     Conflict,
     Forbidden,
@@ -29,11 +32,8 @@ from chalicelib.exceptions import (
     ValidationFailed,
 )
 from chalicelib.settings import settings
-from chalicelib.store import tasks, workflow_runs
+from chalicelib.store import executions
 from chalicelib.store.sessions import LocalSessions, S3Sessions, session_store
-
-from .clock import utcnow
-from .secrets import run_token_secret
 
 BINARY = "application/octet-stream"
 # The runner refuses to save more (optio_runner.sessions.MAX_ARCHIVE_BYTES); this is the API's own
@@ -85,9 +85,8 @@ def _authorized(channel: str, owner_id: str, token: str | None) -> int:
 
 
 def _current_attempt(channel: str, owner_id: str) -> int:
-    if channel == "tasks":
-        return int(tasks.get(owner_id).attempt)
-    return int(workflow_runs.get(owner_id).attempt)
+    kind = ExecutionKind.REPO_TASK if channel == "tasks" else ExecutionKind.RUN
+    return int(executions.get(owner_id, kind).attempt or 0)
 
 
 def _checked(session_id: str) -> str:

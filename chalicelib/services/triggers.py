@@ -15,12 +15,12 @@ from chalicelib.core.schemas import TRIGGER_CONFIGS, TRIGGER_CREATE, TRIGGER_PAT
 from chalicelib.core.tickets import Ticket, TicketTrigger, handling_trigger, trigger_params
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.validation import validate
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import FieldProblem, NotFound, OptioError, ValidationFailed
 from chalicelib.observability import logger
 from chalicelib.store import configs, triggers
-from chalicelib.store.models import TaskConfigModel, TaskModel, TriggerModel, WorkflowRunModel
+from chalicelib.store.models import ExecutionModel, TaskConfigModel, TriggerModel
 
-from .clock import utcnow
 from .configs import params_schema, run_config
 from .validation import require_valid
 
@@ -158,7 +158,7 @@ def ticket_trigger_for(ticket: Ticket) -> tuple[TaskConfigModel, TriggerModel] |
 
 
 def fire_ticket_trigger(config: TaskConfigModel, trigger: TriggerModel, ticket: Ticket,
-                        run_id: str, provider_id: str) -> TaskModel | WorkflowRunModel | None:
+                        run_id: str, provider_id: str) -> ExecutionModel | None:
     """The run of the trigger that handles `ticket`, with the id the caller claimed the ticket
     for; None when the run was refused (logged), and the caller handles the ticket otherwise.
     The provider and ticket are kept with the trigger in the run's metadata, for the write-back."""

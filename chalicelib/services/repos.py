@@ -8,13 +8,13 @@ from typing import Any
 
 from chalicelib.core.repos import BadRepoUrl, is_local, local_path, normalise_repo_url
 from chalicelib.core.schemas import AGENT_ALIASES, REPO_CREATE, REPO_DEFAULTS, REPO_PATCH
-from chalicelib.core.states import ACTIVE_STATES
+from chalicelib.core.states import LIFECYCLES, ExecutionKind
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import Conflict, FieldProblem, NotFound, ValidationFailed
 from chalicelib.settings import settings
-from chalicelib.store import repos, tasks
+from chalicelib.store import executions, repos
 from chalicelib.store.models import RepoModel
 
-from .clock import utcnow
 from .validation import require_valid
 
 
@@ -83,7 +83,7 @@ def update_repo(repo_id: str, body: Any) -> RepoModel:
 
 def delete_repo(repo_id: str) -> None:
     repo = repos.get(repo_id)
-    busy = tasks.in_repo(repo.id, [state.value for state in ACTIVE_STATES])
+    busy = executions.in_repo(repo.id, [state.value for state in LIFECYCLES[ExecutionKind.REPO_TASK].slot_states])
     if busy:
         raise Conflict(f"{len(busy)} task(s) of this repository are running; cancel them first",
                        taskIds=[t.id for t in busy])

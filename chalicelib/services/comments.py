@@ -5,28 +5,29 @@ import uuid
 from typing import Any
 
 from chalicelib.core.schemas import COMMENT_WRITE
+from chalicelib.core.states import ExecutionKind
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import Forbidden
-from chalicelib.store import comments, tasks
+from chalicelib.store import comments, executions
 from chalicelib.store.models import CommentModel
 from chalicelib.store.pages import Page
 
-from .clock import utcnow
 from .validation import require_valid
 
 
 def add_comment(task_id: str, author: str, body: Any) -> CommentModel:
     text = require_valid(COMMENT_WRITE, body)["body"]
-    tasks.get(task_id)
+    executions.get(task_id, ExecutionKind.REPO_TASK)
     return comments.create(task_id, str(uuid.uuid4()), author, text, utcnow())
 
 
 def list_comments(task_id: str, limit: int, cursor: str | None) -> Page[CommentModel]:
-    tasks.get(task_id)
+    executions.get(task_id, ExecutionKind.REPO_TASK)
     return comments.list_comments(task_id, limit, cursor)
 
 
 def _own(task_id: str, comment_id: str, caller: str) -> CommentModel:
-    tasks.get(task_id)
+    executions.get(task_id, ExecutionKind.REPO_TASK)
     comment = comments.find(task_id, comment_id)
     if comment.author != caller:
         raise Forbidden("only the author of a comment can change or delete it")

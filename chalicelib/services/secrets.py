@@ -5,11 +5,11 @@ import re
 from typing import Any
 
 from chalicelib.core.schemas import SECRET_NAME_PATTERN, SECRET_PUT
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import FieldProblem, ValidationFailed
 from chalicelib.store import secrets
 from chalicelib.store.models import SecretModel
 
-from .clock import utcnow
 from .validation import require_valid
 
 

@@ -2,7 +2,8 @@
 
 A merged `pull_request` completes its task at once; other pull request, review and check events
 make the watcher look at that PR now. Either way the event only writes what GitHub says on the
-task row and asks the reconciler, so a webhook and the watcher seeing the same thing act once.
+task row (the stream then wakes the executor), so a webhook and the watcher seeing the same thing
+act once.
 """
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from typing import Any
 
 from chalicelib.core import pulls
 from chalicelib.core.issues import delivery_key, valid_signature
-from chalicelib.core.states import TaskState
+from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.timefmt import iso
+from chalicelib.engine.clock import utcnow
+from chalicelib.engine.credentials import GITHUB_WEBHOOK_SECRET
 from chalicelib.exceptions import Conflict, NotFound, Unauthorized
 from chalicelib.observability import logger
-from chalicelib.store import claims, secrets, tasks
-from chalicelib.store.models import TaskModel
+from chalicelib.store import claims, executions, secrets
+from chalicelib.store.models import ExecutionModel
 
-from .clock import utcnow
-from .reconciler import reconcile
-from .secrets import GITHUB_WEBHOOK_SECRET
 from .validation import parse_body
 
 SECRET_NAME = GITHUB_WEBHOOK_SECRET
@@ -79,44 +79,43 @@ def _pr_urls(event: str, payload: dict[str, Any]) -> list[str]:
             if repo_url and isinstance(pr, dict) and pr.get("number")]
 
 
-def _tasks_of(pr_url: str) -> list[TaskModel]:
+def _tasks_of(pr_url: str) -> list[ExecutionModel]:
     if not pr_url:
         return []
-    ids = [row.id for row in TaskModel.pr_url_index.query(pr_url)]
+    ids = [row.id for row in ExecutionModel.pr_url_index.query(pr_url)]
     found = []
     for task_id in ids:
         try:
-            task = tasks.get(task_id)
+            task = executions.get(task_id, ExecutionKind.REPO_TASK)
         except NotFound:
             continue
-        if TaskState(task.state) is TaskState.PR_OPENED:
+        if State(task.state) is State.PR_OPENED:
             found.append(task)
     return found
 
 
-def _merged(task: TaskModel, pr: dict[str, Any]) -> bool:
+def _merged(task: ExecutionModel, pr: dict[str, Any]) -> bool:
     """Write the "merged" observation, then let the reconciler complete the task. The delivery
     is claimed already, so a lost race must not drop the observation: the row is read again and
     the observation applied to it, while the task still waits on its PR."""
-    seen = pulls.PrView(state="merged", head_sha=str((pr.get("head") or {}).get("sha") or ""))
+    seen = pulls.PrView(state=pulls.PrState.MERGED, head_sha=str((pr.get("head") or {}).get("sha") or ""))
     for _ in range(CAS_TRIES):
-        if TaskState(task.state) is not TaskState.PR_OPENED:
+        if State(task.state) is not State.PR_OPENED:
             return False
         try:
-            tasks.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
+            executions.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
             break
-        except tasks.LostRace:
+        except executions.LostRace:
             try:
-                task = tasks.get(task.id)
+                task = executions.get(task.id, ExecutionKind.REPO_TASK)
             except NotFound:
                 return False
     else:
         raise Conflict(f"task {task.id} kept changing; GitHub will deliver the event again")
-    reconcile(task.id)
     return True
 
 
-def _look_now(task: TaskModel) -> bool:
+def _look_now(task: ExecutionModel) -> bool:
     from chalicelib.forge.github import Forge, ForgeError, NotConfigured, Throttled
     from chalicelib.forge.watcher import observe_task
 
@@ -125,6 +124,4 @@ def _look_now(task: TaskModel) -> bool:
     except (NotConfigured, Throttled, ForgeError) as error:
         logger.info("webhook.observe_deferred", extra={"taskId": task.id, "reason": str(error)})
         return False
-    if written:
-        reconcile(task.id)
     return written

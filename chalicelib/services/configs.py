@@ -9,11 +9,11 @@ from typing import Any
 from chalicelib.core.naming import branch_name
 from chalicelib.core.schemas import AGENT_ALIASES, BLUEPRINT_CREATE, BLUEPRINT_PATCH, RUN_CREATE
 from chalicelib.core.templates import render
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import configs, templates
-from chalicelib.store.models import TaskConfigModel, TaskModel, TemplateModel, WorkflowRunModel
+from chalicelib.store.models import ExecutionModel, TaskConfigModel, TemplateModel
 
-from .clock import utcnow
 from .standalone import run_standalone
 from .tasks import create_task
 from .templates import _checked, checked_params
@@ -81,7 +81,7 @@ def params_schema(config: TaskConfigModel) -> dict[str, Any] | None:
 
 
 def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
-                  run_id: str | None = None) -> TaskModel:
+                  run_id: str | None = None) -> ExecutionModel:
     """A repo task from `config`, its title and prompt rendered with `params` (checked against the
     paramsSchema, defaults filled). `trigger` names what fired it, kept in the task's metadata;
     `run_id` is the task's id when the caller claimed something for it beforehand."""
@@ -111,12 +111,12 @@ def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, An
     return create_task(given, taskConfigId=config.id, id=run_id, branchName=branch_name(str(given["title"]), run_id))
 
 
-def run_from_request(config: TaskConfigModel, body: Any) -> TaskModel | WorkflowRunModel:
+def run_from_request(config: TaskConfigModel, body: Any) -> ExecutionModel:
     return run_config(config, require_valid(RUN_CREATE, body).get("params"), {"type": "manual"})
 
 
 def run_config(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
-               run_id: str | None = None) -> TaskModel | WorkflowRunModel:
+               run_id: str | None = None) -> ExecutionModel:
     """A run of any task config: a repo task for a blueprint, a workflow run for a standalone task.
     Both have an `id` (`run_id` when given)."""
     if config.type == "standalone":

@@ -8,14 +8,15 @@ from typing import Any
 
 from chalicelib.core.issues import ISSUE_ASSIGN, issue_key, issue_prompt, listing_order
 from chalicelib.core.naming import branch_name
+from chalicelib.core.states import ExecutionKind
 from chalicelib.core.validation import FieldProblem
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import Conflict, NotFound, ValidationFailed
 from chalicelib.forge.github import Forge, ForgeError, NotConfigured, Throttled, full_name_of
 from chalicelib.observability import logger
-from chalicelib.store import claims, repos, tasks
-from chalicelib.store.models import RepoModel, TaskModel
+from chalicelib.store import claims, executions, repos
+from chalicelib.store.models import ExecutionModel, RepoModel
 
-from .clock import utcnow
 from .tasks import create_task
 from .validation import require_valid
 
@@ -76,7 +77,7 @@ def list_issues(repo_id: str | None, state: str | None) -> list[dict[str, Any]]:
                 "createdAt": _iso(issue.created_at), "updatedAt": _iso(issue.updated_at),
             })
     linked = claims.holders(sorted({issue_key(i["repoId"], i["number"]) for i in items}))
-    found = {t.id: t for t in tasks.batch(sorted(set(linked.values())))}
+    found = {t.id: t for t in executions.batch(sorted(set(linked.values())))}
     for item in items:
         task = found.get(linked.get(issue_key(item["repoId"], item["number"]), ""))
         item["task"] = {"taskId": task.id, "state": task.state} if task else None
@@ -91,7 +92,7 @@ def _iso(value: Any) -> str | None:
     return str(text.replace("+00:00", "Z"))
 
 
-def assign(body: Any) -> tuple[TaskModel, bool]:
+def assign(body: Any) -> tuple[ExecutionModel, bool]:
     """The issue's task, created (True) or the one created before (False)."""
     given = require_valid(ISSUE_ASSIGN, body)
     repo = repos.get(given["repoId"])
@@ -131,13 +132,13 @@ def assign(body: Any) -> tuple[TaskModel, bool]:
     return task, True
 
 
-def _claimed_task(key: str, holder: str) -> TaskModel:
+def _claimed_task(key: str, holder: str) -> ExecutionModel:
     """The task of a claim another request made: a sync or a webhook that claimed the issue first
     writes its task a moment later, so its row is waited for, not reported missing."""
     deadline = time.monotonic() + CLAIMED_TASK_WAIT_S
     while True:
         try:
-            return tasks.get(holder)
+            return executions.get(holder, ExecutionKind.REPO_TASK)
         except NotFound:
             pass
         if claims.holder(key) != holder or time.monotonic() > deadline:
@@ -162,7 +163,7 @@ def _issue(forge: Forge, full_name: str, number: int) -> Any:
         raise
 
 
-def announce(forge: Forge, full_name: str, number: int, task: TaskModel) -> None:
+def announce(forge: Forge, full_name: str, number: int, task: ExecutionModel) -> None:
     """Comment and label: best effort, the task exists either way."""
     try:
         forge.comment(full_name, number, f"Optio is working on this issue (task `{task.id}`). "

@@ -8,11 +8,11 @@ from typing import Any
 from chalicelib.core.params import check_params
 from chalicelib.core.schemas import AGENT_ALIASES, TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
 from chalicelib.core.templates import render
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import repos, templates
-from chalicelib.store.models import TaskModel, TemplateModel
+from chalicelib.store.models import ExecutionModel, TemplateModel
 
-from .clock import utcnow
 from .repos import _normalised
 from .tasks import create_task
 from .validation import require_valid
@@ -89,6 +89,6 @@ def task_body(template: TemplateModel, run: Mapping[str, Any]) -> dict[str, Any]
     return {name: value for name, value in body.items() if value is not None}
 
 
-def run_template(template_id: str, body: Any) -> TaskModel:
+def run_template(template_id: str, body: Any) -> ExecutionModel:
     template = templates.get(template_id)
     return create_task(task_body(template, require_valid(TEMPLATE_RUN, body)))

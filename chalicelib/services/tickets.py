@@ -26,20 +26,20 @@ from chalicelib.core.tickets import (
 )
 from chalicelib.core.timefmt import iso
 from chalicelib.core.validation import FieldProblem
+from chalicelib.engine.clock import utcnow
+from chalicelib.engine.ticket_writeback import jira_client, notion_client, write_back
 from chalicelib.exceptions import Conflict, ValidationFailed
 from chalicelib.forge.github import Forge, ForgeError, NotConfigured, Throttled, full_name_of
 from chalicelib.observability import logger
 from chalicelib.settings import settings
 from chalicelib.store import claims, repos, secrets
 from chalicelib.store import ticket_providers as store
-from chalicelib.store.models import TaskModel, TicketProviderModel, WorkflowRunModel
+from chalicelib.store.models import ExecutionModel, TicketProviderModel
 from chalicelib.tickets import linear
 from chalicelib.tickets.http import TicketApiError
 
-from .clock import utcnow
 from .issues import announce
 from .tasks import create_task
-from .ticket_writeback import jira_client, notion_client, write_back
 from .triggers import fire_ticket_trigger, ticket_trigger_for
 from .validation import require_valid
 
@@ -159,7 +159,7 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
         created.append(task.id)
         logger.info("tickets.task_created", extra={"providerId": provider.id, "taskId": task.id,
                                                    "ticket": ticket.identifier or ticket.key})
-        if forge is not None and full_name_of(repo.repoUrl) and isinstance(task, TaskModel):
+        if forge is not None and full_name_of(repo.repoUrl) and isinstance(task, ExecutionModel):
             announce(forge, str(full_name_of(repo.repoUrl)), int(ticket.key), task)
         elif forge is None:
             write_back(task.id, "started")
@@ -168,7 +168,7 @@ def sync_provider(provider: TicketProviderModel) -> list[str]:
 
 
 def _handle(provider: TicketProviderModel, repo_id: str, ticket: Ticket,
-            run_id: str) -> TaskModel | WorkflowRunModel:
+            run_id: str) -> ExecutionModel:
     """The one run of a ticket claimed for `run_id`: the handling trigger's, or (no trigger wants
     it, or its run was refused) the provider's plain task."""
     handler = ticket_trigger_for(ticket)

@@ -5,18 +5,18 @@ from datetime import datetime
 
 from chalicelib.core.hooks import map_params, signature_ok
 from chalicelib.core.timefmt import iso
+from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import NotFound, RateLimited, Unauthorized
 from chalicelib.store import configs, triggers
-from chalicelib.store.models import TaskModel, WorkflowRunModel
+from chalicelib.store.models import ExecutionModel
 
-from .clock import utcnow
 from .configs import run_config
 from .validation import not_an_object, parse_body
 
 RATE_PER_MINUTE = 60
 
 
-def receive(path: str, raw_body: bytes, signature: str | None, now: datetime | None = None) -> TaskModel | WorkflowRunModel:
+def receive(path: str, raw_body: bytes, signature: str | None, now: datetime | None = None) -> ExecutionModel:
     """Unknown or paused (trigger or blueprint) -> 404; over 60 deliveries to the path in this
     minute -> 429; a bad signature when the trigger has a secret -> 401; else a run whose params
     are the mapped values (or the whole body)."""

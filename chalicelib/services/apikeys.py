@@ -8,11 +8,11 @@ from typing import Any
 
 from chalicelib.core.schemas import API_KEY_CREATE
 from chalicelib.core.tokens import API_KEY_PREFIX, sha256_hex
+from chalicelib.engine.clock import utcnow
 from chalicelib.settings import settings
 from chalicelib.store import apikeys
 from chalicelib.store.models import ApiKeyModel
 
-from .clock import utcnow
 from .validation import require_valid
 
 

@@ -5,14 +5,14 @@ from typing import Any
 
 from chalicelib.launch import get_launcher
 from chalicelib.observability import logger
-from chalicelib.store.models import TaskModel
+from chalicelib.store.models import ExecutionModel
 
 VERSION = "0.1.0"
 
 
 def check() -> dict[str, Any]:
     try:
-        TaskModel.describe_table()
+        ExecutionModel.describe_table()
         store = "ok"
     except Exception as error:
         logger.warning("health: store unreachable", extra={"error": str(error)})
