@@ -34,62 +34,30 @@ def run_runner_event(run_id: str) -> dict[str, Any]:
 # ---- saved agent sessions: where to put or get an archive, and the local store's links ------
 
 
-@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}/upload", methods=["POST"])
-def task_session_upload(task_id: str, session_id: str) -> dict[str, Any]:
+# `channel`: `tasks` (a repo task's attempt) or `workflow-runs` (a run's), as for the events.
+@route(bp, "/api/internal/{channel}/{owner_id}/sessions/{session_id}/upload", methods=["POST"])
+def session_upload(channel: str, owner_id: str, session_id: str) -> dict[str, Any]:
     """Where the runner puts its agent's session: {url, headers} for a PUT"""
-    return sessions.upload_target("tasks", task_id, session_id, token_of(bp.current_request))
+    return sessions.upload_target(channel, owner_id, session_id, token_of(bp.current_request))
 
 
-@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}/download", methods=["POST"])
-def task_session_download(task_id: str, session_id: str) -> dict[str, Any]:
+@route(bp, "/api/internal/{channel}/{owner_id}/sessions/{session_id}/download", methods=["POST"])
+def session_download(channel: str, owner_id: str, session_id: str) -> dict[str, Any]:
     """Where the runner gets a saved session: {url, headers} for a GET; 404 when none was saved"""
-    return sessions.download_target("tasks", task_id, session_id, token_of(bp.current_request))
+    return sessions.download_target(channel, owner_id, session_id, token_of(bp.current_request))
 
 
-@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}", methods=["PUT"], content_types=[BINARY],
+@route(bp, "/api/internal/{channel}/{owner_id}/sessions/{session_id}", methods=["PUT"], content_types=[BINARY],
        status=204)
-def task_session_put(task_id: str, session_id: str) -> Response:
+def session_put(channel: str, owner_id: str, session_id: str) -> Response:
     """Local mode's upload link (signed; on AWS the link is S3's)"""
-    return _put_archive("tasks", task_id, session_id)
-
-
-@route(bp, "/api/internal/tasks/{task_id}/sessions/{session_id}", methods=["GET"])
-def task_session_get(task_id: str, session_id: str) -> Response:
-    """Local mode's download link (signed; on AWS the link is S3's)"""
-    return _get_archive("tasks", task_id, session_id)
-
-
-@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}/upload", methods=["POST"])
-def run_session_upload(run_id: str, session_id: str) -> dict[str, Any]:
-    """Where the runner of a workflow run puts its agent's session: {url, headers} for a PUT"""
-    return sessions.upload_target("workflow-runs", run_id, session_id, token_of(bp.current_request))
-
-
-@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}/download", methods=["POST"])
-def run_session_download(run_id: str, session_id: str) -> dict[str, Any]:
-    """Where the runner of a workflow run gets a saved session: {url, headers} for a GET"""
-    return sessions.download_target("workflow-runs", run_id, session_id, token_of(bp.current_request))
-
-
-@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}", methods=["PUT"],
-       content_types=[BINARY], status=204)
-def run_session_put(run_id: str, session_id: str) -> Response:
-    """Local mode's upload link for a workflow run's session"""
-    return _put_archive("workflow-runs", run_id, session_id)
-
-
-@route(bp, "/api/internal/workflow-runs/{run_id}/sessions/{session_id}", methods=["GET"])
-def run_session_get(run_id: str, session_id: str) -> Response:
-    """Local mode's download link for a workflow run's session"""
-    return _get_archive("workflow-runs", run_id, session_id)
-
-
-def _put_archive(channel: str, owner_id: str, session_id: str) -> Response:
     request = bp.current_request
     sessions.put_archive(channel, owner_id, session_id, params_of(request), request.raw_body or b"")
     return Response(body="", status_code=204)
 
 
-def _get_archive(channel: str, owner_id: str, session_id: str) -> Response:
+@route(bp, "/api/internal/{channel}/{owner_id}/sessions/{session_id}", methods=["GET"])
+def session_get(channel: str, owner_id: str, session_id: str) -> Response:
+    """Local mode's download link (signed; on AWS the link is S3's)"""
     data = sessions.get_archive(channel, owner_id, session_id, params_of(bp.current_request))
     return Response(body=data, status_code=200, headers={"Content-Type": BINARY})

@@ -315,7 +315,7 @@ def list_runs(task_id: str) -> dict[str, Any]:
     if config.type == "standalone":
         runs = executions.of_config(config.id, *paging(bp.current_request))
         return {"items": [workflow_run_json(r) for r in runs.items], "nextCursor": runs.next_cursor}
-    page = configs.runs(config.id, *paging(bp.current_request))
+    page = executions.of_config(config.id, *paging(bp.current_request))
     return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
 
 

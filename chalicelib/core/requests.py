@@ -79,9 +79,10 @@ RULES: dict[tuple[ExecutionKind, Request], Rule] = {
     (K.REPO_TASK, Request.CANCEL): Rule(
         allowed=frozenset({S.PENDING, S.WAITING_ON_DEPS, S.QUEUED, S.PROVISIONING, S.RUNNING,
                            S.NEEDS_ATTENTION, S.PR_OPENED}),
-        to=S.CANCELLED, trigger=Trigger.USER, message="cancelled by user", via=_OUT_OF_PENDING),
+        to=LIFECYCLES[K.REPO_TASK].cancelled_state, trigger=Trigger.USER, message="cancelled by user",
+        via=_OUT_OF_PENDING),
     (K.RUN, Request.CANCEL): Rule(
-        allowed=frozenset({S.QUEUED, S.RUNNING}), to=S.FAILED, trigger=Trigger.USER,
+        allowed=frozenset({S.QUEUED, S.RUNNING}), to=LIFECYCLES[K.RUN].cancelled_state, trigger=Trigger.USER,
         message="Cancelled by user",
         changes={"errorMessage": "Cancelled by user", "errorKind": "cancelled", "retryable": False}),
     (K.REPO_TASK, Request.RETRY): Rule(

@@ -8,6 +8,7 @@ executions stay queued.
 """
 from __future__ import annotations
 
+from chalicelib.core.actions import Transition
 from chalicelib.core.dispatch import Capacity, Queued, SlotLimits, plan_dispatch
 from chalicelib.core.requests import Trigger
 from chalicelib.core.states import LIFECYCLES, ExecutionKind, State
@@ -16,8 +17,7 @@ from chalicelib.observability import logger
 from chalicelib.store import executions
 from chalicelib.store.models import ExecutionModel
 
-from .clock import utcnow
-from .executor import reconcile
+from .executor import apply, reconcile
 from .limits import global_limit, scope_limits
 
 QUEUE_LOOKAHEAD = 50
@@ -31,8 +31,8 @@ def _take_slot(row: ExecutionModel, limits: SlotLimits) -> bool:
     launch_state = LIFECYCLES[executions.kind_of(row)].launch_state
     for _ in range(CAS_TRIES):
         try:
-            executions.transition(row, launch_state, trigger=Trigger.DISPATCHER, message="concurrency slot taken",
-                                  now=utcnow(), limits=limits)
+            apply(row, Transition(to=launch_state, reason="concurrency slot taken"), Trigger.DISPATCHER.value,
+                  limits=limits)
             return True
         except executions.CapacityFull:
             logger.info("dispatch.capacity_full", extra={"executionId": row.id})

@@ -9,15 +9,17 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.core import actions
 from chalicelib.core import reconcile as core
 from chalicelib.core import subtasks as subtasks_core
+from chalicelib.core.dispatch import SlotLimits
 from chalicelib.core.failures import FailureKind
 from chalicelib.core.graph import DepView
 from chalicelib.core.prompts import TaskContext, review_prompt
 from chalicelib.core.runner_env import Repository, RunnerInput, runner_environment
 from chalicelib.core.states import ExecutionKind, State, can_transition, takes_slot
-from chalicelib.core.timefmt import iso
+from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.core.tokens import run_token
 from chalicelib.exceptions import NotFound
 from chalicelib.launch import LaunchSpec, Resources, get_launcher
@@ -152,21 +154,36 @@ def execute(row: ExecutionModel, action: actions.Action, trigger: str = "reconci
 
 
 def apply(row: ExecutionModel, transition: actions.Transition, trigger: str,
-          extra: Mapping[str, Any] | None = None) -> ExecutionModel:
-    """Write one transition (with the slot it takes or gives back), then its effects: the agent
-    of the attempt it ends is stopped, a merged PR closes its issue. LostRace and CapacityFull
-    reach the caller, who reads again and decides again."""
-    kind, attempt = executions.kind_of(row), int(row.attempt or 0)
-    limits = None
-    if takes_slot(kind, State(row.state), transition.to):
+          extra: Mapping[str, Any] | None = None, limits: SlotLimits | None = None) -> ExecutionModel:
+    """Write one transition (with the slot it takes or gives back, within `limits` or the ones
+    of the execution's scope), then its effects: the agent of the attempt it ends is stopped, a
+    merged PR closes its issue. LostRace and CapacityFull reach the caller, who reads again and
+    decides again."""
+    kind, current, attempt = executions.kind_of(row), State(row.state), int(row.attempt or 0)
+    if limits is None and takes_slot(kind, current, transition.to):
         limits = slot_limits(kind, executions.scope_of(row))
     moved = executions.transition(row, transition.to, trigger=trigger, message=transition.reason, now=utcnow(),
                                   changes={**transition.changes, **(extra or {})}, limits=limits)
+    _record(moved, current, trigger, transition.reason)
     if transition.stop_agent and attempt > 0:
-        get_launcher().cancel(row.id, attempt)
+        get_launcher().cancel(moved.id, attempt)
     if transition.effect is actions.Effect.CLOSE_ISSUE:
         pull_requests.close_linked_issue(moved)
     return moved
+
+
+def _record(moved: ExecutionModel, was: State, trigger: str, reason: str) -> None:
+    """One structured log line and the CloudWatch metrics of a transition."""
+    kind, to = executions.kind_of(moved), State(moved.state)
+    logger.info("execution.transition", extra={
+        "executionId": moved.id, "kind": kind.value, "from": was.value, "to": to.value, "trigger": trigger,
+        "reason": reason, "version": int(moved.version), "attempt": int(moved.attempt or 0),
+    })
+    to_start_ms = None
+    if was is S.PROVISIONING and to is S.RUNNING and moved.startedAt:
+        to_start_ms = (parse_iso(moved.startedAt) - parse_iso(moved.createdAt)).total_seconds() * 1000
+    cost = float(moved.costUsd) if was is S.RUNNING and moved.costUsd is not None else None
+    observability.transition(kind.value, to.value, to_start_ms, cost)
 
 
 def _launch(row: ExecutionModel, action: actions.Launch) -> bool:

@@ -48,7 +48,7 @@ class LocalStack:
         from chalicelib.store.tables import create_all
 
         create_all()
-        from chalicelib.store import legacy
+        from chalicelib.services import legacy
 
         if legacy.pending():  # data of the version before the executions table: moved over once
             legacy.migrate()

@@ -56,14 +56,15 @@ def handle(kind: ExecutionKind, execution_id: str, token: str | None, body: Any)
 
 
 def _current_attempt(row: ExecutionModel, attempt: int, request: Request) -> None:
-    decided = decide_request(executions.view(row), request, target=None)
-    if int(row.attempt or 0) != attempt or isinstance(decided, Refused):
+    if int(row.attempt or 0) != attempt or isinstance(decide_request(executions.view(row), request), Refused):
         raise Conflict("this attempt is no longer current", state=row.state, attempt=int(row.attempt or 0))
 
 
 def _progress(row: ExecutionModel, attempt: int, event: Mapping[str, Any]) -> None:
     """A heartbeat (a run's start is its first): not a version bump, so it wakes nothing, unless
     its cost passed the budget, which the executor must see."""
+    if isinstance(decide_request(executions.view(row), Request.HEARTBEAT), Refused):
+        raise Conflict("this attempt is no longer running", state=row.state, attempt=int(row.attempt or 0))
     changes: dict[str, Any] = {"lastHeartbeatAt": iso(utcnow())}
     if event.get("costUsd") is not None:
         # The spent figures are fixed for the attempt, and the write is conditional on it.

@@ -78,15 +78,25 @@ def get_archive(channel: str, owner_id: str, session_id: str, params: Mapping[st
 
 def _authorized(channel: str, owner_id: str, token: str | None) -> int:
     """The attempt of a run token of this very owner: another task's token is refused."""
+    _kind(channel)
     attempt = run_token_attempt(run_token_secret(), owner_id, token or "")
     if attempt is None:
         raise Unauthorized("invalid run token")
     return attempt
 
 
+# The runner's channels: a repo task's attempts report under `tasks`, a run's under `workflow-runs`.
+CHANNELS = {"tasks": ExecutionKind.REPO_TASK, "workflow-runs": ExecutionKind.RUN}
+
+
+def _kind(channel: str) -> ExecutionKind:
+    if channel not in CHANNELS:
+        raise NotFound(f"no channel {channel}: sessions are kept under tasks or workflow-runs")
+    return CHANNELS[channel]
+
+
 def _current_attempt(channel: str, owner_id: str) -> int:
-    kind = ExecutionKind.REPO_TASK if channel == "tasks" else ExecutionKind.RUN
-    return int(executions.get(owner_id, kind).attempt or 0)
+    return int(executions.get(owner_id, _kind(channel)).attempt or 0)
 
 
 def _checked(session_id: str) -> str:
@@ -111,6 +121,7 @@ def _target(method: str, channel: str, owner_id: str, session_id: str,
 
 def _local_link(method: str, channel: str, owner_id: str, session_id: str,
                 params: Mapping[str, str]) -> LocalSessions:
+    _kind(channel)
     store = session_store()
     if isinstance(store, S3Sessions):
         raise NotFound("sessions are kept in S3: use the URL the upload or download request gives")

@@ -9,7 +9,7 @@ from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import NotFound
 
 from .models import CommentModel
-from .pages import Page, decode_cursor, encode_cursor
+from .pages import Page, decode_cursor, page_of
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -65,12 +65,9 @@ def delete(comment: CommentModel) -> None:
 
 
 def list_comments(task_id: str, limit: int, cursor: str | None) -> Page[CommentModel]:
-    query = CommentModel.query(
+    return page_of(CommentModel.query(
         task_id, consistent_read=True, limit=limit, last_evaluated_key=decode_cursor(cursor)
-    )
-    items = list(query)
-    last_key = query.last_evaluated_key
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+    ))
 
 
 def delete_all(task_id: str) -> None:

@@ -1,24 +1,23 @@
-"""The only code that writes the task-configs table (blueprints), and the reads of their runs."""
+"""The only code that writes the task-configs table (blueprints and standalone tasks); their runs
+are executions (`store.executions.of_config`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import NotFound
 
-from .models import ExecutionModel, TaskConfigModel
-from .pages import Page, decode_cursor, encode_cursor
+from . import rows
+from .models import TaskConfigModel
+from .pages import Page, decode_cursor, page_of
 
 
 def find(config_id: str) -> TaskConfigModel | None:
-    try:
-        return TaskConfigModel.get(config_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return rows.find(TaskConfigModel, config_id)
 
 
 def get(config_id: str) -> TaskConfigModel:
@@ -56,19 +55,5 @@ def delete(config: TaskConfigModel) -> None:
 
 
 def list_configs(config_type: str, limit: int, cursor: str | None) -> Page[TaskConfigModel]:
-    query = TaskConfigModel.type_index.query(
-        config_type, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
-    )
-    items = list(query)
-    last_key = query.last_evaluated_key
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
-
-
-def runs(config_id: str, limit: int, cursor: str | None) -> Page[ExecutionModel]:
-    """The repo tasks a blueprint created, newest first."""
-    query = ExecutionModel.config_run_index.query(
-        config_id, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)
-    )
-    items = list(query)
-    last_key = query.last_evaluated_key
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+    return page_of(TaskConfigModel.type_index.query(
+        config_type, scan_index_forward=False, limit=limit, last_evaluated_key=decode_cursor(cursor)))

@@ -11,10 +11,9 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import observability
 from chalicelib.core import accounting
 from chalicelib.core.dispatch import SlotLimits, global_slots_key, scope_slots_key
 from chalicelib.core.reconcile import ExecutionView, needs_resync
@@ -29,8 +28,8 @@ from chalicelib.core.states import (
 )
 from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.exceptions import Conflict, NotFound
-from chalicelib.observability import logger
 
+from . import rows
 from .connection import connection
 from .models import (
     ACTIVE_PARTITION,
@@ -39,7 +38,7 @@ from .models import (
     ExecutionModel,
     TaskDependencyModel,
 )
-from .pages import Page, decode_cursor, encode_cursor
+from .pages import Page, decode_cursor, page_of
 
 S = State
 K = ExecutionKind
@@ -73,10 +72,7 @@ def queue_partition(kind: ExecutionKind) -> str:
 
 def get(execution_id: str, kind: ExecutionKind | None = None) -> ExecutionModel:
     """The row, read consistently; NotFound too when it is not of `kind`."""
-    try:
-        row = ExecutionModel.get(execution_id, consistent_read=True)
-    except DoesNotExist:
-        row = None
+    row = rows.find(ExecutionModel, execution_id)
     if row is None or (kind is not None and kind_of(row) is not kind):
         raise NotFound(f"{_NOUNS[kind] if kind else 'execution'} {execution_id} not found")
     return row
@@ -140,7 +136,7 @@ def _apply(row: ExecutionModel, fields: Mapping[str, Any]) -> ExecutionModel:
     return row
 
 
-def _event_key(version: int) -> str:
+def event_key(version: int) -> str:
     return f"{version:010d}"
 
 
@@ -155,7 +151,7 @@ def create(fields: Mapping[str, Any], now: datetime, trigger: str = "api") -> Ex
         row.queuedAt = row.createdAt
     _apply(row, index_fields(row, {}))
     event = ExecutionEventModel(
-        executionId=row.id, eventKey=_event_key(0), toState=row.state, trigger=trigger,
+        executionId=row.id, eventKey=event_key(0), toState=row.state, trigger=trigger,
         message=f"{_NOUNS[kind_of(row)]} created", at=row.createdAt,
     )
     with TransactWrite(connection=connection()) as txn:
@@ -240,7 +236,7 @@ def transition(
     fields.update(state=to.value, version=int(row.version) + 1, updatedAt=now_iso)
     fields.update(index_fields(row, fields))
     event = ExecutionEventModel(
-        executionId=row.id, eventKey=_event_key(fields["version"]), fromState=current.value,
+        executionId=row.id, eventKey=event_key(fields["version"]), fromState=current.value,
         toState=to.value, trigger=trigger, message=message, at=now_iso,
     )
     # Item order in the transaction (puts, then updates): event, row, global slots, scope slots.
@@ -256,14 +252,6 @@ def transition(
                 _release(txn, row.slotScope or scope_slots_key(kind, scope_of(row)))
     except TransactWriteError as error:
         _raise_for_cancellation(error, row)
-    logger.info("execution.transition", extra={
-        "executionId": row.id, "kind": kind.value, "from": current.value, "to": to.value, "trigger": trigger,
-        "reason": message, "version": fields["version"], "attempt": fields.get("attempt", row.attempt),
-    })
-    started = to is S.RUNNING and current is LIFECYCLES[kind].launch_state and current is not S.RUNNING
-    to_start_ms = (now - parse_iso(row.createdAt)).total_seconds() * 1000 if started else None
-    cost = fields.get("costUsd") if current is S.RUNNING else None
-    observability.transition(kind.value, to.value, to_start_ms, float(cost) if cost is not None else None)
     return _apply(row, fields)
 
 
@@ -344,30 +332,24 @@ def slot_usage(kind: ExecutionKind, scopes: set[str]) -> tuple[int, dict[str, in
     return values.get(global_slots_key(kind), 0), {s: values.get(scope_slots_key(kind, s), 0) for s in scopes}
 
 
-def _page(query: Any) -> Page[ExecutionModel]:
-    items = list(query)
-    last_key = getattr(query, "last_evaluated_key", None)
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
-
-
 def list_tasks(*, state: str | None, repo_id: str | None, limit: int, cursor: str | None) -> Page[ExecutionModel]:
     """Repo tasks, newest first."""
     start = decode_cursor(cursor)
     if repo_id:
         condition = ExecutionModel.state == state if state else None
-        return _page(ExecutionModel.repo_index.query(repo_id, filter_condition=condition, scan_index_forward=False,
+        return page_of(ExecutionModel.repo_index.query(repo_id, filter_condition=condition, scan_index_forward=False,
                                                      limit=limit, last_evaluated_key=start))
     if state:
-        return _page(ExecutionModel.state_index.query(
+        return page_of(ExecutionModel.state_index.query(
             state, filter_condition=ExecutionModel.type == K.REPO_TASK.value, scan_index_forward=False,
             limit=limit, last_evaluated_key=start))
-    return _page(ExecutionModel.type_index.query(K.REPO_TASK.value, scan_index_forward=False, limit=limit,
+    return page_of(ExecutionModel.type_index.query(K.REPO_TASK.value, scan_index_forward=False, limit=limit,
                                                  last_evaluated_key=start))
 
 
 def of_config(config_id: str, limit: int, cursor: str | None) -> Page[ExecutionModel]:
     """The runs of a blueprint or standalone task, newest first."""
-    return _page(ExecutionModel.config_run_index.query(config_id, scan_index_forward=False, limit=limit,
+    return page_of(ExecutionModel.config_run_index.query(config_id, scan_index_forward=False, limit=limit,
                                                        last_evaluated_key=decode_cursor(cursor)))
 
 

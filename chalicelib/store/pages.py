@@ -59,3 +59,10 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
             "invalid cursor", [FieldProblem("cursor", "is not a cursor this API returned")]
         )
     return key
+
+
+def page_of(query: Any) -> Page[Any]:
+    """The items of one query page, with the cursor of the next one (None after the last)."""
+    items = list(query)
+    last_key = getattr(query, "last_evaluated_key", None)
+    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)

@@ -5,15 +5,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import Conflict, NotFound
 
-from .connection import connection
+from . import claims, rows
 from .models import RepoModel, UniqueKeyModel
-from .pages import Page, decode_cursor, encode_cursor
+from .pages import Page, decode_cursor, page_of
 
 
 def _url_key(repo_url: str) -> str:
@@ -24,43 +23,29 @@ def create(fields: Mapping[str, Any], now: datetime) -> RepoModel:
     """The URL is claimed in the same transaction, so two racing registrations make one repo."""
     repo = RepoModel(**fields)
     repo.createdAt = repo.updatedAt = iso(now)
-    claim = UniqueKeyModel(key=_url_key(repo.repoUrl), ref=repo.id, createdAt=repo.createdAt)
-    try:
-        with TransactWrite(connection=connection()) as txn:
-            txn.save(claim, condition=UniqueKeyModel.key.does_not_exist())
-            txn.save(repo, condition=RepoModel.id.does_not_exist())
-    except TransactWriteError as error:
-        codes = [r.code if r else None for r in error.cancellation_reasons]
-        if codes and codes[0] == "ConditionalCheckFailed":
-            existing = UniqueKeyModel.get(_url_key(repo.repoUrl), consistent_read=True)
-            raise Conflict(
-                f"repository {repo.repoUrl} is already registered", existingId=existing.ref
-            ) from None
-        raise
+    key = _url_key(repo.repoUrl)
+
+    def taken() -> Exception:
+        return Conflict(f"repository {repo.repoUrl} is already registered", existingId=claims.holder(key))
+
+    claims.save_claimed(repo, [(key, taken)], f"repository {repo.repoUrl} is being registered concurrently")
     return repo
 
 
 def get(repo_id: str) -> RepoModel:
-    try:
-        return RepoModel.get(repo_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"repo {repo_id} not found") from None
+    return rows.get(RepoModel, repo_id, "repo")
 
 
 def find_by_url(repo_url: str) -> RepoModel | None:
-    try:
-        claim = UniqueKeyModel.get(_url_key(repo_url), consistent_read=True)
-    except DoesNotExist:
+    claim = rows.find(UniqueKeyModel, _url_key(repo_url))
+    if claim is None:
         return None
     return get(claim.ref)
 
 
 def list_repos(limit: int, cursor: str | None) -> Page[RepoModel]:
     # Repositories are few and listed by people, not on a hot path: a paged scan is enough.
-    scan = RepoModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
-    items = list(scan)
-    last_key = scan.last_evaluated_key
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+    return page_of(RepoModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor)))
 
 
 def update(repo: RepoModel, changes: Mapping[str, Any], now: datetime) -> RepoModel:
@@ -81,6 +66,4 @@ def update(repo: RepoModel, changes: Mapping[str, Any], now: datetime) -> RepoMo
 
 def delete(repo: RepoModel) -> None:
     """The repo and its URL claim go together, so the URL can be registered again."""
-    with TransactWrite(connection=connection()) as txn:
-        txn.delete(repo)
-        txn.delete(UniqueKeyModel(_url_key(repo.repoUrl)), condition=UniqueKeyModel.ref == repo.id)
+    claims.delete_claimed(repo, [_url_key(repo.repoUrl)])

@@ -6,12 +6,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import NotFound
 from chalicelib.settings import settings
 
+from . import rows
 from .models import SecretModel
 
 if TYPE_CHECKING:
@@ -29,10 +27,7 @@ def _fernet() -> Fernet:
 
 def put(name: str, value: str, now: datetime) -> tuple[SecretModel, bool]:
     """Create or replace; True when it was new."""
-    try:
-        existing: SecretModel | None = SecretModel.get(name, consistent_read=True)
-    except DoesNotExist:
-        existing = None
+    existing = rows.find(SecretModel, name)
     secret = SecretModel(
         name=name, ciphertext=_fernet().encrypt(value.encode()).decode(),
         createdAt=existing.createdAt if existing else iso(now), updatedAt=iso(now),
@@ -42,16 +37,12 @@ def put(name: str, value: str, now: datetime) -> tuple[SecretModel, bool]:
 
 
 def get(name: str) -> SecretModel:
-    try:
-        return SecretModel.get(name, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"secret {name} not found") from None
+    return rows.get(SecretModel, name, "secret")
 
 
 def value_of(name: str) -> str | None:
-    try:
-        secret = SecretModel.get(name, consistent_read=True)
-    except DoesNotExist:
+    secret = rows.find(SecretModel, name)
+    if secret is None:
         return None
     return _decrypt(secret)
 

@@ -5,31 +5,25 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import Conflict, NotFound
+from chalicelib.exceptions import Conflict
 
+from . import claims, rows
 from .connection import connection
 from .models import TemplateModel, UniqueKeyModel
-from .pages import Page, decode_cursor, encode_cursor
+from .pages import Page, decode_cursor, page_of
 
 
 def _name_key(name: str) -> str:
     return f"template-name#{name}"
 
 
-def _codes(error: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason else None for reason in error.cancellation_reasons]
-
-
 def _duplicate(name: str) -> Conflict:
-    try:
-        existing: str | None = UniqueKeyModel.get(_name_key(name), consistent_read=True).ref
-    except DoesNotExist:  # released since: the caller may simply try again
-        existing = None
-    return Conflict(f"a template named {name!r} already exists", existingId=existing)
+    # None when released since: the caller may simply try again.
+    return Conflict(f"a template named {name!r} already exists", existingId=claims.holder(_name_key(name)))
 
 
 def _lost_race(template_id: str) -> Conflict:
@@ -38,28 +32,15 @@ def _lost_race(template_id: str) -> Conflict:
 
 
 def get(template_id: str) -> TemplateModel:
-    try:
-        return TemplateModel.get(template_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"template {template_id} not found") from None
+    return rows.get(TemplateModel, template_id, "template")
 
 
 def create(fields: Mapping[str, Any], now: datetime) -> TemplateModel:
     """The name is claimed in the same transaction, so two racing creations make one template."""
     template = TemplateModel(**fields)
     template.createdAt = template.updatedAt = iso(now)
-    claim = UniqueKeyModel(key=_name_key(template.name), ref=template.id, createdAt=template.createdAt)
-    try:
-        with TransactWrite(connection=connection()) as txn:
-            txn.save(claim, condition=UniqueKeyModel.key.does_not_exist())
-            txn.save(template, condition=TemplateModel.id.does_not_exist())
-    except TransactWriteError as error:
-        codes = _codes(error)
-        if codes[:1] == ["ConditionalCheckFailed"]:
-            raise _duplicate(template.name) from None
-        if "TransactionConflict" in codes:
-            raise Conflict(f"the name {template.name!r} is being claimed concurrently; try again") from None
-        raise
+    claims.save_claimed(template, [(_name_key(template.name), lambda: _duplicate(template.name))],
+                        f"the name {template.name!r} is being claimed concurrently; try again")
     return template
 
 
@@ -84,7 +65,7 @@ def update(template: TemplateModel, changes: Mapping[str, Any], now: datetime) -
                          condition=UniqueKeyModel.key.does_not_exist())
             txn.update(template, actions=actions, condition=TemplateModel.name == template.name)
     except TransactWriteError as error:
-        codes = _codes(error)
+        codes = claims.cancellation_codes(error)
         if renamed and codes[1:2] == ["ConditionalCheckFailed"]:
             raise _duplicate(name) from None
         if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
@@ -101,7 +82,7 @@ def delete(template: TemplateModel) -> None:
             txn.delete(template, condition=TemplateModel.name == template.name)
             txn.delete(UniqueKeyModel(_name_key(template.name)), condition=UniqueKeyModel.ref == template.id)
     except TransactWriteError as error:
-        codes = _codes(error)
+        codes = claims.cancellation_codes(error)
         if "ConditionalCheckFailed" in codes or "TransactionConflict" in codes:
             raise _lost_race(template.id) from None
         raise
@@ -109,7 +90,4 @@ def delete(template: TemplateModel) -> None:
 
 def list_templates(limit: int, cursor: str | None) -> Page[TemplateModel]:
     # Templates are few and listed by people, not on a hot path: a paged scan is enough.
-    scan = TemplateModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor))
-    items = list(scan)
-    last_key = scan.last_evaluated_key
-    return Page(items=items, next_cursor=encode_cursor(last_key) if last_key else None)
+    return page_of(TemplateModel.scan(limit=limit, last_evaluated_key=decode_cursor(cursor)))

@@ -5,11 +5,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import NotFound
 
+from . import rows
 from .models import TicketProviderModel
 
 
@@ -21,10 +21,7 @@ def create(fields: Mapping[str, Any], now: datetime) -> TicketProviderModel:
 
 
 def get(provider_id: str) -> TicketProviderModel:
-    try:
-        return TicketProviderModel.get(provider_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"ticket provider {provider_id} not found") from None
+    return rows.get(TicketProviderModel, provider_id, "ticket provider")
 
 
 def all_providers() -> list[TicketProviderModel]:

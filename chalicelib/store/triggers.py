@@ -6,14 +6,13 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.core.timefmt import iso
-from chalicelib.exceptions import Conflict, NotFound
+from chalicelib.exceptions import Conflict
 
-from .connection import connection
+from . import claims, rows
 from .models import CounterModel, TriggerModel, UniqueKeyModel
 
 DUE_PARTITION = "due"
@@ -29,15 +28,11 @@ def path_key(path: str) -> str:
 
 def _claims(trigger: TriggerModel) -> list[tuple[str, str]]:
     """(key, what it is for the 409) of every unique key this trigger holds."""
-    claims = [(type_key(trigger.targetId, trigger.type), f"this task already has a {trigger.type} trigger")]
+    held = [(type_key(trigger.targetId, trigger.type), f"this task already has a {trigger.type} trigger")]
     if trigger.type == "webhook":
         path = trigger.config["path"]
-        claims.append((path_key(path), f"the webhook path {path!r} is taken"))
-    return claims
-
-
-def _codes(error: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason else None for reason in error.cancellation_reasons]
+        held.append((path_key(path), f"the webhook path {path!r} is taken"))
+    return held
 
 
 def _due_fields(enabled: bool, trigger_type: str, next_fire_at: str | None) -> dict[str, Any]:
@@ -50,10 +45,7 @@ def _ticket_source(trigger_type: str, config: Mapping[str, Any]) -> str | None:
 
 
 def get(trigger_id: str) -> TriggerModel:
-    try:
-        return TriggerModel.get(trigger_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound(f"trigger {trigger_id} not found") from None
+    return rows.get(TriggerModel, trigger_id, "trigger")
 
 
 def of_target(target_id: str) -> list[TriggerModel]:
@@ -76,21 +68,8 @@ def create(fields: Mapping[str, Any], now: datetime) -> TriggerModel:
     trigger.createdAt = trigger.updatedAt = iso(now)
     trigger.duePartition = _due_fields(trigger.enabled, trigger.type, trigger.nextFireAt)["duePartition"]
     trigger.ticketSource = _ticket_source(trigger.type, trigger.config)
-    claims = _claims(trigger)
-    try:
-        with TransactWrite(connection=connection()) as txn:
-            for key, _ in claims:
-                txn.save(UniqueKeyModel(key=key, ref=trigger.id, createdAt=trigger.createdAt),
-                         condition=UniqueKeyModel.key.does_not_exist())
-            txn.save(trigger, condition=TriggerModel.id.does_not_exist())
-    except TransactWriteError as error:
-        codes = _codes(error)
-        for (_, message), code in zip(claims, codes, strict=False):
-            if code == "ConditionalCheckFailed":
-                raise Conflict(message) from None
-        if "TransactionConflict" in codes:
-            raise Conflict("a trigger is being created concurrently; try again") from None
-        raise
+    held = [(key, lambda message=message: Conflict(message)) for key, message in _claims(trigger)]
+    claims.save_claimed(trigger, held, "a trigger is being created concurrently; try again")
     return trigger
 
 
@@ -118,10 +97,7 @@ def update(trigger: TriggerModel, changes: Mapping[str, Any], now: datetime) -> 
 
 
 def delete(trigger: TriggerModel) -> None:
-    with TransactWrite(connection=connection()) as txn:
-        txn.delete(trigger)
-        for key, _ in _claims(trigger):
-            txn.delete(UniqueKeyModel(key), condition=UniqueKeyModel.ref == trigger.id)
+    claims.delete_claimed(trigger, [key for key, _ in _claims(trigger)])
 
 
 def due(now: datetime) -> Iterator[TriggerModel]:

@@ -97,6 +97,11 @@ def test_a_run_completes_with_its_output_cost_tokens_and_logs(local_mode: LocalM
     assert {"text", "tool_use"} <= {line["type"] for line in lines}
     assert any("no repository" in line["content"] for line in lines)
 
+    # A run's history, as a task's: every transition an event, with who caused it.
+    events = local_mode.api.ok("GET", f"/api/workflow-runs/{run_id}/events")["items"]
+    assert [(e["from"], e["to"], e["trigger"]) for e in events] == [
+        (None, "queued", "manual"), ("queued", "running", "dispatcher"), ("running", "completed", "runner")]
+
 
 def most_at_once(runs: list[dict[str, Any]]) -> int:
     # A run holds its slots from startedAt (queued -> running) to finishedAt (the way out).
@@ -142,6 +147,9 @@ def test_a_failing_run_is_retried_once_after_backoff_and_a_cancelled_one_never(l
     assert after["state"] == "failed" and after["retryCount"] == 0 and after["attempt"] == 1, after
     assert len(agent_runs(local_mode, slow)) == 1
     assert run_of(local_mode, failing)["state"] == "failed"
+    cancel = local_mode.api.ok("GET", f"/api/workflow-runs/{slow}/events")["items"][-1]
+    assert (cancel["from"], cancel["to"], cancel["trigger"], cancel["message"]) == (
+        "running", "failed", "user", "Cancelled by user")
 
 
 def test_a_run_over_its_budget_fails_and_is_not_retried(local_mode: LocalMode) -> None:

@@ -1,7 +1,7 @@
 """Upgrading keeps everything: data written by the version with separate `tasks` and
 `workflow-runs` tables (`tests/fixtures/data-v1`, described row by row by its `manifest.json`)
 moves into the executions tables on local mode's first start, and a migration interrupted anywhere
-finishes when it is run again (`chalicelib.store.legacy`)."""
+finishes when it is run again (`chalicelib.services.legacy`)."""
 from __future__ import annotations
 
 import json
@@ -368,7 +368,8 @@ def _prefix() -> str:
 @pytest.mark.xdist_group("in-process")
 def test_an_interrupted_migration_finishes_when_run_again(loaded: Loaded, v1: V1,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.store import executions, legacy
+    from chalicelib.services import legacy
+    from chalicelib.store import executions
 
     assert legacy.pending() and legacy.legacy_tables() == list(legacy.LEGACY_TABLES)
     # Interrupted while writing the rows: log lines and events are in, two of the tasks.
@@ -421,7 +422,7 @@ def test_an_interrupted_migration_finishes_when_run_again(loaded: Loaded, v1: V1
 @pytest.mark.xdist_group("in-process")
 def test_the_operators_command_keeps_the_legacy_tables_with_keep(loaded: Loaded,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from chalicelib.store import legacy
+    from chalicelib.services import legacy
 
     def counts(out: str) -> dict[str, int]:
         return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -442,7 +443,7 @@ def test_the_operators_command_keeps_the_legacy_tables_with_keep(loaded: Loaded,
 
 def test_rows_holding_a_slot_keep_it_under_this_versions_key() -> None:
     """The fixture has no execution holding a slot, nor a run whose standalone task is gone."""
-    from chalicelib.store import legacy
+    from chalicelib.services import legacy
 
     def raw(**fields: Any) -> dict[str, Any]:
         return {k: {"N": str(v)} if isinstance(v, int) else {"S": v} for k, v in fields.items()}

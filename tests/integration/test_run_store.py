@@ -114,9 +114,13 @@ def test_progress_lands_only_on_the_running_attempt() -> None:
 def test_run_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    run = move(new_run(str(uuid.uuid4())), R.RUNNING, limits=SlotLimits(10_000, 10))
+    from chalicelib.core.actions import Transition
+    from chalicelib.engine import executor
+
+    run = executor.apply(new_run(str(uuid.uuid4())), Transition(R.RUNNING, "slot"), "test",
+                         limits=SlotLimits(10_000, 10))
     capsys.readouterr()
-    move(run, R.COMPLETED, {"costUsd": 0.25})
+    executor.apply(run, Transition(R.COMPLETED, "done", {"costUsd": 0.25}), "test")
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert {"to": "completed", "RunTransitions": [1.0]}.items() <= emitted[0].items()
     assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Optio"

@@ -122,13 +122,18 @@ def test_log_sequence_numbers_never_collide() -> None:
 def test_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
+    from chalicelib.core.actions import Transition
+    from chalicelib.core.timefmt import parse_iso
+    from chalicelib.engine import executor
+
     task = new_task(str(uuid.uuid4()))
     limits = SlotLimits(global_limit=1000, scope_limit=2)
-    task = executions.transition(task, S.PROVISIONING, trigger="t", message="go", now=NOW, limits=limits)
-    executions.transition(task, S.RUNNING, trigger="t", message="up", now=NOW.replace(minute=1))
+    task = executor.apply(task, Transition(S.PROVISIONING, "go"), "t", limits=limits)
+    task = executor.apply(task, Transition(S.RUNNING, "up"), "t")
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert {m.get("to") for m in emitted if "TaskTransitions" in m} >= {"provisioning", "running"}
-    assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[60000.0]]
+    to_start = parse_iso(str(task.startedAt)) - parse_iso(task.createdAt)
+    assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[to_start.total_seconds() * 1000]]
 
 
 def test_a_table_from_an_older_version_gets_the_new_indexes_and_keeps_its_rows() -> None:

@@ -17,7 +17,7 @@ from chalicelib.core.timefmt import iso
 from chalicelib.services import configs as config_actions
 from chalicelib.services import triggers as trigger_actions
 from chalicelib.services.repos import register_repo
-from chalicelib.store import configs, triggers
+from chalicelib.store import configs, executions, triggers
 from chalicelib.store.tables import create_all
 from tests.support.api import Api
 from tests.support.gitrepo import make_bare_repo
@@ -202,7 +202,7 @@ def scheduled(repo_id: str, cron: str, due_at: datetime) -> tuple[str, str]:
 
 
 def firings(config_id: str) -> int:
-    return len(configs.runs(config_id, 200, None).items)
+    return len(executions.of_config(config_id, 200, None).items)
 
 
 def test_a_due_trigger_fires_once_per_due_time(local_repo: str) -> None:
@@ -216,7 +216,7 @@ def test_a_due_trigger_fires_once_per_due_time(local_repo: str) -> None:
     assert firings(config_id) == 1
     trigger = triggers.get(trigger_id)
     assert trigger.nextFireAt == iso(T + timedelta(days=1)) and trigger.lastFiredAt == iso(T)
-    run = configs.runs(config_id, 1, None).items[0]
+    run = executions.of_config(config_id, 1, None).items[0]
     assert run.metadata["trigger"] == {"type": "schedule", "triggerId": trigger_id, "dueAt": iso(T)}
 
 
@@ -268,6 +268,6 @@ def test_a_schedule_fires_with_its_constant_params_and_the_schemas_defaults(loca
         "cronExpression": "0 9 * * 1", "paramMapping": {"AREA": "docs"}}})
     triggers.update(trigger, {"nextFireAt": iso(T)}, T)
     trigger_actions.tick(T)
-    [run] = configs.runs(config.id, 10, None).items
+    [run] = executions.of_config(config.id, 10, None).items
     assert (run.title, run.prompt) == ("Audit docs", "audit docs for CVEs")
     assert run.metadata["triggerParams"] == {"AREA": "docs", "WHAT": "CVEs"}

@@ -11,27 +11,25 @@ written only when absent), and each execution row is written after its events an
 a migration interrupted anywhere is finished by running it again. Local mode runs it on start
 (`local.stack`); on AWS an operator runs this module once after deploying (README "Upgrading"):
 
-    OPTIO_TABLE_PREFIX=optio-prod- AWS_REGION=eu-west-1 python -m chalicelib.store.legacy [--keep]
+    OPTIO_TABLE_PREFIX=optio-prod- AWS_REGION=eu-west-1 python -m chalicelib.services.legacy [--keep]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.core.dispatch import scope_slots_key
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.observability import logger
 from chalicelib.settings import settings
-
-from . import executions, logs
-from .connection import connection
-from .models import ExecutionEventModel, ExecutionLogModel, ExecutionModel, TaskConfigModel
+from chalicelib.store import configs, executions, logs
+from chalicelib.store.connection import connection
+from chalicelib.store.models import ExecutionEventModel, ExecutionLogModel, ExecutionModel, TaskConfigModel
 
 TASKS, TASK_EVENTS, TASK_LOGS, WORKFLOW_RUNS = "tasks", "task-events", "task-logs", "workflow-runs"
 # Dropped in this order once everything is copied.
@@ -132,11 +130,11 @@ def run_events(row: ExecutionModel) -> list[ExecutionEventModel]:
     trigger = row.trigger if isinstance(row.trigger, dict) else {}
     version = int(row.version or 0)
     created = ExecutionEventModel(
-        executionId=row.id, eventKey=executions._event_key(0), toState=State.QUEUED.value,
+        executionId=row.id, eventKey=executions.event_key(0), toState=State.QUEUED.value,
         trigger=str(trigger.get("type") or "api"), message="workflow run created", at=row.createdAt,
     )
     found = ExecutionEventModel(
-        executionId=row.id, eventKey=executions._event_key(version), fromState=None,
+        executionId=row.id, eventKey=executions.event_key(version), fromState=None,
         toState=row.state, trigger=MIGRATION_TRIGGER, at=row.updatedAt,
         message=f"migrated from {table_name(WORKFLOW_RUNS)} in state {row.state}: "
                 "the transitions before were not recorded",
@@ -156,10 +154,7 @@ class _Configs:
         if not config_id:
             return None
         if config_id not in self._seen:
-            try:
-                self._seen[config_id] = TaskConfigModel.get(config_id, consistent_read=True)
-            except DoesNotExist:
-                self._seen[config_id] = None
+            self._seen[config_id] = configs.find(config_id)
         return self._seen[config_id]
 
 
@@ -171,18 +166,20 @@ def migrate(drop: bool = True) -> dict[str, int]:
     counts = {"tasks": 0, "runs": 0, "alreadyPresent": 0, "events": 0, "runEventsAdded": 0,
               "logLines": 0, "tablesDropped": 0}
     left_behind: set[str] = set()
-    if TASK_LOGS in present:
-        for item in _scan(client, table_name(TASK_LOGS)):
-            line = _renamed(item, taskId="executionId")
-            left_behind |= _unknown(line, ExecutionLogModel)
-            logs.import_line(ExecutionLogModel.from_raw_data(line))
-            counts["logLines"] += 1
-    if TASK_EVENTS in present:
-        for item in _scan(client, table_name(TASK_EVENTS)):
-            raw_event = _renamed(item, taskId="executionId")
-            left_behind |= _unknown(raw_event, ExecutionEventModel)
-            executions.import_event(ExecutionEventModel.from_raw_data(raw_event))
-            counts["events"] += 1
+    # Log lines and events first: an execution that is here has all of its history.
+    history: list[tuple[str, str, Callable[[dict[str, Any]], None], type[Model]]] = [
+        (TASK_LOGS, "logLines", lambda raw: logs.import_line(ExecutionLogModel.from_raw_data(raw)), ExecutionLogModel),
+        (TASK_EVENTS, "events", lambda raw: executions.import_event(ExecutionEventModel.from_raw_data(raw)),
+         ExecutionEventModel),
+    ]
+    for short, counted, write, model in history:
+        if short not in present:
+            continue
+        for item in _scan(client, table_name(short)):
+            raw = _renamed(item, taskId="executionId")
+            left_behind |= _unknown(raw, model)
+            write(raw)
+            counts[counted] += 1
     if TASKS in present:
         for item in _scan(client, table_name(TASKS)):
             left_behind |= _unknown(item, ExecutionModel, "slotRepoId")
@@ -221,7 +218,7 @@ def _drop(client: Any, table: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chalicelib.store.legacy",
+        prog="python -m chalicelib.services.legacy",
         description="Copy the tasks, task-events, task-logs and workflow-runs tables of the version "
                     "before into the executions tables of OPTIO_TABLE_PREFIX (in AWS_REGION), then "
                     "drop them. Safe to run again.")
