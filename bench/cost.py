@@ -306,7 +306,7 @@ def main() -> None:
     install(meter)
     import app
     from chalicelib.local.stack import LocalStack
-    from chalicelib.local.streams import LocalLambdaContext
+    from chalicelib.local.stream_poller import LocalLambdaContext
     from chalicelib.local.ticker import scheduled_event
 
     stack = LocalStack()

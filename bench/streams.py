@@ -1,5 +1,5 @@
 """Benchmark of the local stream trigger: how long a write to a table takes to reach the handler
-through DynamoDB Local's Streams API and `chalicelib.local.streams.StreamPoller` (the poller's idle
+through DynamoDB Local's Streams API and `chalicelib.local.stream_poller.StreamPoller` (the poller's idle
 wait decides most of it). Writes are spread over the idle wait; prints p50 and the maximum.
 
 Was a test's wall-clock bound (under 1 s each, median under 0.3 s on an idle machine); a bound is
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.local.dynamodb_local import DynamoDBLocal  # noqa: E402
-from chalicelib.local.streams import StreamPoller  # noqa: E402
+from chalicelib.local.stream_poller import StreamPoller  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
 

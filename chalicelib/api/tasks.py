@@ -53,7 +53,7 @@ def _request_body() -> Any:
 
 
 def _resolve(task_id: str) -> ExecutionModel | TaskConfigModel:
-    """A repo task or a blueprint, by id: the tasks table first, then the configs table."""
+    """A repo task or a blueprint, by id: the executions table first, then the configs table."""
     try:
         return executions.get(task_id, ExecutionKind.REPO_TASK)
     except NotFound:

@@ -1,5 +1,5 @@
 """What a decision asks the executor to do: one typed action, with the reason it was chosen.
-Returned by the reconciler (`reconcile.decide`), the pull-request policy (`pulls.decide_pr`) and
+Returned by the reconciler (`reconcile.decide`), the pull-request policy (`pull_requests.decide_pr`) and
 the requests of people and runners (`requests.decide_request`)."""
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from .actions import Action, Launch, Noop, StopAgent, Transition, WaitUntil, fail
 from .failures import FailureKind
 from .graph import DepView
-from .pulls import PrPolicy, PrView, decide_pr
+from .pull_requests import PrPolicy, PrView, decide_pr
 from .states import LIFECYCLES, ExecutionKind, Lifecycle, State
 from .subtasks import PipelineView
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import pulls
+from chalicelib.core import pull_requests
 from chalicelib.core.actions import MergePr
 from chalicelib.core.states import State
 from chalicelib.exceptions import NotFound
@@ -22,18 +22,18 @@ def issue_number(task: ExecutionModel) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def observed(task: ExecutionModel) -> pulls.PrView | None:
-    return pulls.from_fields(task.prState, task.prChecksStatus, task.prReviewStatus, task.prDetails)
+def observed(task: ExecutionModel) -> pull_requests.PrView | None:
+    return pull_requests.from_fields(task.prState, task.prChecksStatus, task.prReviewStatus, task.prDetails)
 
 
-def policy(task: ExecutionModel) -> pulls.PrPolicy:
+def policy(task: ExecutionModel) -> pull_requests.PrPolicy:
     try:
         repo = repos.get(str(task.repoId))
     except NotFound:
-        return pulls.PrPolicy()
+        return pull_requests.PrPolicy()
     children = executions.subtasks(task.id)
     blocking = [t for t in children if t.blocksParent]
-    return pulls.PrPolicy(
+    return pull_requests.PrPolicy(
         auto_merge=bool(repo.autoMerge),
         auto_resume=bool(repo.autoResume),
         max_auto_resumes=int(repo.maxAutoResumes),
@@ -63,7 +63,7 @@ def merge(task: ExecutionModel, action: MergePr) -> bool:
         executions.update(task, {"prActedOn": action.acted_on}, utcnow())
         return False
     logger.info("pr.merged", extra={"taskId": task.id, "prUrl": task.prUrl})
-    executions.update(task, {"prActedOn": action.acted_on, "prState": pulls.PrState.MERGED.value}, utcnow())
+    executions.update(task, {"prActedOn": action.acted_on, "prState": pull_requests.PrState.MERGED.value}, utcnow())
     return True
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.core.pulls import (
+from chalicelib.core.pull_requests import (
     CheckRun,
     ChecksStatus,
     CommitStatus,

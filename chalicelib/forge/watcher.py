@@ -1,6 +1,6 @@
 """The PR watcher (SPEC §8): every `OPTIO_PR_WATCH_INTERVAL` ms it looks at the pull request of each
 `pr_opened` task (found through the state index, no scans) and writes what it saw on the task row
-with compare-and-swap. It decides nothing: the row's change wakes the reconciler (`core.pulls`).
+with compare-and-swap. It decides nothing: the row's change wakes the executor (`core.pull_requests`).
 
 Runs as `python -m chalicelib.forge.watcher` (the container on EKS) and on a thread in local mode.
 GitHub throttling makes it wait (`Retry-After`, `X-RateLimit-Reset`) and change nothing.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from chalicelib.core import pulls
+from chalicelib.core import pull_requests
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.timefmt import iso
 from chalicelib.engine.clock import utcnow
@@ -41,12 +41,12 @@ def observe_task(task: ExecutionModel, forge: Forge) -> bool:
         # Looked at again after a lost race: the write that won (a webhook's "merged", say) may be
         # newer than what GitHub showed us before it, and must not be overwritten by that.
         seen = forge.observe(*where)
-        if pulls.is_final(task.prState) and seen.state != task.prState:
+        if pull_requests.is_final(task.prState) and seen.state != task.prState:
             return False
-        current = pulls.observed_fields(seen, iso(utcnow()))
+        current = pull_requests.observed_fields(seen, iso(utcnow()))
         stored = {"prState": task.prState, "prChecksStatus": task.prChecksStatus,
                   "prReviewStatus": task.prReviewStatus, "prDetails": task.prDetails}
-        if pulls.same_observation(seen, stored):
+        if pull_requests.same_observation(seen, stored):
             return False
         try:
             executions.update(task, current, utcnow())

@@ -54,7 +54,7 @@ class LocalStack:
             legacy.migrate()
         from app import app, execution_stream, periodic_resync, trigger_tick
 
-        from .streams import LocalLambdaContext, StreamPoller
+        from .stream_poller import LocalLambdaContext, StreamPoller
         from .ticker import Ticker
 
         assert settings.dynamodb_endpoint is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import pulls
+from chalicelib.core import pull_requests
 from chalicelib.core.issues import delivery_key, valid_signature
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.timefmt import iso
@@ -95,15 +95,15 @@ def _tasks_of(pr_url: str) -> list[ExecutionModel]:
 
 
 def _merged(task: ExecutionModel, pr: dict[str, Any]) -> bool:
-    """Write the "merged" observation, then let the reconciler complete the task. The delivery
+    """Write the "merged" observation, the stream then has the executor complete the task. The delivery
     is claimed already, so a lost race must not drop the observation: the row is read again and
     the observation applied to it, while the task still waits on its PR."""
-    seen = pulls.PrView(state=pulls.PrState.MERGED, head_sha=str((pr.get("head") or {}).get("sha") or ""))
+    seen = pull_requests.PrView(state=pull_requests.PrState.MERGED, head_sha=str((pr.get("head") or {}).get("sha") or ""))
     for _ in range(CAS_TRIES):
         if State(task.state) is not State.PR_OPENED:
             return False
         try:
-            executions.update(task, pulls.observed_fields(seen, iso(utcnow())), utcnow())
+            executions.update(task, pull_requests.observed_fields(seen, iso(utcnow())), utcnow())
             break
         except executions.LostRace:
             try:

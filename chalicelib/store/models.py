@@ -163,7 +163,7 @@ class ExecutionModel(Model):
     # mergeability, failing checks, review comments).
     prObservedAt = UnicodeAttribute(null=True)
     prDetails = JSONAttribute(null=True)
-    # Written by the reconciler: the PR situation it last acted on (`core.pulls`).
+    # Written by the executor: the PR situation it last acted on (`core.pull_requests`).
     prActedOn = UnicodeAttribute(null=True)
     # Automatic resumes since the last manual action.
     autoResumeCount = NumberAttribute(null=True)
@@ -372,8 +372,8 @@ class ConfigTypeIndex(GlobalSecondaryIndex["TaskConfigModel"]):
 
 
 class TaskConfigModel(Model):
-    """Task definitions that are not themselves run: blueprints (`repo-blueprint`), whose runs are
-    repo tasks. Kept apart from the tasks table, whose stream drives the reconciler."""
+    """Definitions that are not themselves run: blueprints (`repo-blueprint`), whose runs are repo
+    tasks, and standalone tasks (`standalone`), whose runs are runs. Kept apart from the executions table, whose stream wakes the executor."""
 
     class Meta(_Meta):
         table_name = _table("task-configs")

@@ -42,7 +42,7 @@ def slots() -> dict[str, int]:
 
 def test_the_same_stream_batch_replayed_three_times(in_process: Api, tmp_path: Path) -> None:
     from app import execution_stream
-    from chalicelib.local.streams import StreamPoller
+    from chalicelib.local.stream_poller import StreamPoller
     from chalicelib.settings import settings
     from chalicelib.store.models import ExecutionModel
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from chalicelib.local.dynamodb_local import DynamoDBLocal, JarNotFoundError, JavaNotFoundError
-from chalicelib.local.streams import LocalLambdaContext, StreamPoller
+from chalicelib.local.stream_poller import LocalLambdaContext, StreamPoller
 from tests.support.waiting import wait_for as shared_wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

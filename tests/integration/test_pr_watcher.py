@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.core.pulls import PrState, PrView, observed_fields
+from chalicelib.core.pull_requests import PrState, PrView, observed_fields
 from chalicelib.core.states import State
 from chalicelib.forge.github import Forge, Throttled
 from chalicelib.forge.watcher import observe_task, watch_once

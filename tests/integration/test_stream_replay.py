@@ -37,7 +37,7 @@ def in_process() -> Iterator[Api]:
 
 def drive(wrap: Callable[[Handler], Handler]) -> Any:
     from app import execution_stream
-    from chalicelib.local.streams import StreamPoller
+    from chalicelib.local.stream_poller import StreamPoller
     from chalicelib.settings import settings
     from chalicelib.store.models import ExecutionModel
 
@@ -60,7 +60,7 @@ def create_task(api: Api, tmp_path: Path, prompt: str) -> dict[str, Any]:
 
 def test_replaying_a_finished_tasks_whole_stream_changes_nothing(in_process: Api, tmp_path: Path) -> None:
     from app import execution_stream
-    from chalicelib.local.streams import LocalLambdaContext
+    from chalicelib.local.stream_poller import LocalLambdaContext
 
     delivered: list[dict[str, Any]] = []
 

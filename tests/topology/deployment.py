@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.local.streams import StreamPoller
+from chalicelib.local.stream_poller import StreamPoller
 from tests.conftest import FAKES
 from tests.fakes.lambda_api import FakeLambda
 from tests.support.waiting import wait_for

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.core import accounting
 from chalicelib.core.actions import Action, Effect, Launch, Noop, StopAgent, Transition, WaitUntil
 from chalicelib.core.dispatch import Capacity, Queued, plan_dispatch
-from chalicelib.core.pulls import ChecksStatus, PrState, PrView
+from chalicelib.core.pull_requests import ChecksStatus, PrState, PrView
 from chalicelib.core.reconcile import (
     ExecutionView,
     Limits,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.core.actions import Action, Effect, LaunchReview, MergePr, Noop, Transition
-from chalicelib.core.pulls import (
+from chalicelib.core.pull_requests import (
     CheckRun,
     ChecksStatus,
     CommitStatus,
