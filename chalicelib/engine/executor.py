@@ -17,6 +17,7 @@ from chalicelib.core.dispatch import SlotLimits
 from chalicelib.core.failures import FailureKind
 from chalicelib.core.graph import DepView
 from chalicelib.core.prompts import TaskContext, review_prompt
+from chalicelib.core.requests import Trigger
 from chalicelib.core.runner_env import Repository, RunnerInput, runner_environment
 from chalicelib.core.states import ExecutionKind, State, can_transition, takes_slot
 from chalicelib.core.timefmt import iso, parse_iso
@@ -128,7 +129,7 @@ def give_up(execution_id: str, error: Exception) -> None:
                  extra={"executionId": execution_id, "state": row.state, "error": message})
 
 
-def execute(row: ExecutionModel, action: actions.Action, trigger: str = "reconciler") -> bool:
+def execute(row: ExecutionModel, action: actions.Action, trigger: str = Trigger.RECONCILER.value) -> bool:
     """Do the I/O for one action. True when the execution changed and should be looked at again."""
     log = {"executionId": row.id, "kind": row.type, "state": row.state, "action": type(action).__name__,
            "reason": action.reason}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,11 +146,9 @@ def test_wrong_key_fails_as_auth_at_the_first_refusal_and_is_not_retried(system:
     assert (failed["state"], failed["errorKind"]) == ("failed", "auth"), failed.get("errorMessage")
     assert "could not authenticate" in failed["errorMessage"]
     assert "COPILOT_PROVIDER_API_KEY" in failed["errorMessage"]
-    refusals = [seen.at for seen in conversation(stand_in)]
+    refusals = conversation(stand_in)
     # Stopped at the first refusal, not after the CLI's own retries.
     assert 1 <= len(refusals) <= 2
-    failed_at = _at(_last(events, "failed")["at"])
-    assert failed_at - refusals[0] < 10
     # An auth failure is final: no second attempt was started, nor will the policy start one.
     assert not failures.FailureKind.parse(failed["errorKind"]).retryable
     assert [e["to"] for e in _items(events)].count("running") == 1
@@ -169,10 +166,3 @@ def _items(events: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = events["items"] if isinstance(events, dict) else events
     return items
 
-
-def _last(events: Any, state: str) -> dict[str, Any]:
-    return [e for e in _items(events) if e["to"] == state][-1]
-
-
-def _at(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
