@@ -64,6 +64,8 @@ class RouteDoc:
     body: Mapping[str, Any] | None
     query: tuple[str, ...]
     status: int
+    # A body that is not JSON (a session archive): its media types.
+    content_types: tuple[str, ...] = ()
 
 
 DOCS: dict[tuple[str, str], RouteDoc] = {}
@@ -84,7 +86,7 @@ def route(
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         summary = (view.__doc__ or view.__name__.replace("_", " ").capitalize()).strip().splitlines()[0]
         for method in options.get("methods", ["GET"]):
-            DOCS[(path, method)] = RouteDoc(summary, body, query, status)
+            DOCS[(path, method)] = RouteDoc(summary, body, query, status, tuple(options.get("content_types") or ()))
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:

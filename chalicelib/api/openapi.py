@@ -51,6 +51,9 @@ def _operation(path: str, method: str, view_name: str) -> dict[str, Any]:
     if doc.body is not None:
         operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": dict(doc.body)}}}
+    elif doc.content_types:
+        operation["requestBody"] = {"required": True, "content": {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in doc.content_types}}
     if path.startswith(_PUBLIC):
         operation["security"] = [] if not path.startswith("/api/internal/") else [{"runToken": []}]
     return operation
