@@ -1,6 +1,8 @@
 """Server-side secrets the engine needs at run time."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from chalicelib.settings import settings
 from chalicelib.store import secrets
 
@@ -16,6 +18,8 @@ def run_token_secret() -> str:
     return settings.run_token_secret
 
 
-def agent_secrets() -> dict[str, str]:
-    """The stored secrets an agent's environment gets: all but Optio's own."""
-    return {name: value for name, value in secrets.all_values().items() if name not in SERVER_ONLY}
+def agent_secrets(scope: Collection[str] | None = None) -> dict[str, str]:
+    """The stored secrets an agent's environment gets: the ones its definition lists (`scope`,
+    a standalone task's `environment.secrets`), or all when it lists none; never Optio's own."""
+    return {name: value for name, value in secrets.all_values().items()
+            if name not in SERVER_ONLY and (scope is None or name in scope)}

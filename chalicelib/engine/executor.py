@@ -210,6 +210,7 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         if config is None:
             raise NotFound("the standalone task was deleted")
         given, image, resources = _run_input(row, config, attempt)
+        scope = (config.environment or {}).get("secrets")
     else:
         try:
             repo = repos.get(str(row.repoId))
@@ -227,10 +228,10 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
                 issue_number=pull_requests.issue_number(row),
             ),
         )
-        image, resources = repo.image, None
+        image, resources, scope = repo.image, None, None
     token = run_token(run_token_secret(), row.id, attempt)
     return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
-                      image=image, secrets=agent_secrets(), resources=resources or Resources())
+                      image=image, secrets=agent_secrets(scope), resources=resources or Resources())
 
 
 def _run_input(row: ExecutionModel, config: TaskConfigModel,

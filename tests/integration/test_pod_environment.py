@@ -47,3 +47,22 @@ def test_a_pod_gets_the_agents_secrets_but_none_of_optios_own(stored_secrets: No
     assert set(names) == {*spec.environment, "OPTIO_WORKSPACE", *spec.secrets}
     assert not {"OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET", "GITHUB_WEBHOOK_SECRET"} & set(names)
     assert "whsec-of-the-server" not in repr(container)
+
+
+def test_a_runs_agent_gets_only_the_secrets_its_standalone_task_lists(stored_secrets: None) -> None:
+    from chalicelib.services.standalone import create_standalone
+
+    secrets.put("SENTRY_TOKEN", "sntr-for-reports", NOW)
+    scoped = create_standalone({"type": "standalone", "name": f"scoped-{uuid.uuid4().hex[:8]}",
+                                "promptTemplate": "p", "environment": {"secrets": ["SENTRY_TOKEN"]}})
+    unscoped = create_standalone({"type": "standalone", "name": f"all-{uuid.uuid4().hex[:8]}", "promptTemplate": "p"})
+    specs = {}
+    for config in (scoped, unscoped):
+        run = executions.create({
+            "id": str(uuid.uuid4()), "type": "workflow-run", "state": State.RUNNING.value, "title": config.name,
+            "prompt": "p", "agentType": "claude-code", "taskConfigId": config.id, "attempt": 1}, NOW)
+        specs[config.id] = launch_spec(run, 1)
+    assert set(specs[scoped.id].secrets) == {"SENTRY_TOKEN"}
+    # Listing none keeps the earlier behaviour: every agent secret, never Optio's own.
+    assert {"SENTRY_TOKEN", "ANTHROPIC_API_KEY"} <= set(specs[unscoped.id].secrets)
+    assert "GITHUB_WEBHOOK_SECRET" not in specs[unscoped.id].secrets

@@ -20,6 +20,8 @@ def fields(response: Any) -> list[str]:
 
 @pytest.fixture()
 def job(api: Api) -> dict[str, Any]:
+    # The secrets a standalone task's agent gets must exist when it is defined.
+    assert api.request("PUT", "/api/secrets/GITHUB_TOKEN", json={"value": "ghp-for-reports"}).status_code in (200, 201)
     return api.ok("POST", "/api/tasks", {  # type: ignore[no-any-return]
         "type": "standalone", "name": f"report-{uuid.uuid4().hex[:8]}", "description": "weekly",
         "agentRuntime": "claude", "promptTemplate": "Report on {{REPO_NAME}}: {{FOCUS}}",
@@ -44,6 +46,17 @@ def test_standalone_crud_and_defaults(api: Api, job: dict[str, Any]) -> None:
     assert job["id"] not in {j["id"] for j in api.ok("GET", "/api/tasks?type=repo-blueprint&limit=200")["items"]}
     assert api.request("DELETE", f"/api/tasks/{job['id']}").status_code == 204
     assert api.get(f"/api/jobs/{job['id']}").status_code == 404
+
+
+def test_the_secrets_an_agent_gets_must_exist_and_be_an_agents(api: Api) -> None:
+    body = {"type": "standalone", "name": f"scoped-{uuid.uuid4().hex[:8]}", "promptTemplate": "p"}
+    missing = api.request("POST", "/api/tasks", json={**body, "environment": {"secrets": ["NO_SUCH_SECRET_X"]}})
+    assert fields(missing) == ["environment.secrets.0"]
+    assert "PUT /api/secrets/NO_SUCH_SECRET_X" in missing.json()["details"][0]["problem"]
+    own = api.request("POST", "/api/tasks", json={**body, "environment": {"secrets": ["GITHUB_WEBHOOK_SECRET"]}})
+    assert fields(own) == ["environment.secrets.0"] and "Optio's own" in own.json()["details"][0]["problem"]
+    assert api.get("/api/tasks?type=standalone&limit=200").json()["items"] == [
+        j for j in api.get("/api/tasks?type=standalone&limit=200").json()["items"] if j["name"] != body["name"]]
 
 
 @pytest.mark.parametrize("body,field", [
