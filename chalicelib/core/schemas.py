@@ -9,6 +9,8 @@ AGENT_ALIASES = {"claude": "claude-code"}
 _agent_type = {"type": "string", "enum": list(AGENT_TYPES)}
 _name = {"type": "string", "minLength": 1, "maxLength": 200}
 
+_SECRET_NAMES: dict[str, Any] = {"type": "array", "maxItems": 100, "uniqueItems": True,
+                                  "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}}
 REPO_SETTINGS: dict[str, Any] = {
     "defaultBranch": {"type": "string", "minLength": 1, "maxLength": 255},
     "defaultAgentType": _agent_type,
@@ -24,6 +26,12 @@ REPO_SETTINGS: dict[str, Any] = {
     "setupCommands": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
     "image": {"type": ["string", "null"], "maxLength": 500},
     "customCommand": {"type": ["string", "null"], "maxLength": 4000},
+    # The secrets the repo's agents get (all agent secrets when it lists none).
+    "environment": {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {"secrets": _SECRET_NAMES},
+    },
 }
 
 REPO_DEFAULTS: dict[str, Any] = {
@@ -40,6 +48,7 @@ REPO_DEFAULTS: dict[str, Any] = {
     "maxTurnsReview": 30,
     "setupCommands": [],
     "image": None,
+    "environment": None,
     "customCommand": None,
 }
 
@@ -388,8 +397,7 @@ _standalone_fields: dict[str, Any] = {
         "properties": {
             "image": {"type": "string", "minLength": 1, "maxLength": 500},
             "setupCommands": REPO_SETTINGS["setupCommands"],
-            "secrets": {"type": "array", "maxItems": 100, "uniqueItems": True,
-                        "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
+            "secrets": _SECRET_NAMES,
             "resources": {"type": "object"},
         },
     },

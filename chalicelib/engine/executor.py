@@ -228,7 +228,8 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
                 issue_number=pull_requests.issue_number(row),
             ),
         )
-        image, resources, scope = repo.image, None, None
+        image, resources = repo.image, None
+        scope = (repo.environment or {}).get("secrets")
     token = run_token(run_token_secret(), row.id, attempt)
     return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
                       image=image, secrets=agent_secrets(scope), resources=resources or Resources())

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.core.schemas import SECRET_NAME_PATTERN, SECRET_PUT
 from chalicelib.engine.clock import utcnow
+from chalicelib.engine.credentials import SERVER_ONLY
 from chalicelib.exceptions import FieldProblem, ValidationFailed
 from chalicelib.store import secrets
 from chalicelib.store.models import SecretModel
@@ -31,3 +32,15 @@ def get_secret(name: str) -> SecretModel:
 
 def delete_secret(name: str) -> None:
     secrets.delete(_checked_name(name))
+
+
+def check_agent_secrets(names: list[str], field: str) -> None:
+    """The secrets a definition gives its agents must exist, and be an agent's: Optio's own never
+    reach one. 400 naming `<field>.<i>` otherwise."""
+    stored = {secret.name for secret in secrets.names()}
+    problems = [FieldProblem(f"{field}.{index}",
+                             f"{name} is Optio's own secret, never given to an agent" if name in SERVER_ONLY
+                             else f"no secret {name}: store it with PUT /api/secrets/{name} first")
+                for index, name in enumerate(names) if name in SERVER_ONLY or name not in stored]
+    if problems:
+        raise ValidationFailed("unknown secret", problems)

@@ -18,12 +18,12 @@ from chalicelib.core.schemas import (
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.templates import render
 from chalicelib.engine.clock import utcnow
-from chalicelib.engine.credentials import SERVER_ONLY
 from chalicelib.exceptions import FieldProblem, ValidationFailed
-from chalicelib.store import configs, executions, secrets
+from chalicelib.store import configs, executions
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 
 from .executions import request
+from .secrets import check_agent_secrets
 from .templates import _checked, checked_params
 from .validation import require_valid
 
@@ -34,19 +34,8 @@ def _checked_standalone(given: Mapping[str, Any]) -> dict[str, Any]:
     fields = _checked(given)  # the paramsSchema is a valid JSON Schema
     if fields.get("agentRuntime") is not None:
         fields["agentRuntime"] = AGENT_ALIASES.get(fields["agentRuntime"], fields["agentRuntime"])
-    _check_secret_names((fields.get("environment") or {}).get("secrets") or [])
+    check_agent_secrets((fields.get("environment") or {}).get("secrets") or [], "environment.secrets")
     return fields
-
-
-def _check_secret_names(names: list[str]) -> None:
-    """The secrets an agent is to get must exist, and be an agent's: Optio's own never reach one."""
-    stored = {secret.name for secret in secrets.names()}
-    problems = [FieldProblem(f"environment.secrets.{index}",
-                             f"{name} is Optio's own secret, never given to an agent" if name in SERVER_ONLY
-                             else f"no secret {name}: store it with PUT /api/secrets/{name} first")
-                for index, name in enumerate(names) if name in SERVER_ONLY or name not in stored]
-    if problems:
-        raise ValidationFailed("unknown secret", problems)
 
 
 def create_standalone(body: Any) -> TaskConfigModel:

@@ -281,6 +281,8 @@ class RepoModel(Model):
     setupCommands = ListAttribute(of=UnicodeAttribute, default=list)
     image = UnicodeAttribute(null=True)
     customCommand = UnicodeAttribute(null=True)
+    # {"secrets": [...]}: the secrets its agents get (all agent secrets when absent).
+    environment = JSONAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 

@@ -66,3 +66,23 @@ def test_a_runs_agent_gets_only_the_secrets_its_standalone_task_lists(stored_sec
     # Listing none keeps the earlier behaviour: every agent secret, never Optio's own.
     assert {"SENTRY_TOKEN", "ANTHROPIC_API_KEY"} <= set(specs[unscoped.id].secrets)
     assert "GITHUB_WEBHOOK_SECRET" not in specs[unscoped.id].secrets
+
+
+def test_a_repo_tasks_agent_gets_only_the_secrets_its_repo_lists(stored_secrets: None) -> None:
+    from chalicelib.exceptions import ValidationFailed
+    from chalicelib.services.repos import update_repo
+
+    secrets.put("NPM_TOKEN", "npm-for-this-repo", NOW)
+    repo = register_repo({"repoUrl": f"https://github.com/acme/scoped-{uuid.uuid4().hex[:8]}",
+                          "environment": {"secrets": ["NPM_TOKEN"]}})
+    task = executions.create({
+        "id": str(uuid.uuid4()), "state": State.PROVISIONING.value, "title": "t", "prompt": "p",
+        "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/scoped",
+        "agentType": "claude-code", "attempt": 1,
+    }, NOW)
+    assert set(launch_spec(task, 1).secrets) == {"NPM_TOKEN"}
+    with pytest.raises(ValidationFailed) as refused:
+        update_repo(repo.id, {"environment": {"secrets": ["NPM_TOKEN", "NOT_STORED_ANYWHERE"]}})
+    assert [p.field for p in refused.value.details] == ["environment.secrets.1"]
+    update_repo(repo.id, {"environment": None})
+    assert {"NPM_TOKEN", "ANTHROPIC_API_KEY"} <= set(launch_spec(task, 1).secrets)
