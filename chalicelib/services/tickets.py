@@ -36,7 +36,7 @@ from chalicelib.store import claims, repos, secrets
 from chalicelib.store import ticket_providers as store
 from chalicelib.store.models import ExecutionModel, TicketProviderModel
 from chalicelib.tickets import linear
-from chalicelib.tickets.http import TicketApiError
+from chalicelib.tickets.rest import TicketApiError
 
 from .issues import announce
 from .tasks import create_task

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from chalicelib.core.tickets import Ticket, adf_paragraph, jira_jql, jira_ticket
 
-from .http import call
+from .rest import call
 
 FIELDS = ["summary", "description", "labels", "assignee", "status"]
 PAGE_SIZE = 50

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.core.tickets import Ticket, notion_filter, notion_ticket
 
-from .http import TicketApiError, call
+from .rest import TicketApiError, call
 
 NOTION_VERSION = "2022-06-28"
 PAGE_SIZE = 50

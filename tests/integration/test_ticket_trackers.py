@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from chalicelib.tickets import linear
-from chalicelib.tickets.http import RateLimited, TicketApiError
 from chalicelib.tickets.jira import Jira
 from chalicelib.tickets.notion import Notion
+from chalicelib.tickets.rest import RateLimited, TicketApiError
 from tests.fakes.jira_api import FakeJira
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.notion_api import FakeNotion
