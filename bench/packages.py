@@ -82,21 +82,25 @@ def functions(sam_path: str) -> list[tuple[str, str, str, int]]:
     return found
 
 
-def cold_import(paths: list[str], statement: str, runs: int, then: str = "") -> tuple[float, float]:
+def cold_import(paths: list[str], statement: str, runs: int, then: str = "") -> tuple[float, float, float]:
     """Median wall times (ms), in fresh interpreters that see only `paths`, of `statement` and then,
-    in the same interpreter, of `then`."""
+    in the same interpreter, of `then`; and the largest peak RSS (MiB) of those interpreters."""
     env = {**packaging.COLD_START_ENV, "PYTHONPATH": os.pathsep.join(paths)}
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec (it would be this process's).
     code = (f"import time; t0 = time.perf_counter(); {statement}; t1 = time.perf_counter(); "
-            f"{then or 'pass'}; t2 = time.perf_counter(); print((t1 - t0) * 1000, (t2 - t1) * 1000)")
-    first, second = [], []
+            f"{then or 'pass'}; t2 = time.perf_counter(); "
+            "hwm = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')); "
+            "print((t1 - t0) * 1000, (t2 - t1) * 1000, hwm)")
+    first, second, rss = [], [], []
     for _ in range(runs):
         result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True)
         if result.returncode:
             raise SystemExit(f"import failed:\n{result.stderr[-3000:]}")
-        a, b = result.stdout.strip().splitlines()[-1].split()
+        a, b, kib = result.stdout.strip().splitlines()[-1].split()
         first.append(float(a))
         second.append(float(b))
-    return statistics.median(first), statistics.median(second)
+        rss.append(int(kib) / 1024)  # Linux: KiB
+    return statistics.median(first), statistics.median(second), max(rss)
 
 
 def _unzip(path: str, dest: str) -> str:
@@ -138,21 +142,25 @@ def main() -> None:
         print(f"  {'kubernetes layer':44} {layer_mb[0]:7.1f} {layer_mb[1]:9.1f}")
         print(f"  limits: {ZIP_LIMIT_MB} MB zipped upload, {UNZIPPED_LIMIT_MB} MB unzipped with layers")
 
-        print(f"Per function: deployed size and init (import of its handler in a fresh interpreter that "
-              f"sees only the package, no .pyc written), median of {args.runs}, Python {sys.version.split()[0]}")
-        print(f"  {'function':12} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8}")
+        print(f"Per function: deployed size, init (import of its handler in a fresh interpreter that "
+              f"sees only the package, no .pyc written), median of {args.runs}, and that interpreter's peak "
+              f"RSS (the largest of the {args.runs}; the launcher's with the kubernetes client imported, as "
+              f"its first invocation does), Python {sys.version.split()[0]}")
+        print(f"  {'function':12} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8} "
+              f"{'peak RSS':>9}")
         for name, kind, handler, memory in functions(os.path.join(out, "sam.json")):
             with_layer = kind in CLUSTER_KINDS
             module, attribute = handler.rsplit(".", 1)
             paths = [app_dir, layer_path] if with_layer else [app_dir]
-            init_ms, _ = cold_import(paths, f"from {module} import {attribute}", args.runs)
+            then = IMPORT_KUBERNETES if name == LAUNCHER_FN else ""
+            init_ms, _, rss_mb = cold_import(paths, f"from {module} import {attribute}", args.runs, then)
             zipped = app_mb[0] + (layer_mb[0] if with_layer else 0)
             unzipped = app_mb[1] + (layer_mb[1] if with_layer else 0)
             print(f"  {name:12} {kind:9} {memory:>4} MB {'yes' if with_layer else 'no':>6} {zipped:6.1f} MiB "
-                  f"{unzipped:5.1f} MiB {init_ms:5.0f} ms")
-        _, kubernetes_ms = cold_import([app_dir, layer_path], "import app", args.runs, IMPORT_KUBERNETES)
+                  f"{unzipped:5.1f} MiB {init_ms:5.0f} ms {rss_mb:5.0f} MiB")
+        _, kubernetes_ms, _ = cold_import([app_dir, layer_path], "import app", args.runs, IMPORT_KUBERNETES)
         print(f"  the launcher's first invocation adds {IMPORT_KUBERNETES!r}: {kubernetes_ms:.0f} ms")
-        before_ms, _ = cold_import([raw_dir], "import app", args.runs)
+        before_ms, _, _ = cold_import([raw_dir], "import app", args.runs)
         print(f"  before slimming (the zip as chalice packages it, nothing precompiled): 'import app' "
               f"{before_ms:.0f} ms")
     finally:

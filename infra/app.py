@@ -22,6 +22,11 @@ import sys
 
 import aws_cdk as cdk
 
+# No bytecode from the synth in the project (chalice copies chalicelib/ whole, __pycache__ too; the
+# packaging leaves bytecode out anyway) nor from its subprocesses (pip, the cold-start import).
+sys.dont_write_bytecode = True
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.tables

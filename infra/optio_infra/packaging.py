@@ -1,7 +1,13 @@
 """What goes into the Lambda packages. `chalice package` zips one package for every function, from
 `requirements.txt`; the kubernetes client (most of that zip) is left out of it and shipped as a
 layer that only the functions talking to the cluster get. Both are slimmed for cold starts: only the
-botocore service models the functions call, and every module precompiled (`slim_app_package`)."""
+botocore service models the functions call, and every module precompiled (`slim_app_package`).
+
+Both are reproducible: the same checkout gives the same bytes, so a second synth (a second deploy)
+changes no function. No bytecode but the packaging's own gets in (a local run's `__pycache__`, of
+whatever Python, is left out), that bytecode is unchecked-hash and names its file by its path in the
+package (not the build's temporary directory), and the zip's entries are sorted, dated 1980-01-01
+and given mode 644 or 755."""
 from __future__ import annotations
 
 import importlib.util
@@ -21,6 +27,7 @@ from typing import Any
 INFRA = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.path.dirname(INFRA)
 BUILD = os.path.join(INFRA, "build")
+LAYER_STAMPS = (".pins", ".constraints.txt")  # the layer build's own files beside python/: not in the layer
 LAYER_ONLY = ("kubernetes",)  # requirements that go into the layer instead of the app's package
 # What only the kubernetes package's asyncio client (kubernetes.aio: half the layer) needs: the
 # functions use the synchronous client, which imports none of these.
@@ -74,13 +81,39 @@ def chalice_source(stage: str) -> str:
     return source
 
 
-def _compile(files: list[str]) -> None:
-    """Unchecked hash-based .pyc for `files`: /var/task and /opt are read-only, so Lambda compiles
-    every module it imports on every cold start (more than half of `import app`), and a .pyc that
-    does not check its source stays valid whatever mtimes the zip and its extraction leave."""
+def _compile(root: str, files: list[str]) -> None:
+    """Unchecked hash-based .pyc for `files` (under `root`): /var/task and /opt are read-only, so
+    Lambda compiles every module it imports on every cold start (more than half of `import app`),
+    and a .pyc that does not check its source stays valid whatever mtimes the zip and its
+    extraction leave. The code objects name their file by its path under `root` (the import fixes
+    it up to the real path): the build's temporary directory would make every build differ."""
     for path in files:
         py_compile.compile(path, cfile=importlib.util.cache_from_source(path), doraise=True,
+                           dfile=os.path.relpath(path, root),
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+def is_bytecode(name: str) -> bool:
+    """Whether a path (in a package, `/`-separated) is bytecode: a local run's, of any Python."""
+    return name.endswith((".pyc", ".pyo")) or "__pycache__" in name.split("/")
+
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: what chalice's own zip says
+
+
+def write_zip(root: str, zip_path: str) -> None:
+    """A zip of `root` that depends on nothing but the files' contents and whether they are
+    executable: entries sorted, every one dated ZIP_DATE, mode 755 or 644."""
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+        for dirpath, dirs, files in os.walk(root):
+            dirs.sort()
+            for f in sorted(files):
+                full = os.path.join(dirpath, f)
+                info = zipfile.ZipInfo(os.path.relpath(full, root).replace(os.sep, "/"), ZIP_DATE)
+                info.external_attr = (0o100755 if os.access(full, os.X_OK) else 0o100644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with open(full, "rb") as data:
+                    z.writestr(info, data.read())
 
 
 def _python_files(root: str) -> list[str]:
@@ -107,20 +140,20 @@ def _botocore_model(name: str) -> bool:
 
 def slim_app_package(zip_path: str) -> None:
     """Rewrites `chalice package`'s deployment.zip in place: without the unused botocore service
-    models, with every module precompiled."""
+    models, without the bytecode chalice copied from the project (chalicelib's `__pycache__` of
+    local runs), with every module precompiled, reproducibly (write_zip)."""
     with tempfile.TemporaryDirectory(prefix="optio-package-") as work:
         with zipfile.ZipFile(zip_path) as z:
-            z.extractall(work, [i for i in z.infolist() if not _botocore_model(i.filename)])
+            members = [i for i in z.infolist() if not _botocore_model(i.filename) and not is_bytecode(i.filename)]
+            z.extractall(work, members)
+            for info in members:  # extractall drops the modes: only whether it is executable matters
+                if not info.is_dir() and (info.external_attr >> 16) & 0o111:
+                    os.chmod(os.path.join(work, info.filename), 0o755)
         # Precompiled: what a cold start imports and all of our own code; the rest (PyGithub, most
         # of powertools) compiles on first use, as before, rather than weigh on the package size.
         if sys.version_info[:2] == LAMBDA_PYTHON:
-            _compile(sorted(set(cold_start_modules(work)) | set(_python_files(os.path.join(work, "chalicelib")))))
-        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
-            for root, dirs, files in os.walk(work):
-                dirs.sort()
-                for f in sorted(files):
-                    full = os.path.join(root, f)
-                    z.write(full, os.path.relpath(full, work))
+            _compile(work, sorted(set(cold_start_modules(work)) | set(_python_files(os.path.join(work, "chalicelib")))))
+        write_zip(work, zip_path)
 
 
 def _canonical(name: str) -> str:
@@ -163,14 +196,14 @@ def kubernetes_layer() -> str:
     client with what only it needs (ASYNCIO_ONLY)."""
     pins = [line for line in _requirements() if _requirement_name(line) in LAYER_ONLY]
     layer = os.path.join(BUILD, "kubernetes-layer")
-    stamp = os.path.join(layer, ".pins")
-    key = "\n".join(pins + ["constrained, deduplicated, no asyncio client, compiled"])
+    stamp = os.path.join(layer, LAYER_STAMPS[0])
+    key = "\n".join(pins + ["constrained, deduplicated, no asyncio client, compiled reproducibly"])
     if os.path.exists(stamp) and open(stamp).read() == key:
         return layer
     shutil.rmtree(layer, ignore_errors=True)
     target = os.path.join(layer, "python")
     os.makedirs(layer)
-    constraints = os.path.join(layer, ".constraints.txt")
+    constraints = os.path.join(layer, LAYER_STAMPS[1])
     _constraints(constraints)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "--target", target, "--platform", "manylinux2014_x86_64", "-c", constraints,
@@ -194,7 +227,7 @@ def kubernetes_layer() -> str:
             elif not os.listdir(full):
                 os.rmdir(full)
     if sys.version_info[:2] == LAMBDA_PYTHON:
-        _compile(_python_files(target))  # the launcher imports most of the client on every cold start
+        _compile(target, _python_files(target))  # the launcher imports most of the client on every cold start
     with open(stamp, "w") as f:
         f.write(key)
     return layer

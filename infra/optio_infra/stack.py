@@ -178,6 +178,10 @@ class OptioStack(cdk.Stack):
         self.stage = stage
         prefix = f"optio-{stage}-"
         prod = stage == "prod"
+        # What a destroy leaves behind: in prod the data (KEPT_IN_PROD: the tables, the secrets, the
+        # sessions bucket and the key that encrypts them); nothing else anywhere, so that the destroy
+        # finishes (a retained cluster, node group or role would stop the VPC's deletion) and the
+        # next deploy does not collide with what it left (repositories, log groups, the key's alias).
         removal = cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY
 
         self.key = kms.Key(self, "Key", alias=f"alias/optio-{stage}", enable_key_rotation=True,
@@ -199,10 +203,12 @@ class OptioStack(cdk.Stack):
 
         # --- Secrets the app reads from its environment, generated once, encrypted with the key.
         self.secrets = {
-            "OPTIO_API_TOKEN": self._secret("ApiToken", f"optio/{stage}/api-token", 48),
-            "OPTIO_RUN_TOKEN_SECRET": self._secret("RunTokenSecret", f"optio/{stage}/run-token-secret", 64),
-            # A Fernet key is 32 bytes, urlsafe base64: 43 characters and "=" (appended below).
-            "OPTIO_SECRETS_KEY": self._secret("SecretsKey", f"optio/{stage}/secrets-key", 43),
+            "OPTIO_API_TOKEN": self._secret("ApiToken", f"optio/{stage}/api-token", 48, removal),
+            "OPTIO_RUN_TOKEN_SECRET": self._secret("RunTokenSecret", f"optio/{stage}/run-token-secret", 64,
+                                                   removal),
+            # A Fernet key is 32 bytes, urlsafe base64: 43 characters and "=" (appended below). It
+            # decrypts the secrets table's values: kept with the tables.
+            "OPTIO_SECRETS_KEY": self._secret("SecretsKey", f"optio/{stage}/secrets-key", 43, removal),
         }
 
         self.failures = sqs.Queue(self, "StreamFailures", queue_name=f"optio-{stage}-stream-failures",
@@ -219,12 +225,14 @@ class OptioStack(cdk.Stack):
                                               abort_incomplete_multipart_upload_after=cdk.Duration.days(1))],
             removal_policy=removal, auto_delete_objects=not prod)
 
-        self.runner_repo = self._repository("RunnerRepository", f"optio-{stage}-runner", removal)
-        self.watcher_repo = self._repository("WatcherRepository", f"optio-{stage}-watcher", removal)
+        # Images are rebuilt from the checkout: the repositories go, with their images, in every stage.
+        self.runner_repo = self._repository("RunnerRepository", f"optio-{stage}-runner")
+        self.watcher_repo = self._repository("WatcherRepository", f"optio-{stage}-watcher")
 
-        # --- EKS: the cluster given by name, or one of the stack's own with a managed node group.
+        # --- EKS: the cluster given by name, or one of the stack's own with a managed node group,
+        # deleted with the stack in every stage (it holds no data: the tables do).
         self.eks = (self._import_cluster(cluster) if cluster
-                    else self._create_cluster(nodes or NodeConfig(), removal))
+                    else self._create_cluster(nodes or NodeConfig()))
 
         # --- The Chalice app, packaged without the kubernetes client; that is a layer of its own.
         source = packaging.chalice_source(stage)
@@ -252,7 +260,10 @@ class OptioStack(cdk.Stack):
         self.roles = {name: self._role(name) for name in self.kinds}
         roles = self.roles
         self.k8s_layer = lambda_.LayerVersion(
-            self, "KubernetesClient", code=lambda_.Code.from_asset(packaging.kubernetes_layer()),
+            # Without the build's stamps (.pins, .constraints.txt: the venv's versions), which are no
+            # part of the layer and would republish it whenever a dev dependency changes.
+            self, "KubernetesClient", code=lambda_.Code.from_asset(packaging.kubernetes_layer(),
+                                                                    exclude=list(packaging.LAYER_STAMPS)),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
             description="The kubernetes client for the functions that talk to the cluster",
         )
@@ -267,7 +278,7 @@ class OptioStack(cdk.Stack):
             fn.add_property_override("Role", roles[name].role_arn)
             fn.add_property_override("KmsKeyArn", self.key.key_arn)
             group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, encryption_key=self.key,
-                                  removal_policy=removal)
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
             self.log_groups[name] = group
             fn.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "JSON"})
             group.grant_write(roles[name])
@@ -305,6 +316,14 @@ class OptioStack(cdk.Stack):
         self._grants(executions, launcher_name)
         self._cluster_resources(image_tag, prefix)
         self._alarms_and_dashboard()
+        # Deploy race: each function's role is set by a property override, so CloudFormation does
+        # not know that the function (and so the stream's event source mapping, the schedules'
+        # rules, which refer to it) needs the role's policies: without this the mapping can be
+        # created before the policy that lets it read the stream ("Cannot access stream").
+        # A dependency on the role is one on everything under it: its DefaultPolicy, as the grants
+        # above and any added later leave it.
+        for name, fn in self.functions.items():
+            fn.node.add_dependency(self.roles[name])
         cdk.Aspects.of(self).add(LogRetention())
         cdk.CfnOutput(self, "ApiUrl", value=api_url)
         cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets["OPTIO_API_TOKEN"].secret_name)
@@ -343,17 +362,17 @@ class OptioStack(cdk.Stack):
         table.apply_removal_policy(removal)
         return table
 
-    def _secret(self, construct_id: str, name: str, length: int) -> sm.Secret:
-        return sm.Secret(self, construct_id, secret_name=name, encryption_key=self.key,
+    def _secret(self, construct_id: str, name: str, length: int, removal: cdk.RemovalPolicy) -> sm.Secret:
+        return sm.Secret(self, construct_id, secret_name=name, encryption_key=self.key, removal_policy=removal,
                          generate_secret_string=sm.SecretStringGenerator(
                              password_length=length, exclude_punctuation=True, include_space=False))
 
-    def _repository(self, construct_id: str, name: str, removal: cdk.RemovalPolicy) -> ecr.Repository:
+    def _repository(self, construct_id: str, name: str) -> ecr.Repository:
         return ecr.Repository(
             self, construct_id, repository_name=name, image_scan_on_push=True,
             encryption=ecr.RepositoryEncryption.KMS, encryption_key=self.key,
-            image_tag_mutability=ecr.TagMutability.MUTABLE, removal_policy=removal,
-            empty_on_delete=removal == cdk.RemovalPolicy.DESTROY,
+            image_tag_mutability=ecr.TagMutability.MUTABLE, removal_policy=cdk.RemovalPolicy.DESTROY,
+            empty_on_delete=True,
             lifecycle_rules=[ecr.LifecycleRule(max_image_count=30)],
         )
 
@@ -417,7 +436,7 @@ class OptioStack(cdk.Stack):
         )
         return ClusterHandle(cluster, cfg.name, cfg.endpoint, cfg.ca_data, cfg.oidc_issuer, provider)
 
-    def _create_cluster(self, nodes: NodeConfig, removal: cdk.RemovalPolicy) -> ClusterHandle:
+    def _create_cluster(self, nodes: NodeConfig) -> ClusterHandle:
         """A cluster of the stack's own: two AZs of public subnets (no NAT gateway to pay for while
         idle; the nodes reach GitHub and the model APIs directly), API endpoint public and private,
         Kubernetes secrets encrypted with the stack's key, access entries for the functions."""
@@ -431,7 +450,7 @@ class OptioStack(cdk.Stack):
             authentication_mode=eks.AuthenticationMode.API_AND_CONFIG_MAP, secrets_encryption_key=self.key,
             cluster_logging=[eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT,
                              eks.ClusterLoggingTypes.AUTHENTICATOR],
-            removal_policy=removal,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         cluster.add_nodegroup_capacity(
             "Nodes", instance_types=[ec2.InstanceType(nodes.instance_type)], min_size=nodes.min_size,

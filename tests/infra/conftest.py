@@ -94,12 +94,22 @@ def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, context: d
     return Assembly(out)
 
 
+# Both stages, each with an EKS cluster of its own (the default).
+CONTEXT = {"stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
+           "adminPrincipalArn": ADMIN_ROLE, "bedrockModels": ",".join(BEDROCK_MODELS)}
+
+
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
     """Both stages, each with an EKS cluster of its own (the default)."""
-    return shared_synth(tmp_path_factory, "cdk.out", {
-        "stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
-        "adminPrincipalArn": ADMIN_ROLE, "bedrockModels": ",".join(BEDROCK_MODELS)})
+    return shared_synth(tmp_path_factory, "cdk.out", CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def again(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assembly:
+    """The same synth as `assembly` once more, of the same checkout, into another directory: what a
+    second `make deploy` of an unchanged checkout would upload."""
+    return shared_synth(tmp_path_factory, "cdk.out.again", CONTEXT)
 
 
 @pytest.fixture(scope="session")

@@ -3,19 +3,26 @@ functions call, and what a cold start imports precompiled. These check that noth
 need was slimmed away."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
-from .conftest import INFRA, REPO_ROOT, Assembly
+import pytest
+
+from .conftest import INFRA, REPO_ROOT, STAGES, Assembly
 
 # The CDK app is not a package of the project (cdk runs it from infra/). Appended, not put first:
 # infra/app.py must not shadow the project's app.py for the tests that share this worker.
 sys.path.append(str(INFRA))
 from optio_infra import packaging  # noqa: E402
+
+# Cold caches (infra/build) make the first synth reach PyPI: more than the suite's 300 s default.
+pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
 
 MIB = 1024 * 1024
 # boto3.client("s3", ...), session.create_client("sts", ...), local_client("dynamodb", ...)
@@ -76,3 +83,59 @@ def test_the_kubernetes_layer_serves_the_synchronous_client(assembly: Assembly, 
     result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
                             env={**packaging.COLD_START_ENV, "PYTHONPATH": f"{tmp_path}:{layer}"}, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _file_assets(assembly: Assembly, stage: str) -> dict[str, str]:
+    """Every file asset of the stage (function code, layers, nested templates) by its hash."""
+    manifest = json.loads((assembly.out / f"{stage}.assets.json").read_text())
+    return {key: f["source"]["path"] for key, f in manifest["files"].items()}
+
+
+def _code_locations(assembly: Assembly, stage: str) -> dict[str, Any]:
+    """Where each function's code and each layer's content is, as the template says: the asset's key."""
+    found = {}
+    for key, resource in assembly.template(stage)["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            found[key] = props.get("CodeUri") or props.get("Code")
+        elif resource["Type"] == "AWS::Lambda::LayerVersion":
+            found[key] = props["Content"]
+    return found
+
+
+def test_bytecode_in_the_packages_is_only_the_packagings_own(assembly: Assembly) -> None:
+    # A local run's __pycache__ (timestamp .pyc, stale modules, another Python) stays out; what the
+    # packaging precompiles (packaging._compile) is unchecked-hash bytecode of the source beside it,
+    # for Lambda's Python, and names its file by its path in the package, not the build's temp dir.
+    tag = f"cpython-{packaging.LAMBDA_PYTHON[0]}{packaging.LAMBDA_PYTHON[1]}"
+    layer = Path(packaging.kubernetes_layer())
+    layer_files = {str(p.relative_to(layer)): p.read_bytes() for p in layer.rglob("*")
+                   if p.is_file() and p.name not in packaging.LAYER_STAMPS}
+    with zipfile.ZipFile(_app_zip(assembly, "dev")) as z:
+        app_files = {n: z.read(n) for n in z.namelist()}
+    for files in (app_files, layer_files):
+        compiled = [n for n in files if packaging.is_bytecode(n)]
+        assert compiled
+        for name in compiled:
+            directory, _, file = name.rpartition("__pycache__/")
+            module, _, rest = file.partition(".")
+            assert rest == f"{tag}.pyc", name  # no other Python's, no optimised level, no legacy .pyc
+            source = files.get(f"{directory}{module}.py")
+            assert source is not None, name  # no stale bytecode of a module that is gone
+            header = files[name][:16]
+            assert int.from_bytes(header[4:8], "little") == 0b01, name  # unchecked hash, not timestamp
+            assert header[8:16] == importlib.util.source_hash(source), name  # of this very source
+            assert b"optio-package-" not in files[name], name
+
+
+def test_a_second_synth_of_the_same_checkout_changes_no_function(assembly: Assembly, again: Assembly) -> None:
+    for stage in STAGES:
+        assert _code_locations(again, stage) == _code_locations(assembly, stage), stage
+        first, second = _file_assets(assembly, stage), _file_assets(again, stage)
+        assert set(second) == set(first), (stage, {k: v for k, v in {**first, **second}.items()
+                                                  if k not in first or k not in second})
+    # The zip itself, entry by entry: sorted, dated 1980-01-01, mode 644 or 755.
+    with zipfile.ZipFile(_app_zip(assembly, "prod")) as z:
+        infos = z.infolist()
+    assert {i.date_time for i in infos} == {packaging.ZIP_DATE}
+    assert {(i.external_attr >> 16) & 0o777 for i in infos} <= {0o644, 0o755}

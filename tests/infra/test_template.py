@@ -455,3 +455,106 @@ def test_agent_pods_may_invoke_the_chosen_bedrock_models_only(assembly: Assembly
     assert len(_as_list(bedrock[0]["Resource"])) == 3 and '"*"' not in arns
     # A deploy that names no models gives the pods no Bedrock access at all.
     assert "bedrock:" not in json.dumps(imported.template("prod"))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_waits_for_its_roles_policies(assembly: Assembly, stage: str) -> None:
+    # The roles are set by property override: only DependsOn tells CloudFormation that a function,
+    # and so what SAM makes of its events (the stream's event source mapping, the schedules' rules
+    # and permissions, which refer to the function), must wait for the policy that lets it read the
+    # stream ("Cannot access stream" on a first deploy otherwise). SAM gives the function's
+    # DependsOn to the AWS::Lambda::Function it generates.
+    template = assembly.template(stage)
+    policies = resources(template, "AWS::IAM::Policy")
+    with_events = set()
+    for key, fn in resources(template, "AWS::Serverless::Function").items():
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        attached = {p for p, r in policies.items() if {"Ref": role} in r["Properties"]["Roles"]}
+        assert attached, key
+        assert {role, *attached} <= set(_as_list(fn.get("DependsOn", []))), (key, attached)
+        if fn["Properties"].get("Events"):
+            with_events.add(key)
+    assert len(with_events) == 4  # the stream and the three schedules
+    stream_role = template["Resources"][_stream_function(template)[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert any("dynamodb:GetRecords" in _as_list(st["Action"]) for st in _statements_of(template, stream_role))
+
+
+# What `make destroy` of prod leaves: the data, and the key that encrypts it. Nothing else in either
+# stage: the destroy must finish (a kept cluster, node group, role or security group stops the VPC's
+# deletion) and the next deploy must not collide with what it left.
+KEPT_IN_PROD = {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::S3::Bucket", "AWS::KMS::Key"}
+NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::SecretsManager::Secret": "Name",
+                   "AWS::S3::Bucket": "BucketName", "AWS::KMS::Key": None}
+
+
+def _removal(resource: dict[str, Any]) -> tuple[str, str]:
+    # CloudFormation's default for both is Delete for every type these templates hold.
+    return resource.get("DeletionPolicy", "Delete"), resource.get("UpdateReplacePolicy", "Delete")
+
+
+def _stage_templates(assembly: Assembly, stage: str) -> dict[str, dict[str, Any]]:
+    """The stage's template and its nested stacks' (the EKS providers)."""
+    found = {name: t for name, t in assembly.all_templates().items() if name.startswith(stage)}
+    assert f"{stage}.template.json" in found
+    return found
+
+
+def test_dev_tears_down_completely(assembly: Assembly) -> None:
+    for name, template in _stage_templates(assembly, "dev").items():
+        for key, resource in template["Resources"].items():
+            assert _removal(resource) == ("Delete", "Delete"), (name, key, resource["Type"])
+    template = assembly.template("dev")
+    assert all(t["Properties"]["DeletionProtectionEnabled"] is False
+               for t in resources(template, "AWS::DynamoDB::Table").values())
+    assert all(r["Properties"]["EmptyOnDelete"] is True for r in resources(template, "AWS::ECR::Repository").values())
+    assert resources(template, "Custom::S3AutoDeleteObjects")  # the sessions bucket is emptied, then deleted
+
+
+@pytest.mark.parametrize("which", ["created cluster", "existing cluster"])
+def test_prod_keeps_its_data_and_nothing_else(assembly: Assembly, imported: Assembly, which: str) -> None:
+    chosen = assembly if which == "created cluster" else imported
+    kept: dict[str, str] = {}
+    for name, template in _stage_templates(chosen, "prod").items():
+        for key, resource in template["Resources"].items():
+            expected = ("Retain", "Retain") if resource["Type"] in KEPT_IN_PROD else ("Delete", "Delete")
+            assert _removal(resource) == expected, (name, key, resource["Type"])
+            if resource["Type"] in KEPT_IN_PROD:
+                prop = NAME_PROPERTIES[resource["Type"]]
+                kept[key] = resource["Properties"].get(prop, "") if prop else ""
+    template = chosen.template("prod")
+    assert {r["Type"] for k, r in template["Resources"].items() if k in kept} == KEPT_IN_PROD
+    # What is kept by name is what the README's restore names: the tables and the secrets; the
+    # bucket and the key have generated names, so a new deploy never collides with them.
+    tables = {f"optio-prod-{d['table_name'].removeprefix(settings.table_prefix)}" for d in table_definitions()}
+    secrets = {f"optio/prod/{s}" for s in ("api-token", "run-token-secret", "secrets-key")}
+    assert {v for v in kept.values() if v} == tables | secrets
+    assert all(t["Properties"]["DeletionProtectionEnabled"] is True
+               for t in resources(template, "AWS::DynamoDB::Table").values())
+    # The repositories are deleted with their images (a repository with images cannot be deleted).
+    assert all(r["Properties"]["EmptyOnDelete"] is True for r in resources(template, "AWS::ECR::Repository").values())
+    # The key's alias is not kept: `alias/optio-prod` is free for the next deploy.
+    assert all(_removal(a) == ("Delete", "Delete") for a in resources(template, "AWS::KMS::Alias").values())
+
+
+# Measured with `make bench-packages` (bench/packages.py) on the slimmed package, 2026-12-02: the peak
+# RSS of a fresh interpreter that imports a function's handler (every handler imports `app`), and of
+# one that also imports the kubernetes client, as a function that talks to the cluster does on its
+# first status, cancel or launch. HEADROOM is for what the measurement leaves out: Lambda's runtime
+# client (about 30 MB), the AWS clients made on the first call and an invocation's own data.
+MEASURED_PEAK_MIB = {"init": 38, "init and kubernetes client": 55}
+HEADROOM_MB = 192
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_is_sized_from_its_measured_peak(assembly: Assembly, stage: str) -> None:
+    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+    sized = config["stages"][stage]["lambda_functions"]
+    functions = resources(assembly.template(stage), "AWS::Serverless::Function")
+    assert len(sized) == len(functions)
+    for key, fn in functions.items():
+        props = fn["Properties"]
+        name = props["FunctionName"].removeprefix(f"optio-{stage}-").replace("-", "_")
+        assert {"lambda_memory_size", "lambda_timeout"} <= set(sized[name]), name  # explicit, per function
+        peak = MEASURED_PEAK_MIB["init and kubernetes client" if props.get("Layers") else "init"]
+        assert props["MemorySize"] == sized[name]["lambda_memory_size"] >= peak + HEADROOM_MB, key
+        assert props["Timeout"] == sized[name]["lambda_timeout"], key
