@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.github_api import FakeGitHub
+from tests.faults.engine_on_a_cluster import FaultyCluster
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
@@ -52,3 +53,19 @@ def github_mode(tmp_path_factory: pytest.TempPathFactory, fake: FakeGitHub, remo
     mode.api.ok("PUT", "/api/secrets/GITHUB_WEBHOOK_SECRET", {"value": WEBHOOK_SECRET}, status=201)
     yield mode
     mode.stop()
+
+
+@pytest.fixture(scope="module")
+def engine_tables() -> None:
+    """The tables of this process's DynamoDB Local, for the faults that run the executor here."""
+    from chalicelib.store.tables import create_all
+
+    create_all()
+
+
+@pytest.fixture
+def cluster() -> Iterator[FaultyCluster]:
+    """The Kubernetes stand-in the executor's second process launches on (`engine_on_a_cluster`)."""
+    fake = FaultyCluster().start()
+    yield fake
+    fake.stop()

@@ -193,3 +193,4 @@ def put_away(task_id: str) -> None:
         executions.transition(row, State.CANCELLED, trigger="test", message="put away", now=datetime.now(UTC))
     elif row.state == State.FAILED.value:
         executions.update(row, {"retryable": False}, datetime.now(UTC))
+

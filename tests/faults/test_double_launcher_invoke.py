@@ -5,7 +5,6 @@ is made; the resync's launch adopts it (AlreadyExists) instead of failing the ta
 second, and the task goes on to run on that Job's agent."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +19,7 @@ from tests.faults.engine_on_a_cluster import (
     take_slot,
 )
 
-pytestmark = pytest.mark.xdist_group("in-process")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tables() -> None:
-    from chalicelib.store.tables import create_all
-
-    create_all()
-
-
-@pytest.fixture
-def cluster() -> Iterator[FaultyCluster]:
-    fake = FaultyCluster().start()
-    yield fake
-    fake.stop()
+pytestmark = [pytest.mark.xdist_group("in-process"), pytest.mark.usefixtures("engine_tables")]
 
 
 def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:

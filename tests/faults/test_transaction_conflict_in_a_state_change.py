@@ -7,7 +7,7 @@ Local from another client, made while the executor waits for the Kubernetes stan
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,21 +24,7 @@ from tests.faults.engine_on_a_cluster import (
     take_slot,
 )
 
-pytestmark = pytest.mark.xdist_group("in-process")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tables() -> None:
-    from chalicelib.store.tables import create_all
-
-    create_all()
-
-
-@pytest.fixture
-def cluster() -> Iterator[FaultyCluster]:
-    fake = FaultyCluster().start()
-    yield fake
-    fake.stop()
+pytestmark = [pytest.mark.xdist_group("in-process"), pytest.mark.usefixtures("engine_tables")]
 
 
 def edit_elsewhere(task_id: str, priority: int) -> None:

@@ -5,7 +5,6 @@ row. Each decision is written once (the other's compare-and-swap loses and it de
 what the winner wrote), one Job is created, and the slot counters move once."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +19,7 @@ from tests.faults.engine_on_a_cluster import (
     take_slot,
 )
 
-pytestmark = pytest.mark.xdist_group("in-process")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tables() -> None:
-    from chalicelib.store.tables import create_all
-
-    create_all()
-
-
-@pytest.fixture
-def cluster() -> Iterator[FaultyCluster]:
-    fake = FaultyCluster().start()
-    yield fake
-    fake.stop()
+pytestmark = [pytest.mark.xdist_group("in-process"), pytest.mark.usefixtures("engine_tables")]
 
 
 def test_two_reconcilers_on_the_same_version(cluster: FaultyCluster, tmp_path: Path) -> None:
