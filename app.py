@@ -64,6 +64,11 @@ def trigger_tick(event: CloudWatchEvent) -> dict[str, int]:
     return triggers.tick()
 
 
+@app.lambda_function(name="execution_timer")
+def execution_timer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return resync.wake(event)
+
+
 @app.lambda_function(name="launcher")
 def launcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return launching.launch(event)

@@ -33,6 +33,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_STALL_THRESHOLD_MS", "900000", "A running task with no heartbeat for this long fails."),
     Variable("OPTIO_PROVISION_TIMEOUT_MS", "600000", "A task whose agent has not started this long after launch fails."),
     Variable("OPTIO_RESYNC_INTERVAL_MS", "2000", "Local mode: how often every active task is reconciled (EventBridge runs it every minute on AWS)."),
+    Variable("OPTIO_TIMERS_STATE_MACHINE_ARN", "", "The Step Functions state machine that wakes an execution at a due time (a retry, a stall check, a provisioning deadline; set by the deployment); empty: local mode's in-process timers, or only the resync."),
     Variable("OPTIO_HEARTBEAT_INTERVAL_MS", "30000", "How often the runner sends a heartbeat."),
     Variable("OPTIO_EXECUTIONS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-executions/stream/local", "Stream of the executions table (set by the deployment)."),
     Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
@@ -108,6 +109,7 @@ class Settings:
     session_expiry_days: int = 30
     # Local launcher: names the runner gets from the server's environment beyond its allow-list.
     agent_pass_env: tuple[str, ...] = ()
+    timers_state_machine_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +162,7 @@ class Settings:
             if source.get("OPTIO_WORKFLOW_TRIGGER_INTERVAL") else None,
             sessions_bucket=get("OPTIO_SESSIONS_BUCKET") or None,
             session_expiry_days=int(get("OPTIO_SESSION_EXPIRY_DAYS")),
+            timers_state_machine_arn=get("OPTIO_TIMERS_STATE_MACHINE_ARN") or None,
             agent_pass_env=tuple(name.strip() for name in get("OPTIO_AGENT_PASS_ENV").split(",") if name.strip()),
         )
 

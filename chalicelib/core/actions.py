@@ -17,6 +17,8 @@ class Effect(StrEnum):
 
     # A merged pull request closes the issue it was opened for.
     CLOSE_ISSUE = "close_issue"
+    # Automatic resumes stopped at their cap: the pull request says so, for whoever reads it next.
+    COMMENT_ON_PR = "comment_on_pr"
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,8 @@ def decide_pr(pr: PrView | None, acted_on: str | None, policy: PrPolicy) -> Acti
         why = "automatic resume is off" if not policy.auto_resume else (
             f"{policy.auto_resumes} automatic resumes used")
         return Transition(to=S.NEEDS_ATTENTION, reason=f"{what}; {why}",
-                          changes={"prActedOn": key, "errorMessage": f"{what}; {why}"})
+                          changes={"prActedOn": key, "errorMessage": f"{what}; {why}"},
+                          effect=Effect.COMMENT_ON_PR if policy.auto_resume else None)
     if policy.review_trigger == "on_pr" and not policy.review_launched:
         return LaunchReview("pull request opened; launching the review agent")
     if pr.checks is ChecksStatus.PENDING:

@@ -23,6 +23,11 @@ S = State
 F = FailureKind
 
 RETRY_BASE = timedelta(seconds=5)
+# A launch the launcher refused (its API failed) is tried again this soon, until the provisioning
+# deadline fails the execution.
+LAUNCH_RETRY = timedelta(seconds=10)
+# An agent asked to stop is looked at again this soon: its end writes nothing that would wake us.
+STOP_RECHECK = timedelta(seconds=5)
 
 
 class PodPhase(StrEnum):
@@ -200,17 +205,18 @@ def _decide_attempt(snapshot: Snapshot, now: datetime) -> Action:
     launched_at = execution.launched_at or execution.updated_at
     if not execution.started:
         if now - launched_at <= limits.provision_timeout:
-            return Noop("agent starting")
+            return WaitUntil(launched_at + limits.provision_timeout, "agent starting; its start is due by then")
         if pod.phase is PodPhase.PENDING:
             return fail(F.UNSCHEDULABLE, f"the agent did not start within {timeout} s", stop_agent=True)
         # Its pod runs, but the runner never said so: it cannot reach us, and may next time.
         return fail(F.STALLED, f"the agent's runner did not report its start within {timeout} s",
                     stop_agent=True)
-    silent = now - (execution.last_heartbeat_at or launched_at)
+    heard = execution.last_heartbeat_at or launched_at
+    silent = now - heard
     if silent > limits.stall_threshold:
         return fail(F.STALLED, f"no heartbeat from the agent for {int(silent.total_seconds())} s",
                     stop_agent=True)
-    return Noop("agent running")
+    return WaitUntil(heard + limits.stall_threshold, "agent running; stalled if silent until then")
 
 
 def _decide_failed(snapshot: Snapshot, now: datetime) -> Action:

@@ -29,7 +29,7 @@ from chalicelib.settings import settings
 from chalicelib.store import claims, configs, executions, repos
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 
-from . import pull_requests
+from . import pull_requests, timers
 from .api_url import api_url
 from .clock import utcnow
 from .credentials import agent_secrets, run_token_secret
@@ -93,8 +93,10 @@ def reconcile_related(execution_id: str, parent_id: str | None) -> None:
         reconcile(parent_id)
 
 
-def reconcile(execution_id: str) -> list[actions.Action]:
-    """Apply decisions until the execution rests; returns what was decided, for logs and tests."""
+def reconcile(execution_id: str, wake_up: bool = True) -> list[actions.Action]:
+    """Apply decisions until the execution rests; returns what was decided, for logs and tests.
+    An execution resting until a due time is woken then, unless `wake_up` is off (the resync,
+    which comes round again anyway, sets no wake-ups)."""
     taken: list[actions.Action] = []
     for _ in range(MAX_STEPS):
         try:
@@ -103,6 +105,10 @@ def reconcile(execution_id: str) -> list[actions.Action]:
             return taken
         action = core.decide(snapshot(row), utcnow())
         taken.append(action)
+        if wake_up and isinstance(action, actions.WaitUntil):
+            timers.wake_at(row.id, action.at)
+        elif wake_up and isinstance(action, actions.StopAgent):
+            timers.wake_at(row.id, utcnow() + core.STOP_RECHECK)
         try:
             progressed = execute(row, action)
         except executions.LostRace:
@@ -170,6 +176,8 @@ def apply(row: ExecutionModel, transition: actions.Transition, trigger: str,
         get_launcher().cancel(moved.id, attempt)
     if transition.effect is actions.Effect.CLOSE_ISSUE:
         pull_requests.close_linked_issue(moved)
+    elif transition.effect is actions.Effect.COMMENT_ON_PR:
+        pull_requests.comment_on_pr(moved, transition.reason)
     return moved
 
 
@@ -196,8 +204,9 @@ def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     try:
         get_launcher().launch(spec)
     except Exception:
-        # Left to the next reconcile; past the provision timeout the execution fails instead.
+        # Tried again soon; past the provision timeout the execution fails instead.
         logger.exception("launch failed", extra={"executionId": row.id, "attempt": action.attempt})
+        timers.wake_at(row.id, utcnow() + core.LAUNCH_RETRY)
         return False
     executions.update(row, {"launchedAt": iso(utcnow())}, utcnow())
     return True

@@ -67,6 +67,22 @@ def merge(task: ExecutionModel, action: MergePr) -> bool:
     return True
 
 
+def comment_on_pr(task: ExecutionModel, why: str) -> None:
+    """Automatic resumes stopped at their cap: say so on the pull request. Best effort: the task
+    waits for a person either way."""
+    from chalicelib.forge.github import Forge, parse_pr_url
+
+    found = parse_pr_url(str(task.prUrl or ""))
+    if found is None:
+        return
+    full_name, number = found
+    try:
+        Forge.connect().comment(full_name, number, f"Optio stopped resuming task {task.id}: {why}. "
+                                                   "Resume it from the dashboard or the API when ready.")
+    except Exception:
+        logger.exception("pr.comment_failed", extra={"taskId": task.id, "pr": number})
+
+
 def close_linked_issue(task: ExecutionModel) -> None:
     """A merged PR closes the issue the task came from, with a comment. Best effort: the task
     is completed either way."""

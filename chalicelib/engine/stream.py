@@ -33,8 +33,9 @@ def processor() -> BatchProcessor:
 
 
 def wakes_reconciler(record: DynamoDBRecord) -> bool:
-    """Heartbeats and running cost change a row without moving its version: nothing to decide.
-    A removed row has nothing left to decide but what waits for it."""
+    """Heartbeats and running cost change a row without moving its version: nothing to decide,
+    but for an agent's first heartbeat, a run's start (its stall deadline starts then). A removed
+    row has nothing left to decide but what waits for it."""
     name = record.event_name.name if record.event_name else ""
     if name in ("INSERT", "REMOVE"):
         return True
@@ -42,7 +43,8 @@ def wakes_reconciler(record: DynamoDBRecord) -> bool:
         return False
     old = record.dynamodb.old_image or {}
     new = record.dynamodb.new_image or {}
-    return old.get("version") != new.get("version")
+    return old.get("version") != new.get("version") or (
+        "lastHeartbeatAt" in new and "lastHeartbeatAt" not in old)
 
 
 # Entering one of these may release dependents or finish a parent's pipeline.

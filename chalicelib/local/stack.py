@@ -31,6 +31,7 @@ class LocalStack:
         self._server_thread: threading.Thread | None = None
         self._app: Any = None
         self._wake_poller: Any = None
+        self._wake_ups: Any = None
         self.url = ""
         self.token = ""
 
@@ -52,10 +53,12 @@ class LocalStack:
 
         if legacy.pending():  # data of the version before the executions table: moved over once
             legacy.migrate()
-        from app import app, execution_stream, periodic_resync, trigger_tick
+        from app import app, execution_stream, execution_timer, periodic_resync, trigger_tick
+        from chalicelib.engine import timers as engine_timers
 
         from .stream_poller import LocalLambdaContext, StreamPoller
         from .ticker import Ticker
+        from .timers import LocalTimers
 
         assert settings.dynamodb_endpoint is not None
         table: str = ExecutionModel.Meta.table_name
@@ -86,11 +89,15 @@ class LocalStack:
 
             app.register_middleware(wake_poller, "http")
             self._app, self._wake_poller = app, wake_poller
+            wake_ups = LocalTimers(execution_timer, lambda: LocalLambdaContext(function_name="execution_timer"))
+            wake_ups.start()
+            engine_timers.use_local(wake_ups)
+            self._wake_ups = wake_ups
             ticker.start()
             trigger_ticker.start()
             watcher.start()
             ticket_ticker.start()
-            self._parts = [poller, ticker, trigger_ticker, watcher, ticket_ticker]
+            self._parts = [poller, ticker, trigger_ticker, watcher, ticket_ticker, wake_ups]
         self.token = settings.api_token or ""
         self.url = f"http://{settings.host}:{settings.port}"
         if serve:
@@ -108,6 +115,11 @@ class LocalStack:
         if self._app is not None:
             self._app.middleware_handlers.remove((self._wake_poller, "http"))
             self._app = None
+        if self._wake_ups is not None:
+            from chalicelib.engine import timers
+
+            timers.release_local(self._wake_ups)
+            self._wake_ups = None
         for part in reversed(self._parts):
             part.stop()
         from chalicelib.launch import get_launcher

@@ -264,6 +264,10 @@ def _release(txn: TransactWrite, key: str) -> None:
     txn.update(CounterModel(key), actions=[CounterModel.value.add(-1)])
 
 
+# A transaction's cancellation reasons when one of its items was throttled.
+THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
 def _raise_for_cancellation(error: TransactWriteError, row: ExecutionModel, row_index: int = 1) -> None:
     codes = [reason.code if reason else None for reason in error.cancellation_reasons]
     if len(codes) > row_index and codes[row_index] == "ConditionalCheckFailed":
@@ -272,6 +276,10 @@ def _raise_for_cancellation(error: TransactWriteError, row: ExecutionModel, row_
         raise CapacityFull("concurrency limit reached") from None
     if "TransactionConflict" in codes:
         raise LostRace(f"{row.type} {row.id} is being changed concurrently", state=row.state) from None
+    if THROTTLED.intersection(codes):
+        # Cancelled whole, as a conflict is, and no client retries a cancelled transaction: the
+        # caller reads again and decides again, as after a conflict.
+        raise LostRace(f"{row.type} {row.id}'s change was throttled", state=row.state) from None
     raise error
 
 

@@ -37,7 +37,7 @@ ASYNCIO_ONLY = frozenset({"aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosi
 # Lambda (the launcher's invoke), STS (the EKS token). botocore ships the models of ~400 services:
 # 15 of the 26 MB zipped. A client for a service left out fails with UnknownServiceError;
 # tests/infra/test_packaging.py checks every client the code creates is listed here.
-BOTOCORE_SERVICES = ("dynamodb", "lambda", "s3", "sts")
+BOTOCORE_SERVICES = ("dynamodb", "lambda", "s3", "stepfunctions", "sts")
 # Lambda's python3.11 runtime: bytecode compiled by another version would be ignored, not wrong.
 LAMBDA_PYTHON = (3, 11)
 # The environment `import app` needs (settings read at import), as .chalice/config.json gives it.

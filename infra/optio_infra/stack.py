@@ -21,6 +21,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
 from constructs import Construct, IConstruct
@@ -44,11 +46,12 @@ DASHBOARD_STATES = ("queued", "provisioning", "running", "needs_attention", "pr_
 API_HANDLER = "APIHandler"
 STREAM_FN = "ExecutionStream"
 LAUNCHER_FN = "Launcher"
+TIMER_FN = "ExecutionTimer"
 # Functions that talk to the cluster get the kubernetes client (a layer): the launcher creates Jobs;
 # the stream and the schedules' reconciler read pod status and cancel; the API cancels a running
 # agent's Job directly (chalicelib.services.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
-# too until cancel goes through the launcher Lambda.
-CLUSTER_KINDS = ("api", "stream", "schedule", "launcher")
+# too until cancel goes through the launcher Lambda; a wake-up's reconcile reads pod status too.
+CLUSTER_KINDS = ("api", "stream", "schedule", "launcher", "timer")
 
 # DynamoDB actions the functions use: item reads and writes, queries, transactions. No wildcards.
 TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
@@ -252,7 +255,7 @@ class OptioStack(cdk.Stack):
                 self.kinds[logical_id] = (
                     "api" if logical_id == API_HANDLER else "stream" if "DynamoDB" in event_types
                     else "schedule" if "Schedule" in event_types else "launcher" if logical_id == LAUNCHER_FN
-                    else "other")
+                    else "timer" if logical_id == TIMER_FN else "other")
         self.stream_events = {name: event for name, r in sam["Resources"].items()
                               for event, e in (r["Properties"].get("Events") or {}).items()
                               if r["Type"] == "AWS::Serverless::Function" and e["Type"] == "DynamoDB"}
@@ -271,6 +274,11 @@ class OptioStack(cdk.Stack):
         launcher_name = f"optio-{stage}-launcher"
         api_url = cdk.Fn.sub("https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api",
                              {"Api": self.chalice.get_resource("RestAPI").ref})
+        # Named, not referenced: the timer function's environment holds it, and the state machine
+        # invokes that function (a reference each way would be a cycle).
+        timers_name = f"optio-{stage}-timers"
+        timers_arn = self.format_arn(service="states", resource="stateMachine", resource_name=timers_name,
+                                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         self.log_groups: dict[str, logs.LogGroup] = {}
         for name, fn in self.functions.items():
             fn.add_property_override("FunctionName", launcher_name if name == LAUNCHER_FN
@@ -295,6 +303,8 @@ class OptioStack(cdk.Stack):
             }
             # The API's own URL cannot be in the API function (a cycle); the runner's environment is
             # built by the engine in the other functions, which get it.
+            if name != LAUNCHER_FN:  # whatever reconciles may set a wake-up
+                env["OPTIO_TIMERS_STATE_MACHINE_ARN"] = timers_arn
             if name != API_HANDLER:
                 env["OPTIO_API_URL"] = api_url
             else:
@@ -314,6 +324,7 @@ class OptioStack(cdk.Stack):
 
         self._stream_failure_handling(executions)
         self._grants(executions, launcher_name)
+        self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
         self._cluster_resources(image_tag, prefix)
         self._alarms_and_dashboard()
         # Deploy race: each function's role is set by a property override, so CloudFormation does
@@ -405,6 +416,24 @@ class OptioStack(cdk.Stack):
         self.roles[API_HANDLER].add_to_policy(iam.PolicyStatement(
             actions=SESSION_BUCKET_ACTIONS, resources=[self.sessions.bucket_arn]))
         self.failures.grant_send_messages(self.roles[STREAM_FN])
+
+    def _timers(self, name: str, arn: str, timer_function: str) -> None:
+        """Wake-ups at a due time (chalicelib.engine.timers): a standard workflow per wake-up waits
+        until its `dueAt` (second precision; EventBridge Scheduler fires within a minute, and an
+        express workflow lives 5 minutes, less than a stall threshold), then invokes the timer
+        function with its input. ~3 state transitions a wake-up."""
+        function = lambda_.Function.from_function_name(self, "TimerFunction", timer_function)
+        wait = sfn.Wait(self, "UntilDue", time=sfn.WaitTime.timestamp_path("$.dueAt"))
+        wake = sfn_tasks.LambdaInvoke(self, "Wake", lambda_function=function, payload_response_only=True,
+                                      retry_on_service_exceptions=True)
+        machine = sfn.StateMachine(
+            self, "Timers", state_machine_name=name, state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(wait.next(wake)),
+            timeout=cdk.Duration.days(1))
+        for fn_name, role in self.roles.items():
+            if fn_name != LAUNCHER_FN:
+                role.add_to_policy(iam.PolicyStatement(actions=["states:StartExecution"], resources=[arn]))
+        self.functions[TIMER_FN].node.add_dependency(machine)
 
     def _stream_failure_handling(self, executions: ddb.CfnTable) -> None:
         """What the Chalice decorator cannot say: partial batch failures, bisect, bounded retries and

@@ -108,12 +108,12 @@ class FaultyCluster(FakeKubernetes):
         return self._all_here.is_set()
 
 
-def engine_env(cluster: FakeKubernetes, tmp: Path) -> dict[str, str]:
+def engine_env(cluster: FakeKubernetes, tmp: Path, **settings: str) -> dict[str, str]:
     kubeconfig = tmp / f"kubeconfig-{uuid.uuid4().hex[:6]}"
     kubeconfig.write_text(json.dumps(cluster.kubeconfig()))  # JSON is YAML
     env = {**os.environ, "OPTIO_LAUNCHER": "kubernetes", "OPTIO_K8S_AUTH": "kubeconfig",
            "OPTIO_KUBECONFIG": str(kubeconfig), "OPTIO_RUNNER_IMAGE": "optio-runner:test",
-           "OPTIO_K8S_NAMESPACE": "optio"}
+           "OPTIO_K8S_NAMESPACE": "optio", **settings}
     env.pop("OPTIO_LAUNCHER_FUNCTION", None)
     return env
 
@@ -127,11 +127,14 @@ class Reconciled:
         return [steps[0][0] for steps in self.taken if steps]
 
 
-def reconcile_on_cluster(cluster: FakeKubernetes, tmp: Path, execution_id: str, reconcilers: int = 1) -> Reconciled:
+def reconcile_on_cluster(cluster: FakeKubernetes, tmp: Path, execution_id: str, reconcilers: int = 1,
+                         **settings: str) -> Reconciled:
     """`executor.reconcile(execution_id)` from `reconcilers` threads released at once, in a
-    process whose launcher is the Kubernetes launcher on `cluster`."""
+    process whose launcher is the Kubernetes launcher on `cluster` (and with `settings` in its
+    environment)."""
     done = subprocess.run([sys.executable, "-c", RECONCILERS, execution_id, str(reconcilers)], cwd=REPO_ROOT,
-                          env=engine_env(cluster, tmp), capture_output=True, text=True, timeout=600, check=False)
+                          env=engine_env(cluster, tmp, **settings), capture_output=True, text=True, timeout=600,
+                          check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     result = json.loads(line.removeprefix("RESULT "))
@@ -194,3 +197,34 @@ def put_away(task_id: str) -> None:
     elif row.state == State.FAILED.value:
         executions.update(row, {"retryable": False}, datetime.now(UTC))
 
+
+
+def launch_and_start(cluster: FakeKubernetes, tmp: Path, task_id: str) -> str:
+    """What happens to a queued task until its agent works: the dispatcher takes its slot, the
+    engine launches the attempt's Job on `cluster`, kubelet runs the pod and the runner reports its
+    start. Returns the Job's name."""
+    from chalicelib.core.states import ExecutionKind
+    from chalicelib.core.tokens import run_token
+    from chalicelib.engine.credentials import run_token_secret
+    from chalicelib.launch.k8s_job import job_name
+    from chalicelib.services import runner_channel
+    from chalicelib.store import executions
+
+    take_slot(task_id)
+    attempt = int(executions.get(task_id).attempt)
+    launched = reconcile_on_cluster(cluster, tmp, task_id)
+    assert launched.errors == [] and launched.first_decisions() == ["Launch"], launched.taken
+    job = job_name(task_id, attempt)
+    cluster.run_pod(job)
+    token = run_token(run_token_secret(), task_id, attempt)
+    runner_channel.handle(ExecutionKind.REPO_TASK, task_id, token, {"kind": "started", "attempt": attempt})
+    assert executions.get(task_id).state == "running"
+    return job
+
+
+def job_env(cluster: FakeKubernetes, job: str) -> dict[str, str]:
+    """The plain environment variables of the Job's runner container, as the launcher wrote them."""
+    manifest = cluster.job(job)
+    assert manifest is not None, job
+    [container] = manifest["spec"]["template"]["spec"]["containers"]
+    return {var["name"]: var["value"] for var in container["env"] if "value" in var}

@@ -58,7 +58,7 @@ def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:
     resynced = reconcile_on_cluster(cluster, tmp_path, task_id)
     assert resynced.errors == []
     [steps] = resynced.taken
-    assert [kind for kind, _ in steps] == ["Launch", "Noop"], steps
+    assert [kind for kind, _ in steps] == ["Launch", "WaitUntil"], steps
     # Adopted: the launch met the Job (AlreadyExists), made no second one, and is written down.
     assert sorted(cluster.answered("POST", r"/jobs$")) == [201, 409, 409]
     assert cluster.job(job)["metadata"]["uid"] == uid and len(cluster.pods_of(job)) == 1  # type: ignore[index]
@@ -71,7 +71,7 @@ def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:
     runner_channel.handle(ExecutionKind.REPO_TASK, task_id, token, {"kind": "started", "attempt": 1})
     runner_channel.handle(ExecutionKind.REPO_TASK, task_id, token, {"kind": "heartbeat", "attempt": 1})
     running = reconcile_on_cluster(cluster, tmp_path, task_id)
-    assert running.errors == [] and running.taken == [[["Noop", "agent running"]]], running.taken
+    assert running.errors == [] and running.taken == [[["WaitUntil", "agent running; stalled if silent until then"]]], running.taken
     assert executions.get(task_id).state == "running"
     assert states_of(task_id) == ["queued", "provisioning", "running"]
     # Nothing lost, nothing doubled: one Job for the attempt, its slot held once.

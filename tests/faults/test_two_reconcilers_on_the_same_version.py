@@ -46,7 +46,7 @@ def test_two_reconcilers_on_the_same_version(cluster: FaultyCluster, tmp_path: P
     row = executions.get(task_id)
     assert (row.state, int(row.version), int(row.attempt)) == ("provisioning", int(taken.version) + 1, 1)
     assert row.launchedAt
-    assert all(steps[-1][0] == "Noop" for steps in launched.taken), launched.taken
+    assert all(steps[-1][0] == "WaitUntil" for steps in launched.taken), launched.taken
     assert states_of(task_id) == ["queued", "provisioning"]
     assert slots_of(task_id) == (free[0] + 1, free[1] + 1)
 

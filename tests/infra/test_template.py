@@ -558,3 +558,42 @@ def test_every_function_is_sized_from_its_measured_peak(assembly: Assembly, stag
         peak = MEASURED_PEAK_MIB["init and kubernetes client" if props.get("Layers") else "init"]
         assert props["MemorySize"] == sized[name]["lambda_memory_size"] >= peak + HEADROOM_MB, key
         assert props["Timeout"] == sized[name]["lambda_timeout"], key
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_wake_ups_wait_in_a_standard_workflow_then_invoke_the_timer_function(assembly: Assembly, stage: str) -> None:
+    template = assembly.template(stage)
+    [(machine_id, machine)] = resources(template, "AWS::StepFunctions::StateMachine").items()
+    props = machine["Properties"]
+    assert props["StateMachineName"] == f"optio-{stage}-timers" and props.get("StateMachineType", "STANDARD") == "STANDARD"
+    definition = json.loads(flatten(props["DefinitionString"]))
+    first = definition["States"][definition["StartAt"]]
+    assert first["Type"] == "Wait" and first["TimestampPath"] == "$.dueAt"
+    task = definition["States"][first["Next"]]
+    assert task["Type"] == "Task" and task["Resource"].endswith(f":function:optio-{stage}-execution-timer")
+    assert task.get("End") is True and task["Retry"]
+    functions = resources(template, "AWS::Serverless::Function")
+    for key, fn in functions.items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if key == "Launcher":
+            assert "OPTIO_TIMERS_STATE_MACHINE_ARN" not in env
+            continue
+        assert flatten(env["OPTIO_TIMERS_STATE_MACHINE_ARN"]).endswith(f":stateMachine:optio-{stage}-timers"), key
+    starts = [flatten(s.get("Resource")) for p in resources(template, "AWS::IAM::Policy").values()
+              for s in p["Properties"]["PolicyDocument"]["Statement"] if "states:StartExecution" in str(s["Action"])]
+    assert len(starts) == len(functions) - 1 and all(r.endswith(f":stateMachine:optio-{stage}-timers") for r in starts)
+    assert machine_id in functions["ExecutionTimer"].get("DependsOn", [])
+
+
+def flatten(value: Any) -> str:
+    """A CloudFormation string expression as text, references as ${...}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(flatten(p) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return "${" + str(value["Ref"]) + "}"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    return json.dumps(value)

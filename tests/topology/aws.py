@@ -261,10 +261,25 @@ class Schedule:
         self._on_error = on_error
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"schedule-{rule}", daemon=True)
+        self._enabled = True
+        self._busy = threading.Lock()
+
+    @property
+    def function(self) -> FunctionEndpoint:
+        return self._function
 
     def start(self) -> Schedule:
         self._thread.start()
         return self
+
+    def disable(self) -> None:
+        """As DisableRule: no more invocations; one under way finishes first."""
+        self._enabled = False
+        with self._busy:
+            pass
+
+    def enable(self) -> None:
+        self._enabled = True
 
     def stop(self) -> None:
         self._stop.set()
@@ -274,7 +289,10 @@ class Schedule:
         next_at = time.monotonic() + self._interval_s
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             next_at += self._interval_s
-            try:
-                self._function.invoke(scheduled_event(self._rule))
-            except Exception as error:  # noqa: BLE001 - EventBridge retries; the next tick comes anyway
-                self._on_error(self._rule, error)
+            with self._busy:
+                if not self._enabled:
+                    continue
+                try:
+                    self._function.invoke(scheduled_event(self._rule))
+                except Exception as error:  # noqa: BLE001 - EventBridge retries; the next tick comes anyway
+                    self._on_error(self._rule, error)

@@ -28,6 +28,7 @@ import boto3
 from chalicelib.local.stream_poller import StreamPoller
 from tests.conftest import FAKES
 from tests.fakes.lambda_api import FakeLambda
+from tests.fakes.stepfunctions_api import FakeStepFunctions
 from tests.support.waiting import wait_for
 
 from .aws import ApiGateway, FunctionEndpoint, Schedule, lambda_service
@@ -58,6 +59,7 @@ class Deployment:
     cluster: PodRunningCluster | None = None
     lambda_api: FakeLambda | None = None
     s3: FakeS3 | None = None
+    step_functions: FakeStepFunctions | None = None
     functions: dict[str, FunctionEndpoint] = field(default_factory=dict)
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -94,6 +96,7 @@ class Deployment:
         self.gateway = ApiGateway(api["DefinitionBody"], str(api["StageName"])).start()
         self.custom_domain = ApiGateway(api["DefinitionBody"], str(api["StageName"]), base_path="").start()
         self.lambda_api = lambda_service({})
+        self.step_functions = FakeStepFunctions(self.template.state_machines(), self._invoke).start()
         functions = self.template.functions()
         for function in functions:
             self._start_function(function)
@@ -116,9 +119,19 @@ class Deployment:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for part in (self.gateway, self.custom_domain, self.lambda_api, self.cluster, self.s3):
+        for part in (self.gateway, self.custom_domain, self.lambda_api, self.step_functions, self.cluster, self.s3):
             if part is not None:
                 part.stop()
+
+    def function(self, name: str) -> FunctionEndpoint:
+        """A function by its name (the template's FunctionName)."""
+        return next(f for f in self.functions.values() if f.name == name)
+
+    def schedules(self) -> list[Schedule]:
+        return [source for source in self.sources if isinstance(source, Schedule)]
+
+    def _invoke(self, name: str, payload: Any) -> Any:
+        return self.function(name).invoke(payload)
 
     def _tables(self) -> None:
         client = boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, region_name=REGION)
@@ -159,6 +172,7 @@ class Deployment:
         layers = [self._unpacked(layer) / "python" for layer in function.layers]
         runtime_packages = self._runtime_packages()
         assert self.gateway is not None and self.lambda_api is not None and self.s3 is not None
+        assert self.step_functions is not None
         stage_url = f"http://127.0.0.1:{self.gateway.port}"
         environment = {name: str(self.template.resolve(value)).replace(f"https://{EXECUTE_API_HOST}", stage_url)
                        for name, value in function.environment.items()}
@@ -173,7 +187,7 @@ class Deployment:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "topology/[$LATEST]0", **CREDENTIALS,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url,
-            "AWS_ENDPOINT_URL_S3": self.s3.url,
+            "AWS_ENDPOINT_URL_S3": self.s3.url, "AWS_ENDPOINT_URL_SFN": self.step_functions.url,
         }
         ready = self.work / f"{function.logical_id}.port"
         ready.unlink(missing_ok=True)

@@ -72,6 +72,17 @@ class Template:
                 events=props.get("Events") or {}))
         return result
 
+    def state_machines(self) -> dict[str, dict[str, Any]]:
+        """Each state machine's ARN and definition (its DefinitionString resolved)."""
+        import json
+
+        machines = {}
+        for resource in self.of_type("AWS::StepFunctions::StateMachine").values():
+            props = resource["Properties"]
+            arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{props['StateMachineName']}"
+            machines[arn] = json.loads(str(self.resolve(props["DefinitionString"])))
+        return machines
+
     def rest_api(self) -> dict[str, Any]:
         [api] = self.of_type("AWS::Serverless::Api").values()
         return dict(api["Properties"])

@@ -96,12 +96,16 @@ def test_a_new_push_that_fails_again_resumes_again_until_the_cap() -> None:
     assert [a.to for a in actions if isinstance(a, Transition)] == [S.QUEUED, S.QUEUED, S.NEEDS_ATTENTION]
     last = actions[-1]
     assert isinstance(last, Transition) and "2 automatic resumes used" in last.reason
+    # Stopped at the cap: the pull request is told; earlier resumes say nothing there.
+    assert last.effect is Effect.COMMENT_ON_PR
+    assert all(a.effect is None for a in actions[:-1] if isinstance(a, Transition))
 
 
 def test_auto_resume_off_asks_a_person() -> None:
     actions = acting(replay([FAILING, FAILING], PrPolicy(auto_resume=False)))
     assert len(actions) == 1
     assert isinstance(actions[0], Transition) and actions[0].to is S.NEEDS_ATTENTION
+    assert actions[0].effect is None  # nobody stopped resuming: there were none
 
 
 def test_changes_requested_resumes_with_file_and_line() -> None:

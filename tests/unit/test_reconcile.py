@@ -110,12 +110,13 @@ def test_a_run_is_launched_from_running() -> None:
 def test_a_running_task_is_never_launched_again() -> None:
     # A repo task is launched from provisioning only; running without a launch time is a live agent.
     action = decide(snap(task(S.RUNNING, last_heartbeat_at=T0), RUNNING_POD), T0)
-    assert isinstance(action, Noop)
+    assert isinstance(action, WaitUntil) and action.at == T0 + LIMITS.stall_threshold
 
 
 @BOTH
-def test_provisioning_launched_and_starting_waits(kind: ExecutionKind) -> None:
-    assert isinstance(decide(snap(launched(kind), RUNNING_POD), T0 + timedelta(seconds=30)), Noop)
+def test_provisioning_launched_and_starting_waits_until_its_deadline(kind: ExecutionKind) -> None:
+    action = decide(snap(launched(kind), RUNNING_POD), T0 + timedelta(seconds=30))
+    assert action == WaitUntil(T0 + LIMITS.provision_timeout, "agent starting; its start is due by then")
 
 
 @BOTH
@@ -143,7 +144,8 @@ def test_the_provisioning_timeout_is_not_retried(kind: ExecutionKind) -> None:
 @BOTH
 def test_the_provisioning_deadline_counts_from_the_launch(kind: ExecutionKind) -> None:
     view = launched(kind, updated_at=T0 - timedelta(hours=1))
-    assert isinstance(decide(snap(view, PENDING_POD), T0 + timedelta(minutes=10)), Noop)
+    action = decide(snap(view, PENDING_POD), T0 + timedelta(minutes=10))
+    assert isinstance(action, WaitUntil) and action.at == T0 + LIMITS.provision_timeout
 
 
 def test_a_start_reported_before_the_launch_is_written_counts_from_the_update() -> None:
@@ -151,7 +153,8 @@ def test_a_start_reported_before_the_launch_is_written_counts_from_the_update() 
     # was written; a deadline runs from the row's last update. (A run is launched from running:
     # there, no launch time means not launched, see test_a_run_is_launched_from_running.)
     view = task(S.RUNNING, updated_at=T0, launched_at=None)
-    assert isinstance(decide(snap(view, PENDING_POD), T0 + timedelta(minutes=9)), Noop)
+    action = decide(snap(view, PENDING_POD), T0 + timedelta(minutes=9))
+    assert isinstance(action, WaitUntil) and action.at == T0 + LIMITS.provision_timeout
     action = decide(snap(view, PENDING_POD), T0 + timedelta(minutes=11))
     assert isinstance(action, Transition) and action.changes["errorKind"] == "unschedulable"
 
@@ -205,13 +208,16 @@ def test_unretryable_pod_failure_is_not_retried(kind: ExecutionKind, reason: str
 @BOTH
 def test_running_with_recent_heartbeat_is_left_alone(kind: ExecutionKind) -> None:
     view = started(kind, last_heartbeat_at=T0 + timedelta(minutes=10))
-    assert isinstance(decide(snap(view, RUNNING_POD), T0 + timedelta(minutes=20)), Noop)
+    action = decide(snap(view, RUNNING_POD), T0 + timedelta(minutes=20))
+    # Woken when the silence would become a stall, counted from the last heartbeat.
+    assert action == WaitUntil(T0 + timedelta(minutes=25), "agent running; stalled if silent until then")
 
 
 @BOTH
 def test_running_without_heartbeat_past_the_threshold_stalls(kind: ExecutionKind) -> None:
     view = started(kind)
-    assert isinstance(decide(snap(view, RUNNING_POD), T0 + timedelta(minutes=15)), Noop)
+    action = decide(snap(view, RUNNING_POD), T0 + timedelta(minutes=15))
+    assert isinstance(action, WaitUntil) and action.at == T0 + timedelta(minutes=15)
     action = decide(snap(view, RUNNING_POD), T0 + timedelta(minutes=15, seconds=1))
     assert isinstance(action, Transition) and action.to is S.FAILED and action.stop_agent
     assert action.changes["errorKind"] == "stalled" and action.changes["retryable"] is True
@@ -224,7 +230,7 @@ def test_an_execution_over_its_budget_is_stopped_and_failed_for_good(kind: Execu
     assert isinstance(action, Transition) and action.to is S.FAILED and action.stop_agent
     assert action.changes["errorKind"] == "budget" and action.changes["retryable"] is False
     assert action.reason == "budget exceeded: the agent's cost $1.5000 passed the budget $1.00"
-    assert isinstance(decide(snap(started(kind, cost_usd=1.0, budget_usd=1.0), RUNNING_POD), T0), Noop)
+    assert isinstance(decide(snap(started(kind, cost_usd=1.0, budget_usd=1.0), RUNNING_POD), T0), WaitUntil)
 
 
 @pytest.mark.parametrize("cost,budget,over", [

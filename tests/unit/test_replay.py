@@ -220,8 +220,8 @@ def test_a_repo_task_opens_its_pull_request_and_completes_when_it_is_merged() ->
     assert done.states == [S.QUEUED, S.PROVISIONING, S.PROVISIONING, S.PROVISIONING, S.RUNNING, S.RUNNING,
                            S.RUNNING, S.PR_OPENED, S.PR_OPENED, S.PR_OPENED, S.PR_OPENED, S.COMPLETED, S.COMPLETED]
     assert done.actions == [
-        "Transition:queued", "Transition:provisioning", "Launch", "Noop", "started:running", "heartbeat", "Noop",
-        "report:pr_opened", "Noop", "Noop", "Noop", "Transition:completed", "Noop",
+        "Transition:queued", "Transition:provisioning", "Launch", "WaitUntil", "started:running", "heartbeat",
+        "WaitUntil", "report:pr_opened", "Noop", "Noop", "Noop", "Transition:completed", "Noop",
     ]
     assert done.effects == [Effect.CLOSE_ISSUE] and done.stops == []
     row = done.row
@@ -251,7 +251,7 @@ def test_a_run_whose_pod_crashed_is_retried_after_its_backoff_and_completes() ->
     assert done.states == [S.QUEUED, S.RUNNING, S.RUNNING, S.RUNNING, S.RUNNING, S.RUNNING, S.FAILED, S.FAILED,
                            S.QUEUED, S.RUNNING, S.RUNNING, S.RUNNING, S.COMPLETED, S.COMPLETED]
     assert done.actions == [
-        "Noop", "Transition:running", "Launch", "heartbeat", "Noop", "heartbeat", "Transition:failed", "WaitUntil",
+        "Noop", "Transition:running", "Launch", "heartbeat", "WaitUntil", "heartbeat", "Transition:failed", "WaitUntil",
         "Transition:queued", "Transition:running", "Launch", "heartbeat", "report:completed", "Noop",
     ]
     row = done.row
@@ -280,7 +280,7 @@ def test_a_run_over_its_budget_is_stopped_and_failed_for_good() -> None:
     assert done.states == [S.RUNNING, S.RUNNING, S.RUNNING, S.RUNNING, S.RUNNING, S.RUNNING, S.FAILED, S.FAILED,
                            S.FAILED, S.FAILED]
     assert done.actions == [
-        "Transition:running", "Launch", "heartbeat", "heartbeat", "Noop", "heartbeat", "Transition:failed",
+        "Transition:running", "Launch", "heartbeat", "heartbeat", "WaitUntil", "heartbeat", "Transition:failed",
         "StopAgent", "Noop", "Noop",
     ]
     assert done.stops == [1, 1]
@@ -329,9 +329,9 @@ def test_a_stalled_task_is_stopped_retried_and_completes() -> None:
                            S.FAILED, S.FAILED, S.FAILED, S.QUEUED, S.PROVISIONING, S.PROVISIONING, S.PROVISIONING,
                            S.COMPLETED, S.COMPLETED]
     assert done.actions == [
-        "Transition:queued", "Transition:provisioning", "Launch", "started:running", "heartbeat", "Noop", "Noop",
-        "Transition:failed", "StopAgent", "WaitUntil", "Transition:queued", "Transition:provisioning", "Launch",
-        "Noop", "report:running,completed", "Noop",
+        "Transition:queued", "Transition:provisioning", "Launch", "started:running", "heartbeat", "WaitUntil",
+        "WaitUntil", "Transition:failed", "StopAgent", "WaitUntil", "Transition:queued", "Transition:provisioning",
+        "Launch", "WaitUntil", "report:running,completed", "Noop",
     ]
     row = done.row
     assert done.stops == [1, 1]

@@ -62,7 +62,7 @@ def test_a_run_has_four_states_and_runs_while_it_holds_its_slot() -> None:
     # Changed: the launch deadline counts from the entry into running (the row's update), which
     # also sets startedAt; it was startedAt.
     ("a launch that never happened fails", None, {"launched_at": None, "updated_at": ago(601)}, Transition),
-    ("a live agent runs", ALIVE, {}, Noop),
+    ("a live agent runs", ALIVE, {}, WaitUntil),
     ("a vanished agent fails", PodStatus(PodPhase.NOT_FOUND), {}, Transition),
     ("a crashed agent fails", PodStatus(PodPhase.FAILED, "crash", "exit 3"), {}, Transition),
     ("an agent that exited without a result fails", PodStatus(PodPhase.SUCCEEDED), {}, Transition),
@@ -71,9 +71,9 @@ def test_a_run_has_four_states_and_runs_while_it_holds_its_slot() -> None:
     ("a pod pending too long fails", PodStatus(PodPhase.PENDING), {"launched_at": ago(601), "last_heartbeat_at": None},
      Transition),
     ("a pod pending within the deadline waits", PodStatus(PodPhase.PENDING),
-     {"launched_at": ago(599), "last_heartbeat_at": None}, Noop),
+     {"launched_at": ago(599), "last_heartbeat_at": None}, WaitUntil),
     ("over budget stops", ALIVE, {"cost_usd": 2.0, "budget_usd": 1.0}, Transition),
-    ("within budget runs", ALIVE, {"cost_usd": 0.5, "budget_usd": 1.0}, Noop),
+    ("within budget runs", ALIVE, {"cost_usd": 0.5, "budget_usd": 1.0}, WaitUntil),
     ("a failed run's live agent is stopped", ALIVE, failed(1), StopAgent),
     ("a retry waits for its backoff", None, failed(4), WaitUntil),
     ("a retry is due after 5 s", None, failed(5), Transition),
