@@ -8,7 +8,7 @@ message, so the history of an execution explains itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -289,8 +289,18 @@ class Report:
 
 
 def outcome(kind: ExecutionKind, report: Report) -> Transition:
-    """SPEC §3 "Outcome of an agent run". A run (no repository) completes when its agent
-    succeeds; a reported cost over the budget fails it whatever the agent said."""
+    """SPEC §3 "Outcome of an agent run", and what the report settles: a branch the agent pushed
+    holds the work from then on, so a redo's reset is done (its automatic retry continues from the
+    branch rather than reset it again and force-push over what was pushed)."""
+    decided = _outcome(kind, report)
+    if report.pushed and kind is ExecutionKind.REPO_TASK:
+        return replace(decided, changes={**decided.changes, "resetBranch": None})
+    return decided
+
+
+def _outcome(kind: ExecutionKind, report: Report) -> Transition:
+    """A run (no repository) completes when its agent succeeds; a reported cost over the budget
+    fails it whatever the agent said."""
     if over_budget(report.cost_usd, report.budget_usd):
         assert report.cost_usd is not None and report.budget_usd is not None
         return budget_exceeded(report.cost_usd, report.budget_usd, stop_agent=False)

@@ -470,3 +470,18 @@ def test_states_needing_the_launcher_and_the_resync(kind: ExecutionKind) -> None
         assert needs_resync(execution(kind, state)) is (state in RECONCILED_STATES)
     assert needs_resync(execution(kind, S.FAILED))  # a retry is pending
     assert not needs_resync(execution(kind, S.FAILED, retryable=False))
+
+
+@pytest.mark.parametrize("report,cleared", [
+    (Report(True, None, None, changed=True, pushed=True), True),             # completed
+    (Report(False, "killed", "oom_killed", changed=True, pushed=True), True),  # failed after its push
+    (Report(True, None, None, changed=True, pushed=True, pr_url="https://github.com/a/b/pull/1"), True),
+    (Report(False, "boom", "crash", changed=True), False),                    # nothing pushed: still to reset
+    (Report(True, None, None), False),
+])
+def test_a_pushed_branch_ends_a_redos_reset(report: Report, cleared: bool) -> None:
+    # A redo resets the branch once; its retry must continue from what the agent pushed, not
+    # reset again and force-push over it.
+    decided = outcome(K.REPO_TASK, report)
+    assert ("resetBranch" in decided.changes and decided.changes["resetBranch"] is None) is cleared
+    assert "resetBranch" not in outcome(K.RUN, report).changes

@@ -291,7 +291,8 @@ def test_a_report_from_provisioning_goes_through_running() -> None:
     ended = outcome(K.REPO_TASK, Report(True, None, None, changed=True, pushed=True, pr_url=PR))
     decided = decide_request(view(K.REPO_TASK, S.PROVISIONING), Q.REPORT, target=ended)
     assert decided == (Transition(to=S.RUNNING, reason="agent started"),
-                       Transition(to=S.PR_OPENED, reason=f"pull request opened: {PR}"))
+                       Transition(to=S.PR_OPENED, reason=f"pull request opened: {PR}",
+                                  changes={"resetBranch": None}))
 
 
 @pytest.mark.parametrize("kind", list(K))
