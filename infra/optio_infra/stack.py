@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
@@ -52,6 +53,15 @@ TIMER_FN = "ExecutionTimer"
 # agent's Job directly (chalicelib.services.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
 # too until cancel goes through the launcher Lambda; a wake-up's reconcile reads pod status too.
 CLUSTER_KINDS = ("api", "stream", "schedule", "launcher", "timer")
+
+# What API Gateway answers itself, before any function runs, in our error shape (chalicelib.api.http
+# error_body): a route or method the API does not have (its "Missing Authentication Token" 403 for
+# a REST API) is a 404; every other 4xx and 5xx keeps its status, its message ours to read.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", '{"error": "not found: no route $context.httpMethod $context.path"}'),
+    "DEFAULT_4XX": (None, '{"error": $context.error.messageString}'),
+    "DEFAULT_5XX": (None, '{"error": $context.error.messageString}'),
+}
 
 # DynamoDB actions the functions use: item reads and writes, queries, transactions. No wildcards.
 TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
@@ -322,6 +332,7 @@ class OptioStack(cdk.Stack):
             roles[LAUNCHER_FN].add_managed_policy(
                 iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
 
+        self._gateway_responses()
         self._stream_failure_handling(executions)
         self._grants(executions, launcher_name)
         self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
@@ -416,6 +427,14 @@ class OptioStack(cdk.Stack):
         self.roles[API_HANDLER].add_to_policy(iam.PolicyStatement(
             actions=SESSION_BUCKET_ACTIONS, resources=[self.sessions.bucket_arn]))
         self.failures.grant_send_messages(self.roles[STREAM_FN])
+
+    def _gateway_responses(self) -> None:
+        api = self.chalice.get_resource("RestAPI").ref
+        for kind, (status, template) in GATEWAY_RESPONSES.items():
+            apigw.CfnGatewayResponse(
+                self, f"GatewayResponse{kind.title().replace('_', '')}", rest_api_id=api, response_type=kind,
+                status_code=status, response_templates={"application/json": template},
+                response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"})
 
     def _timers(self, name: str, arn: str, timer_function: str) -> None:
         """Wake-ups at a due time (chalicelib.engine.timers): a standard workflow per wake-up waits

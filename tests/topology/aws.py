@@ -89,8 +89,11 @@ class ApiGateway:
     Requests outside it or to a resource the API does not define get API Gateway's 403 "Missing
     Authentication Token"; the rest become REST API (v1) proxy events for the API function."""
 
-    def __init__(self, definition: dict[str, Any], stage: str, base_path: str | None = None) -> None:
+    def __init__(self, definition: dict[str, Any], stage: str, base_path: str | None = None,
+                 responses: dict[str, tuple[str | None, str]] | None = None) -> None:
         self.stage = stage
+        # The API's gateway responses (AWS::ApiGateway::GatewayResponse): type -> (status, template).
+        self.responses = responses or {}
         self.prefix = f"/{stage}" if base_path is None else base_path
         # Its integration: the API function, once it runs (the stage URL is in the functions'
         # environment, so the front listens first).
@@ -126,19 +129,38 @@ class ApiGateway:
         parts = urlsplit(target)
         prefix = self.prefix
         if prefix and parts.path != prefix and not parts.path.startswith(prefix + "/"):
-            return _forbidden()
+            return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token",
+                                      method, parts.path)
         path = parts.path[len(prefix):] or "/"
         match = next(((route, m) for route in self.routes if (m := route.pattern.match(path))), None)
         if match is None or method not in match[0].methods:
-            return _forbidden()
+            return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token",
+                                      method, parts.path)
         route, found = match
         event = self._event(method, parts.path, path, parts.query, route, found, headers, body, source_ip)
         assert self.function is not None, "the API function is not running yet"
         try:
             result = self.function.invoke(event, timeout_s=INTEGRATION_TIMEOUT_S)
         except (FunctionError, requests.Timeout):
-            return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
-        return _response(result)
+            return self.gateway_error("DEFAULT_5XX", 502, "Internal server error", method, parts.path)
+        answer = _response(result)
+        if answer is None:
+            return self.gateway_error("DEFAULT_5XX", 502, "Internal server error", method, parts.path)
+        return answer
+
+    def gateway_error(self, kind: str, status: int, message: str, method: str,
+                      path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """API Gateway's own answer: the API's gateway response of that type, else of its
+        DEFAULT_4XX or DEFAULT_5XX, else the built-in `{"message"}` body."""
+        fallback = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        found = self.responses.get(kind) or self.responses.get(fallback)
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", kind)]
+        if found is None:
+            return status, headers, json.dumps({"message": message}).encode()
+        code, template = found
+        body = (template.replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.httpMethod", method).replace("$context.path", path))
+        return int(code or status), headers, body.encode()
 
     def _event(self, method: str, full_path: str, path: str, query: str, route: Route, found: re.Match[str],
                headers: list[tuple[str, str]], body: bytes, source_ip: str) -> dict[str, Any]:
@@ -175,14 +197,10 @@ class ApiGateway:
         }
 
 
-def _forbidden() -> tuple[int, list[tuple[str, str]], bytes]:
-    return 403, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MissingAuthenticationTokenException")], \
-        b'{"message":"Missing Authentication Token"}'
-
-
-def _response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+def _response(result: Any) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """The proxy integration's answer, or None when the function's result is not one."""
     if not isinstance(result, dict) or "statusCode" not in result:
-        return 502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}'
+        return None
     headers: list[tuple[str, str]] = []
     multi = result.get("multiValueHeaders") or {}
     for name, value in (result.get("headers") or {}).items():
@@ -211,7 +229,8 @@ def _gateway_handler(gateway: ApiGateway) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_PAYLOAD:
-                self._send(413, [("Content-Type", "application/json")], b'{"message":"Request Too Long"}')
+                self._send(*gateway.gateway_error("REQUEST_TOO_LARGE", 413, "Request Too Long", self.command,
+                                                  self.path.split("?")[0]))
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""

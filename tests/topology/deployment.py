@@ -93,8 +93,10 @@ class Deployment:
         self.s3.start()
         self._cluster()
         api = self.template.rest_api()
-        self.gateway = ApiGateway(api["DefinitionBody"], str(api["StageName"])).start()
-        self.custom_domain = ApiGateway(api["DefinitionBody"], str(api["StageName"]), base_path="").start()
+        responses = self.template.gateway_responses()
+        self.gateway = ApiGateway(api["DefinitionBody"], str(api["StageName"]), responses=responses).start()
+        self.custom_domain = ApiGateway(api["DefinitionBody"], str(api["StageName"]), base_path="",
+                                        responses=responses).start()
         self.lambda_api = lambda_service({})
         self.step_functions = FakeStepFunctions(self.template.state_machines(), self._invoke).start()
         functions = self.template.functions()

@@ -83,6 +83,12 @@ class Template:
             machines[arn] = json.loads(str(self.resolve(props["DefinitionString"])))
         return machines
 
+    def gateway_responses(self) -> dict[str, tuple[str | None, str]]:
+        """The REST API's gateway responses: type -> (status code or None, JSON body template)."""
+        return {str(r["Properties"]["ResponseType"]): (r["Properties"].get("StatusCode"),
+                                                        r["Properties"]["ResponseTemplates"]["application/json"])
+                for r in self.of_type("AWS::ApiGateway::GatewayResponse").values()}
+
     def rest_api(self) -> dict[str, Any]:
         [api] = self.of_type("AWS::Serverless::Api").values()
         return dict(api["Properties"])

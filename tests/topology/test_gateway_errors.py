@@ -1,0 +1,34 @@
+"""What API Gateway answers itself, before the API function runs, leaves in our error shape
+(`{"error": ...}`, as chalicelib.api.http writes every 4xx): a route the API does not have is a
+404 rather than the gateway's 403 "Missing Authentication Token", at the stage URL and on a custom
+domain; an oversized body keeps its 413."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from .deployment import Deployment
+
+pytestmark = pytest.mark.xdist_group("topology")
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/api/no-such-thing"),        # no such resource
+    ("PUT", "/api/health"),               # a resource without that method
+    ("DELETE", "/api/openapi.json"),
+])
+def test_an_unknown_route_is_a_404_in_our_shape(deployed: Deployment, method: str, path: str) -> None:
+    assert deployed.custom_domain is not None
+    for base in (deployed.url, f"http://127.0.0.1:{deployed.custom_domain.port}"):
+        response = requests.request(method, base + path, headers={"Authorization": f"Bearer {deployed.token}"},
+                                    timeout=30)
+        assert response.status_code == 404, (base, response.status_code, response.text)
+        body = response.json()
+        assert set(body) == {"error"} and body["error"].startswith(f"not found: no route {method} "), body
+        assert response.headers["Content-Type"] == "application/json"
+
+
+def test_an_oversized_body_is_a_413_in_our_shape(deployed: Deployment) -> None:
+    response = requests.post(f"{deployed.url}/api/tasks", data=b"x" * (10 * 1024 * 1024 + 1), timeout=60,
+                             headers={"Authorization": f"Bearer {deployed.token}", "Content-Type": "application/json"})
+    assert response.status_code == 413 and response.json() == {"error": "Request Too Long"}, response.text
