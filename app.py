@@ -20,9 +20,11 @@ from chalicelib.api import (
     repos,
     secrets,
     session,
+    setup,
     tasks,
     templates,
     tickets,
+    users,
     workflow_runs,
 )
 from chalicelib.core.cron import schedule_rate
@@ -40,7 +42,7 @@ app.register_middleware(auth.require_token, "http")
 app.register_middleware(public_url.remember, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
                   internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,
-                  tickets.bp):
+                  tickets.bp, users.bp, setup.bp):
     app.register_blueprint(blueprint)
 
 

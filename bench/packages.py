@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(ROOT, "infra"))
 sys.path.insert(0, ROOT)
 
 from optio_infra import packaging  # noqa: E402
-from optio_infra.stack import API_HANDLER, CLUSTER_KINDS, LAUNCHER_FN  # noqa: E402
+from optio_infra.stack import API_HANDLER, CLUSTER_FUNCTIONS, LAUNCHER_FN  # noqa: E402
 
 MIB = 1024 * 1024
 # Lambda's limits: 50 MB zipped for a direct upload, 250 MB unzipped for function + layers.
@@ -123,7 +123,7 @@ def main() -> None:
         packaging.slim_app_package(app_zip)
         slim_s = time.perf_counter() - started
         started = time.perf_counter()
-        layer = packaging.kubernetes_layer()
+        layer = packaging.kubernetes_layer("x86_64")  # run here, on x86-64
         layer_s = time.perf_counter() - started
         layer_zip = os.path.join(work, "kubernetes-layer.zip")
         _zip_dir(layer, layer_zip)
@@ -149,7 +149,7 @@ def main() -> None:
         print(f"  {'function':12} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8} "
               f"{'peak RSS':>9}")
         for name, kind, handler, memory in functions(os.path.join(out, "sam.json")):
-            with_layer = kind in CLUSTER_KINDS
+            with_layer = name in CLUSTER_FUNCTIONS
             module, attribute = handler.rsplit(".", 1)
             paths = [app_dir, layer_path] if with_layer else [app_dir]
             then = IMPORT_KUBERNETES if name == LAUNCHER_FN else ""

@@ -4,9 +4,15 @@ The README's table of variables mirrors `VARIABLES`; a test keeps the two in ste
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 
 @dataclass(frozen=True)
@@ -24,9 +30,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_TABLE_PREFIX", "optio-dev-", "Prefix of every DynamoDB table name."),
     Variable("AWS_REGION", "us-east-1", "AWS region of the tables."),
     Variable("OPTIO_LAUNCHER", "local", "Where agents run: `local` (subprocesses) or `kubernetes` (EKS Jobs)."),
-    Variable("OPTIO_API_TOKEN", "", "Admin token; locally one is generated on first start and kept in the data directory."),
-    Variable("OPTIO_SECRETS_KEY", "", "Fernet key that encrypts stored secrets at rest; locally generated and kept in the data directory."),
-    Variable("OPTIO_RUN_TOKEN_SECRET", "", "Key that signs the per-attempt runner tokens; locally generated and kept in the data directory."),
+    Variable("OPTIO_API_TOKEN", "", "Admin token, or a JSON array of them, newest first, each accepted (README \"Rotating keys\"); locally one is generated on first start and kept in the data directory."),
+    Variable("OPTIO_SECRETS_KEY", "", "Fernet key that encrypts stored secrets at rest, or a JSON array of them, newest first: new values are encrypted with the newest, any listed one decrypts; locally generated and kept in the data directory."),
+    Variable("OPTIO_RUN_TOKEN_SECRET", "", "Key that signs the per-attempt runner tokens, or a JSON array of them, newest first: the newest signs, any listed one verifies; locally generated and kept in the data directory."),
+    Variable("OPTIO_API_TOKEN_ARN", "", "On AWS: the Secrets Manager secret that holds `OPTIO_API_TOKEN`'s value, read at run time instead of the variable (set by the deployment for the functions that check admin tokens)."),
+    Variable("OPTIO_SECRETS_KEY_ARN", "", "On AWS: the secret that holds `OPTIO_SECRETS_KEY`'s value (set for the functions that encrypt or decrypt stored secrets)."),
+    Variable("OPTIO_RUN_TOKEN_SECRET_ARN", "", "On AWS: the secret that holds `OPTIO_RUN_TOKEN_SECRET`'s value (set for the functions that sign or verify runner tokens)."),
+    Variable("OPTIO_KEYS_MAX_AGE_S", "300", "A key read from Secrets Manager is kept this long, then read again: a rotation reaches every function within it."),
+    Variable("OPTIO_SETUP_TOKEN", "", "One-time token that creates the first administrator (`POST /api/setup/admin`, README \"People\"); locally generated, kept in the data directory and printed at start until the first administrator exists."),
+    Variable("OPTIO_SETUP_TOKEN_ARN", "", "On AWS: the secret that holds `OPTIO_SETUP_TOKEN`'s value (set for the API function)."),
+    Variable("OPTIO_OIDC_ISSUER", "", "Sign-in through OpenID Connect: the identity provider's issuer URL (its `/.well-known/openid-configuration` is read); empty: no sign-in but with tokens."),
+    Variable("OPTIO_OIDC_CLIENT_ID", "", "Sign-in through OpenID Connect: Optio's client id at the provider."),
+    Variable("OPTIO_OIDC_CLIENT_SECRET_NAME", "OIDC_CLIENT_SECRET", "Sign-in through OpenID Connect: the stored secret (`PUT /api/secrets/NAME`) that holds the client secret; never given to an agent."),
     Variable("OPTIO_API_URL", "", "URL the runner reports to (default: the local server's URL)."),
     Variable("OPTIO_MAX_CONCURRENT", "5", "Repo tasks running at once, across all repos."),
     Variable("OPTIO_MAX_WORKFLOW_CONCURRENT", "5", "Standalone runs at once."),
@@ -65,6 +80,60 @@ _DEFAULTS = {v.name: v.default for v in VARIABLES}
 
 
 @dataclass(frozen=True)
+class ServerKey:
+    """One of Optio's own keys (the admin token, the run-token key, the secrets key): one value, or
+    a JSON array of values, newest first, so that a key can be rotated: the newest signs or
+    encrypts, every listed one is accepted. Where it comes from is decided here: the variable
+    itself (local mode: local.bootstrap fills it from the data directory), or, when `<variable>_ARN`
+    names a Secrets Manager secret (on AWS), that secret, read at first use and again once
+    `max_age_s` has passed, so that no key is ever in a Lambda's environment."""
+
+    variable: str
+    given: str | None = None
+    secret_id: str | None = None
+    max_age_s: int = 300
+    region: str | None = None  # the settings' region: the SDK reads AWS_DEFAULT_REGION only
+
+    def values(self) -> tuple[str, ...]:
+        """Newest first; empty when the key is not set."""
+        if self.secret_id:
+            value = _secrets_provider(self.region).get(self.secret_id, max_age=self.max_age_s)
+            return key_values(self.variable, str(value))
+        return key_values(self.variable, self.given or "")
+
+    def newest(self) -> str:
+        values = self.values()
+        if not values:
+            raise RuntimeError(f"{self.variable} is not set; local mode generates one on start")
+        return values[0]
+
+
+@lru_cache(maxsize=2)
+def _secrets_provider(region: str | None) -> SecretsProvider:
+    """One per process: it keeps the values read, each for its max age."""
+    # Loaded at the first key read, not at a cold start.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from botocore.config import Config
+
+    return SecretsProvider(boto_config=Config(region_name=region))
+
+
+def key_values(variable: str, text: str) -> tuple[str, ...]:
+    """A key as kept: one value, or a JSON array of non-empty strings, newest first. Errors name
+    the variable, never the value."""
+    text = text.strip()
+    if not text.startswith("["):
+        return (text,) if text else ()
+    try:
+        values = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{variable}: not a JSON array of keys") from None
+    if not values or not all(isinstance(value, str) and value.strip() for value in values):
+        raise ValueError(f"{variable}: a JSON array of keys holds one or more non-empty strings")
+    return tuple(value.strip() for value in values)
+
+
+@dataclass(frozen=True)
 class Settings:
     port: int
     host: str
@@ -73,9 +142,9 @@ class Settings:
     table_prefix: str
     region: str
     launcher: str
-    api_token: str | None
-    run_token_secret: str | None
-    secrets_key: str | None
+    api_token: ServerKey
+    run_token_secret: ServerKey
+    secrets_key: ServerKey
     api_url: str
     max_concurrent: int
     max_workflow_concurrent: int
@@ -110,6 +179,10 @@ class Settings:
     # Local launcher: names the runner gets from the server's environment beyond its allow-list.
     agent_pass_env: tuple[str, ...] = ()
     timers_state_machine_arn: str | None = None
+    setup_token: ServerKey = ServerKey("OPTIO_SETUP_TOKEN")
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret_name: str = _DEFAULTS["OPTIO_OIDC_CLIENT_SECRET_NAME"]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -118,7 +191,12 @@ class Settings:
         def get(name: str) -> str:
             return source.get(name) or _DEFAULTS[name]
 
+        def key(variable: str) -> ServerKey:
+            return ServerKey(variable, get(variable) or None, get(f"{variable}_ARN") or None,
+                             int(get("OPTIO_KEYS_MAX_AGE_S")), region)
+
         port = int(get("OPTIO_PORT"))
+        region = source.get("AWS_REGION") or source.get("AWS_DEFAULT_REGION") or _DEFAULTS["AWS_REGION"]
         host = get("OPTIO_HOST")
         return cls(
             port=port,
@@ -126,11 +204,11 @@ class Settings:
             data_dir=os.path.abspath(get("OPTIO_DATA_DIR")),
             dynamodb_endpoint=get("OPTIO_DYNAMODB_ENDPOINT") or None,
             table_prefix=get("OPTIO_TABLE_PREFIX"),
-            region=source.get("AWS_REGION") or source.get("AWS_DEFAULT_REGION") or _DEFAULTS["AWS_REGION"],
+            region=region,
             launcher=get("OPTIO_LAUNCHER"),
-            api_token=get("OPTIO_API_TOKEN") or None,
-            run_token_secret=get("OPTIO_RUN_TOKEN_SECRET") or None,
-            secrets_key=get("OPTIO_SECRETS_KEY") or None,
+            api_token=key("OPTIO_API_TOKEN"),
+            run_token_secret=key("OPTIO_RUN_TOKEN_SECRET"),
+            secrets_key=key("OPTIO_SECRETS_KEY"),
             api_url=get("OPTIO_API_URL") or f"http://{host}:{port}",
             max_concurrent=int(get("OPTIO_MAX_CONCURRENT")),
             max_workflow_concurrent=int(get("OPTIO_MAX_WORKFLOW_CONCURRENT")),
@@ -163,6 +241,10 @@ class Settings:
             sessions_bucket=get("OPTIO_SESSIONS_BUCKET") or None,
             session_expiry_days=int(get("OPTIO_SESSION_EXPIRY_DAYS")),
             timers_state_machine_arn=get("OPTIO_TIMERS_STATE_MACHINE_ARN") or None,
+            setup_token=key("OPTIO_SETUP_TOKEN"),
+            oidc_issuer=get("OPTIO_OIDC_ISSUER") or None,
+            oidc_client_id=get("OPTIO_OIDC_CLIENT_ID") or None,
+            oidc_client_secret_name=get("OPTIO_OIDC_CLIENT_SECRET_NAME"),
             agent_pass_env=tuple(name.strip() for name in get("OPTIO_AGENT_PASS_ENV").split(",") if name.strip()),
         )
 

@@ -12,6 +12,10 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
   sessionExpiryDays: saved agent sessions are deleted this many days after they were saved (30);
   bedrockModels (comma separated): Bedrock model ids (or inference profile ids such as
     us.anthropic.claude-...) the agent pods' role may invoke; none by default;
+  domainName, certificateArn: serve the API and the dashboard on this domain too, with this ACM
+    certificate (in the stack's region); point the domain's DNS at the ApiDomainTarget output;
+  lambdaArchitecture: arm64 (the default) or x86_64, the functions' and the layer's (the tests run
+    the packages on this machine: tests/infra gives x86_64 to the synth the topology mode runs);
   stages: which stacks to build (default "dev,prod").
 """
 from __future__ import annotations
@@ -56,13 +60,17 @@ def synth() -> None:
         app.node.set_context(f"availability-zones:account={account}:region={region}",
                              str(ctx("availabilityZones")).split(","))
     env = cdk.Environment(account=account, region=region)
+    if bool(ctx("domainName")) != bool(ctx("certificateArn")):
+        raise ValueError("domainName and certificateArn go together: the domain needs its certificate")
     for stage in stages:
         # The construct id is the Chalice stage name (the Chalice construct packages that stage).
         OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
                    nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"),
                    admin_principal=str(ctx("adminPrincipalArn") or ""),
                    session_expiry_days=int(ctx("sessionExpiryDays") or 30),
-                   bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m))
+                   bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m),
+                   architecture=str(ctx("lambdaArchitecture") or "arm64"),
+                   domain_name=str(ctx("domainName") or ""), certificate_arn=str(ctx("certificateArn") or ""))
     app.synth()
 
 

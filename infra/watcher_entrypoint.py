@@ -1,21 +1,50 @@
-"""The watcher container's entrypoint: the secrets key (to read the GITHUB_TOKEN secret) comes
-from Secrets Manager through the pod's IRSA role, then `python -m chalicelib.forge.watcher` runs.
-Kubernetes Secrets cannot hold it without copying it into the template."""
+"""The watcher container's entrypoint: the watcher (chalicelib.forge.watcher) runs; the secrets key it
+needs to read the GITHUB_TOKEN secret, it reads from Secrets Manager through the pod's IRSA role at
+first use (OPTIO_SECRETS_KEY_ARN, chalicelib.settings.ServerKey).
+
+Every poll, whatever it found, touches OPTIO_WATCHER_HEARTBEAT; `--alive SECONDS` (the liveness
+probe) exits 1 when the last poll is older than that, or there was none."""
 from __future__ import annotations
 
 import os
-import runpy
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
 
-import boto3
+
+def beating(poll: Callable[..., Any], heartbeat: Path) -> Callable[..., Any]:
+    """`poll`, touching `heartbeat` after each call, also one that raised (it did poll: GitHub's
+    rate limit, a failed pass)."""
+    @wraps(poll)
+    def polled(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return poll(*args, **kwargs)
+        finally:
+            heartbeat.touch()
+    return polled
+
+
+def alive(heartbeat: Path, stale_s: float) -> bool:
+    try:
+        return time.time() - heartbeat.stat().st_mtime <= stale_s
+    except FileNotFoundError:
+        return False
 
 
 def main() -> None:
-    arn = os.environ.get("OPTIO_SECRETS_KEY_SECRET")
-    if arn and not os.environ.get("OPTIO_SECRETS_KEY"):
-        value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-        # The stack generates 43 characters; a Fernet key is those and "=" (see stack.py).
-        os.environ["OPTIO_SECRETS_KEY"] = value if value.endswith("=") else value + "="
-    runpy.run_module("chalicelib.forge.watcher", run_name="__main__", alter_sys=True)
+    heartbeat = Path(os.environ.get("OPTIO_WATCHER_HEARTBEAT") or "/run/optio/polled")
+    if sys.argv[1:2] == ["--alive"]:
+        sys.exit(0 if alive(heartbeat, float(sys.argv[2])) else 1)
+    # Started as alive: the first poll comes one interval after the start.
+    heartbeat.touch()
+    from chalicelib.forge import watcher
+
+    # The Watcher's loop calls the module's watch_once for each pass.
+    watcher.watch_once = beating(watcher.watch_once, heartbeat)
+    watcher.main()
 
 
 if __name__ == "__main__":

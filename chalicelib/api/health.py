@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.roles import PUBLIC
 from chalicelib.services.health import check
 
 from .http import JSON, route
@@ -10,7 +11,7 @@ from .http import JSON, route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/health", methods=["GET"])
+@route(bp, "/api/health", methods=["GET"], role=PUBLIC)
 def health() -> Response:
     report = check()
     return Response(body=report, status_code=200 if report["healthy"] else 503, headers=JSON)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.roles import PUBLIC
 from chalicelib.exceptions import PayloadTooLarge
 from chalicelib.services import hooks
 
@@ -11,7 +12,7 @@ from .http import JSON, MAX_BODY_BYTES, route
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/hooks/{path}", methods=["POST"], body={"type": "object"}, status=202)
+@route(bp, "/api/hooks/{path}", methods=["POST"], role=PUBLIC, body={"type": "object"}, status=202)
 def deliver(path: str) -> Response:
     """Deliver a webhook: runs the trigger's blueprint with the body as params"""
     request = bp.current_request

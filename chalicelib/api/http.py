@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request, Response
 
+from chalicelib.core.roles import ADMIN, PUBLIC, ROLES
 from chalicelib.exceptions import (
     FieldProblem,
     OptioError,
@@ -64,6 +65,8 @@ class RouteDoc:
     body: Mapping[str, Any] | None
     query: tuple[str, ...]
     status: int
+    # The least role that may call it (`core.roles`), or `public`.
+    role: str
     # A body that is not JSON (a session archive): its media types.
     content_types: tuple[str, ...] = ()
 
@@ -78,15 +81,21 @@ def route(
     body: Mapping[str, Any] | None = None,
     query: tuple[str, ...] = (),
     status: int = 200,
+    role: str = ADMIN,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`bp.route` whose view's errors become the SPEC's error bodies; an unexpected exception is
-    logged and answered with a 500 in the same shape (a 500 is always a bug)."""
+    logged and answered with a 500 in the same shape (a 500 is always a bug). `role` is the least
+    one that may call it (`api.auth` enforces it): administrators only, unless the route says less."""
+
+    if role not in (*ROLES, PUBLIC):
+        raise ValueError(f"{path}: no role {role!r}")
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         summary = (view.__doc__ or view.__name__.replace("_", " ").capitalize()).strip().splitlines()[0]
         for method in options.get("methods", ["GET"]):
-            DOCS[(path, method)] = RouteDoc(summary, body, query, status, tuple(options.get("content_types") or ()))
+            DOCS[(path, method)] = RouteDoc(summary, body, query, status, role,
+                                            tuple(options.get("content_types") or ()))
 
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:

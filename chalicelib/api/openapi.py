@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Chalice
 
+from chalicelib.core.roles import PUBLIC, VIEWER
 from chalicelib.services.health import VERSION
 
 from .http import DOCS, route
@@ -14,7 +15,6 @@ from .http import DOCS, route
 bp = Blueprint(__name__)
 
 _PARAM = re.compile(r"{(\w+)}")
-_PUBLIC = ("/api/health", "/api/hooks/", "/api/webhooks/github", "/api/internal/", "/api/auth/session")
 _QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 200},
     "after": {"type": "integer", "minimum": 0},
@@ -42,7 +42,8 @@ def _operation(path: str, method: str, view_name: str) -> dict[str, Any]:
         for name in doc.query
     ]
     responses: dict[str, Any] = {
-        str(doc.status): {"description": "success"} if doc.status == 204 else
+        # No content, or a redirect's (the identity provider's sign-in).
+        str(doc.status): {"description": "success"} if doc.status in (204, 302) else
         {"description": "success", "content": {"application/json": {"schema": {}}}},
         "4XX": {"description": "error", "content": {"application/json": {"schema": _ERROR}}},
     }
@@ -54,8 +55,12 @@ def _operation(path: str, method: str, view_name: str) -> dict[str, Any]:
     elif doc.content_types:
         operation["requestBody"] = {"required": True, "content": {
             media: {"schema": {"type": "string", "format": "binary"}} for media in doc.content_types}}
-    if path.startswith(_PUBLIC):
+    # The least role that may call it: viewer < member < admin, or public.
+    operation["x-optio-role"] = doc.role
+    if doc.role == PUBLIC:
         operation["security"] = [] if not path.startswith("/api/internal/") else [{"runToken": []}]
+    else:
+        operation["description"] = f"Needs the `{doc.role}` role (403 below it)."
     return operation
 
 
@@ -84,7 +89,7 @@ def document(app: Chalice) -> dict[str, Any]:
     }
 
 
-@route(bp, "/api/openapi.json", methods=["GET"])
+@route(bp, "/api/openapi.json", methods=["GET"], role=VIEWER)
 def openapi() -> dict[str, Any]:
     """The OpenAPI document of this API"""
     return document(bp.current_app)

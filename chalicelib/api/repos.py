@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.roles import VIEWER
 from chalicelib.core.schemas import REPO_CREATE, REPO_PATCH
 from chalicelib.services.repos import delete_repo, register_repo, update_repo
 from chalicelib.store import repos
@@ -20,13 +21,13 @@ def create_repo() -> Response:
     return created(repo_json(register_repo(body_of(bp.current_request))))
 
 
-@route(bp, "/api/repos", methods=["GET"], query=("limit", "cursor"))
+@route(bp, "/api/repos", methods=["GET"], role=VIEWER, query=("limit", "cursor"))
 def list_repos() -> dict[str, Any]:
     page = repos.list_repos(*paging(bp.current_request))
     return {"items": [repo_json(r) for r in page.items], "nextCursor": page.next_cursor}
 
 
-@route(bp, "/api/repos/{repo_id}", methods=["GET"])
+@route(bp, "/api/repos/{repo_id}", methods=["GET"], role=VIEWER)
 def get_repo(repo_id: str) -> dict[str, Any]:
     return repo_json(repos.get(repo_id))
 

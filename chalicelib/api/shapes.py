@@ -21,6 +21,7 @@ from chalicelib.store.models import (
     TaskConfigModel,
     TemplateModel,
     TriggerModel,
+    UserModel,
 )
 
 from .http import natural, paging, query
@@ -46,7 +47,7 @@ def task_json(task: ExecutionModel) -> dict[str, Any]:
     body = {k: v for k, v in _attributes(task).items() if k not in _INTERNAL}
     for name in ("prUrl", "prNumber", "prState", "prChecksStatus", "prReviewStatus", "costUsd",
                  "inputTokens", "outputTokens", "modelUsed", "resultSummary", "errorMessage",
-                 "startedAt", "completedAt", "parentId", "metadata"):
+                 "startedAt", "completedAt", "parentId", "metadata", "createdBy"):
         body.setdefault(name, None)
     return body
 
@@ -56,8 +57,12 @@ def repo_json(repo: RepoModel) -> dict[str, Any]:
 
 
 def event_json(event: ExecutionEventModel) -> dict[str, Any]:
-    return {"from": event.fromState, "to": event.toState, "trigger": event.trigger,
+    body = {"from": event.fromState, "to": event.toState, "trigger": event.trigger,
             "message": event.message, "at": event.at}
+    # Events from before actors were recorded (and migrated ones) keep their shape.
+    if event.actor:
+        body["actor"] = event.actor
+    return body
 
 
 def log_json(line: ExecutionLogModel) -> dict[str, Any]:
@@ -66,7 +71,15 @@ def log_json(line: ExecutionLogModel) -> dict[str, Any]:
 
 
 def api_key_json(key: ApiKeyModel) -> dict[str, Any]:
-    return {"id": key.id, "name": key.name, "tokenPrefix": key.tokenPrefix, "createdAt": key.createdAt}
+    return {"id": key.id, "name": key.name, "tokenPrefix": key.tokenPrefix, "createdAt": key.createdAt,
+            "userId": key.userId, "role": key.role or "admin", "expiresAt": key.expiresAt}
+
+
+def user_json(user: UserModel) -> dict[str, Any]:
+    # The identity binding stays inside: it is the provider's, and names nobody to a reader.
+    return {"id": user.id, "email": user.email, "name": user.name, "role": user.role, "disabled": user.disabled,
+            "signedInBefore": user.identity is not None, "lastSignInAt": user.lastSignInAt,
+            "createdBy": user.createdBy, "createdAt": user.createdAt, "updatedAt": user.updatedAt}
 
 
 def comment_json(comment: CommentModel) -> dict[str, Any]:
@@ -91,10 +104,10 @@ def secret_json(secret: SecretModel) -> dict[str, Any]:
 _CONFIG_FIELDS = {
     "repo-blueprint": ("id", "type", "name", "title", "prompt", "repoUrl", "repoId", "repoBranch", "agentType",
                        "priority", "maxRetries", "promptTemplateId", "paramsSchema", "enabled", "createdAt",
-                       "updatedAt"),
+                       "createdBy", "updatedAt"),
     "standalone": ("id", "type", "name", "description", "agentRuntime", "model", "promptTemplate", "paramsSchema",
                    "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "environment", "enabled", "createdAt",
-                   "updatedAt"),
+                   "createdBy", "updatedAt"),
 }
 
 
@@ -119,7 +132,8 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 _RUN_FIELDS = {name: name for name in (
     "id", "type", "taskConfigId", "state", "params", "triggerParams", "trigger", "prompt", "costUsd",
     "inputTokens", "outputTokens", "modelUsed", "retryCount", "maxRetries", "retryable", "attempt",
-    "errorMessage", "errorKind", "createdAt", "updatedAt", "startedAt", "launchedAt", "lastHeartbeatAt")}
+    "errorMessage", "errorKind", "createdAt", "createdBy", "updatedAt", "startedAt", "launchedAt",
+    "lastHeartbeatAt")}
 _RUN_FIELDS.update(output="resultSummary", finishedAt="completedAt")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.roles import MEMBER, VIEWER
 from chalicelib.core.schemas import (
     BLUEPRINT_CREATE,
     DEPENDENCIES,
@@ -30,6 +31,7 @@ from chalicelib.store import configs, executions, triggers
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 from chalicelib.store.pages import decode_cursor, encode_cursor
 
+from .auth import acting
 from .http import JSON, body_of, created, paging, query, route
 from .shapes import (
     config_json,
@@ -72,7 +74,7 @@ def _config(task_id: str, what: str) -> TaskConfigModel:
     return config
 
 
-@route(bp, "/api/tasks", methods=["POST"], body=TASK_CREATE_ANY, status=201)
+@route(bp, "/api/tasks", methods=["POST"], role=MEMBER, body=TASK_CREATE_ANY, status=201)
 def create_task() -> Response:
     """Create a repo task or a blueprint (by `type`)"""
     body = _request_body()
@@ -83,7 +85,7 @@ def create_task() -> Response:
     return created(task_json(actions.create_task(body)))
 
 
-@route(bp, "/api/task-configs", methods=["POST"], body=BLUEPRINT_CREATE, status=201)
+@route(bp, "/api/task-configs", methods=["POST"], role=MEMBER, body=BLUEPRINT_CREATE, status=201)
 def create_config() -> Response:
     """Create a blueprint (`type` defaults to repo-blueprint)"""
     body = _request_body()
@@ -92,7 +94,7 @@ def create_config() -> Response:
     return created(config_json(config_actions.create_blueprint(body)))
 
 
-@route(bp, "/api/jobs", methods=["POST"], body=STANDALONE_CREATE, status=201)
+@route(bp, "/api/jobs", methods=["POST"], role=MEMBER, body=STANDALONE_CREATE, status=201)
 def create_job() -> Response:
     """Create a standalone task (`type` defaults to standalone)"""
     body = _request_body()
@@ -101,14 +103,14 @@ def create_job() -> Response:
     return created(config_json(standalone.create_standalone(body)))
 
 
-@route(bp, "/api/jobs", methods=["GET"], query=("limit", "cursor"))
+@route(bp, "/api/jobs", methods=["GET"], role=VIEWER, query=("limit", "cursor"))
 def list_jobs() -> dict[str, Any]:
     """List standalone tasks"""
     items, next_cursor = _list_configs("standalone", None, *paging(bp.current_request))
     return {"items": items, "nextCursor": next_cursor}
 
 
-@route(bp, "/api/task-configs", methods=["GET"], query=("repoId", "limit", "cursor"))
+@route(bp, "/api/task-configs", methods=["GET"], role=VIEWER, query=("repoId", "limit", "cursor"))
 def list_configs() -> dict[str, Any]:
     """List blueprints"""
     request = bp.current_request
@@ -135,16 +137,23 @@ def _cursor_out(cursor: str | None) -> tuple[str, str | None]:
     return phase, inner or None
 
 
-def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str | None,
+                  created_by: str | None = None) -> tuple[list[Any], str | None]:
     page = configs.list_configs(config_type, limit, cursor)
-    items = [config_json(c) for c in page.items if repo_id is None or c.repoId == repo_id]
+    items = [config_json(c) for c in page.items
+             if (repo_id is None or c.repoId == repo_id) and (created_by is None or c.createdBy == created_by)]
     return items, page.next_cursor
 
 
-@route(bp, "/api/tasks", methods=["GET"], query=("type", "state", "repoId", "limit", "cursor"))
+@route(bp, "/api/tasks", methods=["GET"], role=VIEWER,
+       query=("type", "state", "repoId", "createdBy", "limit", "cursor"))
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
     limit, cursor = paging(request)
+    # `createdBy=me`: the caller's own ("my tasks"); else a principal as recorded (`user:<id>`, ...).
+    created_by = query(request, "createdBy")
+    if created_by == "me":
+        created_by = acting(request).id
     state, task_type = query(request, "state"), query(request, "type") or "all"
     if state is not None and state not in {s.value for s in State}:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])
@@ -155,10 +164,10 @@ def list_tasks() -> dict[str, Any]:
         # Blueprints and standalone tasks have no state; standalone tasks no repository.
         if state is not None or (task_type == "standalone" and repo_id):
             return {"items": [], "nextCursor": None}
-        found, after = _list_configs(task_type, repo_id, limit, cursor)
+        found, after = _list_configs(task_type, repo_id, limit, cursor, created_by)
         return {"items": found, "nextCursor": after}
     if task_type == "repo-task":
-        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=cursor)
+        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=cursor, created_by=created_by)
         return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
     # all: repo tasks, then blueprints, then standalone tasks (a state filter leaves the configs
     # out, a repoId filter the standalone tasks). A page holds items of one kind.
@@ -166,10 +175,10 @@ def list_tasks() -> dict[str, Any]:
     last = "repo-task" if state is not None else "repo-blueprint" if repo_id else "standalone"
     items: list[Any]
     if phase == "repo-task":
-        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=inner)
+        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=inner, created_by=created_by)
         items, next_cursor = [task_json(t) for t in page.items], page.next_cursor
     else:
-        items, next_cursor = _list_configs(phase, repo_id, limit, inner)
+        items, next_cursor = _list_configs(phase, repo_id, limit, inner, created_by)
     if next_cursor:
         return {"items": items, "nextCursor": _cursor_in(phase, next_cursor)}
     if phase == last:
@@ -177,7 +186,7 @@ def list_tasks() -> dict[str, Any]:
     return {"items": items, "nextCursor": _cursor_in(_PHASES[_PHASES.index(phase) + 1], None)}
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}", methods=["GET"], role=VIEWER)
 def get_task(task_id: str) -> dict[str, Any]:
     """Get a repo task or a blueprint"""
     found = _resolve(task_id)
@@ -186,7 +195,7 @@ def get_task(task_id: str) -> dict[str, Any]:
     return {**task_json(found), "subtaskStatus": status_json(actions.subtask_status(task_id))}
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["PATCH"], body=TASK_PATCH_ANY)
+@route(bp, "/api/tasks/{task_id}", methods=["PATCH"], role=MEMBER, body=TASK_PATCH_ANY)
 def update_task(task_id: str) -> dict[str, Any]:
     """Update a repo task or a blueprint"""
     found = _resolve(task_id)
@@ -197,7 +206,7 @@ def update_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.update_task(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}", methods=["DELETE"], status=204)
+@route(bp, "/api/tasks/{task_id}", methods=["DELETE"], role=MEMBER, status=204)
 def delete_task(task_id: str) -> Response:
     """Delete a repo task or a blueprint"""
     found = _resolve(task_id)
@@ -209,106 +218,106 @@ def delete_task(task_id: str) -> Response:
     return Response(body="", status_code=204, headers=JSON)
 
 
-@route(bp, "/api/tasks/{task_id}/cancel", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/cancel", methods=["POST"], role=MEMBER)
 def cancel_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.cancel_task(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/retry", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/retry", methods=["POST"], role=MEMBER)
 def retry_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.retry_task(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/resume", methods=["POST"], body=RESUME)
+@route(bp, "/api/tasks/{task_id}/resume", methods=["POST"], role=MEMBER, body=RESUME)
 def resume_task(task_id: str) -> dict[str, Any]:
     return task_json(actions.resume_task(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}/force-restart", methods=["POST"], body=RESTART)
+@route(bp, "/api/tasks/{task_id}/force-restart", methods=["POST"], role=MEMBER, body=RESTART)
 def force_restart(task_id: str) -> dict[str, Any]:
     return task_json(actions.force_restart(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}/force-redo", methods=["POST"])
+@route(bp, "/api/tasks/{task_id}/force-redo", methods=["POST"], role=MEMBER)
 def force_redo(task_id: str) -> dict[str, Any]:
     return task_json(actions.force_redo(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/review", methods=["POST"], status=201)
+@route(bp, "/api/tasks/{task_id}/review", methods=["POST"], role=MEMBER, status=201)
 def launch_review(task_id: str) -> Response:
     return created(task_json(actions.launch_review(task_id)))
 
 
-@route(bp, "/api/tasks/reorder", methods=["POST"], body=REORDER)
+@route(bp, "/api/tasks/reorder", methods=["POST"], role=MEMBER, body=REORDER)
 def reorder() -> dict[str, int]:
     return actions.reorder(_request_body())
 
 
-@route(bp, "/api/tasks/bulk/retry-failed", methods=["POST"])
+@route(bp, "/api/tasks/bulk/retry-failed", methods=["POST"], role=MEMBER)
 def bulk_retry_failed() -> dict[str, int]:
     return actions.bulk_retry_failed()
 
 
-@route(bp, "/api/tasks/bulk/cancel-active", methods=["POST"])
+@route(bp, "/api/tasks/bulk/cancel-active", methods=["POST"], role=MEMBER)
 def bulk_cancel_active() -> dict[str, int]:
     return actions.bulk_cancel_active()
 
 
-@route(bp, "/api/tasks/{task_id}/subtasks", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/subtasks", methods=["GET"], role=VIEWER)
 def list_subtasks(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.subtasks_of(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/subtasks", methods=["POST"], body=SUBTASK_CREATE, status=201)
+@route(bp, "/api/tasks/{task_id}/subtasks", methods=["POST"], role=MEMBER, body=SUBTASK_CREATE, status=201)
 def create_subtask(task_id: str) -> Response:
     return created(task_json(actions.create_subtask(task_id, _request_body())))
 
 
-@route(bp, "/api/tasks/{task_id}/subtasks/status", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/subtasks/status", methods=["GET"], role=VIEWER)
 def subtask_status(task_id: str) -> dict[str, Any]:
     return status_json(actions.subtask_status(task_id))
 
 
-@route(bp, "/api/tasks/{task_id}/dependencies", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/dependencies", methods=["GET"], role=VIEWER)
 def list_dependencies(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.dependencies(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/dependencies", methods=["POST"], body=DEPENDENCIES)
+@route(bp, "/api/tasks/{task_id}/dependencies", methods=["POST"], role=MEMBER, body=DEPENDENCIES)
 def add_dependencies(task_id: str) -> dict[str, Any]:
     return task_json(actions.add_dependencies(task_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}/dependencies/{dep_id}", methods=["DELETE"])
+@route(bp, "/api/tasks/{task_id}/dependencies/{dep_id}", methods=["DELETE"], role=MEMBER)
 def remove_dependency(task_id: str, dep_id: str) -> dict[str, Any]:
     return task_json(actions.remove_dependency(task_id, dep_id))
 
 
-@route(bp, "/api/tasks/{task_id}/dependents", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/dependents", methods=["GET"], role=VIEWER)
 def list_dependents(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.dependents_of(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/events", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/events", methods=["GET"], role=VIEWER)
 def task_events(task_id: str) -> dict[str, Any]:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     return {"items": [event_json(e) for e in executions.events(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], query=("after", "limit"))
+@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], role=VIEWER, query=("after", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     return log_page(bp.current_request, task_id)
 
 
-@route(bp, "/api/tasks/{task_id}/runs", methods=["POST"], body=RUN_CREATE, status=202)
+@route(bp, "/api/tasks/{task_id}/runs", methods=["POST"], role=MEMBER, body=RUN_CREATE, status=202)
 def create_run(task_id: str) -> Response:
     """Run a blueprint or a standalone task with params"""
     run = config_actions.run_from_request(_config(task_id, "runs"), _request_body())
     return Response(body={"runId": run.id, "type": run.type}, status_code=202, headers=JSON)
 
 
-@route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], query=("limit", "cursor"))
+@route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], role=VIEWER, query=("limit", "cursor"))
 def list_runs(task_id: str) -> dict[str, Any]:
     """Runs of a blueprint or a standalone task, newest first"""
     config = _config(task_id, "runs")
@@ -319,7 +328,7 @@ def list_runs(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
 
 
-@route(bp, "/api/tasks/{task_id}/runs/{run_id}", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/runs/{run_id}", methods=["GET"], role=VIEWER)
 def get_run(task_id: str, run_id: str) -> dict[str, Any]:
     """One run of a blueprint or a standalone task"""
     config = _config(task_id, "runs")
@@ -337,27 +346,27 @@ def get_run(task_id: str, run_id: str) -> dict[str, Any]:
     return task_json(run)
 
 
-@route(bp, "/api/tasks/{task_id}/triggers", methods=["POST"], body=TRIGGER_CREATE, status=201)
+@route(bp, "/api/tasks/{task_id}/triggers", methods=["POST"], role=MEMBER, body=TRIGGER_CREATE, status=201)
 def create_trigger(task_id: str) -> Response:
     """Add a schedule or webhook trigger to a blueprint"""
     return created(trigger_json(trigger_actions.create_trigger(_config(task_id, "triggers"), _request_body())))
 
 
-@route(bp, "/api/tasks/{task_id}/triggers", methods=["GET"])
+@route(bp, "/api/tasks/{task_id}/triggers", methods=["GET"], role=VIEWER)
 def list_triggers(task_id: str) -> dict[str, Any]:
     """Triggers of a blueprint"""
     config = _config(task_id, "triggers")
     return {"items": [trigger_json(t) for t in triggers.of_target(config.id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["PATCH"], body=TRIGGER_PATCH)
+@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["PATCH"], role=MEMBER, body=TRIGGER_PATCH)
 def update_trigger(task_id: str, trigger_id: str) -> dict[str, Any]:
     """Change a trigger's config, or pause and resume it"""
     config = _config(task_id, "triggers")
     return trigger_json(trigger_actions.update_trigger(config, trigger_id, _request_body()))
 
 
-@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["DELETE"], status=204)
+@route(bp, "/api/tasks/{task_id}/triggers/{trigger_id}", methods=["DELETE"], role=MEMBER, status=204)
 def delete_trigger(task_id: str, trigger_id: str) -> Response:
     """Delete a trigger"""
     trigger_actions.delete_trigger(_config(task_id, "triggers"), trigger_id)
@@ -378,4 +387,5 @@ for _prefix in ("/api/task-configs", "/api/jobs"):
         ("/{task_id}/triggers/{trigger_id}", ["PATCH"], update_trigger, TRIGGER_PATCH, (), 200),
         ("/{task_id}/triggers/{trigger_id}", ["DELETE"], delete_trigger, None, (), 204),
     ):
-        route(bp, _prefix + _path, methods=_methods, body=_body, query=_query, status=_status)(_view)
+        route(bp, _prefix + _path, methods=_methods, body=_body, query=_query, status=_status,
+              role=VIEWER if _methods == ["GET"] else MEMBER)(_view)

@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core.roles import VIEWER
 from chalicelib.core.tickets import TICKET_PROVIDER_CREATE, TICKET_PROVIDER_PATCH
 from chalicelib.services import tickets
 from chalicelib.store import ticket_providers
@@ -29,12 +30,12 @@ def create_ticket_provider() -> Response:
     return created(provider_json(tickets.create_provider(body_of(bp.current_request))))
 
 
-@route(bp, "/api/ticket-providers", methods=["GET"])
+@route(bp, "/api/ticket-providers", methods=["GET"], role=VIEWER)
 def list_ticket_providers() -> dict[str, Any]:
     return {"items": [provider_json(p) for p in tickets.list_providers()], "nextCursor": None}
 
 
-@route(bp, "/api/ticket-providers/{provider_id}", methods=["GET"])
+@route(bp, "/api/ticket-providers/{provider_id}", methods=["GET"], role=VIEWER)
 def get_ticket_provider(provider_id: str) -> dict[str, Any]:
     return provider_json(ticket_providers.get(provider_id))
 

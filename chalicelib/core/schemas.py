@@ -80,10 +80,42 @@ TASK_CREATE: dict[str, Any] = {
     },
 }
 
+_role = {"type": "string", "enum": ["viewer", "member", "admin"]}
+_email = {"type": "string", "minLength": 3, "maxLength": 320, "pattern": r"^[^@\s]+@[^@\s]+$"}
+
 API_KEY_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"name": _name},
+    "properties": {
+        "name": _name,
+        # No higher than the owner's role; the owner's by default.
+        "role": _role,
+        "expiresInDays": {"type": "integer", "minimum": 1, "maximum": 3650},
+        # Administrators only: a key for another user.
+        "userId": {"type": "string", "minLength": 1, "maxLength": 100},
+    },
+}
+
+USER_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["email", "role"],
+    "properties": {"email": _email, "name": _name, "role": _role},
+}
+
+USER_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"name": _name, "role": _role, "disabled": {"type": "boolean"}},
+}
+
+SETUP_ADMIN: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["setupToken", "email"],
+    "properties": {"setupToken": {"type": "string", "minLength": 1, "maxLength": 500}, "email": _email,
+                   "name": _name},
 }
 
 TASK_DEFAULT_MAX_RETRIES = 3

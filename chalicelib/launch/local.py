@@ -42,7 +42,7 @@ _AGENT = frozenset({"GITHUB_TOKEN", "GH_TOKEN"})
 _PREFIXES = ("LC_", "OPTIO_AGENT_BIN_", "GIT_", "ANTHROPIC_", "CLAUDE_", "OPENAI_", "CODEX_", "GEMINI_", "GOOGLE_",
              "COPILOT_", "OPENCODE_")
 # Never passed, whatever OPTIO_AGENT_PASS_ENV names.
-SERVER_KEYS = frozenset({"OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET"})
+SERVER_KEYS = frozenset({"OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET", "OPTIO_SETUP_TOKEN"})
 
 
 def runner_base_environment(server_env: Mapping[str, str], extra: Iterable[str]) -> dict[str, str]:

@@ -21,6 +21,11 @@ def main() -> int:
         signal.signal(sig, lambda *_: stopping.set())
     print(f"Optio is running at {stack.url}", flush=True)
     print(f"Admin token: {stack.token}", flush=True)
+    from chalicelib.services import setup
+
+    if setup.setup_needed():
+        # Until the first administrator exists (README "People"); a secret of the deployment on AWS.
+        print(f"Setup token: {setup.setup_token()}  (POST /api/setup/admin, once)", flush=True)
     stopping.wait()
     print("optio: stopping", flush=True)
     stack.stop()

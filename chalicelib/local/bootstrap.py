@@ -1,5 +1,6 @@
 """What local mode settles before anything reads the settings: the data directory, the admin
-token, the runner-token and secrets keys (generated once, then kept), and the store's endpoint."""
+token, the first-run setup token, the runner-token and secrets keys (generated once, then kept),
+and the store's endpoint."""
 from __future__ import annotations
 
 import base64
@@ -22,6 +23,8 @@ def prepare(env: MutableMapping[str, str]) -> Path:
     env["OPTIO_DATA_DIR"] = str(data_dir)
     if not env.get("OPTIO_API_TOKEN"):
         env["OPTIO_API_TOKEN"] = _kept_secret(data_dir / "admin-token", "optio_admin_" + secrets.token_urlsafe(24))
+    if not env.get("OPTIO_SETUP_TOKEN"):
+        env["OPTIO_SETUP_TOKEN"] = _kept_secret(data_dir / "setup-token", "optio_setup_" + secrets.token_urlsafe(24))
     if not env.get("OPTIO_RUN_TOKEN_SECRET"):
         env["OPTIO_RUN_TOKEN_SECRET"] = _kept_secret(data_dir / "run-token-secret", secrets.token_hex(32))
     if not env.get("OPTIO_SECRETS_KEY"):

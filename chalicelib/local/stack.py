@@ -49,10 +49,12 @@ class LocalStack:
         from chalicelib.store.tables import create_all
 
         create_all()
-        from chalicelib.services import legacy
+        from chalicelib.services import legacy, reencrypt
 
         if legacy.pending():  # data of the version before the executions table: moved over once
             legacy.migrate()
+        if len(settings.secrets_key.values()) > 1:  # a rotation (README "Rotating keys"): finished on start
+            reencrypt.reencrypt_all()
         from app import app, execution_stream, execution_timer, periodic_resync, trigger_tick
         from chalicelib.engine import timers as engine_timers
 
@@ -98,7 +100,7 @@ class LocalStack:
             watcher.start()
             ticket_ticker.start()
             self._parts = [poller, ticker, trigger_ticker, watcher, ticket_ticker, wake_ups]
-        self.token = settings.api_token or ""
+        self.token = settings.api_token.newest()
         self.url = f"http://{settings.host}:{settings.port}"
         if serve:
             from .server import make_server

@@ -12,6 +12,7 @@ from chalicelib.core.templates import render
 from chalicelib.engine.clock import utcnow
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import configs, templates
+from chalicelib.store.acting import acting_as
 from chalicelib.store.models import ExecutionModel, TaskConfigModel, TemplateModel
 
 from .standalone import run_standalone
@@ -119,6 +120,15 @@ def run_config(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] 
                run_id: str | None = None) -> ExecutionModel:
     """A run of any task config: a repo task for a blueprint, a workflow run for a standalone task.
     Both have an `id` (`run_id` when given)."""
+    if trigger and trigger.get("triggerId"):
+        # A trigger's firing is the trigger's doing, whoever (or whatever) delivered it.
+        with acting_as(f"trigger:{trigger['triggerId']}"):
+            return _run(config, params, trigger, run_id)
+    return _run(config, params, trigger, run_id)
+
+
+def _run(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None,
+         run_id: str | None) -> ExecutionModel:
     if config.type == "standalone":
         return run_standalone(config, params, trigger, run_id)
     return run_blueprint(config, params, trigger, run_id)

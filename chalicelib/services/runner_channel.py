@@ -20,9 +20,8 @@ from chalicelib.core.requests import Refused, Request, decide_request
 from chalicelib.core.schemas import RUNNER_EVENT
 from chalicelib.core.states import ExecutionKind
 from chalicelib.core.timefmt import iso
-from chalicelib.core.tokens import run_token_attempt
 from chalicelib.engine.clock import utcnow
-from chalicelib.engine.credentials import run_token_secret
+from chalicelib.engine.credentials import verified_attempt
 from chalicelib.engine.executor import budget
 from chalicelib.exceptions import Conflict, Unauthorized
 from chalicelib.store import executions, logs
@@ -35,7 +34,7 @@ SUMMARY_MAX = 4000
 
 
 def handle(kind: ExecutionKind, execution_id: str, token: str | None, body: Any) -> dict[str, Any]:
-    attempt = run_token_attempt(run_token_secret(), execution_id, token or "")
+    attempt = verified_attempt(execution_id, token or "")
     if attempt is None:
         raise Unauthorized("invalid run token")
     event = require_valid(RUNNER_EVENT, body)

@@ -20,9 +20,8 @@ from chalicelib.core.sessions import (
     session_id_problem,
 )
 from chalicelib.core.states import ExecutionKind
-from chalicelib.core.tokens import run_token_attempt
 from chalicelib.engine.clock import utcnow
-from chalicelib.engine.credentials import run_token_secret
+from chalicelib.engine.credentials import run_token_secret, run_token_secrets, verified_attempt
 from chalicelib.exceptions import (
     Conflict,
     Forbidden,
@@ -79,7 +78,7 @@ def get_archive(channel: str, owner_id: str, session_id: str, params: Mapping[st
 def _authorized(channel: str, owner_id: str, token: str | None) -> int:
     """The attempt of a run token of this very owner: another task's token is refused."""
     _kind(channel)
-    attempt = run_token_attempt(run_token_secret(), owner_id, token or "")
+    attempt = verified_attempt(owner_id, token or "")
     if attempt is None:
         raise Unauthorized("invalid run token")
     return attempt
@@ -127,7 +126,7 @@ def _local_link(method: str, channel: str, owner_id: str, session_id: str,
         raise NotFound("sessions are kept in S3: use the URL the upload or download request gives")
     _checked(session_id)
     key = archive_key(channel, owner_id, session_id)
-    if not link_is_valid(run_token_secret(), method, key, params.get("expires", ""),
-                         params.get("signature", ""), utcnow()):
+    if not any(link_is_valid(secret, method, key, params.get("expires", ""), params.get("signature", ""), utcnow())
+               for secret in run_token_secrets()):
         raise Forbidden("the link is invalid or has expired: ask for a new one")
     return store

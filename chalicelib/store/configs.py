@@ -12,6 +12,7 @@ from chalicelib.core.timefmt import iso
 from chalicelib.exceptions import NotFound
 
 from . import rows
+from .acting import actor
 from .models import TaskConfigModel
 from .pages import Page, decode_cursor, page_of
 
@@ -30,6 +31,7 @@ def get(config_id: str) -> TaskConfigModel:
 def create(fields: Mapping[str, Any], now: datetime) -> TaskConfigModel:
     config = TaskConfigModel(**fields)
     config.createdAt = config.updatedAt = iso(now)
+    config.createdBy = actor()
     config.save(condition=TaskConfigModel.id.does_not_exist())
     return config
 

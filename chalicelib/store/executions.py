@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core import accounting
@@ -30,6 +31,7 @@ from chalicelib.core.timefmt import iso, parse_iso
 from chalicelib.exceptions import Conflict, NotFound
 
 from . import rows
+from .acting import actor
 from .connection import connection
 from .models import (
     ACTIVE_PARTITION,
@@ -147,12 +149,13 @@ def create(fields: Mapping[str, Any], now: datetime, trigger: str = "api") -> Ex
         raise InvalidTransition(f"a {row.type} cannot start in {row.state}", state=row.state)
     row.version = 0
     row.createdAt = row.updatedAt = iso(now)
+    row.createdBy = row.createdBy or actor()
     if State(row.state) is S.QUEUED:
         row.queuedAt = row.createdAt
     _apply(row, index_fields(row, {}))
     event = ExecutionEventModel(
         executionId=row.id, eventKey=event_key(0), toState=row.state, trigger=trigger,
-        message=f"{_NOUNS[kind_of(row)]} created", at=row.createdAt,
+        message=f"{_NOUNS[kind_of(row)]} created", at=row.createdAt, actor=row.createdBy,
     )
     with TransactWrite(connection=connection()) as txn:
         txn.save(row, condition=ExecutionModel.id.does_not_exist())
@@ -237,7 +240,7 @@ def transition(
     fields.update(index_fields(row, fields))
     event = ExecutionEventModel(
         executionId=row.id, eventKey=event_key(fields["version"]), fromState=current.value,
-        toState=to.value, trigger=trigger, message=message, at=now_iso,
+        toState=to.value, trigger=trigger, message=message, at=now_iso, actor=actor(),
     )
     # Item order in the transaction (puts, then updates): event, row, global slots, scope slots.
     try:
@@ -340,19 +343,26 @@ def slot_usage(kind: ExecutionKind, scopes: set[str]) -> tuple[int, dict[str, in
     return values.get(global_slots_key(kind), 0), {s: values.get(scope_slots_key(kind, s), 0) for s in scopes}
 
 
-def list_tasks(*, state: str | None, repo_id: str | None, limit: int, cursor: str | None) -> Page[ExecutionModel]:
-    """Repo tasks, newest first."""
+def list_tasks(*, state: str | None, repo_id: str | None, limit: int, cursor: str | None,
+               created_by: str | None = None) -> Page[ExecutionModel]:
+    """Repo tasks, newest first; with `created_by`, only theirs (a filter: a page may hold fewer
+    than `limit`, and the cursor goes on)."""
     start = decode_cursor(cursor)
+    by = ExecutionModel.createdBy == created_by if created_by else None
     if repo_id:
         condition = ExecutionModel.state == state if state else None
-        return page_of(ExecutionModel.repo_index.query(repo_id, filter_condition=condition, scan_index_forward=False,
-                                                     limit=limit, last_evaluated_key=start))
+        return page_of(ExecutionModel.repo_index.query(repo_id, filter_condition=_both(condition, by),
+                                                     scan_index_forward=False, limit=limit, last_evaluated_key=start))
     if state:
         return page_of(ExecutionModel.state_index.query(
-            state, filter_condition=ExecutionModel.type == K.REPO_TASK.value, scan_index_forward=False,
+            state, filter_condition=_both(ExecutionModel.type == K.REPO_TASK.value, by), scan_index_forward=False,
             limit=limit, last_evaluated_key=start))
-    return page_of(ExecutionModel.type_index.query(K.REPO_TASK.value, scan_index_forward=False, limit=limit,
-                                                 last_evaluated_key=start))
+    return page_of(ExecutionModel.type_index.query(K.REPO_TASK.value, filter_condition=by, scan_index_forward=False,
+                                                 limit=limit, last_evaluated_key=start))
+
+
+def _both(first: Condition | None, second: Condition | None) -> Condition | None:
+    return second if first is None else first if second is None else first & second
 
 
 def of_config(config_id: str, limit: int, cursor: str | None) -> Page[ExecutionModel]:

@@ -180,6 +180,8 @@ class ExecutionModel(Model):
     errorMessage = UnicodeAttribute(null=True)
     errorKind = UnicodeAttribute(null=True)
     commitSha = UnicodeAttribute(null=True)
+    # Who created it (`store.acting`); none on rows from before it was recorded.
+    createdBy = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     queuedAt = UnicodeAttribute(null=True)
@@ -223,6 +225,9 @@ class ExecutionEventModel(Model):
     trigger = UnicodeAttribute()
     message = UnicodeAttribute(null=True)
     at = UnicodeAttribute()
+    # `user:<id>`, `apikey:<id>`, `admin`, `trigger:<id>` or `system` (`store.acting`); none on
+    # events from before it was recorded.
+    actor = UnicodeAttribute(null=True)
 
 
 class ExecutionLogModel(Model):
@@ -326,8 +331,54 @@ class ApiKeyModel(Model):
     tokenHash = UnicodeAttribute()
     tokenPrefix = UnicodeAttribute()
     createdAt = UnicodeAttribute()
+    # The user the key acts for; none on keys the admin token made (and on keys from before users).
+    userId = UnicodeAttribute(null=True)
+    # No higher than its user's; none on keys from before roles, which could do everything.
+    role = UnicodeAttribute(null=True)
+    expiresAt = UnicodeAttribute(null=True)
+    # `session`: a sign-in's cookie (`api.oidc`), never listed with the keys; none: an API key.
+    kind = UnicodeAttribute(null=True)
 
     token_index = TokenIndex()
+
+
+class UserEmailIndex(GlobalSecondaryIndex["UserModel"]):
+    class Meta:
+        index_name = "email-index"
+        projection = AllProjection()
+    email = UnicodeAttribute(hash_key=True)
+
+
+class UserIdentityIndex(GlobalSecondaryIndex["UserModel"]):
+    """Users by the identity provider's `<issuer> <subject>`. Sparse: set at the first sign-in."""
+
+    class Meta:
+        index_name = "identity-index"
+        projection = AllProjection()
+    identity = UnicodeAttribute(hash_key=True)
+
+
+class UserModel(Model):
+    """People: invited by an administrator (or the first one, by setup) by email, and bound to an
+    identity at their first sign-in. The email is unique: claimed as `user-email#<email>` in
+    `UniqueKeyModel`."""
+
+    class Meta(_Meta):
+        table_name = _table("users")
+
+    id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    role = UnicodeAttribute()
+    disabled = BooleanAttribute(default=False)
+    identity = UnicodeAttribute(null=True)
+    createdBy = UnicodeAttribute()
+    lastSignInAt = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+    email_index = UserEmailIndex()
+    identity_index = UserIdentityIndex()
 
 
 class CommentModel(Model):
@@ -403,6 +454,7 @@ class TaskConfigModel(Model):
     budgetUsd = NumberAttribute(null=True)
     maxConcurrent = NumberAttribute(null=True)
     environment = JSONAttribute(null=True)
+    createdBy = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 
@@ -500,4 +552,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TaskConfigModel,
     TriggerModel,
     TicketProviderModel,
+    UserModel,
 )

@@ -24,15 +24,21 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def _signature(payload: str) -> str:
+def _signature(payload: str, secret: str) -> str:
     # The runner-token key, in a domain of its own: a cursor is never a valid run token.
-    key = b"optio-cursor:" + (settings.run_token_secret or "").encode()
+    key = b"optio-cursor:" + secret.encode()
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _secrets() -> tuple[str, ...]:
+    """The run-token keys, newest first (the newest signs, any verifies); a server without one
+    signs with the empty key, as it always has."""
+    return settings.run_token_secret.values() or ("",)
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
     payload = base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
-    return f"{payload}.{_signature(payload)}"
+    return f"{payload}.{_signature(payload, _secrets()[0])}"
 
 
 def _is_key_value(value: object) -> bool:
@@ -49,7 +55,8 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return None
     payload, _, signature = cursor.rpartition(".")
     key = None
-    if payload and hmac.compare_digest(signature.encode(), _signature(payload).encode()):
+    if payload and any(hmac.compare_digest(signature.encode(), _signature(payload, secret).encode())
+                       for secret in _secrets()):
         try:
             key = json.loads(base64.urlsafe_b64decode(payload.encode()))
         except (binascii.Error, ValueError, UnicodeDecodeError):

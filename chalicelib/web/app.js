@@ -96,6 +96,12 @@ function signIn() {
   });
   main.replaceChildren(form);
   token.focus();
+  // With an identity provider configured, people sign in there rather than with a token.
+  api("GET", "/api/setup/status").then((status) => {
+    if (!status?.identityProvider || !form.isConnected) return;
+    form.insertBefore(h("p", {}, h("a", { class: "button", href: url("/api/auth/login") },
+      "Sign in with your identity provider")), form.children[1]);
+  }, () => {});
 }
 
 document.addEventListener("click", (event) => {

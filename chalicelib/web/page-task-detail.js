@@ -29,7 +29,7 @@ function pipeline(task) {
 function facts(task) {
   const rows = [
     ["Repository", `${task.repoUrl} (${task.repoBranch})`], ["Branch", task.branchName], ["Agent", task.agentType],
-    ["Priority", String(task.priority)], ["Created", when(task.createdAt)], ["Started", when(task.startedAt)],
+    ["Priority", String(task.priority)], ["Created", `${when(task.createdAt)}${task.createdBy ? ` by ${task.createdBy}` : ""}`], ["Started", when(task.startedAt)],
     ["Finished", when(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
       ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`) : "none yet"],
@@ -187,7 +187,8 @@ export default async function taskDetail(view, { params: [taskId] }) {
       get(`/api/tasks/${taskId}/dependencies`), get(`/api/tasks/${taskId}/dependents`)]);
     history.replaceChildren(...events.items.slice().reverse().map((e) => h("li", {},
       h("time", { datetime: e.at }, when(e.at)), " ", e.from ? `${e.from.replaceAll("_", " ")} → ` : "",
-      e.to ? stateBadge(e.to) : null, e.message ? h("span", { class: "muted" }, ` ${e.message}`) : null)));
+      e.to ? stateBadge(e.to) : null, e.message ? h("span", { class: "muted" }, ` ${e.message}`) : null,
+      e.actor ? h("span", { class: "muted actor" }, ` · ${e.actor}`) : null)));
     const status = task.subtaskStatus;
     related.replaceChildren(
       h("section", { "aria-labelledby": "subtasks-h" }, h("h2", { id: "subtasks-h" }, "Subtasks"),

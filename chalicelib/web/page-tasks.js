@@ -73,6 +73,8 @@ export default async function tasksPage(view, { navigate }) {
   const repoFilter = select("repoId", [["", "All repos"], ...repos.map((r) => [r.id, r.repoUrl])], params.get("repoId") ?? "");
   const typeFilter = select("type", TYPES, TYPES.some(([t]) => t === params.get("type")) ? params.get("type") : "repo-task");
   const search = h("input", { name: "q", type: "search", value: params.get("q") ?? "", placeholder: "Search titles" });
+  // "My tasks": what the signed-in person (or key) created.
+  const creatorFilter = select("createdBy", [["", "Anyone"], ["me", "Me"]], params.get("createdBy") === "me" ? "me" : "");
   const results = h("div", { "aria-live": "polite" });
   let queue = null;
   let lastOrder = "";
@@ -80,13 +82,14 @@ export default async function tasksPage(view, { navigate }) {
 
   const applyFilters = () => {
     const next = new URLSearchParams();
-    for (const control of [stateFilter, repoFilter, search]) if (control.value) next.set(control.name, control.value);
+    for (const control of [stateFilter, repoFilter, creatorFilter, search]) if (control.value) next.set(control.name, control.value);
     if (typeFilter.value !== "repo-task") next.set("type", typeFilter.value);
     const query = next.toString();
     navigate(`/tasks${query ? `?${query}` : ""}`);
   };
   stateFilter.addEventListener("change", applyFilters);
   repoFilter.addEventListener("change", applyFilters);
+  creatorFilter.addEventListener("change", applyFilters);
   typeFilter.addEventListener("change", applyFilters);
   search.addEventListener("change", applyFilters);
 
@@ -107,6 +110,7 @@ export default async function tasksPage(view, { navigate }) {
     const query = new URLSearchParams({ type: typeFilter.value });
     if (stateFilter.value) query.set("state", stateFilter.value);
     if (repoFilter.value) query.set("repoId", repoFilter.value);
+    if (creatorFilter.value) query.set("createdBy", creatorFilter.value);
     const needle = search.value.trim().toLowerCase();
     const tasks = (await all(`/api/tasks?${query}`))
       .filter((t) => !needle || (t.title ?? t.name ?? "").toLowerCase().includes(needle));
@@ -117,9 +121,10 @@ export default async function tasksPage(view, { navigate }) {
     const queued = tasks.filter((t) => t.state === "queued").sort(byQueueOrder);
     lastOrder = queued.map((t) => t.id).join();
     queue = queued.length > 1 ? queueList(queued, reorder) : null;
+    // replaceChildren writes a null out as the text "null": no queue, no section.
     results.replaceChildren(
-      queue ? h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
-        h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue) : null,
+      ...(queue ? [h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
+        h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue)] : []),
       h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${tasks.length})`),
         tasks.length ? taskTable(tasks)
           : empty(params.toString() ? "No task matches these filters." : "No tasks yet.",
@@ -137,7 +142,7 @@ export default async function tasksPage(view, { navigate }) {
     heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", "Retried"),
       bulk("Cancel active", "/api/tasks/bulk/cancel-active", "Cancelled"), link("/tasks/new", "New Task")),
     h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); applyFilters(); } },
-      field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Title", search),
+      field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Created by", creatorFilter), field("Title", search),
       h("button", { type: "submit", class: "secondary" }, "Filter")),
     results);
   await refresh();

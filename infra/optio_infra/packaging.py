@@ -34,12 +34,17 @@ LAYER_ONLY = ("kubernetes",)  # requirements that go into the layer instead of t
 ASYNCIO_ONLY = frozenset({"aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosignal", "frozenlist", "multidict",
                           "propcache", "yarl"})
 # The AWS services the functions call through botocore: DynamoDB (pynamodb), S3 (session archives),
-# Lambda (the launcher's invoke), STS (the EKS token). botocore ships the models of ~400 services:
+# Lambda (the launcher's invoke), STS (the EKS token), Secrets Manager (Optio's keys, through
+# powertools' parameters: chalicelib.settings.ServerKey). botocore ships the models of ~400 services:
 # 15 of the 26 MB zipped. A client for a service left out fails with UnknownServiceError;
 # tests/infra/test_packaging.py checks every client the code creates is listed here.
-BOTOCORE_SERVICES = ("dynamodb", "lambda", "s3", "stepfunctions", "sts")
+BOTOCORE_SERVICES = ("dynamodb", "lambda", "s3", "secretsmanager", "stepfunctions", "sts")
 # Lambda's python3.11 runtime: bytecode compiled by another version would be ignored, not wrong.
+# Chalice 1.34 takes the runtime from the Python that runs `chalice package` (Config.
+# lambda_python_version): the project's 3.11 (README "Deploy to AWS").
 LAMBDA_PYTHON = (3, 11)
+# Lambda's architectures, and the machine in the manylinux wheel tags of each.
+WHEEL_MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 # The environment `import app` needs (settings read at import), as .chalice/config.json gives it.
 COLD_START_ENV = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
                   "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "optio",
@@ -189,15 +194,16 @@ def _constraints(path: str) -> None:
             f.write(f"{_canonical(dist.metadata['Name'])}=={dist.version}\n")
 
 
-def kubernetes_layer() -> str:
-    """A Lambda layer dir (python/...) with the kubernetes client for Lambda's platform, built once
-    per pinned version: what the app's package already has (urllib3, requests, dateutil, ...)
+def kubernetes_layer(architecture: str) -> str:
+    """A Lambda layer dir (python/...) with the kubernetes client for Lambda's platform on
+    `architecture` (arm64, x86_64), built once per pinned version: what the app's package already has (urllib3, requests, dateutil, ...)
     is left out, since /var/task comes before /opt/python on the path, and so is the asyncio
     client with what only it needs (ASYNCIO_ONLY)."""
     pins = [line for line in _requirements() if _requirement_name(line) in LAYER_ONLY]
-    layer = os.path.join(BUILD, "kubernetes-layer")
+    layer = os.path.join(BUILD, f"kubernetes-layer-{architecture}")
     stamp = os.path.join(layer, LAYER_STAMPS[0])
-    key = "\n".join(pins + ["constrained, deduplicated, no asyncio client, compiled reproducibly"])
+    platform = f"manylinux2014_{WHEEL_MACHINE[architecture]}"
+    key = "\n".join(pins + [platform, "constrained, deduplicated, no asyncio client, compiled reproducibly"])
     if os.path.exists(stamp) and open(stamp).read() == key:
         return layer
     shutil.rmtree(layer, ignore_errors=True)
@@ -206,7 +212,7 @@ def kubernetes_layer() -> str:
     constraints = os.path.join(layer, LAYER_STAMPS[1])
     _constraints(constraints)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", target, "--platform", "manylinux2014_x86_64", "-c", constraints,
+                    "--target", target, "--platform", platform, "-c", constraints,
                     "--implementation", "cp", "--python-version", "3.11", "--only-binary=:all:", *pins],
                    check=True, stdout=sys.stderr)
     in_app = _closure([_requirement_name(r) for r in _requirements() if _requirement_name(r) not in LAYER_ONLY])

@@ -1,6 +1,7 @@
 """One stage of Optio on AWS: tables, the Chalice app, the EKS pieces, secrets, alarms, dashboard."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any, cast
 
 import aws_cdk as cdk
 import jsii
-from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
@@ -48,11 +49,68 @@ API_HANDLER = "APIHandler"
 STREAM_FN = "ExecutionStream"
 LAUNCHER_FN = "Launcher"
 TIMER_FN = "ExecutionTimer"
-# Functions that talk to the cluster get the kubernetes client (a layer): the launcher creates Jobs;
-# the stream and the schedules' reconciler read pod status and cancel; the API cancels a running
-# agent's Job directly (chalicelib.services.tasks -> AsyncLambdaLauncher.cancel), so it needs the layer
-# too until cancel goes through the launcher Lambda; a wake-up's reconcile reads pod status too.
-CLUSTER_KINDS = ("api", "stream", "schedule", "launcher", "timer")
+# The functions that talk to the cluster, as the code has them: the launcher creates Jobs (and
+# their Secrets); the reconciler reads pod status and stops agents (chalicelib.engine.executor ->
+# get_launcher().status / .cancel), and it runs in the stream function, the resync and the timers'
+# wake-ups (ExecutionTimer); the API stops a running agent when a person cancels
+# (services.executions.carry_out -> executor.apply -> AsyncLambdaLauncher.cancel). These get the
+# kubernetes client (a layer), an access entry and, with a private cluster, the cluster's VPC. The
+# ticket sync and the trigger tick only write rows (the stream launches what they create).
+CLUSTER_FUNCTIONS = frozenset({API_HANDLER, STREAM_FN, "Resync", TIMER_FN, LAUNCHER_FN})
+
+# Optio's own keys (chalicelib.settings.ServerKey): each a Secrets Manager secret that a function
+# reads at run time, named by `<variable>_ARN` in its environment; the value is never there.
+API_TOKEN, RUN_TOKEN_KEY, SECRETS_KEY = "OPTIO_API_TOKEN", "OPTIO_RUN_TOKEN_SECRET", "OPTIO_SECRETS_KEY"
+# The one-time token that makes the first administrator (services.setup): only the API reads it.
+SETUP_TOKEN = "OPTIO_SETUP_TOKEN"
+# The keys each function reads, as the code has them (tests/infra checks the roles against it).
+# The API checks admin tokens (services.apikeys), runner tokens, session links and page cursors
+# (the run-token key), and stores and reads secrets. The reconciler (stream, resync, timers'
+# wake-ups) signs each attempt's runner token, seals the agent's secrets for the launcher's event
+# and reads GITHUB_TOKEN and the trackers' keys; the ticket sync reads those keys. The launcher
+# unseals the agent's secrets from its event to write the attempt's Kubernetes Secret: it holds the
+# secrets key because the alternative, plaintext in the event, would sit in Lambda's queue of
+# asynchronous events. The trigger tick only writes rows.
+KEYS_READ: dict[str, frozenset[str]] = {
+    API_HANDLER: frozenset({API_TOKEN, RUN_TOKEN_KEY, SECRETS_KEY, SETUP_TOKEN}),
+    STREAM_FN: frozenset({RUN_TOKEN_KEY, SECRETS_KEY}),
+    "Resync": frozenset({RUN_TOKEN_KEY, SECRETS_KEY}),
+    TIMER_FN: frozenset({RUN_TOKEN_KEY, SECRETS_KEY}),
+    "TicketSync": frozenset({SECRETS_KEY}),
+    "TriggerTick": frozenset(),
+    LAUNCHER_FN: frozenset({SECRETS_KEY}),
+}
+
+# The agents' namespace's default NetworkPolicy: every pod there (agents, the watcher) may resolve
+# names with the cluster's DNS and open HTTPS connections to the internet (Optio's API, GitHub, the
+# model providers), and nothing else: no ingress, no metadata service (link-local), no private
+# address (the VPC, its nodes and pods, the cluster's service range, a private endpoint's or a
+# peered network's), no carrier-grade NAT range (secondary pod CIDRs).
+NETWORK_POLICY = "optio-isolated"
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
+def network_policy_spec() -> dict[str, Any]:
+    dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
+    return {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "egress": [
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}], "ports": dns},
+            {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+             "ports": [{"protocol": "TCP", "port": 443}]},
+        ],
+    }
+
+
+# The watcher's liveness (infra/watcher_entrypoint.py): a file touched after every poll, in a
+# memory volume (the root filesystem is read-only). Stale past three intervals (30 s each) and
+# GitHub's longest rate-limit wait (an hour, which the watcher sleeps out), it is stuck.
+WATCHER_HEARTBEAT_DIR = "/run/optio"
+WATCHER_HEARTBEAT = f"{WATCHER_HEARTBEAT_DIR}/polled"
+WATCHER_STALE_S = 3 * 30 + 3600
+NODE_DISK_GB = 50
 
 # What API Gateway answers itself, before any function runs, in our error shape (chalicelib.api.http
 # error_body): a route or method the API does not have (its "Missing Authentication Token" 403 for
@@ -184,6 +242,7 @@ class OptioStack(cdk.Stack):
     def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, image_tag: str,
                  nodes: NodeConfig | None = None, admin_principal: str = "",
                  session_expiry_days: int = SESSION_EXPIRY_DAYS, bedrock_models: tuple[str, ...] = (),
+                 architecture: str = "arm64", domain_name: str = "", certificate_arn: str = "",
                  **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
         self.admin_principal = admin_principal
@@ -214,14 +273,16 @@ class OptioStack(cdk.Stack):
             self.table_arns += [table.attr_arn, f"{table.attr_arn}/index/*"]
         executions = self.tables["executions"]
 
-        # --- Secrets the app reads from its environment, generated once, encrypted with the key.
+        # --- Optio's keys, generated once, encrypted with the key, read by the functions at run time
+        # (KEYS_READ). Each holds one key as generated, or a JSON array of keys, newest first, once
+        # rotated (README "Rotating keys").
         self.secrets = {
-            "OPTIO_API_TOKEN": self._secret("ApiToken", f"optio/{stage}/api-token", 48, removal),
-            "OPTIO_RUN_TOKEN_SECRET": self._secret("RunTokenSecret", f"optio/{stage}/run-token-secret", 64,
-                                                   removal),
-            # A Fernet key is 32 bytes, urlsafe base64: 43 characters and "=" (appended below). It
-            # decrypts the secrets table's values: kept with the tables.
-            "OPTIO_SECRETS_KEY": self._secret("SecretsKey", f"optio/{stage}/secrets-key", 43, removal),
+            API_TOKEN: self._secret("ApiToken", f"optio/{stage}/api-token", 48, removal),
+            RUN_TOKEN_KEY: self._secret("RunTokenSecret", f"optio/{stage}/run-token-secret", 64, removal),
+            # A Fernet key is 32 bytes, urlsafe base64: 43 characters and "=" (chalicelib.store.secrets
+            # pads it). It decrypts the secrets table's values: kept with the tables.
+            SECRETS_KEY: self._secret("SecretsKey", f"optio/{stage}/secrets-key", 43, removal),
+            SETUP_TOKEN: self._secret("SetupToken", f"optio/{stage}/setup-token", 48, removal),
         }
 
         self.failures = sqs.Queue(self, "StreamFailures", queue_name=f"optio-{stage}-stream-failures",
@@ -254,6 +315,8 @@ class OptioStack(cdk.Stack):
             # Replaced per function below by that function's own role.
             "iam_role_arn": f"arn:aws:iam::{self.account}:role/optio-placeholder",
             "xray": True,
+            # Graviton: 20% less per GB-second than x86_64; chalice packages the wheels built for it.
+            "lambda_architecture": architecture,
         })
         sam = packaging.sam_template(self.chalice)
         # Every function of the app, whatever app.py declares: the API, the stream function, each
@@ -275,9 +338,11 @@ class OptioStack(cdk.Stack):
         self.k8s_layer = lambda_.LayerVersion(
             # Without the build's stamps (.pins, .constraints.txt: the venv's versions), which are no
             # part of the layer and would republish it whenever a dev dependency changes.
-            self, "KubernetesClient", code=lambda_.Code.from_asset(packaging.kubernetes_layer(),
+            self, "KubernetesClient", code=lambda_.Code.from_asset(packaging.kubernetes_layer(architecture),
                                                                     exclude=list(packaging.LAYER_STAMPS)),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_11],
+            compatible_architectures=[lambda_.Architecture.ARM_64 if architecture == "arm64"
+                                      else lambda_.Architecture.X86_64],
             description="The kubernetes client for the functions that talk to the cluster",
         )
         self.functions = {name: self.chalice.get_resource(name) for name in self.kinds}
@@ -289,6 +354,8 @@ class OptioStack(cdk.Stack):
         timers_name = f"optio-{stage}-timers"
         timers_arn = self.format_arn(service="states", resource="stateMachine", resource_name=timers_name,
                                      arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+        if domain_name:
+            api_url = self._custom_domain(domain_name, certificate_arn)
         self.log_groups: dict[str, logs.LogGroup] = {}
         for name, fn in self.functions.items():
             fn.add_property_override("FunctionName", launcher_name if name == LAUNCHER_FN
@@ -319,18 +386,14 @@ class OptioStack(cdk.Stack):
                 env["OPTIO_API_URL"] = api_url
             else:
                 env["OPTIO_SESSIONS_BUCKET"] = self.sessions.bucket_name
-            for var, secret in self.secrets.items():
-                value = secret.secret_value.unsafe_unwrap()
-                env[var] = cdk.Fn.join("", [value, "="]) if var == "OPTIO_SECRETS_KEY" else value
+            for var in sorted(self._keys_read(name)):
+                env[f"{var}_ARN"] = self.secrets[var].secret_arn
             for var, value in env.items():
                 fn.add_property_override(f"Environment.Variables.{var}", value)
             if self._talks_to_cluster(name):
                 fn.add_property_override("Layers", [self.k8s_layer.layer_version_arn])
         if cluster and cluster.private:
-            self.functions[LAUNCHER_FN].add_property_override("VpcConfig", {
-                "SubnetIds": list(cluster.subnet_ids), "SecurityGroupIds": list(cluster.security_group_ids)})
-            roles[LAUNCHER_FN].add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
+            self._in_cluster_vpc(cluster)
 
         self._gateway_responses()
         self._stream_failure_handling(executions)
@@ -348,14 +411,49 @@ class OptioStack(cdk.Stack):
             fn.node.add_dependency(self.roles[name])
         cdk.Aspects.of(self).add(LogRetention())
         cdk.CfnOutput(self, "ApiUrl", value=api_url)
-        cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets["OPTIO_API_TOKEN"].secret_name)
+        cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets[API_TOKEN].secret_name)
+        # Until the first administrator exists (README "People"): `POST /api/setup/admin` with it.
+        cdk.CfnOutput(self, "SetupTokenSecret", value=self.secrets[SETUP_TOKEN].secret_name)
         cdk.CfnOutput(self, "RunnerRepositoryUri", value=self.runner_repo.repository_uri)
         cdk.CfnOutput(self, "WatcherRepositoryUri", value=self.watcher_repo.repository_uri)
         cdk.CfnOutput(self, "ClusterName", value=self.eks.name)
 
+    def _custom_domain(self, domain_name: str, certificate_arn: str) -> str:
+        """The API's stage on a domain of your own (a regional endpoint, the ACM certificate in the
+        stack's region), mapped without a base path: the dashboard and the API are at its root,
+        which the functions without a request give the runners. Its URL; the DNS name to point a
+        CNAME (or a Route 53 alias) at is the ApiDomainTarget output."""
+        domain = apigateway.CfnDomainName(
+            self, "ApiDomain", domain_name=domain_name, regional_certificate_arn=certificate_arn,
+            endpoint_configuration=apigateway.CfnDomainName.EndpointConfigurationProperty(types=["REGIONAL"]),
+            security_policy="TLS_1_2")
+        # `RestAPI.Stage`: SAM's name for the stage it generates, which the mapping must wait for.
+        apigateway.CfnBasePathMapping(self, "ApiDomainMapping", domain_name=domain.ref,
+                                      rest_api_id=self.chalice.get_resource("RestAPI").ref,
+                                      stage=cdk.Fn.ref("RestAPI.Stage"))
+        cdk.CfnOutput(self, "ApiDomainTarget", value=domain.attr_regional_domain_name)
+        return f"https://{domain_name}"
+
     # ------------------------------------------------------------------ building blocks
+    def _keys_read(self, name: str) -> frozenset[str]:
+        if name not in KEYS_READ:
+            raise ValueError(f"the function {name} is new: say in KEYS_READ which of Optio's keys it reads")
+        return KEYS_READ[name]
+
     def _talks_to_cluster(self, name: str) -> bool:
-        return self.kinds[name] in CLUSTER_KINDS
+        return name in CLUSTER_FUNCTIONS
+
+    def _in_cluster_vpc(self, cluster: ClusterConfig) -> None:
+        """A private endpoint is reached from the cluster's subnets only: every function that talks
+        to the cluster runs there. No VPC endpoints: these functions call GitHub too (the reconciler
+        merges pull requests and closes issues, the API lists and assigns GitHub issues), which only a NAT
+        reaches, and the VPC is not the stack's (a second interface endpoint with private DNS for a
+        service the VPC already has one for fails). README "Deploy to AWS": the subnets need a NAT."""
+        for name in filter(self._talks_to_cluster, self.functions):
+            self.functions[name].add_property_override("VpcConfig", {
+                "SubnetIds": list(cluster.subnet_ids), "SecurityGroupIds": list(cluster.security_group_ids)})
+            self.roles[name].add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole"))
 
     def _table(self, spec: TableSpec, removal: cdk.RemovalPolicy) -> ddb.CfnTable:
         table = ddb.CfnTable(
@@ -418,7 +516,12 @@ class OptioStack(cdk.Stack):
                 role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
                                                        resources=[launcher_arn]))
             else:
-                self.key.grant_decrypt(role)  # its environment
+                self.key.grant_decrypt(role)  # its environment, and the secrets key's secret
+            # The key's Decrypt, which reading a secret needs, came with the tables' (or just above).
+            if self._keys_read(name):
+                role.add_to_policy(iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[self.secrets[var].secret_arn for var in sorted(self._keys_read(name))]))
         self.roles[STREAM_FN].add_to_policy(iam.PolicyStatement(actions=STREAM_READ,
                                                                resources=[executions.attr_stream_arn]))
         # The key's GenerateDataKey and Decrypt, which SSE-KMS objects need, came with the tables'.
@@ -431,7 +534,7 @@ class OptioStack(cdk.Stack):
     def _gateway_responses(self) -> None:
         api = self.chalice.get_resource("RestAPI").ref
         for kind, (status, template) in GATEWAY_RESPONSES.items():
-            apigw.CfnGatewayResponse(
+            apigateway.CfnGatewayResponse(
                 self, f"GatewayResponse{kind.title().replace('_', '')}", rest_api_id=api, response_type=kind,
                 status_code=status, response_templates={"application/json": template},
                 response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"})
@@ -500,11 +603,25 @@ class OptioStack(cdk.Stack):
                              eks.ClusterLoggingTypes.AUTHENTICATOR],
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        # Nodes answer the instance metadata service only with a session token (IMDSv2) and only
+        # one hop away: a pod (one more hop, through its network namespace) never gets the node
+        # role's credentials, even where a NetworkPolicy is not enforced. Pods that need AWS use IRSA.
+        node_template = ec2.LaunchTemplate(
+            self, "NodeTemplate", require_imdsv2=True, http_put_response_hop_limit=1,
+            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
+                NODE_DISK_GB, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True))])
         cluster.add_nodegroup_capacity(
             "Nodes", instance_types=[ec2.InstanceType(nodes.instance_type)], min_size=nodes.min_size,
-            desired_size=nodes.min_size, max_size=nodes.max_size, disk_size=50,
+            desired_size=nodes.min_size, max_size=nodes.max_size,
+            launch_template_spec=eks.LaunchTemplateSpec(id=node_template.launch_template_id or "",
+                                                        version=node_template.latest_version_number),
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             labels={"optio.dev/pool": "agents"})
+        # The VPC CNI enforces NetworkPolicy (its node agent) only when asked: the agents' policy
+        # (NETWORK_POLICY) is what keeps them off the metadata service and the cluster's network.
+        eks.CfnAddon(self, "VpcCni", cluster_name=cluster.cluster_name, addon_name="vpc-cni",
+                     resolve_conflicts="OVERWRITE",
+                     configuration_values=json.dumps({"enableNetworkPolicy": "true"})).node.add_dependency(cluster)
         # jsii classes do not satisfy their interfaces' protocols for mypy.
         return ClusterHandle(cast(eks.ICluster, cluster), cluster.cluster_name, cluster.cluster_endpoint,
                              cluster.cluster_certificate_authority_data,
@@ -548,14 +665,18 @@ class OptioStack(cdk.Stack):
         watcher_role = irsa("WatcherRole", WATCHER_SERVICE_ACCOUNT)
         self._grant_tables(watcher_role, TABLE_READ + TABLE_WRITE)
         self.key.grant_encrypt_decrypt(watcher_role)
-        # infra/watcher_entrypoint.py reads the secrets key (decrypting it with the key granted above;
-        # Secret.grant_read would name the role in the key's policy: a cycle through the cluster).
+        # The watcher reads the secrets key at run time (OPTIO_SECRETS_KEY_ARN, chalicelib.settings),
+        # decrypting it with the key granted above (Secret.grant_read would name the role in the key's
+        # policy: a cycle through the cluster).
         watcher_role.add_to_policy(iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            resources=[self.secrets["OPTIO_SECRETS_KEY"].secret_arn]))
+            actions=["secretsmanager:GetSecretValue"], resources=[self.secrets[SECRETS_KEY].secret_arn]))
 
         labels = {"app.kubernetes.io/part-of": "optio", "optio.dev/stage": self.stage}
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}}
+        # Pod Security `restricted` enforced on everything in the namespace: the agents' Jobs
+        # (chalicelib.launch.k8s_job) and the watcher meet it.
+        pod_security = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+        namespace = {"apiVersion": "v1", "kind": "Namespace",
+                     "metadata": {"name": NAMESPACE, "labels": {**labels, **pod_security}}}
 
         def meta(name: str, **extra: Any) -> dict[str, Any]:
             return {"name": name, "namespace": NAMESPACE, "labels": labels, **extra}
@@ -576,6 +697,8 @@ class OptioStack(cdk.Stack):
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LAUNCHER_GROUP},
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": LAUNCHER_GROUP}]},
             self._watcher_deployment(meta, labels, image_tag, prefix),
+            {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(NETWORK_POLICY),
+             "spec": network_policy_spec()},
         ]
         ns = eks.KubernetesManifest(self, "Namespace", cluster=cluster, manifest=[namespace], overwrite=True)
         resources = eks.KubernetesManifest(self, "Resources", cluster=cluster, manifest=manifests,
@@ -588,7 +711,7 @@ class OptioStack(cdk.Stack):
         env = [{"name": k, "value": v} for k, v in {
             "OPTIO_TABLE_PREFIX": prefix, "AWS_REGION": self.region, "OPTIO_LAUNCHER": "kubernetes",
             "OPTIO_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "optio-watcher",
-            "OPTIO_SECRETS_KEY_SECRET": self.secrets["OPTIO_SECRETS_KEY"].secret_arn}.items()]
+            "OPTIO_SECRETS_KEY_ARN": self.secrets[SECRETS_KEY].secret_arn}.items()]
         return {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("optio-watcher"),
             "spec": {
@@ -599,20 +722,32 @@ class OptioStack(cdk.Stack):
                     "metadata": {"labels": {**labels, **selector}},
                     "spec": {
                         "serviceAccountName": WATCHER_SERVICE_ACCOUNT,
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+                        # Pod Security `restricted`; no Kubernetes API token (the watcher reads
+                        # DynamoDB and GitHub; its AWS role comes from IRSA's own projected token).
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                            "seccompProfile": {"type": "RuntimeDefault"}},
+                        "volumes": [{"name": "heartbeat", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
                         "containers": [{
                             "name": "watcher",
                             "image": f"{self.watcher_repo.repository_uri}:{image_tag}",
-                            # Reads OPTIO_SECRETS_KEY from Secrets Manager (IRSA), then runs
-                            # `python -m chalicelib.forge.watcher` (infra/watcher.Dockerfile).
+                            # Runs `python -m chalicelib.forge.watcher` (infra/watcher.Dockerfile),
+                            # which reads the secrets key from Secrets Manager (IRSA) at first use.
                             "command": ["python", "/app/watcher_entrypoint.py"],
-                            "env": env,
                             # Anything else the watcher should see (OPTIO_GITHUB_API_URL, ...).
                             "envFrom": [{"secretRef": {"name": "optio-watcher-env", "optional": True}}],
                             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                                           "limits": {"memory": "512Mi"}},
-                            "securityContext": {"allowPrivilegeEscalation": False,
-                                                "readOnlyRootFilesystem": True},
+                            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                "capabilities": {"drop": ["ALL"]}},
+                            "volumeMounts": [{"name": "heartbeat", "mountPath": WATCHER_HEARTBEAT_DIR}],
+                            # infra/watcher_entrypoint.py touches the file after every poll; stale
+                            # past its age, the watcher is stuck and is restarted.
+                            "env": env + [{"name": "OPTIO_WATCHER_HEARTBEAT", "value": WATCHER_HEARTBEAT}],
+                            "livenessProbe": {
+                                "exec": {"command": ["python", "/app/watcher_entrypoint.py", "--alive",
+                                                     str(WATCHER_STALE_S)]},
+                                "periodSeconds": 60, "timeoutSeconds": 10, "failureThreshold": 2},
                         }],
                     },
                 },

@@ -13,7 +13,7 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("e2e-agent-environment")
 
-SERVER_KEYS = ("OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET")
+SERVER_KEYS = ("OPTIO_API_TOKEN", "OPTIO_SECRETS_KEY", "OPTIO_RUN_TOKEN_SECRET", "OPTIO_SETUP_TOKEN")
 
 
 def test_the_agent_sees_only_what_it_needs(local_mode: LocalMode, repo_path: Path, tmp_path: Path) -> None:
@@ -21,6 +21,8 @@ def test_the_agent_sees_only_what_it_needs(local_mode: LocalMode, repo_path: Pat
     api.ok("PUT", "/api/secrets/ANTHROPIC_API_KEY", {"value": "sk-ant-for-the-agent"}, status=201)
     # Stored with the agents' keys, but Optio's own: it signs the GitHub deliveries.
     api.ok("PUT", "/api/secrets/GITHUB_WEBHOOK_SECRET", {"value": "whsec-of-the-server"}, status=201)
+    # Likewise the identity provider's client secret (sign-in through OpenID Connect).
+    api.ok("PUT", "/api/secrets/OIDC_CLIENT_SECRET", {"value": "oidc-client-secret-of-the-server"}, status=201)
     dump = tmp_path / "agent-env.json"
     task = api.ok("POST", "/api/tasks", {"title": "Show the environment", "repoUrl": str(repo_path),
                                          "prompt": f"[fake:env={dump}] [fake:noop] show it"}, status=201)
@@ -31,7 +33,8 @@ def test_the_agent_sees_only_what_it_needs(local_mode: LocalMode, repo_path: Pat
     assert not [name for name in seen if name in SERVER_KEYS or name.startswith("AWS_")]
     assert "OPTIO_RUN_TOKEN" not in seen and "OPTIO_DYNAMODB_ENDPOINT" not in seen
     server_values = [(local_mode.data_dir / name).read_text().strip()
-                     for name in ("admin-token", "run-token-secret", "secrets-key")] + ["whsec-of-the-server"]
+                     for name in ("admin-token", "run-token-secret", "secrets-key", "setup-token")]
+    server_values += ["whsec-of-the-server", "oidc-client-secret-of-the-server"]
     assert not [name for name, value in seen.items() if any(secret in value for secret in server_values)]
 
     assert seen["ANTHROPIC_API_KEY"] == "sk-ant-for-the-agent"

@@ -62,6 +62,10 @@ IMPORTED_CLUSTER = {
     "securityGroupIds": "sg-0123456789abcdef0",
 }
 
+# A domain of the deployer's own for the API and the dashboard, with its certificate.
+CUSTOM_DOMAIN = {"domainName": "optio.example.com",
+                 "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0123abcd-0123-4567-89ab-0123456789ab"}
+
 
 def synth(out: Path, context: dict[str, str]) -> Assembly:
     if not CDK.exists():
@@ -94,9 +98,15 @@ def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, context: d
     return Assembly(out)
 
 
+# The topology mode (tests/topology) runs this synth's packages here, on x86-64: it is built for
+# x86_64. The `imported` synth keeps a deploy's default, arm64: the same packages built for Graviton
+# (tests/infra/test_packaging.py compares the two).
+HOST_ARCHITECTURE = "x86_64"
+
 # Both stages, each with an EKS cluster of its own (the default).
 CONTEXT = {"stages": ",".join(STAGES), "availabilityZones": "us-east-1a,us-east-1b,us-east-1c",
-           "adminPrincipalArn": ADMIN_ROLE, "bedrockModels": ",".join(BEDROCK_MODELS)}
+           "adminPrincipalArn": ADMIN_ROLE, "bedrockModels": ",".join(BEDROCK_MODELS),
+           "lambdaArchitecture": HOST_ARCHITECTURE}
 
 
 @pytest.fixture(scope="session")
@@ -114,8 +124,10 @@ def again(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assem
 
 @pytest.fixture(scope="session")
 def imported(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assembly:
-    """prod on an existing cluster with a private endpoint (after `assembly`: its caches are warm)."""
-    return shared_synth(tmp_path_factory, "cdk.out.imported", {"stages": "prod", **IMPORTED_CLUSTER})
+    """prod on an existing cluster with a private endpoint, on a custom domain, for arm64 (the
+    default architecture) (after `assembly`: its caches are warm)."""
+    return shared_synth(tmp_path_factory, "cdk.out.imported", {"stages": "prod", **IMPORTED_CLUSTER,
+                                                               **CUSTOM_DOMAIN})
 
 
 def resources(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import INFRA, REPO_ROOT, STAGES, Assembly
+from .conftest import HOST_ARCHITECTURE, INFRA, REPO_ROOT, STAGES, Assembly, resources
 
 # The CDK app is not a package of the project (cdk runs it from infra/). Appended, not put first:
 # infra/app.py must not shadow the project's app.py for the tests that share this worker.
@@ -72,7 +72,7 @@ def test_the_kubernetes_layer_serves_the_synchronous_client(assembly: Assembly, 
     # The layer has no asyncio client (kubernetes.aio and aiohttp): what the launcher uses must not miss it.
     with zipfile.ZipFile(_app_zip(assembly, "dev")) as z:
         z.extractall(tmp_path)
-    layer = Path(packaging.kubernetes_layer()) / "python"  # built by the synth: its cache
+    layer = Path(packaging.kubernetes_layer(HOST_ARCHITECTURE)) / "python"  # built by the synth: its cache
     assert not (layer / "kubernetes" / "aio").exists() and not (layer / "aiohttp").exists()
     assert (layer / "kubernetes" / "client" / "__pycache__").is_dir()
     code = ("import chalicelib.launch.kubernetes\n"
@@ -108,7 +108,7 @@ def test_bytecode_in_the_packages_is_only_the_packagings_own(assembly: Assembly)
     # packaging precompiles (packaging._compile) is unchecked-hash bytecode of the source beside it,
     # for Lambda's Python, and names its file by its path in the package, not the build's temp dir.
     tag = f"cpython-{packaging.LAMBDA_PYTHON[0]}{packaging.LAMBDA_PYTHON[1]}"
-    layer = Path(packaging.kubernetes_layer())
+    layer = Path(packaging.kubernetes_layer(HOST_ARCHITECTURE))
     layer_files = {str(p.relative_to(layer)): p.read_bytes() for p in layer.rglob("*")
                    if p.is_file() and p.name not in packaging.LAYER_STAMPS}
     with zipfile.ZipFile(_app_zip(assembly, "dev")) as z:
@@ -139,3 +139,43 @@ def test_a_second_synth_of_the_same_checkout_changes_no_function(assembly: Assem
         infos = z.infolist()
     assert {i.date_time for i in infos} == {packaging.ZIP_DATE}
     assert {(i.external_attr >> 16) & 0o777 for i in infos} <= {0o644, 0o755}
+
+
+# ELF's e_machine (offset 18, little endian) of each architecture's shared objects.
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+
+
+def _shared_objects(files: dict[str, bytes]) -> dict[str, int]:
+    return {name: int.from_bytes(data[18:20], "little") for name, data in files.items()
+            if data[:4] == b"\x7fELF"}
+
+
+def _distributions(names: set[str]) -> set[str]:
+    """name-version of every distribution installed in a package (python/ in a layer)."""
+    return {part.removesuffix(".dist-info") for n in names for part in n.split("/")[:2]
+            if part.endswith(".dist-info")}
+
+
+def test_a_deploy_runs_on_arm64_with_the_same_packages_built_for_it(assembly: Assembly, imported: Assembly) -> None:
+    # A deploy's default (the imported synth) is Graviton; the topology mode runs the x86_64 build
+    # of the same packages here. Same distributions at the same versions, every native library
+    # built for the function's architecture.
+    template = imported.template("prod")
+    functions = resources(template, "AWS::Serverless::Function")
+    assert {json.dumps(f["Properties"]["Architectures"]) for f in functions.values()} == {'["arm64"]'}
+    layers = [r["Properties"] for r in resources(template, "AWS::Lambda::LayerVersion").values()
+              if "kubernetes" in r["Properties"].get("Description", "")]
+    assert [layer["CompatibleArchitectures"] for layer in layers] == [["arm64"]]
+    assert {json.dumps(f["Properties"]["Architectures"])
+            for f in resources(assembly.template("prod"), "AWS::Serverless::Function").values()} == {'["x86_64"]'}
+    builds = {}
+    for architecture, zip_path, layer in (
+            ("arm64", _app_zip(imported, "prod"), Path(packaging.kubernetes_layer("arm64"))),
+            ("x86_64", _app_zip(assembly, "prod"), Path(packaging.kubernetes_layer("x86_64")))):
+        with zipfile.ZipFile(zip_path) as z:
+            app_files = {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+        layer_files = {str(p.relative_to(layer)): p.read_bytes() for p in layer.rglob("*") if p.is_file()}
+        natives = {**_shared_objects(app_files), **_shared_objects(layer_files)}
+        assert natives and set(natives.values()) == {ELF_MACHINE[architecture]}, architecture
+        builds[architecture] = (_distributions(set(app_files)), _distributions(set(layer_files)))
+    assert builds["arm64"] == builds["x86_64"]

@@ -14,7 +14,7 @@ import pytest
 from chalicelib.settings import settings
 from chalicelib.store.tables import table_definitions
 
-from .conftest import ADMIN_ROLE, IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
+from .conftest import ADMIN_ROLE, CUSTOM_DOMAIN, IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
 
 # Cold caches (infra/build) make the first synth reach PyPI: more than the suite's 300 s default.
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
@@ -167,26 +167,6 @@ def test_every_lambda_has_a_log_retention(assembly: Assembly) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_secrets_come_from_secrets_manager_encrypted_with_the_key(assembly: Assembly, stage: str) -> None:
-    template = assembly.template(stage)
-    secrets = resources(template, "AWS::SecretsManager::Secret")
-    assert len(secrets) == 3 and all("KmsKeyId" in s["Properties"] for s in secrets.values())
-    for key, fn in resources(template, "AWS::Serverless::Function").items():
-        env = fn["Properties"]["Environment"]["Variables"]
-        for var in ("OPTIO_API_TOKEN", "OPTIO_RUN_TOKEN_SECRET", "OPTIO_SECRETS_KEY"):
-            text = json.dumps(env[var])
-            assert "{{resolve:secretsmanager:" in text, (key, var, text)
-        assert fn["Properties"]["KmsKeyArn"], key
-
-
-def test_a_generated_secrets_key_is_a_fernet_key() -> None:
-    from cryptography.fernet import Fernet
-
-    # What Secrets Manager generates (43 letters and digits) and the stack appends ("=").
-    Fernet(("Ab3" * 15)[:43] + "=").encrypt(b"x")
-
-
-@pytest.mark.parametrize("stage", STAGES)
 def test_kubernetes_client_is_a_layer_not_in_the_app_package(assembly: Assembly, stage: str) -> None:
     template = assembly.template(stage)
     (layer_id,) = [k for k, r in resources(template, "AWS::Lambda::LayerVersion").items()
@@ -225,7 +205,7 @@ def test_cluster_resources(assembly: Assembly, stage: str) -> None:
     watcher = next(m for ms in manifests for m in ms if m["kind"] == "Deployment")
     container = watcher["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "/app/watcher_entrypoint.py"]  # -> chalicelib.forge.watcher
-    assert {e["name"] for e in container["env"]} >= {"OPTIO_TABLE_PREFIX", "OPTIO_SECRETS_KEY_SECRET"}
+    assert {e["name"] for e in container["env"]} >= {"OPTIO_TABLE_PREFIX", "OPTIO_SECRETS_KEY_ARN"}
     assert len(resources(template, "AWS::ECR::Repository")) == 2
 
 
@@ -303,28 +283,70 @@ def test_created_cluster(assembly: Assembly, stage: str) -> None:
     (admin,) = [e for e in entries if e["PrincipalArn"] == ADMIN_ROLE]  # the deployer's kubectl
     assert admin["AccessPolicies"][0]["PolicyArn"]["Fn::Join"][1][-1].endswith("AmazonEKSClusterAdminPolicy")
     entries.remove(admin)
-    assert len(entries) == len(functions)
+    assert sorted(json.dumps(e["PrincipalArn"]) for e in entries) == sorted(
+        json.dumps(f["Properties"]["Role"]) for f in functions.values()
+        if f["Properties"]["FunctionName"].removeprefix(f"optio-{stage}-") in CLUSTER_CALLERS)
     assert all(e["KubernetesGroups"] == ["optio-launcher"] for e in entries)
+    # The cluster's endpoint is public too: no function needs a VPC (nor pays for its cold starts).
+    assert not [k for k, f in functions.items() if "VpcConfig" in f["Properties"]]
     # No Secret of agent keys in the cluster: the launcher writes each attempt's, owned by its Job.
     manifests = [json.loads(_join(r["Properties"]["Manifest"]))
                  for r in resources(template, "Custom::AWSCDK-EKS-KubernetesResource").values()]
     assert not [m for ms in manifests for m in ms if m["kind"] == "Secret"]
 
 
-def test_existing_private_cluster_puts_the_launcher_in_its_vpc(imported: Assembly) -> None:
+# The functions that call the cluster (chalicelib/launch through the engine): the API (a person's
+# cancel stops the agent), the reconciler's (the stream, the resync, the timers' wake-ups: pod status
+# and stop) and the launcher (Jobs). The ticket sync and the trigger tick only write rows.
+CLUSTER_CALLERS = {"api-handler", "execution-stream", "resync", "execution-timer", "launcher"}
+
+
+def test_existing_private_cluster_puts_every_function_that_calls_it_in_its_vpc(imported: Assembly) -> None:
     template = imported.template("prod")
     assert not resources(template, "Custom::AWSCDK-EKS-Cluster", "AWS::EKS::Nodegroup", "AWS::EC2::VPC")
-    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+    functions = {r["Properties"]["FunctionName"].removeprefix("optio-prod-"): r["Properties"]
                  for r in resources(template, "AWS::Serverless::Function").values()}
-    launcher = functions.pop("optio-prod-launcher")
-    assert launcher["VpcConfig"] == {"SubnetIds": IMPORTED_CLUSTER["subnetIds"].split(","),
-                                     "SecurityGroupIds": IMPORTED_CLUSTER["securityGroupIds"].split(",")}
-    assert not [name for name, f in functions.items() if "VpcConfig" in f]
-    for f in [launcher, *functions.values()]:
+    callers = {name: f for name, f in functions.items() if name in CLUSTER_CALLERS}
+    assert {"api-handler", "execution-stream", "resync", "launcher"} <= set(callers)
+    assert {"ticket-sync", "trigger-tick"} <= set(functions) - set(callers)
+    in_vpc = {name for name, f in functions.items() if "VpcConfig" in f}
+    assert in_vpc == set(callers)
+    for name, f in callers.items():
+        assert f["VpcConfig"] == {"SubnetIds": IMPORTED_CLUSTER["subnetIds"].split(","),
+                                  "SecurityGroupIds": IMPORTED_CLUSTER["securityGroupIds"].split(",")}, name
+        assert f["Layers"], name  # the kubernetes client
+        # Lambda creates the function's network interfaces with its role.
+        role = template["Resources"][f["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert any("AWSLambdaVPCAccessExecutionRole" in json.dumps(arn)
+                   for arn in role.get("ManagedPolicyArns", [])), name
+    for name, f in functions.items():
         assert f["Environment"]["Variables"]["OPTIO_EKS_CLUSTER_NAME"] == "existing"
         assert f["Environment"]["Variables"]["OPTIO_EKS_ENDPOINT"] == IMPORTED_CLUSTER["clusterEndpoint"]
-    assert all(e["Properties"]["ClusterName"] == "existing"
-               for e in resources(template, "AWS::EKS::AccessEntry").values())
+        if name not in callers:
+            assert not f.get("Layers"), name
+    entries = [e["Properties"] for e in resources(template, "AWS::EKS::AccessEntry").values()]
+    assert all(e["ClusterName"] == "existing" for e in entries)
+    assert sorted(json.dumps(e["PrincipalArn"]) for e in entries) == sorted(
+        json.dumps(f["Role"]) for f in callers.values())
+
+
+def test_a_custom_domain_serves_the_stage_at_its_root_and_runners_report_there(assembly: Assembly,
+                                                                               imported: Assembly) -> None:
+    template = imported.template("prod")
+    [domain] = resources(template, "AWS::ApiGateway::DomainName").values()
+    assert domain["Properties"]["DomainName"] == CUSTOM_DOMAIN["domainName"]
+    assert domain["Properties"]["RegionalCertificateArn"] == CUSTOM_DOMAIN["certificateArn"]
+    [mapping] = resources(template, "AWS::ApiGateway::BasePathMapping").values()
+    # No base path: the stage's routes (/api/...) and the dashboard (/) at the domain's root.
+    assert "BasePath" not in mapping["Properties"]
+    assert mapping["Properties"]["RestApiId"] == {"Ref": "RestAPI"}
+    assert mapping["Properties"]["Stage"] == {"Ref": "RestAPI.Stage"}
+    for key, fn in resources(template, "AWS::Serverless::Function").items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        if key != "APIHandler":  # which answers at the URL each request came in by
+            assert env["OPTIO_API_URL"] == f"https://{CUSTOM_DOMAIN['domainName']}", key
+    assert template["Outputs"]["ApiUrl"]["Value"] == f"https://{CUSTOM_DOMAIN['domainName']}"
+    assert not resources(assembly.template("prod"), "AWS::ApiGateway::DomainName")
 
 
 @pytest.mark.parametrize("stage", STAGES)

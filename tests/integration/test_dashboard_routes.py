@@ -46,7 +46,7 @@ def test_signing_in_sets_the_session_cookie_and_signing_out_clears_it(stack: Loc
     bad = anonymous.post("/api/auth/session", {})
     assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "token"
     signed_in = anonymous.post("/api/auth/session", {"token": stack.token})
-    assert signed_in.status_code == 200 and signed_in.json() == {"principal": "admin"}
+    assert signed_in.status_code == 200 and signed_in.json() == {"principal": "admin", "role": "admin"}
     assert signed_in.headers["Set-Cookie"] == f"optio_session={stack.token}; HttpOnly; SameSite=Strict; Path=/"
     # The requests session now carries the cookie, and it opens the API.
     assert anonymous.get("/api/tasks").status_code == 200

@@ -8,7 +8,8 @@ DynamoDB and Lambda through the SDK's standard endpoint variables (`AWS_ENDPOINT
 the API's execute-api host is the loopback API Gateway stand-in, S3 a stand-in of its own
 (tests/topology/s3.py); the EKS cluster is the
 Kubernetes stand-in, which runs each Job's runner as a process (its manifests from the template
-applied first)."""
+applied first); Secrets Manager is a stand-in serving the secrets the template creates, each
+to the functions whose role may read it (every function signs with an access key of its own)."""
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ import boto3
 from chalicelib.local.stream_poller import StreamPoller
 from tests.conftest import FAKES
 from tests.fakes.lambda_api import FakeLambda
+from tests.fakes.secretsmanager_api import FakeSecretsManager
 from tests.fakes.stepfunctions_api import FakeStepFunctions
 from tests.support.waiting import wait_for
 
@@ -42,9 +44,14 @@ RUNTIME = Path(__file__).resolve().parent / "lambda_runtime.py"
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 # EventBridge's `rate(1 minute)`, locally: the schedules tick this often.
 MINUTE_S = 1.0
-# Any key will do: the stand-ins check no signatures, and nothing may reach real AWS.
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "ASIAOPTIOTOPOLOGY000", "AWS_SECRET_ACCESS_KEY": "topology",
-               "AWS_SESSION_TOKEN": "topology"}
+# Any key will do: the stand-ins check no signatures, and nothing may reach real AWS. Each function
+# signs with an access key id of its own (access_key_of), which is how Secrets Manager's stand-in
+# tells which role is asking.
+CREDENTIALS = {"AWS_SECRET_ACCESS_KEY": "topology", "AWS_SESSION_TOKEN": "topology"}
+
+
+def access_key_of(function: Function) -> str:
+    return f"ASIA{function.logical_id.upper()}"
 logger = logging.getLogger("optio.topology")
 
 
@@ -60,6 +67,7 @@ class Deployment:
     lambda_api: FakeLambda | None = None
     s3: FakeS3 | None = None
     step_functions: FakeStepFunctions | None = None
+    secrets_manager: FakeSecretsManager | None = None
     functions: dict[str, FunctionEndpoint] = field(default_factory=dict)
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -79,7 +87,8 @@ class Deployment:
 
     @property
     def token(self) -> str:
-        return self.environments["APIHandler"]["OPTIO_API_TOKEN"]
+        """The admin token: the API's secret, as `make deploy`'s reader gets it from Secrets Manager."""
+        return self.template.generated_secrets()[self.environments["APIHandler"]["OPTIO_API_TOKEN_ARN"]][1]
 
     def log(self, logical_id: str) -> str:
         return (self.work / "logs" / f"{logical_id}.log").read_text()
@@ -92,6 +101,7 @@ class Deployment:
         self.s3 = FakeS3(buckets={self.template.resolve({"Ref": b}) for b in self.template.of_type("AWS::S3::Bucket")})
         self.s3.start()
         self._cluster()
+        self._secrets_manager()
         api = self.template.rest_api()
         responses = self.template.gateway_responses()
         self.gateway = ApiGateway(api["DefinitionBody"], str(api["StageName"]), responses=responses).start()
@@ -121,7 +131,8 @@ class Deployment:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for part in (self.gateway, self.custom_domain, self.lambda_api, self.step_functions, self.cluster, self.s3):
+        for part in (self.gateway, self.custom_domain, self.lambda_api, self.step_functions, self.cluster, self.s3,
+                     self.secrets_manager):
             if part is not None:
                 part.stop()
 
@@ -169,12 +180,21 @@ class Deployment:
             for manifest in json.loads(self.template.resolve(resource["Properties"]["Manifest"])):
                 cluster.apply(manifest)
 
+    def _secrets_manager(self) -> None:
+        """The template's secrets with their generated values; each function's access key may read
+        those its role's policies allow."""
+        readers = {access_key_of(f): self.template.readable_secrets(f.role) for f in self.template.functions()}
+        self.secrets_manager = FakeSecretsManager(readers=readers).start()
+        for arn, (name, value) in self.template.generated_secrets().items():
+            self.secrets_manager.create(name, value, arn=arn)
+
     def _start_function(self, function: Function) -> None:
         code = self._unpacked(function.code)
         layers = [self._unpacked(layer) / "python" for layer in function.layers]
         runtime_packages = self._runtime_packages()
         assert self.gateway is not None and self.lambda_api is not None and self.s3 is not None
         assert self.step_functions is not None
+        assert self.secrets_manager is not None
         stage_url = f"http://127.0.0.1:{self.gateway.port}"
         environment = {name: str(self.template.resolve(value)).replace(f"https://{EXECUTE_API_HOST}", stage_url)
                        for name, value in function.environment.items()}
@@ -188,6 +208,8 @@ class Deployment:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "topology/[$LATEST]0", **CREDENTIALS,
+            "AWS_ACCESS_KEY_ID": access_key_of(function),
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.secrets_manager.url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url,
             "AWS_ENDPOINT_URL_S3": self.s3.url, "AWS_ENDPOINT_URL_SFN": self.step_functions.url,
         }

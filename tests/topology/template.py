@@ -1,10 +1,12 @@
 """The synthesised CloudFormation template as the topology mode reads it: the app's functions (the
 SAM resources `chalice package` wrote), their event sources, and every value the template gives
 them, with its intrinsic functions resolved to the local equivalents of what CloudFormation would
-put there (table names, the stream's ARN, the cluster's endpoint, the API's URL, generated secrets).
+put there (table names, the stream's ARN, the cluster's endpoint, the API's URL), the secrets it
+creates with their generated values, and which of them each function's role may read.
 """
 from __future__ import annotations
 
+import fnmatch
 import re
 import secrets
 import string
@@ -22,7 +24,6 @@ EXECUTE_API_HOST = f"{REST_API_ID}.execute-api.{REGION}.{URL_SUFFIX}"
 # A certificate authority for the cluster: the Kubernetes stand-in speaks plain HTTP, so the client
 # never reads it, but the functions decode it as EKS gives it (base64 PEM).
 CA_DATA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
-_DYNAMIC_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>[^:}]+(?::[^:}]+)*?):SecretString:::\}\}")
 _SUB = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -34,6 +35,7 @@ class Function:
     timeout_s: int
     memory_mb: int
     code: Path  # the deployment package: a zip in the cloud assembly
+    role: str  # the logical id of its IAM role
     layers: tuple[Path, ...]
     environment: Mapping[str, Any]  # unresolved, as the template has it
     events: Mapping[str, Any]
@@ -66,7 +68,7 @@ class Template:
             result.append(Function(
                 logical_id=logical_id, name=str(props["FunctionName"]), handler=str(props["Handler"]),
                 timeout_s=int(props.get("Timeout", 3)), memory_mb=int(props.get("MemorySize", 128)),
-                code=self._asset(props["CodeUri"]["Key"]),
+                code=self._asset(props["CodeUri"]["Key"]), role=str(props["Role"]["Fn::GetAtt"][0]),
                 layers=tuple(self._layer(layer) for layer in props.get("Layers") or []),
                 environment=props.get("Environment", {}).get("Variables", {}),
                 events=props.get("Events") or {}))
@@ -110,7 +112,7 @@ class Template:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, str):
-            return _DYNAMIC_SECRET.sub(lambda m: self._secret(m["id"]), value)
+            return value
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -186,16 +188,43 @@ class Template:
             return CA_DATA
         raise KeyError(f"{logical_id}.{attribute} ({kind}): not known yet in the local deployment")
 
-    def _secret(self, secret_id: str) -> str:
-        """A secret generated once per deployment as Secrets Manager would: GenerateSecretString's
-        length and alphabet."""
-        if secret_id not in self.secret_values:
-            [props] = [r["Properties"] for k, r in self.of_type("AWS::SecretsManager::Secret").items()
-                       if self._ref(k) == secret_id]
-            spec = props["GenerateSecretString"]
-            alphabet = string.ascii_letters + string.digits
-            if not spec.get("ExcludePunctuation"):
-                alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
-            self.secret_values[secret_id] = "".join(secrets.choice(alphabet)
-                                                    for _ in range(int(spec.get("PasswordLength", 32))))
-        return self.secret_values[secret_id]
+    # --- secrets ---------------------------------------------------------------------------
+
+    def generated_secrets(self) -> dict[str, tuple[str, str]]:
+        """Every secret the template creates, by ARN: its name and a value generated once per
+        deployment as Secrets Manager would (GenerateSecretString's length and alphabet)."""
+        for logical_id, resource in self.of_type("AWS::SecretsManager::Secret").items():
+            arn = self._ref(logical_id)
+            if arn not in self.secret_values:
+                spec = resource["Properties"]["GenerateSecretString"]
+                alphabet = string.ascii_letters + string.digits
+                if not spec.get("ExcludePunctuation"):
+                    alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+                self.secret_values[arn] = "".join(secrets.choice(alphabet)
+                                                  for _ in range(int(spec.get("PasswordLength", 32))))
+        return {self._ref(k): (str(r["Properties"]["Name"]), self.secret_values[self._ref(k)])
+                for k, r in self.of_type("AWS::SecretsManager::Secret").items()}
+
+    def readable_secrets(self, role: str) -> set[str]:
+        """The secrets (ARNs) a role may read: those an Allow of GetSecretValue in a policy
+        attached to it names (IAM's wildcards matched as IAM matches them)."""
+        arns = set(self.generated_secrets())
+        readable: set[str] = set()
+        for statement in self.role_statements(role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement.get("Effect") != "Allow" or not any(
+                    fnmatch.fnmatchcase("secretsmanager:GetSecretValue", a) for a in actions):
+                continue
+            granted = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for resource in granted:
+                pattern = str(self.resolve(resource))
+                readable |= {arn for arn in arns if fnmatch.fnmatchcase(arn, pattern)}
+        return readable
+
+    def role_statements(self, role: str) -> list[dict[str, Any]]:
+        """The statements of the policies attached to a role: its own inline ones and the
+        AWS::IAM::Policy resources naming it."""
+        documents = [p["PolicyDocument"] for p in self.resources[role]["Properties"].get("Policies") or []]
+        documents += [p["Properties"]["PolicyDocument"] for p in self.of_type("AWS::IAM::Policy").values()
+                      if {"Ref": role} in p["Properties"].get("Roles", [])]
+        return [statement for document in documents for statement in document["Statement"]]
