@@ -63,6 +63,7 @@ def start_local_mode(tmp: Path, shared_store: bool = True, **env: str) -> LocalM
     full_env.pop("OPTIO_API_TOKEN", None)
     full_env.pop("OPTIO_RUN_TOKEN_SECRET", None)
     full_env.pop("OPTIO_SECRETS_KEY", None)
+    full_env.pop("OPTIO_SETUP_TOKEN", None)  # an in-process stack of this worker may have set it
     if not shared_store:
         full_env.pop("OPTIO_DYNAMODB_ENDPOINT", None)
     output = tmp / "local-mode.log"
