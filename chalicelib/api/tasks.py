@@ -304,7 +304,7 @@ def task_events(task_id: str) -> dict[str, Any]:
     return {"items": [event_json(e) for e in executions.events(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], role=VIEWER, query=("after", "limit"))
+@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], role=VIEWER, query=("after", "before", "order", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     return log_page(bp.current_request, task_id)
