@@ -125,6 +125,7 @@ bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/triggers.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/streams.py
+	$(PY) bench/logs.py
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py
