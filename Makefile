@@ -123,7 +123,9 @@ unit: $(VENV)/.installed
 bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/spine.py
 	$(PY) bench/triggers.py
+	$(PY) bench/webhooks.py
 	$(PY) bench/streams.py
+	$(PY) bench/logs.py
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py

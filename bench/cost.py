@@ -5,9 +5,16 @@ agent) and meters, per Lambda function the work would run in on AWS:
   - DynamoDB read and write request units: pynamodb asks every call for ReturnConsumedCapacity
     (TOTAL) and DynamoDB Local answers it; each call is counted where it ran (API request, stream
     batch, schedule tick);
-  - Lambda invocations and their durations: API requests (API Gateway + the API function), stream
-    batches, launcher invocations (one per launch), schedule ticks;
-  - the bytes our functions log (CloudWatch Logs ingestion).
+  - Lambda invocations and their durations, at each function's memory size in .chalice/config.json
+    and arm64 (Graviton) prices: API requests (API Gateway + the API function), stream batches,
+    launcher invocations (one per launch), wake-ups (the execution_timer function), schedule ticks;
+  - wake-ups: each distinct one the engine sets (a `WaitUntil` or `StopAgent` decision; local mode's
+    in-process timers stand in for Step Functions) is one standard workflow, ~3 state transitions,
+    and one execution_timer invocation when it is due, whether the task is still running or not:
+    those not due by the end of a lifecycle are fired then, as AWS would later;
+  - the bytes our functions log (CloudWatch Logs ingestion);
+  - Secrets Manager: each function environment reads each of Optio's keys it uses once per
+    OPTIO_KEYS_MAX_AGE_S (5 minutes), whatever the traffic: a fixed monthly line, as the secrets are.
 Lifecycles measured: one repo task (created -> completed, branch pushed) and one run of a
 standalone task; then a task whose agent works a few seconds, for the cost of a heartbeat and of a
 log line, which project "a typical task": a 10-minute run printing 1,000 log lines. Stream reads
@@ -45,21 +52,35 @@ from tests.support.waiting import wait_for  # noqa: E402
 
 # us-east-1 on-demand list prices, USD, as AWS published them (pricing pages last read 2025-06;
 # this machine has no internet on 2026-12-02: check them before quoting these figures).
-PRICES_AS_OF = "2025-06 (us-east-1, on-demand list prices)"
+PRICES_AS_OF = "2025-06 (us-east-1, on-demand list prices, free tiers left out)"
 PRICE = {
     "dynamodb_write_unit": 0.625 / 1e6,  # per write request unit (on-demand, since 2024-11-01)
     "dynamodb_read_unit": 0.125 / 1e6,  # per read request unit
     "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000166667,  # x86
+    "lambda_gb_second": 0.0000133334,  # arm64, the first 7.5 billion GB-seconds a month
     "api_gateway_request": 3.50 / 1e6,  # REST API, first 333 million a month
     "xray_trace": 5.00 / 1e6,  # traces recorded (the stack turns tracing on); 100,000 a month free
     "logs_gb": 0.50,  # CloudWatch Logs ingestion
+    "state_transition": 0.025 / 1000,  # Step Functions standard workflows
+    "secret_month": 0.40,  # Secrets Manager, per secret
+    "secret_call": 0.05 / 10_000,  # GetSecretValue
 }
-# Every function's memory in the dev stage (.chalice/config.json sets none: Chalice's 128 MB).
-MEMORY_GB = 128 / 1024
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+STAGE = "dev"
+# Each function's memory as deployed (.chalice/config.json; Chalice's default 128 MB where unset).
+MEMORY_GB: dict[str, float] = {name: spec.get("lambda_memory_size", 128) / 1024
+             for name, spec in CONFIG["stages"][STAGE]["lambda_functions"].items()}
+# A wake-up's workflow: start -> Wait (until due) -> LambdaInvoke (execution_timer) -> end
+# (infra/optio_infra/stack.py, _timers).
+TRANSITIONS_PER_WAKE_UP = 3
+# Optio's keys each function reads (infra/optio_infra/stack.py KEYS_READ, by Chalice function name).
+KEYS_READ = {"api_handler": 4, "execution_stream": 2, "resync": 2, "execution_timer": 2, "ticket_sync": 1,
+             "trigger_tick": 0, "launcher": 1}
+SECRETS = 4  # the API token, the run-token key, the secrets key, the setup token
 # What Lambda itself logs per invocation (START, END, REPORT lines, JSON format), bytes.
 PLATFORM_LOG_BYTES = 600
-SCHEDULES = ("resync", "ticket_sync", "trigger_tick")  # each rate(1 minute) on AWS
+SCHEDULES = ("resync", "ticket_sync", "trigger_tick")
+API = "api_handler"  # each rate(1 minute) on AWS
 MINUTES_A_MONTH = 30 * 24 * 60
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 BENCH_POLL = "X-Optio-Bench-Poll"  # marks the bench's own polling, left out of the counts
@@ -74,6 +95,7 @@ class Usage:
     read_units: float = 0.0
     write_units: float = 0.0
     log_bytes: int = 0
+    wake_ups: int = 0
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
 
     def add(self, other: Usage) -> None:
@@ -82,14 +104,18 @@ class Usage:
         self.read_units += other.read_units
         self.write_units += other.write_units
         self.log_bytes += other.log_bytes
+        self.wake_ups += other.wake_ups
         self.calls.update(other.calls)
 
-    def cost(self, api_gateway: bool) -> float:
+    def cost(self, function: str) -> float:
+        """What this usage of `function` costs; a wake-up it set costs its workflow's transitions
+        (the timer function's invocation counts where it ran)."""
         return (self.write_units * PRICE["dynamodb_write_unit"] + self.read_units * PRICE["dynamodb_read_unit"]
                 + self.invocations * (PRICE["lambda_request"] + PRICE["xray_trace"]
-                                      + (PRICE["api_gateway_request"] if api_gateway else 0))
-                + self.seconds * MEMORY_GB * PRICE["lambda_gb_second"]
-                + (self.log_bytes + self.invocations * PLATFORM_LOG_BYTES) / 1e9 * PRICE["logs_gb"])
+                                      + (PRICE["api_gateway_request"] if function == API else 0))
+                + self.seconds * MEMORY_GB[function] * PRICE["lambda_gb_second"]
+                + (self.log_bytes + self.invocations * PLATFORM_LOG_BYTES) / 1e9 * PRICE["logs_gb"]
+                + self.wake_ups * TRANSITIONS_PER_WAKE_UP * PRICE["state_transition"])
 
 
 class Meter:
@@ -99,6 +125,8 @@ class Meter:
         self.usage: dict[tuple[str, str], Usage] = collections.defaultdict(Usage)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.pending: dict[tuple[str, str], None] = {}  # wake-ups set and not fired yet, in order
+        self._fired: set[tuple[str, str]] = set()
 
     @contextmanager
     def invocation(self, function: str, label: str) -> Iterator[None]:
@@ -134,6 +162,25 @@ class Meter:
             else:
                 usage.write_units += units
 
+    def wake_up(self, execution_id: str, at: str) -> None:
+        """A wake-up set: one workflow however often the same one is asked for (its name)."""
+        with self._lock:
+            key = (execution_id, at)
+            if key in self.pending or key in self._fired:
+                return
+            self.pending[key] = None
+            self._current().wake_ups += 1
+
+    def fire(self, execution_id: str, at: str) -> bool:
+        """Whether a wake-up is due to run: once, whether its timer or the bench fires it first."""
+        with self._lock:
+            key = (execution_id, at)
+            if key in self._fired:
+                return False
+            self._fired.add(key)
+            self.pending.pop(key, None)
+            return True
+
     def logged(self, size: int) -> None:
         with self._lock:
             self._current().log_bytes += size
@@ -154,8 +201,8 @@ def since(before: dict[tuple[str, str], Usage], after: dict[tuple[str, str], Usa
         old = before.get(key, Usage())
         delta = Usage(usage.invocations - old.invocations, usage.seconds - old.seconds,
                       usage.read_units - old.read_units, usage.write_units - old.write_units,
-                      usage.log_bytes - old.log_bytes, usage.calls - old.calls)
-        if delta.invocations or delta.read_units or delta.write_units:
+                      usage.log_bytes - old.log_bytes, usage.wake_ups - old.wake_ups, usage.calls - old.calls)
+        if delta.invocations or delta.read_units or delta.write_units or delta.wake_ups:
             out[key] = delta
     return out
 
@@ -169,7 +216,7 @@ def total(usages: dict[tuple[str, str], Usage], function: str | None = None) -> 
 
 
 def per_task_cost(usages: dict[tuple[str, str], Usage]) -> float:
-    return sum(u.cost(api_gateway=fn == "api") for (fn, _), u in usages.items() if fn not in SCHEDULES)
+    return sum(u.cost(fn) for (fn, _), u in usages.items() if fn not in SCHEDULES)
 
 
 class _Stdout(io.TextIOBase):
@@ -194,7 +241,9 @@ def install(meter: Meter) -> None:
 
     sys.stdout = _Stdout(meter)  # before app: powertools' logger holds the stream it finds
     import app
+    from chalicelib.core.timefmt import iso
     from chalicelib.launch.local import LocalLauncher
+    from chalicelib.local.timers import LocalTimers
 
     dispatch = Connection.dispatch
 
@@ -209,7 +258,7 @@ def install(meter: Meter) -> None:
         if request.headers.get(BENCH_POLL):
             return get_response(request)  # the bench waiting for a state: not the task's cost
         route = f"{request.method} {request.context.get('resourcePath', request.path)}"
-        with meter.invocation("api", route):
+        with meter.invocation(API, route):
             if route.endswith("/events") and request.method == "POST":
                 try:
                     body = json.loads(request.raw_body or b"{}")
@@ -227,7 +276,23 @@ def install(meter: Meter) -> None:
                 return handler(event, context)
         return invoked
 
-    app.execution_stream = wrap("stream", app.execution_stream)
+    app.execution_stream = wrap("execution_stream", app.execution_stream)
+    timer = app.execution_timer
+
+    def fired(event: Any, context: Any) -> Any:
+        if not meter.fire(event["executionId"], event["dueAt"]):
+            return {}  # the bench fired it already (fire_pending)
+        with meter.invocation("execution_timer", ""):
+            return timer(event, context)
+
+    app.execution_timer = fired  # before the stack starts: its timers call what app holds then
+    wake_at = LocalTimers.wake_at
+
+    def metered_wake_at(self: LocalTimers, execution_id: str, at: Any) -> None:
+        meter.wake_up(execution_id, iso(at))
+        wake_at(self, execution_id, at)
+
+    LocalTimers.wake_at = metered_wake_at  # type: ignore[method-assign]
     app.periodic_resync = wrap("resync", app.periodic_resync)
     app.trigger_tick = wrap("trigger_tick", app.trigger_tick)
     app.periodic_ticket_sync = wrap("ticket_sync", app.periodic_ticket_sync)
@@ -262,6 +327,21 @@ def settle(meter: Meter, quiet_s: float = 2.0) -> None:
     wait_for(quiet, timeout_s=120, interval_s=0.25, what="the stream to go quiet")
 
 
+def end_of_lifecycle(meter: Meter, timer: Any, context: Any) -> None:
+    """Settles, then fires the wake-ups still waiting (on AWS each runs when due, the task long
+    finished by then), and settles again."""
+    settle(meter)
+    for execution_id, at in list(meter.pending):
+        timer({"executionId": execution_id, "dueAt": at}, context)
+    settle(meter)
+
+
+def wake_up_cost(usages: dict[tuple[str, str], Usage]) -> float:
+    """The wake-ups' share: their workflows' transitions and the timer function's invocations."""
+    transitions = sum(u.wake_ups for u in usages.values()) * TRANSITIONS_PER_WAKE_UP * PRICE["state_transition"]
+    return transitions + total(usages, "execution_timer").cost("execution_timer")
+
+
 def show(title: str, usages: dict[tuple[str, str], Usage]) -> None:
     print(title)
     by_function: dict[str, Usage] = collections.defaultdict(Usage)
@@ -270,10 +350,13 @@ def show(title: str, usages: dict[tuple[str, str], Usage]) -> None:
     for fn, usage in sorted(by_function.items()):
         if fn in SCHEDULES:
             continue  # ticks that happened meanwhile: a fixed monthly line, not the task's
-        print(f"  {fn:12} {usage.invocations:4} invocations {usage.seconds * 1000:7.0f} ms  "
-              f"RRU {usage.read_units:7.1f}  WRU {usage.write_units:7.1f}  logs {usage.log_bytes / 1024:6.1f} KiB  "
-              f"${usage.cost(api_gateway=fn == 'api'):.6f}")
-    print(f"  control plane per lifecycle: ${per_task_cost(usages):.6f}")
+        print(f"  {fn:16} {usage.invocations:3} invocations {usage.seconds * 1000:6.0f} ms  "
+              f"RRU {usage.read_units:5.1f}  WRU {usage.write_units:5.1f}  logs {usage.log_bytes / 1024:5.1f} KiB  "
+              f"wake-ups set {usage.wake_ups}  ${usage.cost(fn):.6f}")
+    wake_ups = sum(u.wake_ups for u in usages.values())
+    print(f"  control plane per lifecycle: ${per_task_cost(usages):.6f}; {wake_ups} wake-ups "
+          f"({wake_ups * TRANSITIONS_PER_WAKE_UP} state transitions and {wake_ups} timer invocations): "
+          f"${wake_up_cost(usages):.6f}")
 
 
 def main() -> None:
@@ -312,6 +395,10 @@ def main() -> None:
     stack = LocalStack()
     stack.start()
     api = Api(stack.url, stack.token)
+
+    def lifecycle_ends() -> None:
+        end_of_lifecycle(meter, app.execution_timer, LocalLambdaContext(function_name="execution_timer"))
+
     try:
         repo = api.ok("POST", "/api/repos", {"repoUrl": str(make_bare_repo(tmp))}, status=201)
         settle(meter)
@@ -320,7 +407,7 @@ def main() -> None:
         task = api.ok("POST", "/api/tasks", {"title": "Cost", "prompt": "one task", "repoId": repo["id"]},
                       status=201)
         done = finished(api, f"/api/tasks/{task['id']}", {"completed", "failed"})
-        settle(meter)
+        lifecycle_ends()
         repo_task = since(before, meter.snapshot())
 
         job = api.ok("POST", "/api/tasks", {"type": "standalone", "name": f"cost-{uuid.uuid4().hex[:6]}",
@@ -328,14 +415,14 @@ def main() -> None:
         before = meter.snapshot()
         run = api.ok("POST", f"/api/tasks/{job['id']}/runs", {"params": {}}, status=202)
         finished(api, f"/api/workflow-runs/{run['runId']}", {"completed", "failed"})
-        settle(meter)
+        lifecycle_ends()
         standalone = since(before, meter.snapshot())
 
         before = meter.snapshot()
         slow = api.ok("POST", "/api/tasks", {"title": "Cost slow", "prompt": "[fake:sleep=4] a while",
                                              "repoId": repo["id"]}, status=201)
         finished(api, f"/api/tasks/{slow['id']}", {"completed", "failed"})
-        settle(meter)
+        lifecycle_ends()
         working = since(before, meter.snapshot())
 
         before = meter.snapshot()
@@ -352,12 +439,13 @@ def main() -> None:
 
     print(f"Cost per task on AWS, measured against DynamoDB Local on {time.strftime('%Y-%m-%d')}; "
           f"prices {PRICES_AS_OF}")
-    print(f"(repo task {done['state']}; durations are this machine's, every function at {MEMORY_GB * 1024:.0f} MB)")
+    memory = ", ".join(f"{fn} {gb * 1024:.0f}" for fn, gb in MEMORY_GB.items())
+    print(f"(repo task {done['state']}; durations are this machine's; arm64, MB: {memory})")
     show("One repo task, created -> completed (stand-in agent, seconds):", repo_task)
     show("One run of a standalone task:", standalone)
 
-    heartbeats = {k: u for k, u in working.items() if k[0] == "api" and "(heartbeat)" in k[1]}
-    logs = {k: u for k, u in working.items() if k[0] == "api" and "(logs," in k[1]}
+    heartbeats = {k: u for k, u in working.items() if k[0] == API and "(heartbeat)" in k[1]}
+    logs = {k: u for k, u in working.items() if k[0] == API and "(logs," in k[1]}
     lines = sum(int(k[1].rsplit("(logs, ", 1)[1].split(" ")[0]) * u.invocations for k, u in logs.items())
     heartbeat_count = total(heartbeats).invocations
     per_heartbeat = per_task_cost(heartbeats) / max(1, heartbeat_count)
@@ -375,22 +463,30 @@ def main() -> None:
     parts = {"log lines (DynamoDB writes)": TYPICAL_LOG_LINES * per_line_dynamodb,
              "log requests (API Gateway, Lambda, X-Ray)": TYPICAL_LOG_LINES / 100 * per_batch,
              "heartbeats": typical_heartbeats * per_heartbeat,
-             "the lifecycle (create, stream, launch, start, result)": per_task_cost(repo_task)}
+             "wake-ups (Step Functions, the timer function)": wake_up_cost(repo_task),
+             "the lifecycle (create, stream, launch, start, result)": per_task_cost(repo_task) - wake_up_cost(repo_task)}
     for name, cost in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"  {name:55} ${cost:.6f}  {cost / typical:5.1%}")
 
     schedule_month = 0.0
     for name in SCHEDULES:
         usage = total(ticks, name)
-        per_tick = usage.cost(api_gateway=False) / max(1, usage.invocations)
+        per_tick = usage.cost(name) / max(1, usage.invocations)
         schedule_month += per_tick * MINUTES_A_MONTH
+    # One warm environment per function all month (the schedules keep theirs warm; a task every
+    # minute and a half keeps the others), each reading its keys every 5 minutes; a second
+    # concurrent environment of a function adds its share again.
+    secret_calls = sum(KEYS_READ.values()) * MINUTES_A_MONTH // 5
+    secrets_month = SECRETS * PRICE["secret_month"] + secret_calls * PRICE["secret_call"]
     month_tasks = args.tasks_per_day * 30
     print(f"Monthly, {args.tasks_per_day:,} tasks a day ({month_tasks:,} tasks, 30 days):")
     print(f"  tasks:     ${typical * month_tasks:9.2f}")
     print(f"  schedules: ${schedule_month:9.2f}  (three rate(1 minute) rules, {MINUTES_A_MONTH:,} ticks each, idle)")
-    print(f"  total:     ${typical * month_tasks + schedule_month:9.2f}  control plane; the EKS cluster, "
-          f"its nodes and the agents' model usage aside")
-    print(json.dumps({"per_task_usd": round(typical, 7), "monthly_usd": round(typical * month_tasks + schedule_month, 2)}))
+    print(f"  secrets:   ${secrets_month:9.2f}  ({SECRETS} secrets; {secret_calls:,} GetSecretValue calls: "
+          f"one warm environment per function, each key once per 5 minutes)")
+    monthly = typical * month_tasks + schedule_month + secrets_month
+    print(f"  total:     ${monthly:9.2f}  control plane; the EKS cluster, its nodes and the agents' model usage aside")
+    print(json.dumps({"per_task_usd": round(typical, 7), "monthly_usd": round(monthly, 2)}))
 
 
 if __name__ == "__main__":

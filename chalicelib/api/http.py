@@ -3,11 +3,13 @@ and list paging."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Blueprint, Request, Response, handle_extra_types
 
 from chalicelib.core.roles import ADMIN, PUBLIC, ROLES
 from chalicelib.exceptions import (
@@ -82,11 +84,13 @@ def route(
     query: tuple[str, ...] = (),
     status: int = 200,
     role: str = ADMIN,
+    etag: bool = False,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`bp.route` whose view's errors become the SPEC's error bodies; an unexpected exception is
     logged and answered with a 500 in the same shape (a 500 is always a bug). `role` is the least
-    one that may call it (`api.auth` enforces it): administrators only, unless the route says less."""
+    one that may call it (`api.auth` enforces it): administrators only, unless the route says less.
+    `etag`: what the view returns is answered conditionally (`conditional`)."""
 
     if role not in (*ROLES, PUBLIC):
         raise ValueError(f"{path}: no role {role!r}")
@@ -100,7 +104,8 @@ def route(
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             try:
-                return view(*args, **kwargs)
+                answer = view(*args, **kwargs)
+                return conditional(bp.current_request, answer) if etag else answer
             except OptioError as error:
                 return error_response(error)
             except Exception:
@@ -111,6 +116,20 @@ def route(
         return guarded
 
     return register
+
+
+def conditional(request: Request, body: Any) -> Response:
+    """A GET's answer with an ETag over its JSON, to be revalidated on every use (`no-cache`):
+    304 without a body when the client's If-None-Match names it, so that a page polling a list
+    that did not change downloads nothing (browsers send If-None-Match by themselves)."""
+    text = json.dumps(body, separators=(",", ":"), default=handle_extra_types)
+    tag = f'"{hashlib.sha256(text.encode()).hexdigest()[:32]}"'
+    headers: dict[str, str | list[str]] = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    # Weak comparison (RFC 9110 13.1.2): a proxy that compresses the body marks the tag weak.
+    given = {t.strip().removeprefix("W/") for t in (request.headers.get("if-none-match") or "").split(",")}
+    if tag in given or "*" in given:
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=text, status_code=200, headers={**JSON, **headers})
 
 
 def body_of(request: Request) -> Any:

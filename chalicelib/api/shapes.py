@@ -143,12 +143,21 @@ def workflow_run_json(run: ExecutionModel) -> dict[str, Any]:
 
 
 def log_page(request: Request, owner_id: str) -> dict[str, Any]:
-    """`GET .../logs?after=<seq>&limit=`: the log lines of a task or a run after a sequence number
-    (the owner is known to exist)."""
+    """`GET .../logs?after=<seq>&limit=`: the log lines of a task or a run after a sequence number,
+    oldest first; `?order=desc&before=<seq>&limit=`: newest first, before a sequence number (a
+    long log opens at its end). The owner is known to exist."""
     limit, _ = paging(request)
-    after = natural(query(request, "after") or "0")
-    if after is None:
-        raise ValidationFailed("invalid after", [FieldProblem("after", "must be a sequence number")])
-    lines = logs.after(owner_id, after, limit)
-    next_after = str(lines[-1].seq) if len(lines) == limit else None
-    return {"items": [log_json(line) for line in lines], "nextCursor": next_after}
+    order = query(request, "order") or "asc"
+    if order not in ("asc", "desc"):
+        raise ValidationFailed("invalid order", [FieldProblem("order", "must be asc or desc")])
+    bound = "before" if order == "desc" else "after"
+    raw = query(request, bound)
+    seq = natural(raw) if raw is not None else None
+    if raw is not None and seq is None:
+        raise ValidationFailed(f"invalid {bound}", [FieldProblem(bound, "must be a sequence number")])
+    if order == "desc":
+        lines = logs.newest_first(owner_id, seq, limit)
+    else:
+        lines = logs.after(owner_id, seq or 0, limit)
+    cursor = str(lines[-1].seq) if len(lines) == limit else None
+    return {"items": [log_json(line) for line in lines], "nextCursor": cursor}

@@ -145,7 +145,7 @@ def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str
     return items, page.next_cursor
 
 
-@route(bp, "/api/tasks", methods=["GET"], role=VIEWER,
+@route(bp, "/api/tasks", methods=["GET"], role=VIEWER, etag=True,
        query=("type", "state", "repoId", "createdBy", "limit", "cursor"))
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
@@ -298,13 +298,13 @@ def list_dependents(task_id: str) -> dict[str, Any]:
     return {"items": [task_json(t) for t in actions.dependents_of(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/events", methods=["GET"], role=VIEWER)
+@route(bp, "/api/tasks/{task_id}/events", methods=["GET"], role=VIEWER, etag=True)
 def task_events(task_id: str) -> dict[str, Any]:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     return {"items": [event_json(e) for e in executions.events(task_id)], "nextCursor": None}
 
 
-@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], role=VIEWER, query=("after", "limit"))
+@route(bp, "/api/tasks/{task_id}/logs", methods=["GET"], role=VIEWER, query=("after", "before", "order", "limit"))
 def task_logs(task_id: str) -> dict[str, Any]:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     return log_page(bp.current_request, task_id)
@@ -317,7 +317,7 @@ def create_run(task_id: str) -> Response:
     return Response(body={"runId": run.id, "type": run.type}, status_code=202, headers=JSON)
 
 
-@route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], role=VIEWER, query=("limit", "cursor"))
+@route(bp, "/api/tasks/{task_id}/runs", methods=["GET"], role=VIEWER, query=("limit", "cursor"), etag=True)
 def list_runs(task_id: str) -> dict[str, Any]:
     """Runs of a blueprint or a standalone task, newest first"""
     config = _config(task_id, "runs")

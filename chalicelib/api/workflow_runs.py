@@ -22,7 +22,7 @@ def get_workflow_run(run_id: str) -> dict[str, Any]:
     return workflow_run_json(executions.get(run_id, ExecutionKind.RUN))
 
 
-@route(bp, "/api/workflow-runs/{run_id}/logs", methods=["GET"], role=VIEWER, query=("after", "limit"))
+@route(bp, "/api/workflow-runs/{run_id}/logs", methods=["GET"], role=VIEWER, query=("after", "before", "order", "limit"))
 def workflow_run_logs(run_id: str) -> dict[str, Any]:
     """Log lines of a run, by sequence number"""
     executions.get(run_id, ExecutionKind.RUN)

@@ -21,12 +21,14 @@ def receive(path: str, raw_body: bytes, signature: str | None, now: datetime | N
     minute -> 429; a bad signature when the trigger has a secret -> 401; else a run whose params
     are the mapped values (or the whole body)."""
     moment = now or utcnow()
-    trigger = triggers.find_by_path(path)
+    # The count and the trigger's id in one write to the path's claim: a round trip fewer.
+    counted = triggers.count_delivery(path, iso(moment)[:16])  # the minute: 2026-11-23T10:15
+    trigger = triggers.find(counted[0]) if counted is not None else None
     config = configs.find(trigger.targetId) if trigger is not None else None
-    if trigger is None or trigger.type != "webhook" or not trigger.enabled or config is None or not config.enabled:
+    if (counted is None or trigger is None or trigger.type != "webhook" or not trigger.enabled
+            or config is None or not config.enabled):
         raise NotFound(f"no webhook at {path}")
-    minute = iso(moment)[:16]  # 2026-11-23T10:15
-    if triggers.hit(f"hook-rate#{path}#{minute}") > RATE_PER_MINUTE:
+    if counted[1] > RATE_PER_MINUTE:
         raise RateLimited(f"more than {RATE_PER_MINUTE} requests this minute to {path}",
                           retry_after_s=max(1, 60 - moment.second))
     secret = trigger.config.get("secret")

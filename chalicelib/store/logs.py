@@ -46,6 +46,14 @@ def after(execution_id: str, after_seq: int, limit: int) -> list[ExecutionLogMod
     )
 
 
+def newest_first(execution_id: str, before_seq: int | None, limit: int) -> list[ExecutionLogModel]:
+    """The newest `limit` lines (before `before_seq` when given), newest first: one query read
+    backwards, however many lines the execution has."""
+    condition = ExecutionLogModel.seq < before_seq if before_seq is not None else None
+    return list(ExecutionLogModel.query(execution_id, condition, limit=limit, consistent_read=True,
+                                        scan_index_forward=False))
+
+
 def delete_all(execution_id: str) -> None:
     with ExecutionLogModel.batch_write() as batch:
         for line in ExecutionLogModel.query(execution_id, attributes_to_get=["executionId", "seq"]):

@@ -305,7 +305,9 @@ class SecretModel(Model):
 
 
 class UniqueKeyModel(Model):
-    """Claimed with a conditional put: repo URLs, idempotency keys of deliveries and firings."""
+    """Claimed with a conditional put: repo URLs, idempotency keys of deliveries and firings. A
+    webhook path's claim also counts the path's deliveries in the current minute (the rate limit),
+    so that one write both counts a delivery and finds its trigger."""
 
     class Meta(_Meta):
         table_name = _table("keys")
@@ -313,6 +315,8 @@ class UniqueKeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     ref = UnicodeAttribute()
     createdAt = UnicodeAttribute()
+    rateMinute = UnicodeAttribute(null=True)
+    rateCount = NumberAttribute(null=True)
 
 
 class TokenIndex(GlobalSecondaryIndex["ApiKeyModel"]):

@@ -52,15 +52,37 @@ def of_target(target_id: str) -> list[TriggerModel]:
     return list(TriggerModel.target_index.query(target_id))
 
 
-def find_by_path(path: str) -> TriggerModel | None:
-    try:
-        claim = UniqueKeyModel.get(path_key(path), consistent_read=True)
-    except DoesNotExist:
-        return None
-    try:
-        return TriggerModel.get(claim.ref, consistent_read=True)
-    except DoesNotExist:
-        return None
+def count_delivery(path: str, minute: str) -> tuple[str, int] | None:
+    """A delivery to `path` in `minute` (`2026-11-23T10:15`) counted on the path's claim: the id of
+    the trigger at the path and the deliveries counted this minute, this one included; None when
+    no trigger has the path. One round trip, but for a minute's first delivery."""
+    claim = UniqueKeyModel(path_key(path))
+    for _ in range(3):  # a minute's first deliveries racing: the loser counts on the winner's minute
+        try:
+            claim.update(actions=[UniqueKeyModel.rateCount.add(1)], condition=UniqueKeyModel.rateMinute == minute)
+            return claim.ref, int(claim.rateCount or 0)
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            # Another minute's count (or none yet): this minute starts; `<>`, not `<`, so that a
+            # clock behind another function's resets the count rather than never counting.
+            claim.update(actions=[UniqueKeyModel.rateMinute.set(minute), UniqueKeyModel.rateCount.set(1)],
+                         condition=UniqueKeyModel.ref.exists()
+                         & (UniqueKeyModel.rateMinute.does_not_exist() | (UniqueKeyModel.rateMinute != minute)))
+            return claim.ref, 1
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            claim.refresh(consistent_read=True)
+        except DoesNotExist:
+            return None
+    return claim.ref, int(claim.rateCount or 0)
+
+
+def find(trigger_id: str) -> TriggerModel | None:
+    return rows.find(TriggerModel, trigger_id)
 
 
 def create(fields: Mapping[str, Any], now: datetime) -> TriggerModel:
@@ -136,7 +158,7 @@ def mark_fired(trigger: TriggerModel, now: datetime) -> None:
 
 
 def hit(key: str) -> int:
-    """Add one to the counter `key` and return the new count, atomically (rate limits)."""
+    """Add one to the counter `key` and return the new count, atomically (a stream record's tries)."""
     counter = CounterModel(key)
     counter.update(actions=[CounterModel.value.add(1)])
     return int(counter.value)

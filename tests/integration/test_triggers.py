@@ -271,3 +271,44 @@ def test_a_schedule_fires_with_its_constant_params_and_the_schemas_defaults(loca
     [run] = executions.of_config(config.id, 10, None).items
     assert (run.title, run.prompt) == ("Audit docs", "audit docs for CVEs")
     assert run.metadata["triggerParams"] == {"AREA": "docs", "WHAT": "CVEs"}
+
+
+# --- a webhook path's rate limit, in this process -----------------------------------------------
+
+
+def test_a_paths_deliveries_are_counted_per_minute_racing_or_not(local_repo: str) -> None:
+    from chalicelib.exceptions import NotFound, RateLimited, Unauthorized
+    from chalicelib.services import hooks
+
+    config = config_actions.create_blueprint({"type": "repo-blueprint", "name": "hooked", "prompt": "p",
+                                              "repoId": local_repo})
+    path = f"counted-{uuid.uuid4().hex[:8]}"
+    trigger_actions.create_trigger(config, {"type": "webhook", "config": {"path": path, "secret": "k"}})
+
+    def deliver(at: datetime) -> str:
+        try:
+            hooks.receive(path, b"{}", None, at)  # unsigned: counted, then refused, no run
+        except (RateLimited, Unauthorized) as refused:
+            return type(refused).__name__
+        return "accepted"
+
+    # A minute's first deliveries race to start its count: every one of them is counted.
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def racing() -> None:
+        barrier.wait()
+        outcomes.append(deliver(T))
+
+    threads = [threading.Thread(target=racing) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes += [deliver(T + timedelta(seconds=s % 60)) for s in range(hooks.RATE_PER_MINUTE - 6)]
+    assert set(outcomes) == {"Unauthorized"}
+    assert deliver(T + timedelta(seconds=59)) == "RateLimited"
+    # The next minute counts afresh.
+    assert deliver(T + timedelta(minutes=1)) == "Unauthorized"
+    with pytest.raises(NotFound):
+        hooks.receive(f"nowhere-{uuid.uuid4().hex[:8]}", b"{}", None, T)
