@@ -77,6 +77,8 @@ TASK_CREATE: dict[str, Any] = {
         "metadata": {"type": "object"},
         "dependsOn": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
                       "maxItems": 100, "uniqueItems": True},
+        # The secrets its agent gets, in place of its repository's list.
+        "environment": {"type": "object", "additionalProperties": False, "properties": {"secrets": _SECRET_NAMES}},
     },
 }
 
@@ -184,6 +186,7 @@ _template_fields: dict[str, Any] = {
     "priority": _task_fields["priority"],
     "metadata": _task_fields["metadata"],
     "paramsSchema": {"type": "object"},
+    "environment": _task_fields["environment"],
 }
 
 
@@ -325,6 +328,7 @@ _blueprint_fields: dict[str, Any] = {
     "maxRetries": _task_fields["maxRetries"],
     "promptTemplateId": {"type": "string", "minLength": 1, "maxLength": 100},
     "paramsSchema": {"type": "object"},
+    "environment": _task_fields["environment"],
     "enabled": {"type": "boolean"},
 }
 

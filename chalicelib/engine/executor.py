@@ -238,7 +238,8 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
             ),
         )
         image, resources = repo.image, None
-        scope = (repo.environment or {}).get("secrets")
+        # The task's own list (from its blueprint or template) before its repository's.
+        scope = (row.environment or {}).get("secrets", (repo.environment or {}).get("secrets"))
     token = run_token(run_token_secret(), row.id, attempt)
     return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
                       image=image, secrets=agent_secrets(scope), resources=resources or Resources())
