@@ -16,7 +16,7 @@ from chalicelib.store.models import ExecutionModel, TemplateModel
 from .repos import _normalised
 from .secrets import check_agent_secrets
 from .tasks import create_task
-from .validation import require_valid
+from .validation import check_network, require_valid
 
 
 def _invalid(field: str, problem: str) -> ValidationFailed:
@@ -27,6 +27,7 @@ def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
     """What the schema cannot see, refused now rather than when the template runs."""
     fields = dict(given)
     check_agent_secrets((fields.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_network(fields.get("environment"))
     if fields.get("agentType") is not None:
         fields["agentType"] = AGENT_ALIASES.get(fields["agentType"], fields["agentType"])
     if fields.get("repoUrl") is not None:
