@@ -103,7 +103,7 @@ def secret_json(secret: SecretModel) -> dict[str, Any]:
 
 _CONFIG_FIELDS = {
     "repo-blueprint": ("id", "type", "name", "title", "prompt", "repoUrl", "repoId", "repoBranch", "agentType",
-                       "priority", "maxRetries", "promptTemplateId", "paramsSchema", "enabled", "createdAt",
+                       "priority", "maxRetries", "promptTemplateId", "paramsSchema", "environment", "enabled", "createdAt",
                        "createdBy", "updatedAt"),
     "standalone": ("id", "type", "name", "description", "agentRuntime", "model", "promptTemplate", "paramsSchema",
                    "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "environment", "enabled", "createdAt",

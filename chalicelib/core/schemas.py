@@ -11,6 +11,13 @@ _name = {"type": "string", "minLength": 1, "maxLength": 200}
 
 _SECRET_NAMES: dict[str, Any] = {"type": "array", "maxItems": 100, "uniqueItems": True,
                                   "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}}
+# An agent's network (core.network): none, the internet, or only the listed hosts and CIDRs.
+_NETWORK: dict[str, Any] = {"oneOf": [
+    {"type": "string", "enum": ["none", "internet"]},
+    {"type": "object", "required": ["allow"], "additionalProperties": False,
+     "properties": {"allow": {"type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": True,
+                              "items": {"type": "string", "minLength": 1, "maxLength": 253}}}},
+]}
 REPO_SETTINGS: dict[str, Any] = {
     "defaultBranch": {"type": "string", "minLength": 1, "maxLength": 255},
     "defaultAgentType": _agent_type,
@@ -26,11 +33,11 @@ REPO_SETTINGS: dict[str, Any] = {
     "setupCommands": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
     "image": {"type": ["string", "null"], "maxLength": 500},
     "customCommand": {"type": ["string", "null"], "maxLength": 4000},
-    # The secrets the repo's agents get (all agent secrets when it lists none).
+    # The secrets the repo's agents get (all agent secrets when it lists none), and their network.
     "environment": {
         "type": ["object", "null"],
         "additionalProperties": False,
-        "properties": {"secrets": _SECRET_NAMES},
+        "properties": {"secrets": _SECRET_NAMES, "network": _NETWORK},
     },
 }
 
@@ -77,6 +84,8 @@ TASK_CREATE: dict[str, Any] = {
         "metadata": {"type": "object"},
         "dependsOn": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
                       "maxItems": 100, "uniqueItems": True},
+        # The secrets its agent gets, in place of its repository's list.
+        "environment": {"type": "object", "additionalProperties": False, "properties": {"secrets": _SECRET_NAMES}},
     },
 }
 
@@ -184,6 +193,7 @@ _template_fields: dict[str, Any] = {
     "priority": _task_fields["priority"],
     "metadata": _task_fields["metadata"],
     "paramsSchema": {"type": "object"},
+    "environment": _task_fields["environment"],
 }
 
 
@@ -325,6 +335,7 @@ _blueprint_fields: dict[str, Any] = {
     "maxRetries": _task_fields["maxRetries"],
     "promptTemplateId": {"type": "string", "minLength": 1, "maxLength": 100},
     "paramsSchema": {"type": "object"},
+    "environment": _task_fields["environment"],
     "enabled": {"type": "boolean"},
 }
 
@@ -430,6 +441,7 @@ _standalone_fields: dict[str, Any] = {
             "image": {"type": "string", "minLength": 1, "maxLength": 500},
             "setupCommands": REPO_SETTINGS["setupCommands"],
             "secrets": _SECRET_NAMES,
+            "network": _NETWORK,
             "resources": {"type": "object"},
         },
     },

@@ -100,4 +100,6 @@ def subtask_row(parent: Mapping[str, Any], task_id: str, given: NewSubtask, orde
         "parentId": parent["id"], "taskType": given.task_type, "subtaskOrder": order,
         "blocksParent": given.blocks_parent if given.blocks_parent is not None else given.task_type != "child",
         "dependsOn": depends_on or None,
+        # A subtask's agent gets no secret its parent's did not.
+        "environment": parent.get("environment"),
     }

@@ -16,6 +16,7 @@ from chalicelib.core import subtasks as subtasks_core
 from chalicelib.core.dispatch import SlotLimits
 from chalicelib.core.failures import FailureKind
 from chalicelib.core.graph import DepView
+from chalicelib.core.network import configured_network
 from chalicelib.core.prompts import TaskContext, review_prompt
 from chalicelib.core.requests import Trigger
 from chalicelib.core.runner_env import Repository, RunnerInput, runner_environment
@@ -220,6 +221,7 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
             raise NotFound("the standalone task was deleted")
         given, image, resources = _run_input(row, config, attempt)
         scope = (config.environment or {}).get("secrets")
+        network = configured_network(config.environment)
     else:
         try:
             repo = repos.get(str(row.repoId))
@@ -238,10 +240,13 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
             ),
         )
         image, resources = repo.image, None
-        scope = (repo.environment or {}).get("secrets")
+        # The task's own list (from its blueprint or template) before its repository's.
+        scope = (row.environment or {}).get("secrets", (repo.environment or {}).get("secrets"))
+        network = configured_network(repo.environment)
     token = run_token(run_token_secret(), row.id, attempt)
     return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
-                      image=image, secrets=agent_secrets(scope), resources=resources or Resources())
+                      image=image, secrets=agent_secrets(scope), resources=resources or Resources(),
+                      **LaunchSpec.network_of(network))
 
 
 def _run_input(row: ExecutionModel, config: TaskConfigModel,

@@ -54,6 +54,16 @@ class LaunchSpec:
     # Secret the launcher writes for the attempt).
     secrets: Mapping[str, str] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
+    # The agent's network (core.network): "none", "internet", or "allow" with `allow`'s hosts and CIDRs.
+    network: str = "internet"
+    allow: tuple[str, ...] = ()
+
+    @classmethod
+    def network_of(cls, configured: str | Mapping[str, Any]) -> dict[str, Any]:
+        """The `network` and `allow` fields for a definition's `environment.network`."""
+        if isinstance(configured, str):
+            return {"network": configured}
+        return {"network": "allow", "allow": tuple(str(entry) for entry in configured["allow"])}
 
     def to_payload(self, seal: Callable[[str], str]) -> dict[str, Any]:
         """JSON for the launcher Lambda's event; secret values only sealed (`seal` encrypts them
@@ -65,6 +75,8 @@ class LaunchSpec:
             "image": self.image,
             "sealedSecrets": {name: seal(value) for name, value in sorted(self.secrets.items())},
             "resources": self.resources.to_settings(),
+            "network": self.network,
+            "allow": list(self.allow),
         }
 
     @classmethod
@@ -77,6 +89,9 @@ class LaunchSpec:
             image=payload.get("image"),
             secrets={str(name): unseal(str(token)) for name, token in (payload.get("sealedSecrets") or {}).items()},
             resources=Resources.from_settings(payload.get("resources")),
+            # A payload from before networks were configured: the internet, as then.
+            network=str(payload.get("network") or "internet"),
+            allow=tuple(str(entry) for entry in payload.get("allow") or ()),
         )
 
 

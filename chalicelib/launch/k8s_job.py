@@ -15,6 +15,11 @@ from .base import LaunchSpec
 
 TASK_LABEL = "optio.dev/task-id"
 ATTEMPT_LABEL = "optio.dev/attempt"
+# On the pod of an attempt whose network is restricted ("none" or "allow"): the namespace's default
+# policy must leave such pods to their attempt's own (network_policy_manifest), since policies
+# only ever add up.
+NETWORK_LABEL = "optio.dev/network"
+HTTPS = [{"protocol": "TCP", "port": 443}]
 CONTAINER = "runner"
 WORKSPACE = "/workspace"
 # The runner image's user (runner-image/Dockerfile); numeric so runAsNonRoot can be verified.
@@ -73,7 +78,8 @@ def job_manifest(spec: LaunchSpec, settings: JobSettings) -> dict[str, Any]:
             "activeDeadlineSeconds": settings.deadline_s,
             "ttlSecondsAfterFinished": settings.ttl_s,
             "template": {
-                "metadata": {"labels": attempt_labels},
+                "metadata": {"labels": attempt_labels if spec.network == "internet"
+                             else {**attempt_labels, NETWORK_LABEL: spec.network}},
                 "spec": {
                     "restartPolicy": "Never",
                     "serviceAccountName": settings.service_account,
@@ -110,6 +116,35 @@ def secret_manifest(spec: LaunchSpec, namespace: str, owner_uid: str | None = No
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata,
         "data": {key: base64.b64encode(value.encode()).decode() for key, value in sorted(spec.secrets.items())
                  if key not in spec.environment},
+    }
+
+
+def network_policy_manifest(spec: LaunchSpec, namespace: str, api_cidrs: list[str], allowed_cidrs: list[str],
+                            owner_uid: str | None = None) -> dict[str, Any]:
+    """The attempt's own NetworkPolicy when its network is restricted ("none" or "allow"; with
+    "internet" there is none, the namespace's default applies), named like its Job and, like its
+    Secret, written before it and then owned by it. The pod may resolve names and reach Optio's API (`api_cidrs`,
+    the runner's channel, which shares the pod's network) over HTTPS; "allow" adds
+    `allowed_cidrs` on 443. Host names cannot be written in a NetworkPolicy: the launcher gives
+    their addresses as resolved at launch."""
+    name = job_name(spec.execution_id, spec.attempt)
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec.execution_id, spec.attempt)}
+    if owner_uid is not None:
+        metadata["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": owner_uid,
+                                        "controller": True, "blockOwnerDeletion": True}]
+    dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                   "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+           "ports": [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]}
+    reachable = sorted(set(api_cidrs) | (set(allowed_cidrs) if spec.network == "allow" else set()))
+    egress = [dns] + ([{"to": [{"ipBlock": {"cidr": cidr}} for cidr in reachable], "ports": HTTPS}] if reachable else [])
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": {TASK_LABEL: execution_label(spec.execution_id),
+                                            ATTEMPT_LABEL: str(spec.attempt)}},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": egress,
+        },
     }
 
 

@@ -6,19 +6,23 @@ the Job with its pod (404 is success). Bodies go over the wire as plain API JSON
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from chalicelib.core.network import cidrs
 from chalicelib.core.reconcile import PodStatus
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
 
 from .base import LaunchSpec
 from .k8s_client import ClusterAccess, connect
-from .k8s_job import JobSettings, job_manifest, job_name, secret_manifest, selector
+from .k8s_job import JobSettings, job_manifest, job_name, network_policy_manifest, secret_manifest, selector
 from .k8s_status import pod_status
 
 if TYPE_CHECKING:
@@ -51,15 +55,20 @@ class KubernetesLauncher:
         self._client: ApiClient | None = None
 
     def launch(self, spec: LaunchSpec) -> None:
-        """The attempt's Secret (its agent's stored secrets), then its Job, then the Job made the
-        Secret's owner: every step repeatable, so a second delivery of the launch completes it."""
+        """The attempt's Secret (its agent's stored secrets) and NetworkPolicy (a restricted
+        network's), then its Job, then the Job made their owner: every step repeatable, so a
+        second delivery of the launch completes it."""
         from kubernetes.client import ApiException, BatchV1Api, V1Job
 
         manifest = job_manifest(spec, self._jobs)
         name = manifest["metadata"]["name"]
         log = {"executionId": spec.execution_id, "attempt": spec.attempt, "job": name, "namespace": self._jobs.namespace}
+        restricted = spec.network != "internet"
+        reachable = _reachable(spec) if restricted else ([], [])
         if spec.secrets:
             self._write_secret(secret_manifest(spec, self._jobs.namespace))
+        if restricted:
+            self._write_policy(network_policy_manifest(spec, self._jobs.namespace, *reachable))
         jobs = BatchV1Api(self._api())
         try:
             job = _json(jobs.create_namespaced_job(
@@ -75,6 +84,27 @@ class KubernetesLauncher:
         if spec.secrets:
             self._write_secret(secret_manifest(spec, self._jobs.namespace, owner_uid=job["metadata"]["uid"]),
                                exists=True)
+        if restricted:
+            self._write_policy(network_policy_manifest(spec, self._jobs.namespace, *reachable,
+                                                       owner_uid=job["metadata"]["uid"]), exists=True)
+
+    def _write_policy(self, manifest: dict[str, Any], exists: bool = False) -> None:
+        """Create the NetworkPolicy, or replace it (as _write_secret does the Secret)."""
+        from kubernetes.client import ApiException, NetworkingV1Api, V1NetworkPolicy
+
+        networking = NetworkingV1Api(self._api())
+        name, namespace = manifest["metadata"]["name"], self._jobs.namespace
+        body = V1NetworkPolicy.model_validate(manifest)
+        if not exists:
+            try:
+                networking.create_namespaced_network_policy(namespace, body, _preload_content=False,
+                                                            _request_timeout=REQUEST_TIMEOUT_S)
+                return
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+        networking.replace_namespaced_network_policy(name, namespace, body, _preload_content=False,
+                                                     _request_timeout=REQUEST_TIMEOUT_S)
 
     def _write_secret(self, manifest: dict[str, Any], exists: bool = False) -> None:
         """Create the Secret, or replace it: the one this launch wrote (`exists`), or the one a
@@ -141,3 +171,21 @@ class KubernetesLauncher:
 
 def _json(response: Any) -> dict[str, Any]:
     return json.loads(response.data)  # type: ignore[no-any-return]
+
+
+def _reachable(spec: LaunchSpec) -> tuple[list[str], list[str]]:
+    """Optio's API's addresses and the allow list's CIDRs, its host names resolved now: a
+    NetworkPolicy holds addresses only, so a host that moves to another address during the
+    attempt is out of reach until the next one. A name that does not resolve fails the launch
+    (retried): never a policy narrower than the runner needs or wider than the list says."""
+    networks, hosts = cidrs(list(spec.allow))
+    api_host = urlsplit(spec.environment.get("OPTIO_API_URL", "")).hostname
+    return _addresses([api_host] if api_host else []), networks + _addresses(hosts)
+
+
+def _addresses(hosts: Iterable[str]) -> list[str]:
+    found = set()
+    for host in hosts:
+        for *_, address in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP):
+            found.add(str(ipaddress.ip_network(address[0])))
+    return sorted(found)

@@ -72,6 +72,9 @@ class LocalLauncher:
             env = {**runner_base_environment(os.environ, settings.agent_pass_env), **spec.secrets,
                    **spec.environment}
             env["OPTIO_WORKSPACE"] = str(workspace)
+            # "none" is enforced here by the runner (the agent in a loopback-only network
+            # namespace); "internet" and an allow list are not enforced locally (README).
+            env["OPTIO_AGENT_NETWORK"] = spec.network
             env["PYTHONPATH"] = str(RUNNER_DIR)
             with open(workspace / "runner.log", "ab") as log:
                 self._procs[key] = subprocess.Popen(

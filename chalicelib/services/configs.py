@@ -105,6 +105,7 @@ def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, An
         "priority": int(config.priority) if config.priority is not None else None,
         "maxRetries": int(config.maxRetries) if config.maxRetries is not None else None,
         "metadata": metadata,
+        "environment": config.environment,
     }
     given = {k: v for k, v in body.items() if v is not None}
     if run_id is None:

@@ -16,7 +16,7 @@ from chalicelib.store import executions, repos
 from chalicelib.store.models import RepoModel
 
 from .secrets import check_agent_secrets
-from .validation import require_valid
+from .validation import check_network, require_valid
 
 
 def _normalised(raw: str, field: str) -> str:
@@ -41,6 +41,7 @@ def register_repo(body: Any) -> RepoModel:
     given = require_valid(REPO_CREATE, body)
     url = _normalised(given["repoUrl"], "repoUrl")
     check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_network(given.get("environment"))
     fields: dict[str, Any] = {**REPO_DEFAULTS, **given, "repoUrl": url}
     fields["defaultAgentType"] = AGENT_ALIASES.get(fields["defaultAgentType"], fields["defaultAgentType"])
     fields.update(id=str(uuid.uuid4()), name=_name_of(url))
@@ -79,6 +80,7 @@ def resolve_repo(given: Mapping[str, Any]) -> RepoModel:
 def update_repo(repo_id: str, body: Any) -> RepoModel:
     given = require_valid(REPO_PATCH, body)
     check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_network(given.get("environment"))
     if "defaultAgentType" in given:
         given["defaultAgentType"] = AGENT_ALIASES.get(given["defaultAgentType"], given["defaultAgentType"])
     return repos.update(repos.get(repo_id), given, utcnow())

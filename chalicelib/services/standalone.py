@@ -23,7 +23,6 @@ from chalicelib.store import configs, executions
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 
 from .executions import request
-from .secrets import check_agent_secrets
 from .templates import _checked, checked_params
 from .validation import require_valid
 
@@ -31,10 +30,9 @@ RUN = ExecutionKind.RUN
 
 
 def _checked_standalone(given: Mapping[str, Any]) -> dict[str, Any]:
-    fields = _checked(given)  # the paramsSchema is a valid JSON Schema
+    fields = _checked(given)  # the paramsSchema is a valid JSON Schema, the secrets exist
     if fields.get("agentRuntime") is not None:
         fields["agentRuntime"] = AGENT_ALIASES.get(fields["agentRuntime"], fields["agentRuntime"])
-    check_agent_secrets((fields.get("environment") or {}).get("secrets") or [], "environment.secrets")
     return fields
 
 

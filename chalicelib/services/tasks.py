@@ -31,6 +31,7 @@ from chalicelib.store.models import ExecutionModel
 
 from .executions import carry_out, request, with_retries
 from .repos import resolve_repo
+from .secrets import check_agent_secrets
 from .validation import require_valid
 
 S = State
@@ -53,6 +54,8 @@ def _check_deps_exist(dep_ids: list[str], field: str) -> None:
 
 def create_task(body: Any, **extra: Any) -> ExecutionModel:
     given = require_valid(TASK_CREATE, body)
+    # Checked again for a task from a blueprint or template: a secret may have gone since.
+    check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
     repo = resolve_repo(given)
     task_id = str(uuid.uuid4())
     depends_on = list(given.get("dependsOn") or []) + list(extra.pop("dependsOn", []))
@@ -74,6 +77,7 @@ def create_task(body: Any, **extra: Any) -> ExecutionModel:
         "maxRetries": given.get("maxRetries", TASK_DEFAULT_MAX_RETRIES),
         "metadata": given.get("metadata"),
         "dependsOn": depends_on or None,
+        "environment": given.get("environment"),
         **extra,
     }
     return executions.create(fields, utcnow())

@@ -14,8 +14,9 @@ from chalicelib.store import repos, templates
 from chalicelib.store.models import ExecutionModel, TemplateModel
 
 from .repos import _normalised
+from .secrets import check_agent_secrets
 from .tasks import create_task
-from .validation import require_valid
+from .validation import check_network, require_valid
 
 
 def _invalid(field: str, problem: str) -> ValidationFailed:
@@ -25,6 +26,8 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
 def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
     """What the schema cannot see, refused now rather than when the template runs."""
     fields = dict(given)
+    check_agent_secrets((fields.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_network(fields.get("environment"))
     if fields.get("agentType") is not None:
         fields["agentType"] = AGENT_ALIASES.get(fields["agentType"], fields["agentType"])
     if fields.get("repoUrl") is not None:
@@ -85,6 +88,7 @@ def task_body(template: TemplateModel, run: Mapping[str, Any]) -> dict[str, Any]
         "agentType": template.agentType,
         "priority": run.get("priority", template.priority),
         "metadata": {**(template.metadata or {}), "templateId": template.id},
+        "environment": template.environment,
     }
     return {name: value for name, value in body.items() if value is not None}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core.network import allow_problems
 from chalicelib.core.validation import BadJson, FieldProblem, json_type, parse_json, validate
 from chalicelib.exceptions import ValidationFailed
 
@@ -29,3 +30,12 @@ def require_valid(schema: Mapping[str, Any], body: Any) -> dict[str, Any]:
         fields = ", ".join(p.field for p in problems)
         raise ValidationFailed(f"invalid request: {fields}", problems)
     return body
+
+
+def check_network(environment: Mapping[str, Any] | None) -> None:
+    """An `environment.network` allow list names hosts and CIDRs only (the schema checks its shape)."""
+    network = (environment or {}).get("network")
+    if isinstance(network, dict):
+        problems = allow_problems(list(network["allow"]), "environment.network.allow")
+        if problems:
+            raise ValidationFailed("invalid environment.network", problems)

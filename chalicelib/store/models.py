@@ -148,6 +148,9 @@ class ExecutionModel(Model):
     subtaskOrder = NumberAttribute(null=True)
     blocksParent = BooleanAttribute(null=True)
     dependsOn = ListAttribute(of=UnicodeAttribute, null=True)
+    # Repo tasks: {"secrets": [...]}, the secrets its agent gets in place of its repository's list
+    # (given directly or by the blueprint or template it was created from).
+    environment = JSONAttribute(null=True)
     # Context for the next attempt: a resume continues the agent's session with `nextPrompt`,
     # a restart starts a fresh session with it.
     nextPrompt = UnicodeAttribute(null=True)
@@ -416,6 +419,8 @@ class TemplateModel(Model):
     priority = NumberAttribute(null=True)
     metadata = JSONAttribute(null=True)
     paramsSchema = JSONAttribute(null=True)
+    # {"secrets": [...]}: what the agents of tasks created from it get.
+    environment = JSONAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 

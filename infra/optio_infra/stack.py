@@ -692,7 +692,7 @@ class OptioStack(cdk.Stack):
              "rules": [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]},
                        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
                        # Each attempt's own Secret of agent keys (chalicelib.launch.k8s_job.secret_manifest).
-                       {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update"]}]},
+                       {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "update"]}, {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["create", "update"]}]},
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(LAUNCHER_GROUP),
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LAUNCHER_GROUP},
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": LAUNCHER_GROUP}]},

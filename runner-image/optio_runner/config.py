@@ -56,6 +56,9 @@ class Config:
     budget_usd: float | None
     workspace: Path
     run_kind: str = TASK_KIND
+    # OPTIO_AGENT_NETWORK=none (set by the local launcher): the agent runs in a network namespace
+    # of its own with loopback only. In a pod the cluster's NetworkPolicy decides instead.
+    agent_offline: bool = False
     agent_bin_overrides: Mapping[str, str] = field(default_factory=dict)
     child_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -118,6 +121,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         budget_usd=_budget(env),
         workspace=Path(_optional(env, "OPTIO_WORKSPACE") or os.getcwd()).resolve(),
         run_kind=run_kind,
+        agent_offline=env.get("OPTIO_AGENT_NETWORK") == "none",
         agent_bin_overrides={
             name: value for name, value in env.items() if name.startswith(AGENT_BIN_PREFIX) and value
         },

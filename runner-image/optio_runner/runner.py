@@ -266,10 +266,11 @@ class Runner:
                              f"${self.cfg.budget_usd:.2f}; stopping it")
                 self.supervisor.interrupt()
 
-        self._system(f"starting agent {adapter.name} ({argv[0]})")
+        self._system(f"starting agent {adapter.name} ({argv[0]})"
+                     + (" with no network (loopback only)" if self.cfg.agent_offline else ""))
         try:
             code = self.supervisor.stream(
-                argv,
+                offline(argv) if self.cfg.agent_offline else argv,
                 cwd=self.cfg.work_dir,
                 env=self.agent_env,
                 on_stdout=on_stdout,
@@ -404,3 +405,12 @@ def main() -> int:
         print(f"optio-runner: {exc}\n{USAGE}", file=sys.stderr)
         return 2
     return Runner(cfg).run()
+
+
+def offline(argv: list[str]) -> list[str]:
+    """`argv` in a new network namespace whose only interface is loopback (brought up). Without
+    root, a user namespace maps us to root in it; unshare and sh exec, so the agent keeps the
+    process group the supervisor signals. A host without unshare or ip fails the start: never
+    an agent with the network it was to be denied."""
+    user_namespace = [] if os.getuid() == 0 else ["--map-root-user"]
+    return ["unshare", "--net", *user_namespace, "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]

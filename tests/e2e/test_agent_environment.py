@@ -41,3 +41,23 @@ def test_the_agent_sees_only_what_it_needs(local_mode: LocalMode, repo_path: Pat
     assert seen["PATH"] and seen["OPTIO_PROMPT"].endswith("show it")
     # Its own HOME, inside the attempt's workspace, and the stand-in's setting the tests pass on.
     assert seen["HOME"].startswith(str(local_mode.data_dir)) and seen["FAKE_AGENT_LOG"]
+
+
+def test_a_templates_task_gets_exactly_the_secrets_it_lists(local_mode: LocalMode, repo_path: Path,
+                                                             tmp_path: Path) -> None:
+    api = local_mode.api
+    # Stored by the test before too when both run: 201 or 200.
+    assert api.request("PUT", "/api/secrets/ANTHROPIC_API_KEY", json={"value": "sk-ant-for-the-agent"}).ok
+    api.ok("PUT", "/api/secrets/NPM_TOKEN", {"value": "npm-for-this-template"}, status=201)
+    dump = tmp_path / "agent-env.json"
+    template = api.ok("POST", "/api/templates", {
+        "name": "scoped environment", "title": "Show the scoped environment", "repoUrl": str(repo_path),
+        "prompt": f"[fake:env={dump}] [fake:noop] show it", "environment": {"secrets": ["NPM_TOKEN"]}}, status=201)
+    task = api.ok("POST", f"/api/templates/{template['id']}/run", {}, status=201)
+    api.wait_state(task["id"], {"needs_attention", "completed", "failed"}, timeout_s=120)
+    seen: dict[str, str] = wait_for(lambda: dump.exists() and json.loads(dump.read_text()),
+                                    what="the agent's environment dump")
+
+    assert seen["NPM_TOKEN"] == "npm-for-this-template"
+    assert "ANTHROPIC_API_KEY" not in seen
+    assert "sk-ant-for-the-agent" not in json.dumps(seen)

@@ -21,8 +21,9 @@ from tests.support.localmode import LocalMode, start_local_mode
 
 # What a schema-valid request may still be refused with, and why the document cannot rule it out:
 # - 400: what the API checks beyond the request's schema: a reference to a repository, task,
-#   template or secret that does not exist; an opaque cursor this API did not issue; a number
-#   DynamoDB cannot store (1e308); a cron expression; params against a task's own paramsSchema;
+#   template or secret that does not exist; a network allow entry that is no host name or CIDR;
+#   an opaque cursor this API did not issue; a number DynamoDB cannot store (1e308); a cron
+#   expression; params against a task's own paramsSchema;
 # - 401 and 403: the runner's routes need the run token of the attempt, which the fuzzer has not;
 # - 404: an id nobody created; 405: a repo task's id on the routes of blueprints and standalone
 #   tasks (`/runs`, `/triggers`, SPEC §5); 409: a request the execution's state does not allow;

@@ -7,9 +7,11 @@ the Kubernetes launcher uses, over real HTTP with the real request and response 
     GET    /api/v1/namespaces/{ns}/pods?labelSelector=... 200 PodList
     POST   /api/v1/namespaces/{ns}/secrets                201 Secret | 409 AlreadyExists
     GET|PUT|DELETE /api/v1/namespaces/{ns}/secrets/{name} 200 Secret | 404 NotFound
+    POST   /apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies          201 | 409 AlreadyExists
+    GET|PUT|DELETE /apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name} 200 | 404 NotFound
 
-Deleting a Job also deletes what it owns (a Secret whose ownerReferences name its uid), as the
-garbage collector does.
+Deleting a Job also deletes what it owns (a Secret or NetworkPolicy whose ownerReferences name
+its uid), as the garbage collector does.
 
 Errors are `Status` objects as the API server sends them. Creating a Job also plays the Job
 controller's first move: its pod appears, Pending and unscheduled, carrying the template's labels.
@@ -36,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 SECRETS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name>[^/]+))?$")
+POLICIES = re.compile(r"^/apis/networking\.k8s\.io/v1/namespaces/(?P<ns>[^/]+)/networkpolicies(?:/(?P<name>[^/]+))?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 RUNNER = "runner"
@@ -73,6 +76,7 @@ class FakeKubernetes:
     jobs: dict[tuple[str, str], Json] = field(default_factory=dict)
     pods: dict[tuple[str, str], Json] = field(default_factory=dict)
     secrets: dict[tuple[str, str], Json] = field(default_factory=dict)
+    network_policies: dict[tuple[str, str], Json] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     url: str = ""
@@ -112,6 +116,11 @@ class FakeKubernetes:
         with self.lock:
             secret = self.secrets.get((namespace, name))
             return copy.deepcopy(secret) if secret is not None else None
+
+    def network_policy(self, name: str, namespace: str = "optio") -> Json | None:
+        with self.lock:
+            policy = self.network_policies.get((namespace, name))
+            return copy.deepcopy(policy) if policy is not None else None
 
     def pods_of(self, job_name: str, namespace: str = "optio") -> list[Json]:
         with self.lock:
@@ -247,7 +256,11 @@ class FakeKubernetes:
                 return self._list_pods(pods["ns"], query.get("labelSelector", [""])[0])
             secrets = SECRETS.match(parts.path)
             if secrets:
-                return self._secret(method, secrets["ns"], secrets["name"], body)
+                return self._stored(method, secrets["ns"], secrets["name"], body, self.secrets, "secrets", "")
+            policies = POLICIES.match(parts.path)
+            if policies:
+                return self._stored(method, policies["ns"], policies["name"], body, self.network_policies,
+                                    "networkpolicies", "networking.k8s.io")
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
 
     def _create_job(self, namespace: str, job: Json) -> tuple[int, Json]:
@@ -299,44 +312,48 @@ class FakeKubernetes:
         self._bump(pod)
         self.pods[(namespace, name)] = pod
 
-    def _secret(self, method: str, namespace: str, name: str | None, body: Json | None) -> tuple[int, Json]:
+    def _stored(self, method: str, namespace: str, name: str | None, body: Json | None, store: dict[tuple[str, str], Json],
+                kind: str, group: str) -> tuple[int, Json]:
+        """A namespaced object kept as sent (Secrets, NetworkPolicies): create, read, replace, delete."""
         def missing(name: str) -> tuple[int, Json]:
-            return 404, status_object(404, "NotFound", f'secrets "{name}" not found', name, kind="secrets", group="")
+            return 404, status_object(404, "NotFound", f'{kind}{"." + group if group else ""} "{name}" not found', name,
+                                      kind=kind, group=group)
 
         if namespace not in self.namespaces:
             return 404, status_object(404, "NotFound", f'namespaces "{namespace}" not found', namespace,
                                       kind="namespaces", group="")
         if method == "POST" and name is None:
-            secret = copy.deepcopy(body or {})
-            name = str(secret.get("metadata", {}).get("name", ""))
-            if (namespace, name) in self.secrets:
-                return 409, status_object(409, "AlreadyExists", f'secrets "{name}" already exists', name,
-                                          kind="secrets", group="")
-            secret["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=timestamp())
-            self._bump(secret)
-            self.secrets[(namespace, name)] = secret
-            return 201, copy.deepcopy(secret)
-        if name is None or (namespace, name) not in self.secrets:
+            obj = copy.deepcopy(body or {})
+            name = str(obj.get("metadata", {}).get("name", ""))
+            if (namespace, name) in store:
+                return 409, status_object(409, "AlreadyExists", f'{kind} "{name}" already exists', name,
+                                          kind=kind, group=group)
+            obj["metadata"].update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=timestamp())
+            self._bump(obj)
+            store[(namespace, name)] = obj
+            return 201, copy.deepcopy(obj)
+        if name is None or (namespace, name) not in store:
             return missing(name or "")
         if method == "GET":
-            return 200, copy.deepcopy(self.secrets[(namespace, name)])
+            return 200, copy.deepcopy(store[(namespace, name)])
         if method == "PUT":
-            secret = copy.deepcopy(body or {})
-            old = self.secrets[(namespace, name)]["metadata"]
-            secret["metadata"].update(namespace=namespace, uid=old["uid"], creationTimestamp=old["creationTimestamp"])
-            self._bump(secret)
-            self.secrets[(namespace, name)] = secret
-            return 200, copy.deepcopy(secret)
+            obj = copy.deepcopy(body or {})
+            old = store[(namespace, name)]["metadata"]
+            obj["metadata"].update(namespace=namespace, uid=old["uid"], creationTimestamp=old["creationTimestamp"])
+            self._bump(obj)
+            store[(namespace, name)] = obj
+            return 200, copy.deepcopy(obj)
         if method == "DELETE":
-            del self.secrets[(namespace, name)]
+            del store[(namespace, name)]
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         return 405, status_object(405, "MethodNotAllowed", "the server does not allow this method")
 
     def _collect_owned(self, uid: str) -> None:
         """The garbage collector: what the deleted owner owned goes too."""
-        for key in [k for k, s in self.secrets.items()
-                    if any(o.get("uid") == uid for o in s["metadata"].get("ownerReferences", []))]:
-            del self.secrets[key]
+        for store in (self.secrets, self.network_policies):
+            for key in [k for k, s in store.items()
+                        if any(o.get("uid") == uid for o in s["metadata"].get("ownerReferences", []))]:
+                del store[key]
 
     def _get_job(self, namespace: str, name: str) -> tuple[int, Json]:
         job = self.jobs.get((namespace, name))
