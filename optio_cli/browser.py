@@ -11,6 +11,7 @@ bound to the user exactly as a browser sign-in is.
 from __future__ import annotations
 
 import secrets
+import threading
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from time import monotonic
@@ -66,7 +67,9 @@ def sign_in(url: str, open_browser: bool) -> str:
         start = f"{url}/api/auth/login?" + urlencode({"cli": port, "cliState": listener.state})
         click.echo(f"Sign in with your browser: {start}", err=True)
         if open_browser:
-            webbrowser.open(start)
+            # Aside: a browser command given in $BROWSER may run until its window closes, and the
+            # answer it brings back is this loop's to serve.
+            threading.Thread(target=webbrowser.open, args=(start,), daemon=True).start()
         deadline = monotonic() + WAIT_S
         while listener.answer is None:
             if monotonic() > deadline:

@@ -19,7 +19,8 @@ from .output import json_option, print_json, table
 COMPLETE_VAR = "_OPTIO_COMPLETE"
 EPILOG = """\b
 Exit codes: 0 ok, 1 usage (or a request the API refused as invalid), 2 not found,
-3 conflict (the state does not allow it), 4 authentication, 5 server unreachable or failing.
+3 conflict (the state does not allow it), 4 auth: not signed in, or the role does not allow it
+(401, 403), 5 server unreachable or failing.
 \b
 Environment: OPTIO_PROFILE picks a profile; OPTIO_URL and OPTIO_TOKEN override its URL and token.
 Profiles live in ~/.config/optio/config.json ($XDG_CONFIG_HOME/optio), readable by you only."""

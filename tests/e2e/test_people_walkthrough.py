@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,8 @@ import pytest
 import requests
 
 from tests.cli.conftest import OPTIO, Cli, Result, clean_env
-from tests.conftest import free_port
+from tests.conftest import REPO_ROOT, free_port
+from tests.e2e.test_readme import script
 from tests.fakes.oidc_provider import oidc_provider, sign_in_at
 from tests.support.api import Api
 from tests.support.gitrepo import make_bare_repo
@@ -48,6 +51,10 @@ def fresh(tmp_path_factory: pytest.TempPathFactory, provider_port: int) -> Itera
 def issuer(fresh: LocalMode, provider_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("walkthrough-provider") / "provider.log"
     with oidc_provider(provider_port, f"{fresh.url}/api/auth/callback", CLIENT_ID, CLIENT_SECRET, log) as url:
+        # Whichever test runs first: Optio's client secret at the provider, stored with the admin
+        # token (the walk-through's administrator stores it again with the CLI).
+        assert fresh.api.request("PUT", "/api/secrets/OIDC_CLIENT_SECRET", json={"value": CLIENT_SECRET}
+                                 ).status_code in (200, 201)
         yield url
 
 
@@ -147,3 +154,26 @@ def test_an_uninvited_person_gets_no_cli_session(fresh: LocalMode, issuer: str, 
 def test_the_cli_login_without_a_provider_says_so(local_mode: LocalMode, tmp_path: Path) -> None:
     refused = person(tmp_path, "alone")("login", "--browser", "--url", local_mode.url)
     assert refused.code == 1 and "no identity provider" in refused.err, refused.err
+
+
+def test_the_readme_sign_in_example_runs_as_written(fresh: LocalMode, issuer: str, tmp_path: Path) -> None:
+    """README "Command line": a member signs in with the browser (here `BROWSER` is a stand-in that
+    signs in at the local provider), creates and follows a task, lists theirs; a viewer's cancel
+    exits 4."""
+    hopper = fresh.api.ok("POST", "/api/users", {"email": "hopper@example.com", "role": "member"}, status=201)
+    viewer = fresh.api.ok("POST", "/api/users", {"email": "kay@example.com", "role": "viewer"}, status=201)
+    viewer_key = fresh.api.ok("POST", "/api/auth/api-keys", {"userId": viewer["id"]}, status=201)["token"]
+    repo = fresh.api.ok("POST", "/api/repos", {"repoUrl": str(make_bare_repo(tmp_path))}, status=201)
+    home = tmp_path / "hopper"
+    home.mkdir()
+    env = {**clean_env(home), "PATH": f"{OPTIO.parent}:{clean_env(home)['PATH']}", "OPTIO": fresh.url,
+           "REPO": repo["id"], "VIEWER_KEY": viewer_key, "OIDC_LOGIN": "hopper@example.com",
+           "BROWSER": f"{sys.executable} -m tests.support.oidc_browser %s"}
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script("cli-people")], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Signed in to" in done.stderr and "as hopper@example.com (member)" in done.stderr
+    assert "Done: the change is in place." in done.stdout
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "cancel: exit 4" and "this needs the member role" in done.stderr
+    assert f"user:{hopper['id']}" in lines  # the one task of theirs, created by their sign-in
