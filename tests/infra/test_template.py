@@ -550,7 +550,7 @@ def test_prod_keeps_its_data_and_nothing_else(assembly: Assembly, imported: Asse
     # What is kept by name is what the README's restore names: the tables and the secrets; the
     # bucket and the key have generated names, so a new deploy never collides with them.
     tables = {f"optio-prod-{d['table_name'].removeprefix(settings.table_prefix)}" for d in table_definitions()}
-    secrets = {f"optio/prod/{s}" for s in ("api-token", "run-token-secret", "secrets-key")}
+    secrets = {f"optio/prod/{s}" for s in ("api-token", "run-token-secret", "secrets-key", "setup-token")}
     assert {v for v in kept.values() if v} == tables | secrets
     assert all(t["Properties"]["DeletionProtectionEnabled"] is True
                for t in resources(template, "AWS::DynamoDB::Table").values())
