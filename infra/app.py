@@ -16,6 +16,8 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
     certificate (in the stack's region); point the domain's DNS at the ApiDomainTarget output;
   lambdaArchitecture: arm64 (the default) or x86_64, the functions' and the layer's (the tests run
     the packages on this machine: tests/infra gives x86_64 to the synth the topology mode runs);
+  identityProviderType (SAML or OIDC) and its settings, or signInIssuer and signInClientId: how
+    people sign in (optio_infra/sign_in.py; default: a Cognito user pool of the stack's own);
   stages: which stacks to build (default "dev,prod").
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.tables
 
 from optio_infra import packaging  # noqa: E402
+from optio_infra.sign_in import SignInConfig  # noqa: E402
 from optio_infra.stack import ClusterConfig, NodeConfig, OptioStack  # noqa: E402
 
 
@@ -70,7 +73,8 @@ def synth() -> None:
                    session_expiry_days=int(ctx("sessionExpiryDays") or 30),
                    bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m),
                    architecture=str(ctx("lambdaArchitecture") or "arm64"),
-                   domain_name=str(ctx("domainName") or ""), certificate_arn=str(ctx("certificateArn") or ""))
+                   domain_name=str(ctx("domainName") or ""), certificate_arn=str(ctx("certificateArn") or ""),
+                   sign_in=SignInConfig.from_context(ctx))
     app.synth()
 
 

@@ -5,8 +5,10 @@
      "profiles": {"default": {"url": "http://127.0.0.1:8000",
                               "auth": {"method": "token", "token": "optio_pat_..."}}}}
 
-`auth.method` is `token` today; a browser sign-in (OpenID Connect) will store its own method with
-its tokens in the same place, so the rest of the CLI only ever asks a profile for a bearer token.
+`auth.method` is `token` (a token given to `optio login`: the admin token or an API key) or
+`browser` (`optio login --browser`: the session of a sign-in through the identity provider, which
+acts as the person who signed in); either way the rest of the CLI only asks a profile for a bearer
+token.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class Profile:
     auth: dict[str, Any]
 
     def bearer_token(self) -> str | None:
-        if self.auth.get("method") == "token":
+        if self.auth.get("method") in ("token", "browser"):
             token = self.auth.get("token")
             return token if isinstance(token, str) and token else None
         return None

@@ -9,6 +9,7 @@ import click
 from click.shell_completion import get_completion_class
 
 from . import errors, resources, tasks
+from .browser import sign_in
 from .client import Client
 from .config import DEFAULT_PROFILE, DEFAULT_URL, Config, Profile
 from .context import State
@@ -18,7 +19,8 @@ from .output import json_option, print_json, table
 COMPLETE_VAR = "_OPTIO_COMPLETE"
 EPILOG = """\b
 Exit codes: 0 ok, 1 usage (or a request the API refused as invalid), 2 not found,
-3 conflict (the state does not allow it), 4 authentication, 5 server unreachable or failing.
+3 conflict (the state does not allow it), 4 auth: not signed in, or the role does not allow it
+(401, 403), 5 server unreachable or failing.
 \b
 Environment: OPTIO_PROFILE picks a profile; OPTIO_URL and OPTIO_TOKEN override its URL and token.
 Profiles live in ~/.config/optio/config.json ($XDG_CONFIG_HOME/optio), readable by you only."""
@@ -38,37 +40,49 @@ def cli(ctx: click.Context, profile: str | None) -> None:
 @click.option("--url", envvar="OPTIO_URL",
               help=f"The deployment's URL (default: OPTIO_URL, else the profile's, else {DEFAULT_URL}).")
 @click.option("--profile", "-p", "profile_name", metavar="NAME", help="Save as this profile.")
+@click.option("--browser", is_flag=True, help="Sign in through the deployment's identity provider in a browser.")
+@click.option("--no-open", is_flag=True, help="With --browser: print the sign-in URL, open no browser.")
 @click.pass_obj
-def login(state: State, url: str | None, profile_name: str | None) -> None:
-    """Sign in with a token (the admin token or an API key `optio_pat_...`).
+def login(state: State, url: str | None, profile_name: str | None, browser: bool, no_open: bool) -> None:
+    """Sign in with a token (the admin token or an API key `optio_pat_...`), or with --browser.
 
     The token is read from stdin when stdin is not a terminal (`optio login < token-file`),
     else asked for without echo; it is never an argument. It is checked against the API, then
     saved in the profile (the file is readable by you only). The first profile saved becomes
     the current one; `optio profiles use NAME` switches.
 
-    A browser sign-in through your identity provider (OpenID Connect) will be offered here once
-    the deployment supports it; profiles already keep room for it.
+    --browser signs in as yourself through the identity provider (OpenID Connect), as the
+    dashboard does: the profile keeps the sign-in's session (12 hours), acting with your role.
     """
     config = Config.load()
     name = profile_name or state.profile or config.current or DEFAULT_PROFILE
     existing = config.get(name)
     base = (url or (existing.url if existing else DEFAULT_URL)).rstrip("/")
-    if sys.stdin.isatty():
-        token = click.prompt(f"Token for {base}", hide_input=True, err=True)
+    if browser:
+        if not Client(base, None).get("/api/setup/status").get("identityProvider"):
+            raise CliError(f"{base} has no identity provider to sign in with: sign in with a token", errors.USAGE)
+        token = sign_in(base, open_browser=not no_open)
+        method = "browser"
     else:
-        token = sys.stdin.read()
-    token = token.strip()
-    if not token:
-        raise CliError("no token given", errors.USAGE)
-    verify(base, token)
-    config.put(Profile(name, base, {"method": "token", "token": token}))
+        if no_open:
+            raise CliError("--no-open goes with --browser", errors.USAGE)
+        if sys.stdin.isatty():
+            token = click.prompt(f"Token for {base}", hide_input=True, err=True)
+        else:
+            token = sys.stdin.read()
+        token = token.strip()
+        if not token:
+            raise CliError("no token given", errors.USAGE)
+        method = "token"
+    who = verify(base, token)
+    config.put(Profile(name, base, {"method": method, "token": token}))
     config.save()
-    click.echo(f"Signed in to {base} (profile {name!r})", err=True)
+    click.echo(f"Signed in to {base} as {who} (profile {name!r})", err=True)
 
 
-def verify(url: str, token: str) -> None:
-    """Is it Optio, and does it take this token? (An authenticated read any principal may do.)"""
+def verify(url: str, token: str) -> str:
+    """Is it Optio, and does it take this token? Who it speaks for, with its role (an
+    authenticated read any principal may do)."""
     try:
         health = Client(url, None).get("/api/health")
     except CliError as error:
@@ -78,11 +92,13 @@ def verify(url: str, token: str) -> None:
     if not isinstance(health, dict) or "healthy" not in health:
         raise CliError(f"{url} does not look like Optio", UNAVAILABLE)
     try:
-        Client(url, token).get("/api/tasks", limit=1)
+        me = Client(url, token).get("/api/auth/me")
     except CliError as error:
         if error.exit_code == AUTH:
             raise CliError(f"{url} refused the token", AUTH) from error
         raise
+    user = me.get("user") or {}
+    return f"{user.get('email') or me['principal']} ({me['role']})"
 
 
 @cli.command()

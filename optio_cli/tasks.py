@@ -74,13 +74,14 @@ def tasks_create(state: State, title: str, prompt: str, repo: str, branch: str |
 @click.option("--repo", "repo_id", metavar="REPO_ID")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @click.option("--all", "every", is_flag=True, help="Every page, not only the first LIMIT.")
+@click.option("--mine", is_flag=True, help="Only the tasks this sign-in or key created (createdBy=me).")
 @json_option
 @pass_state
 def tasks_list(state: State, task_state: str | None, task_type: str, repo_id: str | None, limit: int,
-               every: bool, as_json: bool) -> None:
+               every: bool, mine: bool, as_json: bool) -> None:
     """Tasks, newest first."""
     items = list(state.client.pages("/api/tasks", None if every else limit, type=task_type, state=task_state,
-                                    repoId=repo_id))
+                                    repoId=repo_id, createdBy="me" if mine else None))
     show(items, as_json, lambda rows: table(rows, TASK_COLUMNS, empty="no tasks"))
 
 

@@ -9,7 +9,7 @@ from chalicelib.core.roles import MEMBER, VIEWER
 from chalicelib.core.schemas import COMMENT_WRITE
 from chalicelib.services import comments
 
-from .auth import principal
+from .auth import acting
 from .http import JSON, body_of, created, paging, route
 from .shapes import comment_json
 
@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 @route(bp, "/api/tasks/{task_id}/comments", methods=["POST"], role=MEMBER, body=COMMENT_WRITE, status=201)
 def add_comment(task_id: str) -> Response:
     request = bp.current_request
-    return created(comment_json(comments.add_comment(task_id, principal(request), body_of(request))))
+    return created(comment_json(comments.add_comment(task_id, acting(request), body_of(request))))
 
 
 @route(bp, "/api/tasks/{task_id}/comments", methods=["GET"], role=VIEWER, query=("limit", "cursor"))
@@ -31,10 +31,10 @@ def list_comments(task_id: str) -> dict[str, Any]:
 @route(bp, "/api/tasks/{task_id}/comments/{comment_id}", methods=["PATCH"], role=MEMBER, body=COMMENT_WRITE)
 def edit_comment(task_id: str, comment_id: str) -> dict[str, Any]:
     request = bp.current_request
-    return comment_json(comments.edit_comment(task_id, comment_id, principal(request), body_of(request)))
+    return comment_json(comments.edit_comment(task_id, comment_id, acting(request), body_of(request)))
 
 
 @route(bp, "/api/tasks/{task_id}/comments/{comment_id}", methods=["DELETE"], role=MEMBER, status=204)
 def delete_comment(task_id: str, comment_id: str) -> Response:
-    comments.delete_comment(task_id, comment_id, principal(bp.current_request))
+    comments.delete_comment(task_id, comment_id, acting(bp.current_request))
     return Response(body="", status_code=204, headers=JSON)

@@ -1,9 +1,11 @@
-"""Comments on tasks: anyone may comment; only a comment's author edits or deletes it."""
+"""Comments on tasks: anyone may comment; only a comment's author edits or deletes it. The author
+is a person, not a token: a user's sign-in and each of their API keys all count as that user."""
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from chalicelib.core.roles import Principal
 from chalicelib.core.schemas import COMMENT_WRITE
 from chalicelib.core.states import ExecutionKind
 from chalicelib.engine.clock import utcnow
@@ -15,10 +17,10 @@ from chalicelib.store.pages import Page
 from .validation import require_valid
 
 
-def add_comment(task_id: str, author: str, body: Any) -> CommentModel:
+def add_comment(task_id: str, author: Principal, body: Any) -> CommentModel:
     text = require_valid(COMMENT_WRITE, body)["body"]
     executions.get(task_id, ExecutionKind.REPO_TASK)
-    return comments.create(task_id, str(uuid.uuid4()), author, text, utcnow())
+    return comments.create(task_id, str(uuid.uuid4()), author.id, author.user_id, text, utcnow())
 
 
 def list_comments(task_id: str, limit: int, cursor: str | None) -> Page[CommentModel]:
@@ -26,18 +28,19 @@ def list_comments(task_id: str, limit: int, cursor: str | None) -> Page[CommentM
     return comments.list_comments(task_id, limit, cursor)
 
 
-def _own(task_id: str, comment_id: str, caller: str) -> CommentModel:
+def _own(task_id: str, comment_id: str, caller: Principal) -> CommentModel:
     executions.get(task_id, ExecutionKind.REPO_TASK)
     comment = comments.find(task_id, comment_id)
-    if comment.author != caller:
+    same_user = comment.authorUserId is not None and comment.authorUserId == caller.user_id
+    if comment.author != caller.id and not same_user:
         raise Forbidden("only the author of a comment can change or delete it")
     return comment
 
 
-def edit_comment(task_id: str, comment_id: str, caller: str, body: Any) -> CommentModel:
+def edit_comment(task_id: str, comment_id: str, caller: Principal, body: Any) -> CommentModel:
     text = require_valid(COMMENT_WRITE, body)["body"]
     return comments.set_body(_own(task_id, comment_id, caller), text, utcnow())
 
 
-def delete_comment(task_id: str, comment_id: str, caller: str) -> None:
+def delete_comment(task_id: str, comment_id: str, caller: Principal) -> None:
     comments.delete(_own(task_id, comment_id, caller))

@@ -14,11 +14,12 @@ from .pages import Page, decode_cursor, page_of
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def create(task_id: str, comment_id: str, author: str, body: str, now: datetime) -> CommentModel:
+def create(task_id: str, comment_id: str, author: str, author_user_id: str | None, body: str,
+           now: datetime) -> CommentModel:
     created = iso(now)
     comment = CommentModel(
         taskId=task_id, commentKey=f"{created}#{comment_id}", id=comment_id, author=author,
-        body=body, createdAt=created, updatedAt=created,
+        authorUserId=author_user_id, body=body, createdAt=created, updatedAt=created,
     )
     comment.save(condition=CommentModel.commentKey.does_not_exist())
     return comment

@@ -398,6 +398,9 @@ class CommentModel(Model):
     commentKey = UnicodeAttribute(range_key=True)
     id = UnicodeAttribute()
     author = UnicodeAttribute()
+    # The user the author acted for (a sign-in or one of their keys): any of that user's
+    # principals edits the comment. None for the admin token, its keys, and older comments.
+    authorUserId = UnicodeAttribute(null=True)
     body = UnicodeAttribute()
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()

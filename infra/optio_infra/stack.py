@@ -12,6 +12,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
@@ -25,11 +26,13 @@ from aws_cdk import aws_secretsmanager as sm
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
+from aws_cdk import custom_resources as cr
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
 from constructs import Construct, IConstruct
 
 from . import packaging
+from .sign_in import SignInConfig
 from .tables import TableSpec, table_specs
 
 NAMESPACE = "optio"
@@ -243,7 +246,7 @@ class OptioStack(cdk.Stack):
                  nodes: NodeConfig | None = None, admin_principal: str = "",
                  session_expiry_days: int = SESSION_EXPIRY_DAYS, bedrock_models: tuple[str, ...] = (),
                  architecture: str = "arm64", domain_name: str = "", certificate_arn: str = "",
-                 **kwargs: Any) -> None:
+                 sign_in: SignInConfig | None = None, **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
         self.admin_principal = admin_principal
         self.bedrock_models = bedrock_models
@@ -251,7 +254,7 @@ class OptioStack(cdk.Stack):
         prefix = f"optio-{stage}-"
         prod = stage == "prod"
         # What a destroy leaves behind: in prod the data (KEPT_IN_PROD: the tables, the secrets, the
-        # sessions bucket and the key that encrypts them); nothing else anywhere, so that the destroy
+        # sessions bucket and the key that encrypts them, the user pool); nothing else anywhere, so that the destroy
         # finishes (a retained cluster, node group or role would stop the VPC's deletion) and the
         # next deploy does not collide with what it left (repositories, log groups, the key's alias).
         removal = cdk.RemovalPolicy.RETAIN if prod else cdk.RemovalPolicy.DESTROY
@@ -396,6 +399,7 @@ class OptioStack(cdk.Stack):
             self._in_cluster_vpc(cluster)
 
         self._gateway_responses()
+        self._sign_in(sign_in or SignInConfig(), api_url, removal)
         self._stream_failure_handling(executions)
         self._grants(executions, launcher_name)
         self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
@@ -433,6 +437,72 @@ class OptioStack(cdk.Stack):
                                       stage=cdk.Fn.ref("RestAPI.Stage"))
         cdk.CfnOutput(self, "ApiDomainTarget", value=domain.attr_regional_domain_name)
         return f"https://{domain_name}"
+
+    def _sign_in(self, config: SignInConfig, api_url: str, removal: cdk.RemovalPolicy) -> None:
+        """People sign in through OpenID Connect (chalicelib.services.oidc): a Cognito user pool of
+        the stack's own with its hosted UI, maybe federated to the company's SAML or OIDC provider,
+        or another provider given by issuer (optio_infra.sign_in). Optio's client is public: the
+        authorization code flow with PKCE is its proof, so there is no client secret to keep."""
+        api = self.functions[API_HANDLER]
+        if not config.cognito:
+            api.add_property_override("Environment.Variables.OPTIO_OIDC_ISSUER", config.issuer)
+            api.add_property_override("Environment.Variables.OPTIO_OIDC_CLIENT_ID", config.client_id)
+            return
+        pool = cognito.UserPool(
+            self, "UserPool", user_pool_name=f"optio-{self.stage}",
+            # Optio invites people (POST /api/users); the pool takes no strangers either.
+            self_sign_up_enabled=False, sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True), removal_policy=removal,
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.ESSENTIALS)
+        providers = ["COGNITO"]
+        federation = config.federation
+        if federation is not None:
+            # What Optio reads from the ID token: the email (an invited user is found by it) and the name.
+            if federation.kind == "SAML":
+                details: dict[str, Any] = {"MetadataURL": federation.metadata_url}
+                mapping = {"email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                           "name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"}
+            else:
+                details = {"oidc_issuer": federation.issuer, "client_id": federation.client_id,
+                           "client_secret": cdk.SecretValue.secrets_manager(federation.client_secret_name).to_string(),
+                           "authorize_scopes": "openid email profile", "attributes_request_method": "GET"}
+                mapping = {"email": "email", "email_verified": "email_verified", "name": "name"}
+            idp = cognito.CfnUserPoolIdentityProvider(
+                self, "IdentityProvider", user_pool_id=pool.user_pool_id, provider_name=federation.name,
+                provider_type=federation.kind, provider_details=details, attribute_mapping=mapping)
+            providers = [federation.name]
+        # The hosted UI at optio-<stage>-<account>.auth.<region>.amazoncognito.com.
+        domain = pool.add_domain("HostedUi", cognito_domain=cognito.CognitoDomainOptions(
+            domain_prefix=f"optio-{self.stage}-{self.account}"))
+        client = cognito.CfnUserPoolClient(
+            self, "UserPoolClient", user_pool_id=pool.user_pool_id, client_name=f"optio-{self.stage}",
+            generate_secret=False, explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
+            prevent_user_existence_errors="ENABLED")
+        # The client's OAuth settings name the API's callback, and the API function names the client:
+        # in one resource that would be a cycle (the API refers to its function). So the client is
+        # made plain, and its OAuth settings are set by an SDK call once both exist. The call gives
+        # every setting (UpdateUserPoolClient resets what it is not given).
+        oauth = {
+            "UserPoolId": pool.user_pool_id, "ClientId": client.ref, "ClientName": f"optio-{self.stage}",
+            "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"], "PreventUserExistenceErrors": "ENABLED",
+            "AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthFlows": ["code"],
+            "AllowedOAuthScopes": ["openid", "email", "profile"], "SupportedIdentityProviders": providers,
+            "CallbackURLs": [f"{api_url}/api/auth/callback"],
+        }
+        call = cr.AwsSdkCall(service="CognitoIdentityServiceProvider", action="updateUserPoolClient",
+                             parameters=oauth, physical_resource_id=cr.PhysicalResourceId.of(client.ref))
+        callback = cr.AwsCustomResource(
+            self, "UserPoolClientOAuth", on_create=call, on_update=call, install_latest_aws_sdk=False,
+            policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[pool.user_pool_arn]))
+        if federation is not None:
+            callback.node.add_dependency(idp)
+        issuer = cdk.Fn.sub("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${Pool}",
+                            {"Pool": pool.user_pool_id})
+        api.add_property_override("Environment.Variables.OPTIO_OIDC_ISSUER", issuer)
+        api.add_property_override("Environment.Variables.OPTIO_OIDC_CLIENT_ID", client.ref)
+        cdk.CfnOutput(self, "UserPoolId", value=pool.user_pool_id)
+        cdk.CfnOutput(self, "SignInUrl", value=domain.base_url())
 
     # ------------------------------------------------------------------ building blocks
     def _keys_read(self, name: str) -> frozenset[str]:

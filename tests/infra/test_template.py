@@ -504,9 +504,11 @@ def test_every_function_waits_for_its_roles_policies(assembly: Assembly, stage: 
 # What `make destroy` of prod leaves: the data, and the key that encrypts it. Nothing else in either
 # stage: the destroy must finish (a kept cluster, node group, role or security group stops the VPC's
 # deletion) and the next deploy must not collide with what it left.
-KEPT_IN_PROD = {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::S3::Bucket", "AWS::KMS::Key"}
+# The user pool holds people's sign-ins: the users table binds each to the pool's issuer and subject.
+KEPT_IN_PROD = {"AWS::DynamoDB::Table", "AWS::SecretsManager::Secret", "AWS::S3::Bucket", "AWS::KMS::Key",
+                "AWS::Cognito::UserPool"}
 NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::SecretsManager::Secret": "Name",
-                   "AWS::S3::Bucket": "BucketName", "AWS::KMS::Key": None}
+                   "AWS::S3::Bucket": "BucketName", "AWS::KMS::Key": None, "AWS::Cognito::UserPool": None}
 
 
 def _removal(resource: dict[str, Any]) -> tuple[str, str]:
@@ -548,7 +550,7 @@ def test_prod_keeps_its_data_and_nothing_else(assembly: Assembly, imported: Asse
     # What is kept by name is what the README's restore names: the tables and the secrets; the
     # bucket and the key have generated names, so a new deploy never collides with them.
     tables = {f"optio-prod-{d['table_name'].removeprefix(settings.table_prefix)}" for d in table_definitions()}
-    secrets = {f"optio/prod/{s}" for s in ("api-token", "run-token-secret", "secrets-key")}
+    secrets = {f"optio/prod/{s}" for s in ("api-token", "run-token-secret", "secrets-key", "setup-token")}
     assert {v for v in kept.values() if v} == tables | secrets
     assert all(t["Properties"]["DeletionProtectionEnabled"] is True
                for t in resources(template, "AWS::DynamoDB::Table").values())

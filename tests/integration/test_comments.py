@@ -75,6 +75,28 @@ def test_only_the_author_edits_or_deletes(api: Api, other: Api, task: dict[str, 
     assert [c["body"] for c in api.ok("GET", path)["items"]] == ["by admin", "edited by its author"]
 
 
+def key_of(api: Api, stack: LocalMode, user_id: str) -> Api:
+    key = api.ok("POST", "/api/auth/api-keys", {"userId": user_id, "name": "a laptop"}, status=201)
+    return Api(stack.url, key["token"])
+
+
+def test_the_author_is_the_user_not_the_key(api: Api, stack: LocalMode, task: dict[str, Any]) -> None:
+    """A user's keys (and sign-in sessions) all speak for that user: a comment written with one is
+    edited and deleted with another; another user's key still may not."""
+    grace, lin = (api.ok("POST", "/api/users", {"email": f"{who}-{uuid.uuid4().hex[:8]}@example.com",
+                                               "role": "member"}, status=201) for who in ("grace", "lin"))
+    laptop, ci, lins = key_of(api, stack, grace["id"]), key_of(api, stack, grace["id"]), key_of(api, stack, lin["id"])
+    path = f"/api/tasks/{task['id']}/comments"
+    written = laptop.ok("POST", path, {"body": "from the laptop"}, status=201)
+    assert written["author"].startswith("apikey:")
+
+    refused = lins.request("PATCH", f"{path}/{written['id']}", json={"body": "hijacked"})
+    assert refused.status_code == 403 and "author" in refused.json()["error"]
+    assert ci.ok("PATCH", f"{path}/{written['id']}", {"body": "from CI"})["body"] == "from CI"
+    assert lins.request("DELETE", f"{path}/{written['id']}").status_code == 403
+    assert ci.request("DELETE", f"{path}/{written['id']}").status_code == 204
+
+
 def test_unknown_task_or_comment_is_404(api: Api, task: dict[str, Any], repo: dict[str, Any]) -> None:
     nowhere = f"/api/tasks/{uuid.uuid4()}/comments"
     assert api.post(nowhere, {"body": "hi"}).status_code == 404

@@ -4,18 +4,17 @@ sign-in pages), and a browser's part played by a cookie-keeping HTTP client that
 redirects and posts the provider's forms."""
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
 from tests.conftest import free_port
-from tests.fakes.oidc_provider import oidc_provider
+from tests.fakes.oidc_provider import oidc_provider, sign_in_at
 from tests.support.api import Api
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
@@ -57,26 +56,9 @@ def setup_token(stack: LocalMode) -> str:
     return wait_for(printed, timeout_s=60, interval_s=0.2, what="the setup token to be printed")
 
 
-def form_of(page: requests.Response) -> tuple[str, dict[str, str]]:
-    """The page's form: where it posts, and its hidden fields."""
-    assert page.status_code == 200, (page.status_code, page.text[:500])
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text)
-    assert action, page.text[:2000]
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    return urljoin(page.url, html.unescape(action.group(1))), hidden
-
-
 def sign_in(stack: LocalMode, login: str) -> tuple[requests.Session, requests.Response]:
-    """A browser signing in: Optio's login redirects to the provider's sign-in page; the login is
-    posted, then the consent; the provider sends the browser back to Optio's callback."""
     browser = requests.Session()
-    page = browser.get(f"{stack.url}/api/auth/login", timeout=30)
-    action, fields = form_of(page)
-    page = browser.post(action, data={**fields, "login": login, "password": "any"}, timeout=30)
-    if "consent" in page.text:
-        action, fields = form_of(page)
-        page = browser.post(action, data=fields, timeout=30)
-    return browser, page
+    return browser, sign_in_at(browser, f"{stack.url}/api/auth/login", login)
 
 
 def test_setup_makes_the_first_admin_once(stack: LocalMode, provider: str) -> None:
@@ -170,3 +152,15 @@ def test_a_provider_that_is_down_or_not_the_issuer_is_a_502(provider: str) -> No
     with pytest.raises(oidc.ProviderUnreachable, match="is not the discovery document"):
         oidc._discovery(provider + "/")
     assert oidc._discovery(provider)["issuer"] == provider
+
+
+def test_a_command_line_sign_in_names_its_bad_parameters(stack: LocalMode, provider: str) -> None:
+    """The port is all a caller picks of where the session goes (the host is always 127.0.0.1): a
+    privileged or out-of-range port, or a state that could smuggle anything, is refused."""
+    for cli, cli_state, fields in (("80", "a" * 32, ["cli"]), ("70000", "a" * 32, ["cli"]),
+                                   ("8123@evil.example", "a" * 32, ["cli"]), ("8123", "short", ["cliState"]),
+                                   ("8123", "a" * 20 + "&token=x", ["cliState"]), (None, "a" * 32, ["cli"])):
+        refused = requests.get(f"{stack.url}/api/auth/login", params={"cli": cli, "cliState": cli_state},
+                               allow_redirects=False, timeout=30)
+        assert refused.status_code == 400, (cli, cli_state, refused.text)
+        assert [d["field"] for d in refused.json()["details"]] == fields

@@ -168,6 +168,10 @@ class Template:
             return str(props.get("BucketName") or f"optio-{self.stage}-{name.lower()[:40]}-1a2b3c4d5e6f")
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT}/{props.get('QueueName', name)}"
+        if kind == "AWS::Cognito::UserPool":
+            return f"{REGION}_0pt10P00l"
+        if kind == "AWS::Cognito::UserPoolClient":
+            return "0pt10c1ient0000000000000"  # Cognito's generated client id: 26 characters
         raise KeyError(f"Ref to {name} ({kind}): no local equivalent")
 
     def _attribute(self, logical_id: str, attribute: str) -> str:
