@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.reconcile import PodPhase, PodStatus
+from chalicelib.core.states import LIFECYCLES, State
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
@@ -61,6 +62,10 @@ class AsyncLambdaLauncher:
         except NotFound:
             return False
         if int(launched.attempt) != attempt or not launched.launchedAt:
+            return False
+        # An attempt already over (failed, cancelled, finished) waits for no Job: its Job was seen
+        # and deleted, or a late one finds its runner refused (409) and stops.
+        if State(launched.state) not in LIFECYCLES[executions.kind_of(launched)].slot_states:
             return False
         return self._clock() - parse_iso(launched.launchedAt) < LAUNCH_GRACE
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from chalicelib.core.reconcile import PodPhase, PodStatus
-from chalicelib.core.states import ExecutionKind
+from chalicelib.core.states import ExecutionKind, State
 from chalicelib.core.timefmt import iso
 from chalicelib.engine import launching
 from chalicelib.launch import LaunchSpec
@@ -149,3 +149,13 @@ def test_cancel_goes_to_the_cluster(kubeconfig: Path, lambdas: FakeLambda, clust
 
     assert cluster.job(job_name(task_id, 1)) is None
     assert len(lambdas.invocations) == 1
+
+
+@pytest.mark.parametrize("kind", list(ExecutionKind))
+def test_an_attempt_that_is_over_waits_for_no_job(kubeconfig: Path, lambdas: FakeLambda, kind: ExecutionKind) -> None:
+    # Failed right after its launch (its Job deleted when it was stopped): gone, not "launching",
+    # so its retry is not held back for the launch grace.
+    task_id = provisioning_task(kind=kind)
+    row = executions.get(task_id)
+    executions.transition(row, State.FAILED, trigger="runner", message="simulated failure", now=datetime.now(UTC))
+    assert launcher(kubeconfig, lambdas).status(task_id, 1).phase is PodPhase.NOT_FOUND
