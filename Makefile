@@ -90,7 +90,15 @@ $(WHEELS_STAMP): $(VENV)/.installed requirements.txt
 	    || exit 1; done
 	touch $@
 
-infra: $(INFRA_STAMP) $(CDK_STAMP) $(WHEELS_STAMP)
+# checkov in a venv of its own: its pins (boto3, packaging) would downgrade .venv's.
+CHECKOV_VENV := $(DEPS)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+infra: $(INFRA_STAMP) $(CDK_STAMP) $(WHEELS_STAMP) $(CHECKOV_STAMP)
 
 # `make deploy STAGE=prod [CLUSTER=name KUBECTL_ROLE_ARN=arn] [CDK_ARGS="-c key=value"]`: builds and
 # pushes the runner and watcher images when their tag is not in ECR yet, then deploys the stack

@@ -27,6 +27,7 @@ import os
 import sys
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 # No bytecode from the synth in the project (chalice copies chalicelib/ whole, __pycache__ too; the
 # packaging leaves bytecode out anyway) nor from its subprocesses (pip, the cold-start import).
@@ -75,6 +76,11 @@ def synth() -> None:
                    architecture=str(ctx("lambdaArchitecture") or "arm64"),
                    domain_name=str(ctx("domainName") or ""), certificate_arn=str(ctx("certificateArn") or ""),
                    sign_in=SignInConfig.from_context(ctx))
+    # cdk-nag's AwsSolutions pack over every stack, as a policy validation plugin: an unacknowledged
+    # finding fails `cdk synth` and `cdk deploy`; each acknowledgement gives its reason where it is
+    # made. Findings land in the cloud assembly's validation-report.json; the acknowledgements, with
+    # their reasons, in each resource's `cdk_nag` metadata (tests/infra/test_nag.py reads both).
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
     app.synth()
 
 

@@ -8,10 +8,14 @@ RUN pip install --no-cache-dir --disable-pip-version-check -r /app/requirements.
 COPY chalicelib /app/chalicelib
 COPY infra/watcher_entrypoint.py /app/watcher_entrypoint.py
 
-RUN useradd --create-home --uid 1000 --user-group optio
+# A UID above the host's own users (checkov CKV_K8S_40), the Deployment's runAsUser too.
+RUN useradd --create-home --uid 10001 --user-group optio
 ENV PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
-USER 1000:1000
+USER 10001:10001
 WORKDIR /app
+# Docker's own check, for a watcher run outside Kubernetes (the Deployment's liveness probe is the
+# same command): the last poll is at most the stack's WATCHER_STALE_S old.
+HEALTHCHECK --interval=60s --timeout=10s CMD ["python", "/app/watcher_entrypoint.py", "--alive", "3690"]
 CMD ["python", "/app/watcher_entrypoint.py"]
