@@ -124,6 +124,9 @@ GATEWAY_RESPONSES = {
     "DEFAULT_5XX": (None, '{"error": $context.error.messageString}'),
 }
 
+# The construct id of CDK's singleton AwsCustomResource provider function ("AWS" + its fixed UUID).
+AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
+
 # DynamoDB actions the functions use: item reads and writes, queries, transactions. No wildcards.
 TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
               "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
@@ -245,7 +248,8 @@ class LogRetention:
 @jsii.implements(cdk.IAspect)
 class CdkOwnSkips:
     """checkov's findings on CDK's own machinery, skipped with the reason: the custom resource
-    providers (EKS's in nested stacks, the OIDC provider's, the bucket's auto-delete, CDK's utilities),
+    providers (EKS's in nested stacks, the OIDC provider's, the bucket's auto-delete, the SDK calls'
+    AwsCustomResource provider, CDK's utilities),
     their log groups and the cluster's creation role are CDK's, not configurable from here."""
 
     CHECKS = ("CKV_AWS_109", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_158", "CKV_AWS_173")
@@ -255,7 +259,8 @@ class CdkOwnSkips:
         if not isinstance(node, cdk.CfnResource):
             return
         path = node.node.path
-        if cdk.Stack.of(node).nested or any(part.startswith(("Custom::", "AWSCDK")) for part in path.split("/")) \
+        if cdk.Stack.of(node).nested or any(part.startswith(("Custom::", "AWSCDK", AWS_CUSTOM_RESOURCE_PROVIDER))
+                                            for part in path.split("/")) \
                 or "/Cluster/Resource/CreationRole/" in path:
             node.add_metadata("checkov", {"skip": [{"id": c, "comment": self.REASON} for c in self.CHECKS]})
 
@@ -482,7 +487,16 @@ class OptioStack(cdk.Stack):
             self_sign_up_enabled=False, sign_in_aliases=cognito.SignInAliases(email=True),
             auto_verify=cognito.AutoVerifiedAttrs(email=True), removal_policy=removal,
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            password_policy=cognito.PasswordPolicy(min_length=12, require_lowercase=True, require_uppercase=True,
+                                                   require_digits=True, require_symbols=True),
             feature_plan=cognito.FeaturePlan.ESSENTIALS)
+        cdk.Validations.of(pool).acknowledge(
+            cdk.Acknowledgment(id="AwsSolutions-COG2", reason=(
+                "MFA is the identity provider's to require: federated sign-ins bring the company's own, and "
+                "a pool-only deployment can turn it on in the pool without Optio knowing")),
+            cdk.Acknowledgment(id="AwsSolutions-COG8", reason=(
+                "The Plus plan's threat protection is billed per monthly active user; Optio invites every "
+                "user (no self sign-up), so the Essentials plan is the default and Plus an operator's choice")))
         providers = ["COGNITO"]
         federation = config.federation
         if federation is not None:
@@ -523,6 +537,14 @@ class OptioStack(cdk.Stack):
         callback = cr.AwsCustomResource(
             self, "UserPoolClientOAuth", on_create=call, on_update=call, install_latest_aws_sdk=False,
             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[pool.user_pool_arn]))
+        # The SDK call's provider: CDK's own singleton function, with Lambda's basic execution policy.
+        provider = self.node.try_find_child(AWS_CUSTOM_RESOURCE_PROVIDER)
+        if provider is not None:
+            cdk.Validations.of(provider).acknowledge(cdk.Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                   "AWSLambdaBasicExecutionRole]",
+                reason="CDK's AwsCustomResource provider (one SDK call: the client's OAuth settings) runs with "
+                       "the managed policy Lambda documents for writing its logs; not configurable from here"))
         if federation is not None:
             callback.node.add_dependency(idp)
         issuer = cdk.Fn.sub("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${Pool}",
