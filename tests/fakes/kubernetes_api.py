@@ -25,15 +25,16 @@ import copy
 import json
 import re
 import secrets
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .loopback import Loopback
 
 JOBS = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
@@ -80,21 +81,19 @@ class FakeKubernetes:
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
     _version: int = 1000
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> FakeKubernetes:
-        self._server = _Server(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def kubeconfig(self, namespace: str = "optio") -> Json:
         """A kubeconfig whose current context points at this server."""
@@ -489,15 +488,6 @@ def _selector(selector: str) -> list[Callable[[dict[str, str]], bool]]:
         else:
             raise ValueError(repr(requirement))
     return tests
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients keep connections alive; one dropped while the server stops is not an error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:

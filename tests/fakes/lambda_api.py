@@ -9,9 +9,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from .loopback import Loopback
 
 INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
@@ -32,19 +34,16 @@ class FakeLambda:
     handlers: dict[str, Handler] = field(default_factory=dict)
     invocations: list[Invocation] = field(default_factory=list)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
 
     def start(self) -> FakeLambda:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def invoke(self, name: str, invocation_type: str, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         handler = self.handlers.get(name)

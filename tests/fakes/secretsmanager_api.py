@@ -19,8 +19,10 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import Loopback
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -52,19 +54,16 @@ class FakeSecretsManager:
     reads: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
 
     def start(self) -> FakeSecretsManager:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def create(self, name: str, value: str, arn: str | None = None) -> str:
         """A secret with its first version (as CreateSecret makes it); its ARN."""

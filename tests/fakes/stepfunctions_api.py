@@ -15,10 +15,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from jsonpath_ng import parse as jsonpath
+
+from .loopback import Loopback
 
 Invoke = Callable[[str, Any], Any]  # (function name, payload) -> its result
 
@@ -50,22 +52,19 @@ class FakeStepFunctions:
     invoke: Invoke
     executions: dict[str, Execution] = field(default_factory=dict)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> FakeStepFunctions:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def of(self, machine: str) -> list[Execution]:
         with self._lock:

@@ -5,7 +5,6 @@ retried by the retry policy (here one retry, which stalls too); then it stays fa
 lost: every attempt is recorded and no agent of the task is left running."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
+from tests.support.processes import alive
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("faults-stall")
@@ -26,16 +26,6 @@ def stalling_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMod
                             OPTIO_HEARTBEAT_INTERVAL_MS="3600000")
     yield mode
     mode.stop()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited: only its parent has not collected it yet.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_stall(stalling_mode: LocalMode, tmp_path: Path) -> None:

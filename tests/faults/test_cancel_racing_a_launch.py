@@ -3,25 +3,15 @@ task is provisioning, just as it starts running. Every task ends cancelled, stay
 no agent or runner of it is left behind."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 from tests.support.localmode import LocalMode
+from tests.support.processes import alive
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("faults-cancel-race")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited: only its parent has not collected it yet.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_cancel_racing_a_launch(local_mode: LocalMode, repo_id: str) -> None:

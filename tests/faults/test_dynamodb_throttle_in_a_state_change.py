@@ -13,13 +13,14 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.fakes.loopback import Loopback
 from tests.faults.engine_on_a_cluster import (
     FaultyCluster,
     launch_and_start,
@@ -60,19 +61,16 @@ class ThrottlingProxy:
     passed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
 
     def start(self) -> ThrottlingProxy:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def throttle(self, target: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
         if target != TRANSACT_WRITE:

@@ -130,8 +130,29 @@ def imported(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> As
                                                                **CUSTOM_DOMAIN})
 
 
+# A function in a template: CDK's own (AWS::Lambda) or the Chalice app's (AWS::Serverless).
+FUNCTIONS = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+
+
 def resources(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
     return {k: r for k, r in template["Resources"].items() if r["Type"] in types}
+
+
+def walk(value: Any) -> list[Any]:
+    """A template value and everything inside it, depth first."""
+    found = [value]
+    if isinstance(value, dict):
+        for v in value.values():
+            found += walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += walk(v)
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy's Action or Resource, which may be one value or a list."""
+    return value if isinstance(value, list) else [value]
 
 
 def cfn_lint() -> str:

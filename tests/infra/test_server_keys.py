@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from .conftest import STAGES, Assembly, resources
+from .conftest import FUNCTIONS, STAGES, Assembly, as_list, resources, walk
 
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
 
-FUNCTIONS = ("AWS::Lambda::Function", "AWS::Serverless::Function")
 API_TOKEN, RUN_TOKEN_KEY, SECRETS_KEY, SETUP_TOKEN = "api-token", "run-token-secret", "secrets-key", "setup-token"
 # What each function's code reads (chalicelib.settings.ServerKey through services.apikeys,
 # engine.credentials, store.pages and store.secrets), stated here apart from the stack's KEYS_READ.
@@ -41,17 +40,6 @@ KEY_LIKE = re.compile(r"^[A-Za-z0-9+_=-]{24,}$")
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|(?<!CA_)KEY")
 
 
-def _walk(value: Any) -> list[Any]:
-    found = [value]
-    if isinstance(value, dict):
-        for v in value.values():
-            found += _walk(v)
-    elif isinstance(value, list):
-        for v in value:
-            found += _walk(v)
-    return found
-
-
 def _literals(value: Any) -> list[str]:
     """The strings a value puts in the environment as written: itself, the parts of a join, a
     Sub's text; not the logical ids and attribute names of references."""
@@ -60,16 +48,12 @@ def _literals(value: Any) -> list[str]:
     if isinstance(value, dict) and "Fn::Join" in value:
         return [s for part in value["Fn::Join"][1] for s in _literals(part)]
     if isinstance(value, dict) and "Fn::Sub" in value:
-        return _literals(_as_list(value["Fn::Sub"])[0])
+        return _literals(as_list(value["Fn::Sub"])[0])
     return []
 
 
 def _key_like(text: str) -> bool:
     return bool(KEY_LIKE.match(text) and re.search(r"\d", text) and re.search(r"[A-Za-z]", text))
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def _secrets_by_id(template: dict[str, Any], stage: str) -> dict[str, str]:
@@ -80,7 +64,7 @@ def _secrets_by_id(template: dict[str, Any], stage: str) -> dict[str, str]:
 
 def _named(value: Any, secrets: dict[str, str]) -> set[str]:
     """The secrets a template value refers to."""
-    return {secrets[v["Ref"]] for v in _walk(value) if isinstance(v, dict) and v.get("Ref") in secrets}
+    return {secrets[v["Ref"]] for v in walk(value) if isinstance(v, dict) and v.get("Ref") in secrets}
 
 
 def _readable(template: dict[str, Any], role: str, secrets: dict[str, str]) -> set[str]:
@@ -91,9 +75,9 @@ def _readable(template: dict[str, Any], role: str, secrets: dict[str, str]) -> s
                   if {"Ref": role} in p["Properties"]["Roles"]]
     readable: set[str] = set()
     for statement in (s for d in documents for s in d["Statement"] if s["Effect"] == "Allow"):
-        if not any(a in ("*", "secretsmanager:*", "secretsmanager:GetSecretValue") for a in _as_list(statement["Action"])):
+        if not any(a in ("*", "secretsmanager:*", "secretsmanager:GetSecretValue") for a in as_list(statement["Action"])):
             continue
-        for resource in _as_list(statement["Resource"]):
+        for resource in as_list(statement["Resource"]):
             readable |= set(secrets.values()) if "*" in json.dumps(resource) else _named(resource, secrets)
     return readable
 

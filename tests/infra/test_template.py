@@ -14,28 +14,20 @@ import pytest
 from chalicelib.settings import settings
 from chalicelib.store.tables import table_definitions
 
-from .conftest import ADMIN_ROLE, CUSTOM_DOMAIN, IMPORTED_CLUSTER, STAGES, Assembly, cfn_lint, resources
+from .conftest import (
+    ADMIN_ROLE,
+    CUSTOM_DOMAIN,
+    FUNCTIONS,
+    IMPORTED_CLUSTER,
+    STAGES,
+    Assembly,
+    as_list,
+    cfn_lint,
+    resources,
+)
 
 # Cold caches (infra/build) make the first synth reach PyPI: more than the suite's 300 s default.
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
-
-FUNCTIONS = ("AWS::Lambda::Function", "AWS::Serverless::Function")
-
-
-def _walk(value: Any) -> list[Any]:
-    found = [value]
-    if isinstance(value, dict):
-        for v in value.values():
-            found += _walk(v)
-    elif isinstance(value, list):
-        for v in value:
-            found += _walk(v)
-    return found
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
 
 def _stream_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     (found,) = [(k, e["Properties"]) for k, r in resources(template, "AWS::Serverless::Function").items()
@@ -151,10 +143,10 @@ def test_no_wildcard_actions_and_no_tables_on_wildcard_resources(assembly: Assem
     for name, template in assembly.all_templates().items():
         for key, policy in resources(template, "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy").items():
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                actions = _as_list(statement.get("Action", []))
+                actions = as_list(statement.get("Action", []))
                 assert not [a for a in actions if a == "*" or a.endswith(":*")], (name, key, statement)
                 if any(str(a).startswith("dynamodb:") for a in actions):
-                    assert "*" not in _as_list(statement["Resource"]), (name, key, statement)
+                    assert "*" not in as_list(statement["Resource"]), (name, key, statement)
 
 
 def test_every_lambda_has_a_log_retention(assembly: Assembly) -> None:
@@ -222,7 +214,7 @@ def test_no_wildcard_table_access_in_inline_roles(assembly: Assembly) -> None:
         for key, role in resources(template, "AWS::IAM::Role").items():
             for policy in role["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
-                    actions = _as_list(statement.get("Action", []))
+                    actions = as_list(statement.get("Action", []))
                     assert not [a for a in actions if re.fullmatch(r"\*|[a-z0-9-]+:\*", a)], (name, key)
 
 
@@ -379,7 +371,7 @@ def test_key_and_least_privilege(assembly: Assembly, stage: str) -> None:
 
     def actions_of(role: str) -> set[str]:
         return {a for p in policies if {"Ref": role} in p["Properties"]["Roles"]
-                for st in p["Properties"]["PolicyDocument"]["Statement"] for a in _as_list(st["Action"])}
+                for st in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(st["Action"])}
 
     launcher = next(k for k, r in functions.items() if r["Properties"]["FunctionName"].endswith("-launcher"))
     assert not [a for a in actions_of(roles[launcher]) if a.startswith(("dynamodb:", "lambda:"))]
@@ -455,7 +447,7 @@ def test_sessions_bucket_is_private_encrypted_expiring_and_only_the_api_reaches_
     for role in resources(template, "AWS::IAM::Role"):
         on_bucket = [st for st in _statements_of(template, role) if bucket_id in json.dumps(st["Resource"])]
         if on_bucket:
-            reach[role] = {a for st in on_bucket for a in _as_list(st["Action"])}
+            reach[role] = {a for st in on_bucket for a in as_list(st["Action"])}
     assert reach == {holders["APIHandler"]: {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}}
 
 
@@ -466,7 +458,7 @@ def test_agent_pods_may_invoke_the_chosen_bedrock_models_only(assembly: Assembly
     roles = resources(template, "AWS::IAM::Role")
     [runner_role] = [k for k, r in roles.items() if k.startswith("RunnerRole")]
     bedrock = [st for role in roles for st in _statements_of(template, role)
-               if any(str(a).startswith("bedrock:") for a in _as_list(st["Action"]))]
+               if any(str(a).startswith("bedrock:") for a in as_list(st["Action"]))]
     assert [(st["Effect"], sorted(st["Action"])) for st in bedrock] == [
         ("Allow", ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"])]
     assert bedrock[0] in _statements_of(template, runner_role)
@@ -474,7 +466,7 @@ def test_agent_pods_may_invoke_the_chosen_bedrock_models_only(assembly: Assembly
     assert "foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in arns
     assert "inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0" in arns
     assert "bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0" in arns
-    assert len(_as_list(bedrock[0]["Resource"])) == 3 and '"*"' not in arns
+    assert len(as_list(bedrock[0]["Resource"])) == 3 and '"*"' not in arns
     # A deploy that names no models gives the pods no Bedrock access at all.
     assert "bedrock:" not in json.dumps(imported.template("prod"))
 
@@ -493,12 +485,12 @@ def test_every_function_waits_for_its_roles_policies(assembly: Assembly, stage: 
         role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
         attached = {p for p, r in policies.items() if {"Ref": role} in r["Properties"]["Roles"]}
         assert attached, key
-        assert {role, *attached} <= set(_as_list(fn.get("DependsOn", []))), (key, attached)
+        assert {role, *attached} <= set(as_list(fn.get("DependsOn", []))), (key, attached)
         if fn["Properties"].get("Events"):
             with_events.add(key)
     assert len(with_events) == 4  # the stream and the three schedules
     stream_role = template["Resources"][_stream_function(template)[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert any("dynamodb:GetRecords" in _as_list(st["Action"]) for st in _statements_of(template, stream_role))
+    assert any("dynamodb:GetRecords" in as_list(st["Action"]) for st in _statements_of(template, stream_role))
 
 
 # What `make destroy` of prod leaves: the data, and the key that encrypts it. Nothing else in either

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import alive
 from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,14 +251,6 @@ def harness(tmp_path: Path, collector: Collector, origin: Path) -> Harness:
 
 
 wait_until = functools.partial(wait_for, timeout_s=10.0, interval_s=0.02)
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, just not reaped yet
 
 
 def assert_protocol_shape(collector: Collector) -> None:

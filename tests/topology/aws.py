@@ -7,19 +7,19 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from tests.fakes.lambda_api import FakeLambda
+from tests.fakes.loopback import Loopback
 
 from .template import ACCOUNT, REGION, REST_API_ID
 
@@ -102,7 +102,7 @@ class ApiGateway:
         self.routes = [Route(path, {m.upper() for m in methods}) for path, methods in definition["paths"].items()]
         # A literal resource wins over one with a parameter, as API Gateway matches them.
         self.routes.sort(key=lambda r: (r.resource.count("{"), -len(r.resource)))
-        self._server: ThreadingHTTPServer | None = None
+        self._loopback: Loopback | None = None
         self.port = 0
 
     @property
@@ -111,18 +111,16 @@ class ApiGateway:
         return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def start(self) -> ApiGateway:
-        self._server = _Server(("127.0.0.1", 0), _gateway_handler(self))
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_gateway_handler(self))
+        self.port = self._loopback.port
         return self
 
     def connect(self, function: FunctionEndpoint) -> None:
         self.function = function
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
                source_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -211,15 +209,6 @@ def _response(result: Any) -> tuple[int, list[tuple[str, str]], bytes] | None:
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
     return int(result["statusCode"]), headers, body
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Browsers drop connections they no longer need; that is not the gateway's error.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _gateway_handler(gateway: ApiGateway) -> type[BaseHTTPRequestHandler]:

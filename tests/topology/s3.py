@@ -5,13 +5,14 @@ query) is refused once its `X-Amz-Expires` has passed, as S3 refuses it; signatu
 checked (the stand-ins hold no real keys)."""
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 
 def _error(code: int, name: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -26,18 +27,16 @@ class FakeS3:
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _loopback: Loopback | None = None
 
     def start(self) -> FakeS3:
-        self._server = _Server(("127.0.0.1", 0), _handler(self))
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._loopback = Loopback(_handler(self))
+        self.url = self._loopback.url
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.stop()
 
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
@@ -64,14 +63,6 @@ class FakeS3:
         if data is None:
             return _error(404, "NoSuchKey", "The specified key does not exist.")
         return 200, {"Content-Type": "application/octet-stream", "ETag": f'"{len(data):x}"'}, data
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _handler(fake: FakeS3) -> type[BaseHTTPRequestHandler]:
