@@ -42,6 +42,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_OIDC_ISSUER", "", "Sign-in through OpenID Connect: the identity provider's issuer URL (its `/.well-known/openid-configuration` is read); empty: no sign-in but with tokens."),
     Variable("OPTIO_OIDC_CLIENT_ID", "", "Sign-in through OpenID Connect: Optio's client id at the provider."),
     Variable("OPTIO_OIDC_CLIENT_SECRET_NAME", "OIDC_CLIENT_SECRET", "Sign-in through OpenID Connect: the stored secret (`PUT /api/secrets/NAME`) that holds the client secret; never given to an agent."),
+    Variable("OPTIO_OIDC_EMAIL_PROVIDERS", "", "Sign-in through a Cognito user pool federated to the company's provider: the pool's identity providers (names, comma-separated) whose users' email Optio takes as verified, as Cognito sends no `email_verified` for a SAML user (the company's directory vouches for it). Set by the deployment for its federated provider."),
     Variable("OPTIO_API_URL", "", "URL the runner reports to (default: the local server's URL)."),
     Variable("OPTIO_MAX_CONCURRENT", "5", "Repo tasks running at once, across all repos."),
     Variable("OPTIO_MAX_WORKFLOW_CONCURRENT", "5", "Standalone runs at once."),
@@ -183,6 +184,7 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret_name: str = _DEFAULTS["OPTIO_OIDC_CLIENT_SECRET_NAME"]
+    oidc_email_providers: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -245,6 +247,7 @@ class Settings:
             oidc_issuer=get("OPTIO_OIDC_ISSUER") or None,
             oidc_client_id=get("OPTIO_OIDC_CLIENT_ID") or None,
             oidc_client_secret_name=get("OPTIO_OIDC_CLIENT_SECRET_NAME"),
+            oidc_email_providers=frozenset(n.strip() for n in get("OPTIO_OIDC_EMAIL_PROVIDERS").split(",") if n.strip()),
             agent_pass_env=tuple(name.strip() for name in get("OPTIO_AGENT_PASS_ENV").split(",") if name.strip()),
         )
 

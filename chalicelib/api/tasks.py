@@ -23,8 +23,8 @@ from chalicelib.core.schemas import (
 )
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
+from chalicelib.services import apikeys, standalone
 from chalicelib.services import configs as config_actions
-from chalicelib.services import standalone
 from chalicelib.services import tasks as actions
 from chalicelib.services import triggers as trigger_actions
 from chalicelib.store import configs, executions, triggers
@@ -138,10 +138,10 @@ def _cursor_out(cursor: str | None) -> tuple[str, str | None]:
 
 
 def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str | None,
-                  created_by: str | None = None) -> tuple[list[Any], str | None]:
+                  created_by: frozenset[str] | None = None) -> tuple[list[Any], str | None]:
     page = configs.list_configs(config_type, limit, cursor)
     items = [config_json(c) for c in page.items
-             if (repo_id is None or c.repoId == repo_id) and (created_by is None or c.createdBy == created_by)]
+             if (repo_id is None or c.repoId == repo_id) and (created_by is None or c.createdBy in created_by)]
     return items, page.next_cursor
 
 
@@ -150,10 +150,10 @@ def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
     limit, cursor = paging(request)
-    # `createdBy=me`: the caller's own ("my tasks"); else a principal as recorded (`user:<id>`, ...).
-    created_by = query(request, "createdBy")
-    if created_by == "me":
-        created_by = acting(request).id
+    # `createdBy=me`: the caller's own ("my tasks": signed in or through their API keys); else a
+    # principal as recorded (`user:<id>`, ...).
+    by = query(request, "createdBy")
+    created_by = apikeys.own_principals(acting(request)) if by == "me" else frozenset({by}) if by else None
     state, task_type = query(request, "state"), query(request, "type") or "all"
     if state is not None and state not in {s.value for s in State}:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])

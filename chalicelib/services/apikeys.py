@@ -112,6 +112,15 @@ def principal_of(token: str) -> Principal | None:
     return Principal(f"apikey:{key.id}", role, owner.id)
 
 
+def own_principals(caller: Principal) -> frozenset[str]:
+    """Every principal that acts as the caller's own, for "my tasks": a user signed in
+    (`user:<id>`) and through each of their API keys (`apikey:<id>`) is one person."""
+    if caller.user_id is None:
+        return frozenset({caller.id})
+    return frozenset({caller.id, f"user:{caller.user_id}",
+                      *(f"apikey:{key.id}" for key in apikeys.list_keys(caller.user_id))})
+
+
 def list_keys(caller: Principal) -> list[ApiKeyModel]:
     """An administrator sees every key; anyone else their own."""
     return apikeys.list_keys(None if caller.role == ADMIN else caller.user_id or "")

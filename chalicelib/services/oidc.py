@@ -141,9 +141,24 @@ def finish(params: dict[str, str], flow: str | None, redirect_uri: str) -> Ident
     claims = _verified(tokens["id_token"], issuer, client_id, provider)
     if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
         raise Unauthorized("the ID token is not for this sign-in (nonce)")
-    # Some providers (older Cognito pools among them) send the flag as a string.
-    email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
-    return Identity(f"{issuer} {claims['sub']}", email, claims.get("name"))
+    return Identity(f"{issuer} {claims['sub']}", _verified_email(claims), claims.get("name"))
+
+
+def _verified_email(claims: dict[str, Any]) -> str | None:
+    """The email an invited user is found by, when the provider vouches for it: `email_verified`
+    (some providers, older Cognito pools among them, send it as a string), or, from a Cognito pool,
+    a user federated through one of the providers `OPTIO_OIDC_EMAIL_PROVIDERS` names: Cognito sends
+    no `email_verified` for a SAML user, and the company's directory is what vouches there."""
+    email = claims.get("email")
+    if not isinstance(email, str) or not email:
+        return None
+    if claims.get("email_verified") in (True, "true"):
+        return email
+    identities = claims.get("identities")
+    if isinstance(identities, list) and any(
+            isinstance(i, dict) and i.get("providerName") in settings.oidc_email_providers for i in identities):
+        return email
+    return None
 
 
 def _verified(id_token: str, issuer: str, client_id: str, provider: dict[str, Any]) -> dict[str, Any]:

@@ -344,11 +344,11 @@ def slot_usage(kind: ExecutionKind, scopes: set[str]) -> tuple[int, dict[str, in
 
 
 def list_tasks(*, state: str | None, repo_id: str | None, limit: int, cursor: str | None,
-               created_by: str | None = None) -> Page[ExecutionModel]:
-    """Repo tasks, newest first; with `created_by`, only theirs (a filter: a page may hold fewer
-    than `limit`, and the cursor goes on)."""
+               created_by: frozenset[str] | None = None) -> Page[ExecutionModel]:
+    """Repo tasks, newest first; with `created_by`, only those any of these principals created (a
+    filter: a page may hold fewer than `limit`, and the cursor goes on)."""
     start = decode_cursor(cursor)
-    by = ExecutionModel.createdBy == created_by if created_by else None
+    by = ExecutionModel.createdBy.is_in(*sorted(created_by)) if created_by else None
     if repo_id:
         condition = ExecutionModel.state == state if state else None
         return page_of(ExecutionModel.repo_index.query(repo_id, filter_condition=_both(condition, by),

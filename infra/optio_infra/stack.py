@@ -547,6 +547,9 @@ class OptioStack(cdk.Stack):
                        "the managed policy Lambda documents for writing its logs; not configurable from here"))
         if federation is not None:
             callback.node.add_dependency(idp)
+            # The company's provider is the pool's only one: its directory vouches for the emails an
+            # invited user is found by (Cognito sends no `email_verified` for a SAML user).
+            api.add_property_override("Environment.Variables.OPTIO_OIDC_EMAIL_PROVIDERS", federation.name)
         issuer = cdk.Fn.sub("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${Pool}",
                             {"Pool": pool.user_pool_id})
         api.add_property_override("Environment.Variables.OPTIO_OIDC_ISSUER", issuer)

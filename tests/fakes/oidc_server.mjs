@@ -1,6 +1,9 @@
 // A real OpenID Connect provider on loopback: the certified `oidc-provider` (installed by the
 // Makefile into .deps/oidc), with its development sign-in pages. Any login is accepted; a login
-// that looks like an email address is also the account's verified email.
+// that looks like an email address is also the account's verified email. A login
+// `<Provider>:<email>` is a user federated into a Cognito user pool, as Cognito's ID token gives
+// one signed in through the company's SAML provider: the email with no `email_verified`, and the
+// provider named in `identities`.
 //
 //   OIDC_PORT=9000 OIDC_REDIRECT_URI=http://127.0.0.1:8000/api/auth/callback \
 //     OIDC_CLIENT_SECRET=... node tests/fakes/oidc_server.mjs
@@ -27,11 +30,20 @@ const configuration = {
   features: { devInteractions: { enabled: true } },
   // The email and name go into the ID token too, as most providers (Cognito, Entra ID, Google) do.
   conformIdTokenClaims: false,
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  claims: { openid: ['sub', 'identities'], email: ['email', 'email_verified'], profile: ['name'] },
   async findAccount(_ctx, id) {
     return {
       accountId: id,
       async claims() {
+        const federated = /^([A-Za-z][\w-]*):(.+@.+)$/.exec(id);
+        if (federated) {
+          const [, providerName, email] = federated;
+          return {
+            sub: id, name: email.split('@')[0], email,
+            identities: [{ userId: email, providerName, providerType: 'SAML', issuer: null,
+                           primary: 'true', dateCreated: '1764633600000' }],
+          };
+        }
         const email = id.includes('@') ? { email: id, email_verified: true } : {};
         return { sub: id, name: id.split('@')[0], ...email };
       },

@@ -87,6 +87,8 @@ def test_federated_to_a_company_provider(federated: Assembly) -> None:
     assert details["client_secret"] == "{{resolve:secretsmanager:optio/okta-client-secret:SecretString:::}}"
     assert provider["AttributeMapping"]["email"] == "email"
     assert '\\"SupportedIdentityProviders\\":[\\"Okta\\"]' in oauth_settings(template)
+    # Its directory's emails find invited users, with or without `email_verified`.
+    assert api_environment(template)["OPTIO_OIDC_EMAIL_PROVIDERS"] == "Okta"
     [(key, _)] = resources(template, "Custom::AWS").items()
     assert "IdentityProvider" in "".join(template["Resources"][key].get("DependsOn", []))
 

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.xdist_group("oidc")
 CLIENT_ID = "optio"
 CLIENT_SECRET = "test-oidc-client-secret-" + uuid.uuid4().hex
 FIRST_ADMIN = "ada@example.com"
+# The company's SAML provider, federated into a Cognito pool (the provider's `<name>:<email>` logins).
+COMPANY_IDP = "CorpSAML"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def provider_port() -> int:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, provider_port: int) -> Iterator[LocalMode]:
     mode = start_local_mode(tmp_path_factory.mktemp("oidc-stack"), OPTIO_OIDC_ISSUER=f"http://127.0.0.1:{provider_port}",
-                            OPTIO_OIDC_CLIENT_ID=CLIENT_ID)
+                            OPTIO_OIDC_CLIENT_ID=CLIENT_ID, OPTIO_OIDC_EMAIL_PROVIDERS=f"{COMPANY_IDP}, Other")
     yield mode
     mode.stop()
 
@@ -101,6 +103,19 @@ def test_the_first_admin_signs_in_with_the_provider_too(stack: LocalMode, provid
     browser, landed = sign_in(stack, FIRST_ADMIN)
     assert landed.status_code == 200
     assert browser.get(f"{stack.url}/api/auth/me", timeout=30).json()["role"] == "admin"
+
+
+def test_a_user_federated_through_the_companys_provider_is_found_by_email(stack: LocalMode, provider: str) -> None:
+    """Cognito sends no `email_verified` for a SAML user: the provider named in `identities` is one
+    the deployment trusts for emails, and only such a provider's word finds the invited user."""
+    email = f"linus-{uuid.uuid4().hex[:6]}@example.com"
+    invited = stack.api.ok("POST", "/api/users", {"email": email, "role": "viewer"}, status=201)
+    browser, refused = sign_in(stack, f"Untrusted:{email}")
+    assert refused.status_code == 403 and "optio_session" not in browser.cookies
+    browser, landed = sign_in(stack, f"{COMPANY_IDP}:{email}")
+    assert landed.status_code == 200, landed.text
+    me = browser.get(f"{stack.url}/api/auth/me", timeout=30).json()
+    assert me["principal"] == f"user:{invited['id']}" and me["role"] == "viewer"
 
 
 def test_nobody_uninvited_gets_in(stack: LocalMode, provider: str) -> None:

@@ -59,6 +59,23 @@ def test_a_task_records_its_creator_and_each_event_its_actor(api: Api, stack: Lo
     assert task["id"] in mine(viewer, f"type=all&createdBy={creator}")
 
 
+def test_my_tasks_are_a_persons_whichever_key_made_them(api: Api, stack: LocalMode, repo: dict[str, Any]) -> None:
+    """One person with two API keys: a task made through either is theirs ("my tasks" through the
+    other), and not someone else's with the same role."""
+    _, first = user_with_key(api, stack, "member")
+    made = first.ok("POST", "/api/auth/api-keys", {"name": "second key"}, status=201)
+    second = Api(stack.url, made["token"])
+    _, stranger = user_with_key(api, stack, "member")
+    task = first.ok("POST", "/api/tasks", {"title": "Mine", "prompt": "[fake:noop] mine", "repoId": repo["id"]},
+                    status=201)
+    assert principal_of(second) != task["createdBy"]
+    assert task["id"] in mine(second, "type=repo-task&createdBy=me")
+    assert task["id"] in mine(second, "type=all&createdBy=me")
+    assert task["id"] not in mine(stranger, "type=repo-task&createdBy=me")
+    # An exact principal still means that one only.
+    assert task["id"] not in mine(api, f"type=repo-task&createdBy={principal_of(second)}")
+
+
 def test_comments_blueprints_and_triggered_runs_record_who(api: Api, anonymous: Api, stack: LocalMode,
                                                            repo: dict[str, Any]) -> None:
     _, member = user_with_key(api, stack, "member")
