@@ -31,6 +31,8 @@ from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
 from constructs import Construct, IConstruct
 
+from chalicelib.launch.k8s_job import NETWORK_LABEL
+
 from . import packaging
 from .sign_in import SignInConfig
 from .tables import TableSpec, table_specs
@@ -88,7 +90,9 @@ KEYS_READ: dict[str, frozenset[str]] = {
 # names with the cluster's DNS and open HTTPS connections to the internet (Optio's API, GitHub, the
 # model providers), and nothing else: no ingress, no metadata service (link-local), no private
 # address (the VPC, its nodes and pods, the cluster's service range, a private endpoint's or a
-# peered network's), no carrier-grade NAT range (secondary pod CIDRs).
+# peered network's), no carrier-grade NAT range (secondary pod CIDRs). Except the pods of an attempt
+# with a network of its own (labelled NETWORK_LABEL): policies only add up, so were the default to
+# select them too, "none" would still reach the internet; their attempt's policy is theirs alone.
 NETWORK_POLICY = "optio-isolated"
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
@@ -96,7 +100,7 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/1
 def network_policy_spec() -> dict[str, Any]:
     dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
     return {
-        "podSelector": {},
+        "podSelector": {"matchExpressions": [{"key": NETWORK_LABEL, "operator": "DoesNotExist"}]},
         "policyTypes": ["Ingress", "Egress"],
         "egress": [
             {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
