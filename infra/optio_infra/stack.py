@@ -191,6 +191,39 @@ class ClusterConfig:
         )
 
 
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Images:
+    """The runner's and the watcher's images. By digest (`repo@sha256:...`) when infra/deploy.sh
+    resolved the pushed tag's (-c runnerImageDigest, -c watcherImageDigest): a pod runs exactly
+    the image that was pushed, whatever a tag says. Without (a synth for the tests, the first deploy
+    of a stage, before its repositories hold an image) by the tag, in repositories of immutable tags."""
+    tag: str = "latest"
+    runner_digest: str = ""
+    watcher_digest: str = ""
+
+    @classmethod
+    def from_context(cls, ctx: Callable[[str], Any]) -> Images:
+        images = cls(tag=str(ctx("imageTag") or cls.tag), runner_digest=str(ctx("runnerImageDigest") or ""),
+                     watcher_digest=str(ctx("watcherImageDigest") or ""))
+        for name, digest in (("runnerImageDigest", images.runner_digest), ("watcherImageDigest", images.watcher_digest)):
+            if digest and not _DIGEST.match(digest):
+                raise ValueError(f"{name} is not an image digest (sha256:<64 hex digits>): {digest!r}")
+        return images
+
+    @staticmethod
+    def reference(repository_uri: str, tag: str, digest: str) -> str:
+        return f"{repository_uri}@{digest}" if digest else f"{repository_uri}:{tag}"
+
+    def runner(self, repository_uri: str) -> str:
+        return self.reference(repository_uri, self.tag, self.runner_digest)
+
+    def watcher(self, repository_uri: str) -> str:
+        return self.reference(repository_uri, self.tag, self.watcher_digest)
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """The managed node group of a cluster the stack creates."""
@@ -270,7 +303,7 @@ class CdkOwnSkips:
 
 
 class OptioStack(cdk.Stack):
-    def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, image_tag: str,
+    def __init__(self, scope: Construct, stage: str, *, cluster: ClusterConfig | None, images: Images,
                  nodes: NodeConfig | None = None, admin_principal: str = "",
                  session_expiry_days: int = SESSION_EXPIRY_DAYS, bedrock_models: tuple[str, ...] = (),
                  architecture: str = "arm64", domain_name: str = "", certificate_arn: str = "",
@@ -407,7 +440,7 @@ class OptioStack(cdk.Stack):
                 "OPTIO_EKS_CA_DATA": self.eks.ca_data,
                 "OPTIO_K8S_NAMESPACE": NAMESPACE,
                 "OPTIO_K8S_SERVICE_ACCOUNT": RUNNER_SERVICE_ACCOUNT,
-                "OPTIO_RUNNER_IMAGE": f"{self.runner_repo.repository_uri}:{image_tag}",
+                "OPTIO_RUNNER_IMAGE": images.runner(self.runner_repo.repository_uri),
                 "OPTIO_LAUNCHER_FUNCTION": launcher_name,
                 "OPTIO_LOG_LEVEL": "INFO",
             }
@@ -435,7 +468,7 @@ class OptioStack(cdk.Stack):
         self._stream_failure_handling(executions)
         self._grants(executions, launcher_name)
         self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
-        self._cluster_resources(image_tag, prefix)
+        self._cluster_resources(images, prefix)
         self._alarms_and_dashboard()
         self._nag_acknowledgements()
         self._checkov_skips()
@@ -775,7 +808,7 @@ class OptioStack(cdk.Stack):
                              cluster.cluster_certificate_authority_data,
                              cluster.cluster_open_id_connect_issuer, cluster.open_id_connect_provider)
 
-    def _cluster_resources(self, image_tag: str, prefix: str) -> None:
+    def _cluster_resources(self, images: Images, prefix: str) -> None:
         handle = self.eks
         cluster = handle.cluster
         if isinstance(cluster, eks.Cluster) and self.admin_principal:
@@ -844,7 +877,7 @@ class OptioStack(cdk.Stack):
             {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(LAUNCHER_GROUP),
              "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LAUNCHER_GROUP},
              "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": LAUNCHER_GROUP}]},
-            self._watcher_deployment(meta, labels, image_tag, prefix),
+            self._watcher_deployment(meta, labels, images, prefix),
             {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta(NETWORK_POLICY),
              "spec": network_policy_spec()},
         ]
@@ -854,7 +887,7 @@ class OptioStack(cdk.Stack):
         resources.node.add_dependency(ns)
 
     def _watcher_deployment(self, meta: Callable[..., dict[str, Any]], labels: dict[str, str],
-                            image_tag: str, prefix: str) -> dict[str, Any]:
+                            images: Images, prefix: str) -> dict[str, Any]:
         selector = {"app.kubernetes.io/name": "optio-watcher"}
         env = [{"name": k, "value": v} for k, v in {
             "OPTIO_TABLE_PREFIX": prefix, "AWS_REGION": self.region, "OPTIO_LAUNCHER": "kubernetes",
@@ -865,8 +898,8 @@ class OptioStack(cdk.Stack):
                 # checkov's skips, with their reasons (tests/infra/test_checkov.py).
                 "checkov.io/skip1": "CKV_K8S_14=the tag is the deployed commit (infra/deploy.sh) in a "
                                     "repository of immutable tags",
-                "checkov.io/skip2": "CKV_K8S_43=the tag is as fixed as a digest: the repository's tags "
-                                    "are immutable",
+                "checkov.io/skip2": "CKV_K8S_43=infra/deploy.sh pulls by digest; a synth without one (the "
+                                    "tests, a stage's first deploy) by a tag of a repository of immutable tags",
                 "checkov.io/skip3": "CKV_K8S_35=optio-watcher-env holds settings (URLs), not keys: the "
                                     "watcher reads its key from Secrets Manager"}),
             "spec": {
@@ -885,7 +918,7 @@ class OptioStack(cdk.Stack):
                         "volumes": [{"name": "heartbeat", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
                         "containers": [{
                             "name": "watcher",
-                            "image": f"{self.watcher_repo.repository_uri}:{image_tag}",
+                            "image": images.watcher(self.watcher_repo.repository_uri),
                             # Runs `python -m chalicelib.forge.watcher` (infra/watcher.Dockerfile),
                             # which reads the secrets key from Secrets Manager (IRSA) at first use.
                             "command": ["python", "/app/watcher_entrypoint.py"],
