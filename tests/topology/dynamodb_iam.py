@@ -12,20 +12,15 @@ An access key the proxy does not know (the test itself, the tables' creation) is
 from __future__ import annotations
 
 import fnmatch
-import http.client
 import json
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
 
-from tests.fakes.loopback import Loopback
+from tests.fakes.dynamodb_proxy import DynamoDBProxy
 
-_CREDENTIAL = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
 TARGET = "DynamoDB_20120810."
 # The items of a transaction, by their key in TransactItems, and the action each needs.
 TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
@@ -79,16 +74,16 @@ class IamDynamoDB:
     checked: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
-    _loopback: Loopback | None = None
+    _proxy: DynamoDBProxy | None = None
 
     def start(self) -> IamDynamoDB:
-        self._loopback = Loopback(_handler(self))
-        self.url = self._loopback.url
+        self._proxy = DynamoDBProxy(self.upstream, self.refusal)
+        self.url = self._proxy.url
         return self
 
     def stop(self) -> None:
-        if self._loopback is not None:
-            self._loopback.stop()
+        if self._proxy is not None:
+            self._proxy.stop()
 
     def _arn(self, table: str) -> str:
         # A table that does not exist has an ARN all the same: IAM checks before DynamoDB looks.
@@ -110,44 +105,3 @@ class IamDynamoDB:
         with self.lock:
             self.checked[access_key] += 1
         return None
-
-    def forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=60)
-        try:
-            connection.request("POST", path, body=body, headers=headers)
-            answer = connection.getresponse()
-            return answer.status, answer.getheaders(), answer.read()
-        finally:
-            connection.close()
-
-
-def _handler(proxy: IamDynamoDB) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            credential = _CREDENTIAL.search(self.headers.get("Authorization") or "")
-            refused = proxy.refusal(credential["key"] if credential else "", self.headers.get("X-Amz-Target", ""), body)
-            if refused is not None:
-                code, payload = refused
-                self._answer(code, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(payload).encode())
-                return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            code, answer_headers, data = proxy.forward(self.path, headers, body)
-            kept = [(k, v) for k, v in answer_headers
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding")]
-            self._answer(code, kept, data)
-
-        def _answer(self, code: int, headers: list[tuple[str, str]], data: bytes) -> None:
-            self.send_response(code)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
