@@ -157,10 +157,16 @@ def network_policy_manifest(spec: LaunchSpec, namespace: str, api_cidrs: list[st
 def _without_link_local(cidr: str) -> dict[str, Any] | None:
     """An ipBlock of `cidr` less the link-local ranges it holds; None when it lies inside one."""
     network = ipaddress.ip_network(cidr, strict=False)
-    inside = [r for r in LINK_LOCAL if r.version == network.version and r != network and r.subnet_of(network)]  # type: ignore[arg-type]
-    if any(r.version == network.version and network.subnet_of(r) for r in LINK_LOCAL):  # type: ignore[arg-type]
+    if any(_within(network, r) for r in LINK_LOCAL):
         return None
-    return {"cidr": str(network), **({"except": [str(r) for r in inside]} if inside else {})}
+    inside = [str(r) for r in LINK_LOCAL if _within(r, network)]
+    return {"cidr": str(network), **({"except": inside} if inside else {})}
+
+
+def _within(inner: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            outer: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return inner.version == outer.version and int(outer.network_address) <= int(inner.network_address) \
+        and int(inner.broadcast_address) <= int(outer.broadcast_address)
 
 
 def _container(spec: LaunchSpec, image: str) -> dict[str, Any]:
