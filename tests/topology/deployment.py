@@ -52,6 +52,10 @@ MINUTE_S = 1.0
 CREDENTIALS = {"AWS_SECRET_ACCESS_KEY": "topology", "AWS_SESSION_TOKEN": "topology"}
 
 
+# The watcher's pod signs with its IRSA role's credentials: this access key stands for that role.
+WATCHER_ACCESS_KEY = "ASIAWATCHER"
+
+
 def access_key_of(function: Function) -> str:
     return f"ASIA{function.logical_id.upper()}"
 logger = logging.getLogger("optio.topology")
@@ -166,6 +170,8 @@ class Deployment:
                 self.template.attributes[(logical_id, "StreamArn")] = table["LatestStreamArn"]
         grants = {access_key_of(f): [Grant(*g) for g in self.template.dynamodb_grants(f.role)]
                   for f in self.template.functions()}
+        [watcher_role] = [k for k in self.template.of_type("AWS::IAM::Role") if k.startswith("WatcherRole")]
+        grants[WATCHER_ACCESS_KEY] = [Grant(*g) for g in self.template.dynamodb_grants(watcher_role)]
         tables = {str(r["Properties"]["TableName"]): self.template.attributes[(k, "Arn")]
                   for k, r in self.template.of_type("AWS::DynamoDB::Table").items()}
         self.dynamodb = IamDynamoDB(self.dynamodb_endpoint, grants, tables).start()

@@ -2,12 +2,16 @@
 (infra/optio_infra/access.py), and that is enough: the functions as deployed reach DynamoDB through
 a proxy that refuses, as DynamoDB does, whatever their role does not allow
 (tests/topology/dynamodb_iam.py). A refusal anywhere in the session fails the `deployed` fixture's
-teardown too; here one run goes through every function that touches a table."""
+teardown too; here one run goes through every function that touches a table, and the PR watcher
+makes a pass as its role."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -16,7 +20,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from .deployment import CREDENTIALS, Deployment, access_key_of
+from tests.fakes.github_api import FakeGitHub
+
+from .deployment import CREDENTIALS, WATCHER_ACCESS_KEY, Deployment, access_key_of
 from .template import REGION
 from .test_deployed import finished_run, standalone
 
@@ -63,3 +69,49 @@ def test_the_functions_need_nothing_their_roles_do_not_grant(deployed: Deploymen
     # schedules (resync, ticket sync, trigger tick) ran meanwhile: each through the proxy's checks.
     for name in ("APIHandler", "ExecutionStream", "Resync", "TicketSync", "TriggerTick"):
         assert deployed.dynamodb.checked[functions[name]] > 0, name
+
+
+def run_as_watcher(deployed: Deployment, access_key: str, script: str, *args: str) -> str:
+    """Python with the watcher's settings (its Deployment's table prefix), signing with `access_key`."""
+    assert deployed.dynamodb is not None
+    env = {**os.environ, "OPTIO_TABLE_PREFIX": f"optio-{deployed.template.stage}-", "AWS_REGION": REGION,
+           "OPTIO_DYNAMODB_ENDPOINT": deployed.dynamodb.url, "AWS_ACCESS_KEY_ID": access_key, **CREDENTIALS}
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout
+
+
+def test_the_watcher_needs_nothing_its_role_does_not_grant(deployed: Deployment) -> None:
+    """The PR watcher's pass as its pod runs it (IRSA: the watcher's role), over a pr_opened task."""
+    assert deployed.dynamodb is not None
+    github = FakeGitHub().start()
+    try:
+        github.add_repo("acme/watched")
+        status, pr, _ = github.handle("POST", "/repos/acme/watched/pulls", {}, {
+            "title": "T", "head": f"optio/w-{uuid.uuid4().hex[:6]}", "base": "main"}, f"token {github.token}")
+        assert status == 201
+        # The task, written by another caller (the proxy checks only the roles it knows).
+        run_as_watcher(deployed, "ASIAPLANTING", PLANT, str(uuid.uuid4()), pr["html_url"], str(pr["number"]))
+        answer = run_as_watcher(deployed, WATCHER_ACCESS_KEY, WATCH, github.token, github.url)
+    finally:
+        github.stop()
+    assert "written=1" in answer and "errors=0" in answer, answer
+    assert deployed.dynamodb.denials == []
+    assert deployed.dynamodb.checked[WATCHER_ACCESS_KEY] > 0
+
+
+PLANT = """
+import sys
+from datetime import UTC, datetime
+from chalicelib.store import executions
+task_id, url, number = sys.argv[1:]
+executions.create({"id": task_id, "state": "pr_opened", "title": "t", "prompt": "p", "repoId": "r",
+                   "repoUrl": "https://github.com/acme/watched", "repoBranch": "main", "branchName": "optio/w",
+                   "agentType": "claude-code", "prUrl": url, "prNumber": int(number)}, datetime.now(UTC))
+"""
+WATCH = """
+import sys
+from chalicelib.forge.github import Forge
+from chalicelib.forge.watcher import watch_once
+print(watch_once(Forge.connect(sys.argv[1], base_url=sys.argv[2])))
+"""
