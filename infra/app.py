@@ -9,6 +9,8 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
   availabilityZones (comma separated): the AZs of the created cluster's VPC without a lookup
     (the offline synth in tests/infra gives them; a deploy looks them up);
   imageTag: tag of the runner and watcher images in the stack's ECR repositories;
+  runnerImageDigest, watcherImageDigest (sha256:...): the pods pull those images by digest
+    (make deploy resolves the pushed tag's); without them, by the tag;
   sessionExpiryDays: saved agent sessions are deleted this many days after they were saved (30);
   bedrockModels (comma separated): Bedrock model ids (or inference profile ids such as
     us.anthropic.claude-...) the agent pods' role may invoke; none by default;
@@ -40,7 +42,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.table
 
 from optio_infra import packaging  # noqa: E402
 from optio_infra.sign_in import SignInConfig  # noqa: E402
-from optio_infra.stack import ClusterConfig, NodeConfig, OptioStack  # noqa: E402
+from optio_infra.stack import ClusterConfig, Images, NodeConfig, OptioStack  # noqa: E402
 
 
 def main() -> None:
@@ -69,7 +71,7 @@ def synth() -> None:
     for stage in stages:
         # The construct id is the Chalice stage name (the Chalice construct packages that stage).
         OptioStack(app, stage, stack_name=f"optio-{stage}", env=env, cluster=cluster,
-                   nodes=NodeConfig.from_context(ctx), image_tag=str(ctx("imageTag") or "latest"),
+                   nodes=NodeConfig.from_context(ctx), images=Images.from_context(ctx),
                    admin_principal=str(ctx("adminPrincipalArn") or ""),
                    session_expiry_days=int(ctx("sessionExpiryDays") or 30),
                    bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m),

@@ -5,7 +5,8 @@
 #     issuer and (private endpoint) VPC come from `aws eks describe-cluster`;
 #  2. the first deploy creates the ECR repositories; the runner and watcher images are built and
 #     pushed when their tag (the git commit) is not in them yet;
-#  3. `cdk deploy` of the stack optio-$STAGE (the app's only stack with -c stages=$STAGE), that image tag.
+#  3. `cdk deploy` of the stack optio-$STAGE (the app's only stack with -c stages=$STAGE), its pods
+#     pulling the images by the digests the pushed tag has (repo@sha256:...), not by the tag.
 set -euo pipefail
 
 STAGE=${STAGE:-dev}
@@ -73,7 +74,10 @@ push_if_missing() {  # repository, dockerfile, context
 push_if_missing "optio-$STAGE-runner" "$ROOT/runner-image/Dockerfile" "$ROOT/runner-image"
 push_if_missing "optio-$STAGE-watcher" "$ROOT/infra/watcher.Dockerfile" "$ROOT"
 
-# 3. Everything, with the images' tag.
+# 3. Everything, the images pulled by digest: what was pushed under the tag, and nothing else.
+digest() { aws ecr describe-images --repository-name "$1" --image-ids "imageTag=$TAG" \
+  --query 'imageDetails[0].imageDigest' --output text; }
+CONTEXT+=(-c "runnerImageDigest=$(digest "optio-$STAGE-runner")" -c "watcherImageDigest=$(digest "optio-$STAGE-watcher")")
 cdk deploy --all --outputs-file "$ROOT/infra/cdk.out/outputs-$STAGE.json"
 echo "Done. The API's URL and the name of the secret that holds the first API token:"
 "$PY" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1])), indent=1))" \

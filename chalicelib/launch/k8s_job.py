@@ -7,6 +7,7 @@ Job), never to Kubernetes, hence `backoffLimit: 0` and `restartPolicy: Never`.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ ATTEMPT_LABEL = "optio.dev/attempt"
 # only ever add up.
 NETWORK_LABEL = "optio.dev/network"
 HTTPS = [{"protocol": "TCP", "port": 443}]
+# The instance metadata service and the container credentials endpoint (IPv4 link-local) and
+# EC2's IPv6 metadata address: never reachable, whatever an allow list says (an allow list is how a
+# team reaches its private endpoints, never the node's credentials).
+LINK_LOCAL = tuple(map(ipaddress.ip_network, ("169.254.0.0/16", "fd00:ec2::254/128")))
 CONTAINER = "runner"
 WORKSPACE = "/workspace"
 # The runner image's user (runner-image/Dockerfile); numeric so runAsNonRoot can be verified.
@@ -136,7 +141,8 @@ def network_policy_manifest(spec: LaunchSpec, namespace: str, api_cidrs: list[st
                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
            "ports": [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]}
     reachable = sorted(set(api_cidrs) | (set(allowed_cidrs) if spec.network == "allow" else set()))
-    egress = [dns] + ([{"to": [{"ipBlock": {"cidr": cidr}} for cidr in reachable], "ports": HTTPS}] if reachable else [])
+    blocks = [block for block in map(_without_link_local, reachable) if block is not None]
+    egress = [dns] + ([{"to": [{"ipBlock": block} for block in blocks], "ports": HTTPS}] if blocks else [])
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata,
         "spec": {
@@ -146,6 +152,21 @@ def network_policy_manifest(spec: LaunchSpec, namespace: str, api_cidrs: list[st
             "egress": egress,
         },
     }
+
+
+def _without_link_local(cidr: str) -> dict[str, Any] | None:
+    """An ipBlock of `cidr` less the link-local ranges it holds; None when it lies inside one."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    if any(_within(network, r) for r in LINK_LOCAL):
+        return None
+    inside = [str(r) for r in LINK_LOCAL if _within(r, network)]
+    return {"cidr": str(network), **({"except": inside} if inside else {})}
+
+
+def _within(inner: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            outer: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return inner.version == outer.version and int(outer.network_address) <= int(inner.network_address) \
+        and int(inner.broadcast_address) <= int(outer.broadcast_address)
 
 
 def _container(spec: LaunchSpec, image: str) -> dict[str, Any]:

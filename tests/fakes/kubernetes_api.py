@@ -11,7 +11,10 @@ the Kubernetes launcher uses, over real HTTP with the real request and response 
     GET|PUT|DELETE /apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name} 200 | 404 NotFound
 
 Deleting a Job also deletes what it owns (a Secret or NetworkPolicy whose ownerReferences name
-its uid), as the garbage collector does.
+its uid), as the garbage collector does. The stored NetworkPolicies are enforced as a network plugin
+enforces them (`egress_allowed`, Kubernetes' "Network Policies": a pod selected by no policy with
+Egress is not isolated; one selected by any is, and may reach what any of those policies' egress
+rules admits: policies add up, none takes away).
 
 Errors are `Status` objects as the API server sends them. Creating a Job also plays the Job
 controller's first move: its pod appears, Pending and unscheduled, carrying the template's labels.
@@ -22,6 +25,7 @@ evicted, deleted, past its deadline. Every request is recorded for assertions.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 import secrets
@@ -120,6 +124,32 @@ class FakeKubernetes:
         with self.lock:
             policy = self.network_policies.get((namespace, name))
             return copy.deepcopy(policy) if policy is not None else None
+
+    def egress_allowed(self, pod: Json, address: str, port: int, protocol: str = "TCP") -> bool:
+        """Whether the pod may open a connection to an address outside the cluster (ipBlock peers;
+        peers chosen by pod or namespace labels are the cluster's own pods: not such an address)."""
+        namespace, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels") or {}
+        with self.lock:
+            selecting = [p["spec"] for (ns, _), p in self.network_policies.items()
+                         if ns == namespace and "Egress" in p["spec"].get("policyTypes", ["Ingress"])
+                         and _selects(p["spec"].get("podSelector") or {}, labels)]
+        if not selecting:
+            return True
+        ip = ipaddress.ip_address(address)
+        for rule in (r for spec in selecting for r in spec.get("egress") or []):
+            ports = rule.get("ports")
+            if ports and not any(p.get("protocol", "TCP") == protocol and p.get("port") in (None, port)
+                                 for p in ports):
+                continue
+            peers = rule.get("to")
+            if not peers:
+                return True  # no `to`: every destination
+            for block in (peer["ipBlock"] for peer in peers if "ipBlock" in peer):
+                network = ipaddress.ip_network(block["cidr"])
+                if ip.version == network.version and ip in network and not any(
+                        ip in ipaddress.ip_network(e) for e in block.get("except") or []):
+                    return True
+        return False
 
     def pods_of(self, job_name: str, namespace: str = "optio") -> list[Json]:
         with self.lock:
@@ -488,6 +518,19 @@ def _selector(selector: str) -> list[Callable[[dict[str, str]], bool]]:
         else:
             raise ValueError(repr(requirement))
     return tests
+
+
+def _selects(selector: Json, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions; `{}` selects every pod) against labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        present = {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
+                   "Exists": key in labels, "DoesNotExist": key not in labels}[operator]
+        if not present:
+            return False
+    return True
 
 
 def _handler(fake: FakeKubernetes) -> type[BaseHTTPRequestHandler]:

@@ -7,20 +7,17 @@ client retries. Either way the state change is all or nothing (no row, event or 
 by the refused try) and is tried again safely: written once, its slot given back once."""
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fakes.loopback import Loopback
+from tests.fakes.dynamodb_proxy import DynamoDBProxy
 from tests.faults.engine_on_a_cluster import (
     FaultyCluster,
     launch_and_start,
@@ -61,16 +58,16 @@ class ThrottlingProxy:
     passed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
-    _loopback: Loopback | None = None
+    _proxy: DynamoDBProxy | None = None
 
     def start(self) -> ThrottlingProxy:
-        self._loopback = Loopback(_handler(self))
-        self.url = self._loopback.url
+        self._proxy = DynamoDBProxy(self.upstream, lambda _caller, target, body: self.throttle(target, body))
+        self.url = self._proxy.url
         return self
 
     def stop(self) -> None:
-        if self._loopback is not None:
-            self._loopback.stop()
+        if self._proxy is not None:
+            self._proxy.stop()
 
     def throttle(self, target: str, body: bytes) -> tuple[int, dict[str, Any]] | None:
         if target != TRANSACT_WRITE:
@@ -91,46 +88,6 @@ class ThrottlingProxy:
                      "message": f"Transaction cancelled, please refer cancellation reasons for specific reasons "
                                 f"[{', '.join(codes)}]",
                      "CancellationReasons": reasons}
-
-    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(urlsplit(self.upstream).netloc, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            answer = connection.getresponse()
-            return answer.status, answer.getheaders(), answer.read()
-        finally:
-            connection.close()
-
-
-def _handler(proxy: ThrottlingProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            throttled = proxy.throttle(self.headers.get("X-Amz-Target", ""), body)
-            if throttled is not None:
-                code, payload = throttled
-                self._answer(code, [("Content-Type", "application/x-amz-json-1.0")], json.dumps(payload).encode())
-                return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            code, answer_headers, data = proxy.forward("POST", self.path, headers, body)
-            kept = [(k, v) for k, v in answer_headers
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding")]
-            self._answer(code, kept, data)
-
-        def _answer(self, code: int, headers: list[tuple[str, str]], data: bytes) -> None:
-            self.send_response(code)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    return Handler
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ enforced by the VPC CNI of a created cluster, lets them reach DNS and HTTPS on t
 nodes answer the metadata service with IMDSv2 and one hop only."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 
 from chalicelib.launch import LaunchSpec
-from chalicelib.launch.k8s_job import JobSettings, job_manifest
+from chalicelib.launch.k8s_job import NETWORK_LABEL, JobSettings, job_manifest, job_name
+from tests.fakes.kubernetes_api import FakeKubernetes
+from tests.launch.support import kubernetes_launcher
 
 from .conftest import INFRA, STAGES, Assembly, resources
 from .test_template import _join
@@ -123,7 +126,9 @@ def test_agents_reach_dns_and_https_on_the_internet_only(assembly: Assembly, sta
     [policy] = [m for m in _manifests(template) if m["kind"] == "NetworkPolicy"]
     assert policy["metadata"]["namespace"] == "optio"
     spec = policy["spec"]
-    assert spec["podSelector"] == {} and set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    # Every pod but an attempt's with a network of its own (which its own policy alone governs).
+    assert spec["podSelector"] == {"matchExpressions": [{"key": NETWORK_LABEL, "operator": "DoesNotExist"}]}
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
     assert not spec.get("ingress")  # nothing reaches an agent
     [vpc] = resources(template, "AWS::EC2::VPC").values()
     vpc_host = str(next(ipaddress.ip_network(vpc["Properties"]["CidrBlock"]).hosts()))
@@ -143,6 +148,45 @@ def test_agents_reach_dns_and_https_on_the_internet_only(assembly: Assembly, sta
     [dns] = [r for r in spec["egress"] if any("podSelector" in p for p in r["to"])]
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+
+
+GITHUB, PRIVATE_ENDPOINT, METADATA, API = "140.82.112.3", "10.20.0.5", "169.254.169.254", "127.0.0.1"
+
+
+def test_on_the_cluster_each_network_reaches_what_it_says(assembly: Assembly, tmp_path: Path) -> None:
+    """The namespace's default as synthesised and each attempt's own policy as the launcher writes
+    it, enforced by the Kubernetes stand-in as a network plugin would: "internet" is the default's
+    (public HTTPS); "none" reaches only Optio's API; an allow list with a private range (the opt-out
+    for private endpoints) reaches it; the metadata service stays out of reach for all three."""
+    [default] = [m for m in _manifests(assembly.template("dev")) if m["kind"] == "NetworkPolicy"]
+    cluster = FakeKubernetes().start()
+    try:
+        cluster.network_policies[("optio", default["metadata"]["name"])] = default
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(json.dumps(cluster.kubeconfig()))
+        launcher = kubernetes_launcher(kubeconfig)
+        base = LaunchSpec(execution_id="run-internet", attempt=1,
+                          environment={"OPTIO_API_URL": f"http://{API}:8080", "OPTIO_PROMPT": "report"})
+        specs = {"internet": base, "none": dataclasses.replace(base, execution_id="run-none", network="none"),
+                 "private": dataclasses.replace(base, execution_id="run-private", network="allow",
+                                                allow=("10.20.0.0/16", "0.0.0.0/0"))}
+        pods = {}
+        for key, spec in specs.items():
+            launcher.launch(spec)
+            [pods[key]] = cluster.pods_of(job_name(spec.execution_id, spec.attempt))
+
+        def reach(key: str, address: str, port: int = 443) -> bool:
+            return cluster.egress_allowed(pods[key], address, port)
+
+        assert reach("internet", GITHUB) and not reach("internet", PRIVATE_ENDPOINT)
+        assert reach("none", API) and not reach("none", GITHUB) and not reach("none", PRIVATE_ENDPOINT)
+        assert reach("private", PRIVATE_ENDPOINT) and reach("private", GITHUB) and not reach("private", PRIVATE_ENDPOINT, 22)
+        assert not any(reach(key, METADATA, port) for key in specs for port in (80, 443))
+        # Were the default to select every pod (as before), "none" would keep its HTTPS to the internet.
+        default["spec"]["podSelector"] = {}
+        assert reach("none", GITHUB)
+    finally:
+        cluster.stop()
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -73,3 +73,15 @@ def test_the_lambda_payload_carries_the_network() -> None:
     restored = LaunchSpec.from_payload(ALLOWED.to_payload(lambda value: value), lambda value: value)
     assert (restored.network, restored.allow) == ("allow", ALLOWED.allow)
     assert LaunchSpec.from_payload({"executionId": "x", "attempt": 1, "environment": {}}, str).network == "internet"
+
+
+def test_an_allow_list_never_reaches_the_metadata_service() -> None:
+    wide = dataclasses.replace(SPEC, network="allow", allow=("0.0.0.0/0", "169.254.169.254", "10.20.0.0/16"))
+    policy = network_policy_manifest(wide, "optio", ["192.0.2.10/32"],
+                                     ["0.0.0.0/0", "169.254.169.254/32", "10.20.0.0/16", "::/0"])
+    kubernetes_validate.validate(policy, latest_version(), strict=True)
+    blocks = {peer["ipBlock"]["cidr"]: peer["ipBlock"].get("except") for rule in policy["spec"]["egress"]
+              for peer in rule["to"] if "ipBlock" in peer}
+    # The metadata address alone is dropped; a range holding it keeps it out; a private range stays whole.
+    assert blocks == {"0.0.0.0/0": ["169.254.0.0/16"], "::/0": ["fd00:ec2::254/128"], "10.20.0.0/16": None,
+                      "192.0.2.10/32": None}

@@ -26,3 +26,7 @@ def deployed(assembly: Assembly, tmp_path_factory: pytest.TempPathFactory) -> It
         raise
     yield deployment
     deployment.stop()
+    # Whatever ran: a function refused by its own role's policy is a grant the code needs and the
+    # derivation (infra/optio_infra/access.py) missed.
+    assert deployment.dynamodb is not None
+    assert deployment.dynamodb.denials == [], deployment.dynamodb.denials

@@ -3,8 +3,9 @@
 Every function of the template runs in an execution environment of its own (a process with the
 function's deployment package and layers from the cloud assembly, its handler, and its
 environment exactly as the template sets it, references resolved to the local equivalents); the
-tables are created from the template's definitions in DynamoDB Local; the functions reach
-DynamoDB and Lambda through the SDK's standard endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`);
+tables are created from the template's definitions in DynamoDB Local, which the functions reach
+through a proxy that refuses what their roles do not allow (tests/topology/dynamodb_iam.py); the
+functions reach DynamoDB and Lambda through the SDK's standard endpoint variables (`AWS_ENDPOINT_URL_<SERVICE>`);
 the API's execute-api host is the loopback API Gateway stand-in, S3 a stand-in of its own
 (tests/topology/s3.py); the EKS cluster is the
 Kubernetes stand-in, which runs each Job's runner as a process (its manifests from the template
@@ -34,6 +35,7 @@ from tests.fakes.stepfunctions_api import FakeStepFunctions
 from tests.support.waiting import wait_for
 
 from .aws import ApiGateway, FunctionEndpoint, Schedule, lambda_service
+from .dynamodb_iam import Grant, IamDynamoDB
 from .pods import PodRunningCluster
 from .s3 import FakeS3
 from .template import ACCOUNT, EXECUTE_API_HOST, REGION, Function, Template
@@ -46,8 +48,12 @@ RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 MINUTE_S = 1.0
 # Any key will do: the stand-ins check no signatures, and nothing may reach real AWS. Each function
 # signs with an access key id of its own (access_key_of), which is how Secrets Manager's stand-in
-# tells which role is asking.
+# and the DynamoDB proxy tell which role is asking.
 CREDENTIALS = {"AWS_SECRET_ACCESS_KEY": "topology", "AWS_SESSION_TOKEN": "topology"}
+
+
+# The watcher's pod signs with its IRSA role's credentials: this access key stands for that role.
+WATCHER_ACCESS_KEY = "ASIAWATCHER"
 
 
 def access_key_of(function: Function) -> str:
@@ -68,6 +74,7 @@ class Deployment:
     s3: FakeS3 | None = None
     step_functions: FakeStepFunctions | None = None
     secrets_manager: FakeSecretsManager | None = None
+    dynamodb: IamDynamoDB | None = None
     functions: dict[str, FunctionEndpoint] = field(default_factory=dict)
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -132,7 +139,7 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.kill()
         for part in (self.gateway, self.custom_domain, self.lambda_api, self.step_functions, self.cluster, self.s3,
-                     self.secrets_manager):
+                     self.secrets_manager, self.dynamodb):
             if part is not None:
                 part.stop()
 
@@ -161,6 +168,13 @@ class Deployment:
             self.template.attributes[(logical_id, "Arn")] = table["TableArn"]
             if "LatestStreamArn" in table:
                 self.template.attributes[(logical_id, "StreamArn")] = table["LatestStreamArn"]
+        grants = {access_key_of(f): [Grant(*g) for g in self.template.dynamodb_grants(f.role)]
+                  for f in self.template.functions()}
+        [watcher_role] = [k for k in self.template.of_type("AWS::IAM::Role") if k.startswith("WatcherRole")]
+        grants[WATCHER_ACCESS_KEY] = [Grant(*g) for g in self.template.dynamodb_grants(watcher_role)]
+        tables = {str(r["Properties"]["TableName"]): self.template.attributes[(k, "Arn")]
+                  for k, r in self.template.of_type("AWS::DynamoDB::Table").items()}
+        self.dynamodb = IamDynamoDB(self.dynamodb_endpoint, grants, tables).start()
 
     def _cluster(self) -> None:
         cluster = self.cluster = PodRunningCluster(namespaces=set(), work_dir=self.work / "pods", image_env={
@@ -194,7 +208,7 @@ class Deployment:
         runtime_packages = self._runtime_packages()
         assert self.gateway is not None and self.lambda_api is not None and self.s3 is not None
         assert self.step_functions is not None
-        assert self.secrets_manager is not None
+        assert self.secrets_manager is not None and self.dynamodb is not None
         stage_url = f"http://127.0.0.1:{self.gateway.port}"
         environment = {name: str(self.template.resolve(value)).replace(f"https://{EXECUTE_API_HOST}", stage_url)
                        for name, value in function.environment.items()}
@@ -210,7 +224,7 @@ class Deployment:
             "AWS_LAMBDA_LOG_STREAM_NAME": "topology/[$LATEST]0", **CREDENTIALS,
             "AWS_ACCESS_KEY_ID": access_key_of(function),
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.secrets_manager.url,
-            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url,
             "AWS_ENDPOINT_URL_S3": self.s3.url, "AWS_ENDPOINT_URL_SFN": self.step_functions.url,
         }
         ready = self.work / f"{function.logical_id}.port"

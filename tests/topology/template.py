@@ -232,3 +232,14 @@ class Template:
         documents += [p["Properties"]["PolicyDocument"] for p in self.of_type("AWS::IAM::Policy").values()
                       if {"Ref": role} in p["Properties"].get("Roles", [])]
         return [statement for document in documents for statement in document["Statement"]]
+
+    def dynamodb_grants(self, role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The role's Allow statements of DynamoDB actions: (actions, resources), resolved."""
+        grants = []
+        for statement in self.role_statements(role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement.get("Effect") != "Allow" or not any(a.startswith("dynamodb:") or a == "*" for a in actions):
+                continue
+            granted = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            grants.append((tuple(actions), tuple(str(self.resolve(r)) for r in granted)))
+        return grants
