@@ -243,11 +243,13 @@ def test_the_dashboard_shows_the_queue_running_agents_failures_by_reason_and_cos
     [dashboard] = resources(assembly.template(stage), "AWS::CloudWatch::Dashboard").values()
     body = json.loads(_join(dashboard["Properties"]["DashboardBody"]))
     metrics = [m for w in body["widgets"] for m in w.get("properties", {}).get("metrics", [])]
-    found = {(m[0], m[1], *[x for x in m[2:] if isinstance(x, str)]) for m in metrics if isinstance(m[0], str)}
+    # [namespace, name, dim, value, dim, value, ..., {options}]
+    found = {(m[0], m[1], frozenset(zip(m[2:-1:2], m[3:-1:2], strict=True))) for m in metrics
+             if isinstance(m[0], str) and isinstance(m[-1], dict)}
     for metric in ("QueueDepth", "AgentsRunning", "TaskCostUsd"):
-        assert ("Optio", metric, "service", "optio") in found, metric
+        assert ("Optio", metric, frozenset({("service", "optio")})) in found, metric
     for reason in ("crash", "oom_killed", "launch_failed", "stalled", "agent_error"):
-        assert ("Optio", "TaskFailures", "service", "optio", "reason", reason) in found, reason
+        assert ("Optio", "TaskFailures", frozenset({("service", "optio"), ("reason", reason)})) in found, reason
 
 
 def test_each_poll_of_the_watcher_counts_in_cloudwatch(tmp_path: Path) -> None:
