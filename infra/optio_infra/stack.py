@@ -1088,11 +1088,12 @@ class OptioStack(cdk.Stack):
         the launcher's asynchronous events bounded, the dashboard."""
         self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=f"optio-{self.stage}-alarms",
                                      master_key=self.key, enforce_ssl=True)
-        # CloudWatch publishes to a topic encrypted with the key: it needs the key's data keys.
+        # CloudWatch publishes to a topic encrypted with the key: it needs the key's data keys (the
+        # statement AWS documents for alarms on an encrypted topic, without conditions: a condition
+        # CloudWatch's request does not carry would leave every alarm silent).
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"]))
         if alarm_email:
             sns.Subscription(self, "AlarmEmail", topic=self.alarm_topic, protocol=sns.SubscriptionProtocol.EMAIL,
                              endpoint=alarm_email)
