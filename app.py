@@ -66,6 +66,7 @@ def trigger_tick(event: CloudWatchEvent) -> dict[str, int]:
     return triggers.tick()
 
 
+# A wake-up from the timers' state machine, or the launcher's on-failure destination record.
 @app.lambda_function(name="execution_timer")
 def execution_timer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return resync.wake(event)

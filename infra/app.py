@@ -20,6 +20,11 @@ Context (`-c key=value`; `make deploy CLUSTER=name` fills the cluster's from `aw
     the packages on this machine: tests/infra gives x86_64 to the synth the topology mode runs);
   identityProviderType (SAML or OIDC) and its settings, or signInIssuer and signInClientId: how
     people sign in (optio_infra/sign_in.py; default: a Cognito user pool of the stack's own);
+  apiRateLimit, apiBurstLimit: the API stage's throttle (50 requests a second, bursts of 100);
+  publicRateLimit: requests per source IP per 5 minutes on the public routes before the WAF blocks (300);
+  reservedConcurrency: false for an account whose Lambda concurrency limit is still a new account's
+    10 (any reservation fails there); default true (optio_infra.stack.RESERVED_CONCURRENCY);
+  alarmEmail: an address the alarms' SNS topic mails (it confirms the subscription once);
   stages: which stacks to build (default "dev,prod").
 """
 from __future__ import annotations
@@ -42,7 +47,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # the project: chalicelib.store.table
 
 from optio_infra import packaging  # noqa: E402
 from optio_infra.sign_in import SignInConfig  # noqa: E402
-from optio_infra.stack import ClusterConfig, Images, NodeConfig, OptioStack  # noqa: E402
+from optio_infra.stack import ClusterConfig, EdgeConfig, Images, NodeConfig, OptioStack  # noqa: E402
 
 
 def main() -> None:
@@ -77,7 +82,8 @@ def synth() -> None:
                    bedrock_models=tuple(m for m in str(ctx("bedrockModels") or "").split(",") if m),
                    architecture=str(ctx("lambdaArchitecture") or "arm64"),
                    domain_name=str(ctx("domainName") or ""), certificate_arn=str(ctx("certificateArn") or ""),
-                   sign_in=SignInConfig.from_context(ctx))
+                   sign_in=SignInConfig.from_context(ctx), edge=EdgeConfig.from_context(ctx),
+                   alarm_email=str(ctx("alarmEmail") or ""))
     # cdk-nag's AwsSolutions pack over every stack, as a policy validation plugin: an unacknowledged
     # finding fails `cdk synth` and `cdk deploy`; each acknowledgement gives its reason where it is
     # made. Findings land in the cloud assembly's validation-report.json; the acknowledgements, with

@@ -119,6 +119,28 @@ def reconcile(execution_id: str, wake_up: bool = True) -> list[actions.Action]:
     return taken
 
 
+def launch_failed(execution_id: str, attempt: int, why: str) -> list[actions.Action]:
+    """Lambda gave up on the launch of this attempt: no Job will come of it. An attempt still
+    waiting for its agent to start fails at once as `launch_failed` (retried as the failure table
+    says), rather than after the launch grace as a pod gone; then the execution is decided again.
+    A later attempt, or one whose agent has started, is left as it is."""
+    try:
+        row = executions.get(execution_id)
+    except NotFound:
+        return []
+    view = executions.view(row, None)
+    waiting = (view.attempt == attempt and view.state is view.lifecycle.launch_state
+               and view.launched_at is not None and not view.started)
+    if waiting:
+        try:
+            # The Job may exist after all (the launcher failed past creating it): stop it.
+            execute(row, actions.fail(FailureKind.LAUNCH_FAILED, f"the agent could not be launched: {why}",
+                                      stop_agent=True))
+        except executions.LostRace:
+            pass  # it moved meanwhile: decided below from where it is now
+    return reconcile(execution_id)
+
+
 def give_up(execution_id: str, error: Exception) -> None:
     """The execution could not be reconciled however often it was tried (a bug, or a row an
     older version wrote): it fails as `internal_error`, not retried (a retry would meet the
@@ -193,7 +215,8 @@ def _record(moved: ExecutionModel, was: State, trigger: str, reason: str) -> Non
     if was is S.PROVISIONING and to is S.RUNNING and moved.startedAt:
         to_start_ms = (parse_iso(moved.startedAt) - parse_iso(moved.createdAt)).total_seconds() * 1000
     cost = float(moved.costUsd) if was is S.RUNNING and moved.costUsd is not None else None
-    observability.transition(kind.value, to.value, to_start_ms, cost)
+    failure = str(moved.errorKind) if to is S.FAILED and moved.errorKind else None
+    observability.transition(kind.value, to.value, to_start_ms, cost, failure)
 
 
 def _launch(row: ExecutionModel, action: actions.Launch) -> bool:

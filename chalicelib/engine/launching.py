@@ -1,11 +1,14 @@
 """The launcher Lambda's work: create the Job of one attempt from the LaunchSpec the engine sent.
 
 Invoked asynchronously, so Lambda may deliver an event twice or retry it after an error; the
-Job's deterministic name makes every repeat a harmless 409.
+Job's deterministic name makes every repeat a harmless 409. An event Lambda gives up on (every
+retry failed, or it waited in the queue past its maximum age) goes to the launcher's on-failure
+destination, the timer function, as an invocation record (`failed_launch` reads it).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.launch import LaunchSpec, cluster_launcher
@@ -20,3 +23,32 @@ def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = Non
     logger.info("launching agent", extra={"executionId": spec.execution_id, "attempt": spec.attempt})
     (launcher or cluster_launcher()).launch(spec)
     return {"executionId": spec.execution_id, "attempt": spec.attempt, "launched": True}
+
+
+@dataclass(frozen=True)
+class FailedLaunch:
+    execution_id: str
+    attempt: int
+    why: str
+
+
+def failed_launch(event: Any) -> FailedLaunch | None:
+    """The launch in a Lambda destination record (`requestContext.condition`: RetriesExhausted or
+    EventAgeExceeded; the launch event in `requestPayload`, the last error in `responsePayload`),
+    or None when the event is not one (a wake-up)."""
+    if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
+        return None
+    payload = event.get("requestPayload")
+    if not isinstance(payload, dict) or not payload.get("executionId") or "attempt" not in payload:
+        raise ValueError("a launcher's destination record carries its launch event in requestPayload: "
+                         f"{sorted(event)}")
+    condition = str(event["requestContext"].get("condition") or "unknown")
+    response = event.get("responsePayload")
+    error: dict[str, Any] = response if isinstance(response, dict) else {}
+    if condition == "EventAgeExceeded":
+        why = "the launch waited in Lambda's queue past its maximum age and was dropped"
+    else:
+        tries = event["requestContext"].get("approximateInvokeCount")
+        why = (f"the launcher failed {tries} times ({condition}): "
+               f"{error.get('errorType', 'error')}: {error.get('errorMessage', 'no message')}")
+    return FailedLaunch(str(payload["executionId"]), int(payload["attempt"]), why[:1000])

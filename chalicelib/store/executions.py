@@ -337,6 +337,13 @@ def active_ids() -> Iterator[str]:
         yield row.id
 
 
+def load() -> tuple[int, int]:
+    """(executions queued, slots taken) over every kind: the queue's depth and the agents running."""
+    queued = sum(ExecutionModel.queue_index.count(queue_partition(kind)) for kind in ExecutionKind)
+    running = sum(slot_usage(kind, set())[0] for kind in ExecutionKind)
+    return queued, running
+
+
 def slot_usage(kind: ExecutionKind, scopes: set[str]) -> tuple[int, dict[str, int]]:
     keys = [global_slots_key(kind), *(scope_slots_key(kind, scope) for scope in scopes)]
     values = {c.key: int(c.value or 0) for c in CounterModel.batch_get(keys)}

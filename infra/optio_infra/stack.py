@@ -12,6 +12,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_ec2 as ec2
@@ -23,9 +24,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as sm
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as sfn_tasks
+from aws_cdk import aws_wafv2 as wafv2
 from aws_cdk import custom_resources as cr
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
@@ -47,6 +50,15 @@ LOG_RETENTION_DAYS = 30
 STREAM_MAX_RETRIES = 5
 METRICS_NAMESPACE = "Optio"  # chalicelib.observability.NAMESPACE
 SERVICE = "optio"  # POWERTOOLS_SERVICE_NAME in .chalice/config.json: powertools adds it as a dimension
+WATCHER_SERVICE = "optio-watcher"  # the watcher's POWERTOOLS_SERVICE_NAME
+# The PR watcher polls every 30 s (OPTIO_PR_WATCH_INTERVAL): three intervals, in whole minutes.
+WATCHER_SILENT_MINUTES = 2
+# The failure kinds (chalicelib.core.failures.FailureKind) the dashboard shows, and those of them
+# that are the agent's pod failing rather than the agent or the task.
+POD_FAILURES = ("crash", "oom_killed", "evicted", "image_pull", "unschedulable", "pod_gone", "no_result",
+                "deadline_exceeded", "config_error")
+FAILURE_REASONS = (*POD_FAILURES, "agent_error", "auth", "rate_limited", "setup", "git", "max_turns", "budget",
+                   "launch_failed", "stalled", "internal_error")
 DASHBOARD_STATES = ("queued", "provisioning", "running", "needs_attention", "pr_opened", "completed",
                     "failed", "cancelled")
 
@@ -128,6 +140,66 @@ GATEWAY_RESPONSES = {
     "DEFAULT_4XX": (None, '{"error": $context.error.messageString}'),
     "DEFAULT_5XX": (None, '{"error": $context.error.messageString}'),
 }
+
+# The API's edge (README "Security"). The routes anyone may call without a token: their callers
+# are other services (webhooks) or people not signed in yet. WAF sees the path as sent: with the
+# stage (`/api/api/hooks/...`, the execute-api URL) or without (a custom domain at its root).
+PUBLIC_ROUTES = ("/api/hooks/", "/api/webhooks/", "/api/auth/", "/api/setup/")
+PUBLIC_ROUTE_PATTERN = "^(/api)?/api/(hooks|webhooks|auth|setup)/"
+# The AWS managed rule groups, and the rules of them that only count: Optio's request bodies are
+# issue text, code, diffs and agents' output by design (webhook payloads of up to 25 MB, the
+# runner's log batches), which the common set's body rules (size over 8 KB, script tags, paths,
+# URLs) would block. Their matches are counted (the WAF's logs and metrics show them); the rules
+# on the URI, the query string, headers and cookies block.
+MANAGED_RULE_GROUPS = {
+    "AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY", "CrossSiteScripting_BODY", "GenericLFI_BODY",
+                                     "GenericRFI_BODY", "EC2MetaDataSSRF_BODY"),
+    "AWSManagedRulesKnownBadInputsRuleSet": (),
+}
+# The access log line, one JSON object a request ($context variables of API Gateway).
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "time": "$context.requestTime",
+    "method": "$context.httpMethod", "path": "$context.path", "resourcePath": "$context.resourcePath",
+    "status": "$context.status", "protocol": "$context.protocol", "responseLength": "$context.responseLength",
+    "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency",
+    "userAgent": "$context.identity.userAgent", "wafStatus": "$context.waf.status",
+    "error": "$context.error.message",
+}
+# The functions that hold a share of the account's concurrency (reserved concurrency: guaranteed to
+# them, and the most they take), so that none starves the others: the API (a flood on the public
+# routes, past the throttle, cannot take the account's concurrency from the engine, and the
+# dashboard and the runners' reports are always answered; at the stage's 50 requests a second and
+# well under a second each, 50 is room to spare); the stream function (the reconciler: a throttled
+# stream falls behind, every task waits); the launcher (a dispatch launches many attempts at
+# once, and a throttled launch waits, then ages out); the resync (never beside itself).
+RESERVED_CONCURRENCY = {API_HANDLER: 50, STREAM_FN: 10, LAUNCHER_FN: 10, "Resync": 1}
+# The launcher's asynchronous events (AWS::Lambda::EventInvokeConfig): kept no longer than the
+# engine waits for a launch (chalicelib.launch.lambda_async.LAUNCH_GRACE), so no launch arrives for
+# an attempt the reconciler has already given up on; two retries (about a minute, then two) fit in
+# it. An event that fails them all, or ages out, goes to the timer function (its on-failure
+# destination), which fails the attempt as `launch_failed` (chalicelib.engine.launching).
+LAUNCH_EVENT_MAX_AGE_S = 240
+LAUNCH_EVENT_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """The API's edge (`-c apiRateLimit=`, `-c apiBurstLimit=`, `-c publicRateLimit=`,
+    `-c reservedConcurrency=false`)."""
+    rate_limit: float = 50  # requests a second, steady, the whole stage
+    burst_limit: int = 100  # requests at once
+    public_rate_limit: int = 300  # requests per source IP per 5 minutes on PUBLIC_ROUTES
+    # Off for an account whose concurrency limit is still a new account's 10: Lambda keeps 100
+    # unreserved, so any reservation fails the deploy there.
+    reserved_concurrency: bool = True
+
+    @classmethod
+    def from_context(cls, ctx: Callable[[str], Any]) -> EdgeConfig:
+        return cls(rate_limit=float(ctx("apiRateLimit") or cls.rate_limit),
+                   burst_limit=int(ctx("apiBurstLimit") or cls.burst_limit),
+                   public_rate_limit=int(ctx("publicRateLimit") or cls.public_rate_limit),
+                   reserved_concurrency=str(ctx("reservedConcurrency") or "true").lower() not in ("false", "0", "no"))
+
 
 # The construct id of CDK's singleton AwsCustomResource provider function ("AWS" + its fixed UUID).
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -308,7 +380,8 @@ class OptioStack(cdk.Stack):
                  nodes: NodeConfig | None = None, admin_principal: str = "",
                  session_expiry_days: int = SESSION_EXPIRY_DAYS, bedrock_models: tuple[str, ...] = (),
                  architecture: str = "arm64", domain_name: str = "", certificate_arn: str = "",
-                 sign_in: SignInConfig | None = None, **kwargs: Any) -> None:
+                 sign_in: SignInConfig | None = None, edge: EdgeConfig | None = None, alarm_email: str = "",
+                 **kwargs: Any) -> None:
         super().__init__(scope, stage, **kwargs)
         self.admin_principal = admin_principal
         self.bedrock_models = bedrock_models
@@ -376,6 +449,7 @@ class OptioStack(cdk.Stack):
         # deleted with the stack in every stage (it holds no data: the tables do).
         self.eks = (self._import_cluster(cluster) if cluster
                     else self._create_cluster(nodes or NodeConfig()))
+        self._control_plane_logs()
 
         # --- The Chalice app, packaged without the kubernetes client; that is a layer of its own.
         source = packaging.chalice_source(stage)
@@ -464,6 +538,7 @@ class OptioStack(cdk.Stack):
             self._in_cluster_vpc(cluster)
 
         self._gateway_responses()
+        self._edge(edge or EdgeConfig())
         self._sign_in(sign_in or SignInConfig(), api_url, removal)
         # The stage traces requests into the functions' X-Ray traces (checkov CKV_AWS_73).
         self.chalice.get_resource("RestAPI").add_property_override("TracingEnabled", True)
@@ -471,7 +546,7 @@ class OptioStack(cdk.Stack):
         self._grants(executions, launcher_name)
         self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
         self._cluster_resources(images, prefix)
-        self._alarms_and_dashboard()
+        self._operations(alarm_email)
         self._nag_acknowledgements()
         self._checkov_skips()
         # Deploy race: each function's role is set by a property override, so CloudFormation does
@@ -752,6 +827,89 @@ class OptioStack(cdk.Stack):
                 status_code=status, response_templates={"application/json": template},
                 response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"})
 
+    # ------------------------------------------------------------------ the edge
+    def _edge(self, edge: EdgeConfig) -> None:
+        """What stands before the API function: the stage's throttle, a WAF web ACL (a rate limit per
+        source IP on the public routes, AWS's managed rule groups), JSON access logs; and the
+        functions' reserved concurrency (RESERVED_CONCURRENCY)."""
+        api = self.chalice.get_resource("RestAPI")
+        # Named for its metrics (AWS/ApiGateway's ApiName dimension): SAM names it after the stack otherwise.
+        api.add_property_override("Name", f"optio-{self.stage}")
+        api.add_property_override("MethodSettings", [{
+            "ResourcePath": "/*", "HttpMethod": "*",
+            "ThrottlingRateLimit": edge.rate_limit, "ThrottlingBurstLimit": edge.burst_limit}])
+        self.access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=LOG_RETENTION, encryption_key=self.key,
+                                         removal_policy=cdk.RemovalPolicy.DESTROY)
+        api.add_property_override("AccessLogSetting", {
+            "DestinationArn": self.access_logs.log_group_arn,
+            "Format": json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))})
+        self._api_gateway_logging_role()
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True)
+
+        public = wafv2.CfnWebACL.StatementProperty(regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+            regex_string=PUBLIC_ROUTE_PATTERN, field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")]))
+        rules = [wafv2.CfnWebACL.RuleProperty(
+            name="public-routes-rate", priority=0, action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            visibility_config=visibility(f"optio-{self.stage}-public-routes-rate"),
+            statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=edge.public_rate_limit, aggregate_key_type="IP", evaluation_window_sec=300,
+                scope_down_statement=public)))]
+        for priority, (group, counted) in enumerate(MANAGED_RULE_GROUPS.items(), start=1):
+            rules.append(wafv2.CfnWebACL.RuleProperty(
+                name=group, priority=priority, override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                visibility_config=visibility(f"optio-{self.stage}-{group}"),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group, rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}))
+                            for rule in counted] or None))))
+        self.web_acl = wafv2.CfnWebACL(
+            self, "WebAcl", name=f"optio-{self.stage}", scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(f"optio-{self.stage}"), rules=rules)
+        stage_arn = cdk.Fn.sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/api",
+                               {"Api": api.ref})
+        association = wafv2.CfnWebACLAssociation(self, "WebAclAssociation", resource_arn=stage_arn,
+                                                 web_acl_arn=self.web_acl.attr_arn)
+        # The stage SAM makes of the API (RestAPI + the stage name + "Stage"): it must exist first.
+        association.add_override("DependsOn", ["RestAPIapiStage"])
+        # What the WAF blocked or counted, to see why a caller was refused (WAF's log groups are
+        # named aws-waf-logs-*); allowed requests are in the access logs.
+        waf_logs = logs.LogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-optio-{self.stage}",
+                                 retention=LOG_RETENTION, encryption_key=self.key,
+                                 removal_policy=cdk.RemovalPolicy.DESTROY)
+        wafv2.CfnLoggingConfiguration(
+            self, "WafLogging", resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[cdk.Fn.select(0, cdk.Fn.split(":*", waf_logs.log_group_arn))],
+            logging_filter={"DefaultBehavior": "DROP", "Filters": [
+                {"Behavior": "KEEP", "Requirement": "MEETS_ANY", "Conditions": [
+                    {"ActionCondition": {"Action": action}} for action in ("BLOCK", "COUNT")]}]})
+        self.reserved = RESERVED_CONCURRENCY if edge.reserved_concurrency else {}
+        for name, fn in self.functions.items():
+            if name in self.reserved:
+                fn.add_property_override("ReservedConcurrentExecutions", self.reserved[name])
+            else:
+                fn.add_property_deletion_override("ReservedConcurrentExecutions")
+
+    def _api_gateway_logging_role(self) -> None:
+        """API Gateway writes a stage's access logs with the role in the account's (and region's)
+        settings, one for every API: without one the stage's update fails. The stack sets it to a
+        role of its own that may push to CloudWatch Logs (AWS's managed policy for it); the role and
+        the setting are kept when the stack goes, as CDK's RestApi keeps them, because the other
+        stage's APIs (and any other API in the account) log with the same setting."""
+        role = iam.Role(self, "ApiGatewayLogsRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                            "service-role/AmazonAPIGatewayPushToCloudWatchLogs")])
+        role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        self.chalice.get_resource("RestAPI").node.add_dependency(account)
+
     def _timers(self, name: str, arn: str, timer_function: str) -> None:
         """Wake-ups at a due time (chalicelib.engine.timers): a standard workflow per wake-up waits
         until its `dueAt` (second precision; EventBridge Scheduler fires within a minute, and an
@@ -930,7 +1088,8 @@ class OptioStack(cdk.Stack):
         env = [{"name": k, "value": v} for k, v in {
             "OPTIO_TABLE_PREFIX": prefix, "AWS_REGION": self.region, "OPTIO_LAUNCHER": "kubernetes",
             "OPTIO_LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "optio-watcher",
-            "OPTIO_SECRETS_KEY_ARN": self.secrets[SECRETS_KEY].secret_arn}.items()]
+            "OPTIO_SECRETS_KEY_ARN": self.secrets[SECRETS_KEY].secret_arn,
+            "OPTIO_WATCHER_LOG_GROUP": self._watcher_log_group_name()}.items()]
         return {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("optio-watcher", annotations={
                 # checkov's skips, with their reasons (tests/infra/test_checkov.py).
@@ -999,32 +1158,132 @@ class OptioStack(cdk.Stack):
         return arns
 
     # ------------------------------------------------------------------ monitoring
+    def _operations(self, alarm_email: str) -> None:
+        """Alarms that reach someone (an SNS topic; an email subscription with `-c alarmEmail=`),
+        the launcher's asynchronous events bounded, the dashboard."""
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=f"optio-{self.stage}-alarms",
+                                     master_key=self.key, enforce_ssl=True)
+        # CloudWatch publishes to a topic encrypted with the key: it needs the key's data keys (the
+        # statement AWS documents for alarms on an encrypted topic, without conditions: a condition
+        # CloudWatch's request does not carry would leave every alarm silent).
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"]))
+        if alarm_email:
+            sns.Subscription(self, "AlarmEmail", topic=self.alarm_topic, protocol=sns.SubscriptionProtocol.EMAIL,
+                             endpoint=alarm_email)
+        self._launch_events()
+        self._watcher_metrics()
+        self._alarms_and_dashboard()
+
+    def _watcher_log_group_name(self) -> str:
+        return f"/optio/{self.stage}/watcher"
+
+    def _watcher_metrics(self) -> None:
+        """The log group the PR watcher sends each poll's metric to (infra/watcher_entrypoint.py):
+        a pod's output reaches no CloudWatch agent; its role may write there and nowhere else."""
+        group = logs.LogGroup(self, "WatcherLogs", log_group_name=self._watcher_log_group_name(),
+                              retention=LOG_RETENTION, encryption_key=self.key, removal_policy=cdk.RemovalPolicy.DESTROY)
+        group.grant_write(cast(iam.Role, self.node.find_child("WatcherRole")))
+
+    def _control_plane_logs(self) -> None:
+        """A created cluster's control plane logs to the group EKS names after it, which EKS makes
+        itself (kept forever, unencrypted) unless it exists: made first, with the retention and the
+        stack's key, it goes with the stack."""
+        if not isinstance(self.eks.cluster, eks.Cluster):
+            return  # a cluster given by name logs where its owner set it up
+        group = logs.LogGroup(self, "ControlPlaneLogs", log_group_name=f"/aws/eks/optio-{self.stage}/cluster",
+                              retention=LOG_RETENTION, encryption_key=self.key,
+                              removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.eks.cluster.node.add_dependency(group)
+
+    def _launch_events(self) -> None:
+        """The launcher's asynchronous events: LAUNCH_EVENT_MAX_AGE_S, LAUNCH_EVENT_RETRIES, and on
+        failure a Lambda destination, the timer function, that fails the attempt at once
+        (chalicelib.engine.launching.failed_launch): Lambda sends it the invocation record, the
+        launch event in `requestPayload`."""
+        timer = cdk.Token.as_string(self.functions[TIMER_FN].get_att("Arn"))
+        config = lambda_.CfnEventInvokeConfig(
+            self, "LauncherEvents", function_name=self.functions[LAUNCHER_FN].ref, qualifier="$LATEST",
+            maximum_event_age_in_seconds=LAUNCH_EVENT_MAX_AGE_S, maximum_retry_attempts=LAUNCH_EVENT_RETRIES,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=timer)))
+        # Lambda sends the record with the launcher's role: it may invoke that function, no other.
+        launcher_role = self.roles[LAUNCHER_FN]
+        launcher_role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[timer]))
+        config.node.add_dependency(launcher_role)
+
     def _alarms_and_dashboard(self) -> None:
         period = cdk.Duration.minutes(5)
         alarms: list[cw.Alarm] = []
+        notify = cw_actions.SnsAction(self.alarm_topic)
 
         def fn_metric(name: str, metric: str, stat: str = "Sum") -> cw.Metric:
             return cw.Metric(namespace="AWS/Lambda", metric_name=metric, statistic=stat, period=period,
                              dimensions_map={"FunctionName": self.functions[name].ref})
 
-        def alarm(construct_id: str, metric: cw.IMetric, threshold: float, what: str) -> None:
-            alarms.append(cw.Alarm(self, construct_id, metric=metric, threshold=threshold, evaluation_periods=1,
-                                   comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                                   treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                                   alarm_description=what))
+        def alarm(construct_id: str, metric: cw.IMetric, threshold: float, what: str, *, periods: int = 1,
+                  missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+                  comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) -> None:
+            made = cw.Alarm(self, construct_id, metric=metric, threshold=threshold, evaluation_periods=periods,
+                            comparison_operator=comparison, treat_missing_data=missing, alarm_description=what)
+            made.add_alarm_action(notify)
+            made.add_ok_action(notify)
+            alarms.append(made)
 
         alarm("StreamIteratorAge", fn_metric(STREAM_FN, "IteratorAge", "Maximum"), 60_000,
               "The executions stream is more than a minute behind: state changes are not being acted on.")
         for name in self.functions:
             alarm(f"{name}Errors", fn_metric(name, "Errors"), 5, f"The {name} function is failing.")
             alarm(f"{name}Throttles", fn_metric(name, "Throttles"), 1, f"The {name} function is throttled.")
+        alarm("LauncherEventsDropped", fn_metric(LAUNCHER_FN, "AsyncEventsDropped"), 1,
+              "Launches were dropped (every retry failed, or the event aged out): those attempts failed "
+              "as launch_failed.")
         alarm("StreamFailuresDepth", self.failures.metric_approximate_number_of_messages_visible(period=period),
               1, "Stream records that failed every retry are waiting in the failure queue.")
+
+        api = {"ApiName": f"optio-{self.stage}", "Stage": "api"}
+
+        def api_metric(metric: str, stat: str) -> cw.Metric:
+            return cw.Metric(namespace="AWS/ApiGateway", metric_name=metric, statistic=stat, period=period,
+                             dimensions_map=api)
+
+        api_errors = cw.MathExpression(
+            expression="IF(requests >= 20, 100 * errors / requests, 0)", period=period,
+            using_metrics={"errors": api_metric("5XXError", "Sum"), "requests": api_metric("Count", "Sum")},
+            label="API 5xx (% of requests)")
+        alarm("Api5xxRate", api_errors, 5, "5% or more of the API's answers in 5 minutes were 5xx (at least 20 requests).")
+        alarm("ApiLatencyP99", api_metric("Latency", "p99"), 5_000,
+              "The API's p99 latency has been 5 s or more for 15 minutes.", periods=3)
+
+        # Every Optio table, in one Metrics Insights query each (a metric math alarm reads at most 10 metrics).
+        tables = " OR ".join(f"TableName = '{t.table_name}'" for t in self.tables.values())
+        for construct_id, metric, what in (
+                ("DynamoThrottles", "ThrottledRequests", "Requests to Optio's tables were throttled."),
+                ("DynamoSystemErrors", "SystemErrors", "DynamoDB answered Optio's requests with 500s.")):
+            alarm(construct_id, cw.MathExpression(
+                expression=f'SELECT SUM({metric}) FROM SCHEMA("AWS/DynamoDB", Operation, TableName) WHERE {tables}',
+                period=period, label=metric), 1, what)
+
+        # The PR watcher counts its polls (chalicelib.observability.watcher_polled); none for three
+        # of its intervals, it is stuck, gone, or sleeping out GitHub's rate limit. No data breaches.
+        watcher_period = cdk.Duration.minutes(1)
+        polls = cw.Metric(namespace=METRICS_NAMESPACE, metric_name="WatcherPolls", statistic="Sum",
+                          period=watcher_period, dimensions_map={"service": WATCHER_SERVICE})
+        alarm("WatcherSilent", polls, 1, "The PR watcher has not polled GitHub for three intervals.",
+              periods=WATCHER_SILENT_MINUTES, missing=cw.TreatMissingData.BREACHING,
+              comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD)
+
         # Optio's own metrics (chalicelib.observability: EMF, namespace "Optio", dimension service
-        # from POWERTOOLS_SERVICE_NAME): TaskTransitions by `to`, TimeToStartMs, TaskCostUsd.
+        # from POWERTOOLS_SERVICE_NAME): TaskTransitions by `to`, TaskFailures by `reason`,
+        # TimeToStartMs, TaskCostUsd, QueueDepth, AgentsRunning.
+        def optio(metric: str, stat: str = "Sum", period: cdk.Duration = period, label: str | None = None,
+                  **dimensions: str) -> cw.Metric:
+            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric, statistic=stat, period=period,
+                             dimensions_map={"service": SERVICE, **dimensions}, label=label)
+
         def transitions(to: str, period: cdk.Duration = period) -> cw.Metric:
-            return cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TaskTransitions", statistic="Sum",
-                             period=period, dimensions_map={"service": SERVICE, "to": to}, label=to)
+            return optio("TaskTransitions", period=period, label=to, to=to)
 
         window = cdk.Duration.minutes(15)
         failed_rate = cw.MathExpression(
@@ -1033,19 +1292,28 @@ class OptioStack(cdk.Stack):
             label="failed tasks (% of finished attempts)", period=window)
         alarm("FailedTasksRate", failed_rate, 50,
               "Half or more of the attempts that finished in 15 minutes failed (at least 3).")
+        pod_failures = cw.MathExpression(
+            expression=" + ".join(f"FILL({k}, 0)" for k in POD_FAILURES), label="agent pods failed", period=window,
+            using_metrics={k: optio("TaskFailures", period=window, reason=k) for k in POD_FAILURES})
+        alarm("AgentPodsFailing", pod_failures, 5,
+              "Five or more agents' pods failed in 15 minutes (crashed, killed, evicted, never started, gone).")
 
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"optio-{self.stage}")
         dashboard.add_widgets(
+            cw.GraphWidget(title="Queue: tasks waiting for a slot; agents running", width=12, left=[
+                optio("QueueDepth", "Maximum", cdk.Duration.minutes(1), "queued"),
+                optio("AgentsRunning", "Maximum", cdk.Duration.minutes(1), "agents running")]),
+            cw.GraphWidget(title="Failures by reason", width=12, stacked=True,
+                           left=[optio("TaskFailures", label=k, reason=k) for k in FAILURE_REASONS]),
             cw.GraphWidget(title="Tasks by state (transitions into each state)", width=12, stacked=True,
                            left=[transitions(s) for s in DASHBOARD_STATES]),
             cw.GraphWidget(title="Time to start (ms): created -> agent running", width=12, left=[
-                cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TimeToStartMs", statistic=stat,
-                          period=period, dimensions_map={"service": SERVICE}, label=stat)
-                for stat in ("p50", "p90", "Maximum")]),
+                optio("TimeToStartMs", stat, label=stat) for stat in ("p50", "p90", "Maximum")]),
             cw.GraphWidget(title="Agent cost (USD per hour)", width=12, left=[
-                cw.Metric(namespace=METRICS_NAMESPACE, metric_name="TaskCostUsd", statistic="Sum",
-                          period=cdk.Duration.hours(1), dimensions_map={"service": SERVICE}, label="cost")]),
+                optio("TaskCostUsd", period=cdk.Duration.hours(1), label="cost")]),
             cw.GraphWidget(title="Failed tasks (% of finished)", width=12, left=[failed_rate]),
+            cw.GraphWidget(title="API: 5xx (%) and p99 latency (ms)", width=12, left=[api_errors],
+                           right=[api_metric("Latency", "p99")]),
             cw.GraphWidget(title="Stream iterator age (ms)", width=12,
                            left=[fn_metric(STREAM_FN, "IteratorAge", "Maximum")]),
             cw.GraphWidget(title="Errors", width=12, left=[fn_metric(n, "Errors") for n in self.functions]),
@@ -1092,6 +1360,11 @@ class OptioStack(cdk.Stack):
             ack(secret, "Optio's keys are rotated by the operator with an overlap (several keys, newest "
                 "first, then the re-encrypt command; README \"Rotating keys\"), which a rotation "
                 "function cannot do alone", "AwsSolutions-SMG4")
+        ack(self.node.find_child("ApiGatewayLogsRole"), "The role API Gateway writes access logs with: AWS "
+            "documents its managed policy for it (it writes to whichever log group a stage names)",
+            f"AwsSolutions-IAM4[Policy::{partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
+        ack(self.node.find_child("WebAclAssociation"), "RestAPIapiStage is the stage the SAM transform makes "
+            "of the Chalice API: it exists once the template is transformed", "CloudFormation-Validate::E3005")
         ack(self.failures, "This queue is the stream's on-failure destination: it is the dead-letter "
             "queue; one for it would hold nothing", "AwsSolutions-SQS3")
         ack(self.sessions, "Only the API reaches the bucket (presigned URLs it signs, in its own logs "
@@ -1144,7 +1417,6 @@ class OptioStack(cdk.Stack):
                   "need no NAT gateway; with a private cluster the functions that reach it run in its VPC")
         for name, fn in self.functions.items():
             checks = {
-                "CKV_AWS_115": "Reserved concurrency is taken from the account's pool; the functions share it",
                 "CKV_AWS_45": "Only ARNs, names, URLs and the cluster's CA certificate (public): the keys are "
                               "read from Secrets Manager at run time (README \"Rotating keys\")",
                 "CKV_AWS_173": "The environment is encrypted with the stack's key (KmsKeyArn)",
@@ -1155,6 +1427,12 @@ class OptioStack(cdk.Stack):
             elif name == STREAM_FN:
                 checks["CKV_AWS_116"] = ("A stream's failed records go to the mapping's on-failure "
                                          "destination (the StreamFailures queue), not a function DLQ")
+            elif name == LAUNCHER_FN:
+                checks["CKV_AWS_116"] = ("Its failed or aged-out events go to its on-failure destination "
+                                         "(LauncherEvents), the timer function, which fails the attempt")
+            if name not in self.reserved:
+                checks["CKV_AWS_115"] = ("Takes from the account's unreserved pool, which it shares: it runs "
+                                         "on a schedule or once per wake-up (RESERVED_CONCURRENCY)")
             skip(fn, {**checks, "CKV_AWS_117": no_vpc})
         skip(self.chalice.get_resource("RestAPI"), {
             "CKV_AWS_120": "Every answer is per caller and changes with the tasks: nothing to cache"})

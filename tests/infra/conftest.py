@@ -122,12 +122,18 @@ def again(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assem
     return shared_synth(tmp_path_factory, "cdk.out.again", CONTEXT)
 
 
+# The edge and the alarms as a deploy may set them: a throttle of its own, no reserved concurrency
+# (a new account's concurrency limit), an address the alarms mail.
+EDGE_AND_ALARMS = {"apiRateLimit": "20", "apiBurstLimit": "40", "publicRateLimit": "100",
+                   "reservedConcurrency": "false", "alarmEmail": "ops@example.com"}
+
+
 @pytest.fixture(scope="session")
 def imported(tmp_path_factory: pytest.TempPathFactory, assembly: Assembly) -> Assembly:
     """prod on an existing cluster with a private endpoint, on a custom domain, for arm64 (the
-    default architecture) (after `assembly`: its caches are warm)."""
+    default architecture), with EDGE_AND_ALARMS (after `assembly`: its caches are warm)."""
     return shared_synth(tmp_path_factory, "cdk.out.imported", {"stages": "prod", **IMPORTED_CLUSTER,
-                                                               **CUSTOM_DOMAIN})
+                                                               **CUSTOM_DOMAIN, **EDGE_AND_ALARMS})
 
 
 # A function in a template: CDK's own (AWS::Lambda) or the Chalice app's (AWS::Serverless).

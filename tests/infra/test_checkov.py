@@ -59,8 +59,6 @@ def failed_checks(tmp: Path, assemblies: list[Assembly]) -> set[tuple[str, str]]
 
 # Each one explained in README "Security" ("What checkov still reports").
 EXPLAINED = {
-    ("CKV_AWS_116", "AWS::Serverless::Function.Launcher"),
-    ("CKV_AWS_76", "AWS::Serverless::Api.RestAPI"),
     *(("CKV_K8S_" + n, "Job.optio.optio-<job>") for n in ("11", "15", "22", "35", "40", "43")),
     ("CKV_DOCKER_2", "Dockerfile."),  # runner-image/Dockerfile
     ("CKV_DOCKER_7", "Dockerfile.FROM"),

@@ -374,7 +374,12 @@ def test_key_and_least_privilege(assembly: Assembly, stage: str) -> None:
                 for st in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(st["Action"])}
 
     launcher = next(k for k, r in functions.items() if r["Properties"]["FunctionName"].endswith("-launcher"))
-    assert not [a for a in actions_of(roles[launcher]) if a.startswith(("dynamodb:", "lambda:"))]
+    assert not [a for a in actions_of(roles[launcher]) if a.startswith("dynamodb:")]
+    # Lambda invokes its on-failure destination, the timer function, with its role: that function only.
+    invokes = [st["Resource"] for p in policies if {"Ref": roles[launcher]} in p["Properties"]["Roles"]
+               for st in p["Properties"]["PolicyDocument"]["Statement"]
+               if any(a.startswith("lambda:") for a in as_list(st["Action"]))]
+    assert invokes == [{"Fn::GetAtt": ["ExecutionTimer", "Arn"]}]
     stream = _stream_function(template)[0]
     assert "dynamodb:GetRecords" in actions_of(roles[stream])
     assert "sqs:SendMessage" in actions_of(roles[stream])
@@ -503,6 +508,15 @@ NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::SecretsManager::Se
                    "AWS::S3::Bucket": "BucketName", "AWS::KMS::Key": None, "AWS::Cognito::UserPool": None}
 
 
+def _account_wide(template: dict[str, Any]) -> set[str]:
+    """The account's API Gateway setting and its CloudWatch role: every API of the account (the
+    other stage's too) logs through them, so no stage's destroy takes them (README "Deploy to AWS")."""
+    found = set()
+    for key, account in resources(template, "AWS::ApiGateway::Account").items():
+        found |= {key, account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]}
+    return found
+
+
 def _removal(resource: dict[str, Any]) -> tuple[str, str]:
     # CloudFormation's default for both is Delete for every type these templates hold.
     return resource.get("DeletionPolicy", "Delete"), resource.get("UpdateReplacePolicy", "Delete")
@@ -518,7 +532,8 @@ def _stage_templates(assembly: Assembly, stage: str) -> dict[str, dict[str, Any]
 def test_dev_tears_down_completely(assembly: Assembly) -> None:
     for name, template in _stage_templates(assembly, "dev").items():
         for key, resource in template["Resources"].items():
-            assert _removal(resource) == ("Delete", "Delete"), (name, key, resource["Type"])
+            expected = ("Retain", "Retain") if key in _account_wide(template) else ("Delete", "Delete")
+            assert _removal(resource) == expected, (name, key, resource["Type"])
     template = assembly.template("dev")
     assert all(t["Properties"]["DeletionProtectionEnabled"] is False
                for t in resources(template, "AWS::DynamoDB::Table").values())
@@ -532,7 +547,8 @@ def test_prod_keeps_its_data_and_nothing_else(assembly: Assembly, imported: Asse
     kept: dict[str, str] = {}
     for name, template in _stage_templates(chosen, "prod").items():
         for key, resource in template["Resources"].items():
-            expected = ("Retain", "Retain") if resource["Type"] in KEPT_IN_PROD else ("Delete", "Delete")
+            kept_anyway = resource["Type"] in KEPT_IN_PROD or key in _account_wide(template)
+            expected = ("Retain", "Retain") if kept_anyway else ("Delete", "Delete")
             assert _removal(resource) == expected, (name, key, resource["Type"])
             if resource["Type"] in KEPT_IN_PROD:
                 prop = NAME_PROPERTIES[resource["Type"]]

@@ -23,6 +23,7 @@ from chalicelib.store import executions
 from chalicelib.store.tables import create_all
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.lambda_api import FakeLambda
+from tests.support.waiting import wait_for
 
 from .support import kubernetes_launcher
 
@@ -159,3 +160,33 @@ def test_an_attempt_that_is_over_waits_for_no_job(kubeconfig: Path, lambdas: Fak
     row = executions.get(task_id)
     executions.transition(row, State.FAILED, trigger="runner", message="simulated failure", now=datetime.now(UTC))
     assert launcher(kubeconfig, lambdas).status(task_id, 1).phase is PodPhase.NOT_FOUND
+
+
+def test_a_launch_that_fails_every_retry_reaches_the_destination_as_lambdas_record(kubeconfig: Path) -> None:
+    """The launcher's on-failure destination gets Lambda's invocation record after the event's
+    retries (the stand-in follows the function's EventInvokeConfig), and `failed_launch` reads the
+    attempt and the last error from it; a wake-up is not such a record."""
+    records: list[dict[str, object]] = []
+    calls: list[int] = []
+
+    def refusing(payload: dict[str, object]) -> object:
+        calls.append(1)
+        raise RuntimeError("jobs.batch is forbidden")
+
+    fake = FakeLambda(handlers={FUNCTION: refusing, "optio-test-execution-timer": records.append}).start()
+    fake.configs[FUNCTION] = {"MaximumEventAgeInSeconds": 240, "MaximumRetryAttempts": 2, "DestinationConfig": {
+        "OnFailure": {"Destination": "arn:aws:lambda:us-east-1:123456789012:function:optio-test-execution-timer"}}}
+    try:
+        task_id = provisioning_task()
+        launcher(kubeconfig, fake).launch(spec(task_id))
+        wait_for(lambda: records, timeout_s=30, interval_s=0.05, what="the destination's record")
+    finally:
+        fake.stop()
+    [record] = records
+    assert len(calls) == 3  # the invocation and its two retries
+    assert record["requestContext"]["condition"] == "RetriesExhausted"  # type: ignore[index]
+    assert record["requestContext"]["approximateInvokeCount"] == 3  # type: ignore[index]
+    failed = launching.failed_launch(record)
+    assert failed is not None and (failed.execution_id, failed.attempt) == (task_id, 1)
+    assert "RetriesExhausted" in failed.why and "jobs.batch is forbidden" in failed.why
+    assert launching.failed_launch({"executionId": task_id, "dueAt": iso(datetime.now(UTC))}) is None

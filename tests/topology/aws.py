@@ -38,19 +38,12 @@ class FunctionEndpoint:
         self.name = name
         self.url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
         self.invocations = 0  # finished ones
-        # Closed: asynchronous invocations wait in Lambda's queue, as they may for minutes on AWS.
-        self.queue_open = threading.Event()
-        self.queue_open.set()
 
     def invoke(self, event: Any, timeout_s: float = 300) -> Any:
         try:
             return self._invoke(event, timeout_s)
         finally:
             self.invocations += 1
-
-    def invoke_async(self, event: Any) -> Any:
-        self.queue_open.wait()
-        return self.invoke(event)
 
     def _invoke(self, event: Any, timeout_s: float) -> Any:
         response = requests.post(self.url, data=json.dumps(event), timeout=timeout_s)
@@ -64,7 +57,7 @@ class FunctionEndpoint:
 
 def lambda_service(functions: dict[str, FunctionEndpoint]) -> FakeLambda:
     """`InvocationType=Event` is accepted at once and run afterwards, as Lambda does."""
-    return FakeLambda(handlers={name: fn.invoke_async for name, fn in functions.items()}).start()
+    return FakeLambda(handlers={name: fn.invoke for name, fn in functions.items()}).start()
 
 
 # --- API Gateway: a REST API stage in front of the API function ---------------------------------

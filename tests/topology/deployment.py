@@ -121,7 +121,8 @@ class Deployment:
             self._start_function(function)
         for function in functions:
             self.functions[function.logical_id] = self._ready(function)
-            self.lambda_api.handlers[function.name] = self.functions[function.logical_id].invoke_async
+            self.lambda_api.handlers[function.name] = self.functions[function.logical_id].invoke
+        self.lambda_api.configs.update(self.template.event_invoke_configs())
         self.gateway.connect(self.functions["APIHandler"])
         self.custom_domain.connect(self.functions["APIHandler"])
         for function in functions:

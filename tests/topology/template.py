@@ -74,6 +74,12 @@ class Template:
                 events=props.get("Events") or {}))
         return result
 
+    def event_invoke_configs(self) -> dict[str, dict[str, Any]]:
+        """Each function's asynchronous invocation settings (AWS::Lambda::EventInvokeConfig), by
+        function name, references resolved."""
+        return {str(self.resolve(r["Properties"]["FunctionName"])): self.resolve(r["Properties"])
+                for r in self.of_type("AWS::Lambda::EventInvokeConfig").values()}
+
     def state_machines(self) -> dict[str, dict[str, Any]]:
         """Each state machine's ARN and definition (its DefinitionString resolved)."""
         import json
@@ -163,6 +169,8 @@ class Template:
             return str(props["Config"]["name"])
         if kind == "AWS::Serverless::Api":
             return REST_API_ID
+        if kind == "AWS::Serverless::Function":
+            return str(props["FunctionName"])
         if kind == "AWS::S3::Bucket":
             # CloudFormation's generated name: the stack's, the logical id's, a random suffix.
             return str(props.get("BucketName") or f"optio-{self.stage}-{name.lower()[:40]}-1a2b3c4d5e6f")
@@ -188,6 +196,8 @@ class Template:
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resource['Properties'].get('QueueName', logical_id)}"
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT}:role/{resource['Properties'].get('RoleName', logical_id)}"
+        if kind == "AWS::Serverless::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource['Properties']['FunctionName']}"
         if kind == "Custom::AWSCDK-EKS-Cluster" and attribute == "CertificateAuthorityData":
             return CA_DATA
         raise KeyError(f"{logical_id}.{attribute} ({kind}): not known yet in the local deployment")

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -152,7 +153,9 @@ def test_a_run_waits_for_its_launch_while_the_launcher_has_not_run_yet(deployed:
     config_id = standalone(deployed, "[fake:noop] queued launch", {
         "type": "webhook", "config": {"path": f"topology-{uuid.uuid4().hex[:8]}"}})
     launcher, resync = deployed.functions["Launcher"], deployed.functions["Resync"]
-    launcher.queue_open.clear()
+    assert deployed.lambda_api is not None
+    queue = deployed.lambda_api.queue(launcher.name)
+    queue.clear()
     try:
         run_id = client.ok("POST", f"/api/tasks/{config_id}/runs", {}, status=202)["runId"]
         wait_for(lambda: client.ok("GET", f"/api/workflow-runs/{run_id}")["launchedAt"], timeout_s=30,
@@ -163,8 +166,40 @@ def test_a_run_waits_for_its_launch_while_the_launcher_has_not_run_yet(deployed:
         waiting = client.ok("GET", f"/api/workflow-runs/{run_id}")
         assert waiting["state"] == "running" and waiting["errorKind"] is None, waiting
     finally:
-        launcher.queue_open.set()
+        queue.set()
     assert finished_run(deployed, run_id)["state"] == "completed"
+
+
+def test_a_launch_lambda_gives_up_on_fails_its_attempt_at_once(deployed: Deployment) -> None:
+    """17.5: the launcher's events are kept at most 4 minutes (the template's EventInvokeConfig);
+    one that ages out in Lambda's queue goes to the launcher's on-failure destination, the timer
+    function, as Lambda's invocation record, and the attempt fails then as `launch_failed` (not
+    when the launch grace ends, as a pod gone), and no agent is ever started for it."""
+    lambdas, launcher = deployed.lambda_api, deployed.functions["Launcher"]
+    assert lambdas is not None and deployed.cluster is not None
+    config = lambdas.configs[launcher.name]
+    assert config["MaximumEventAgeInSeconds"] == 240
+    assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        f":function:{deployed.functions['ExecutionTimer'].name}")
+    client = api(deployed)
+    config_id = standalone(deployed, "[fake:noop] never launched", {
+        "type": "webhook", "config": {"path": f"topology-{uuid.uuid4().hex[:8]}"}})
+    queue = lambdas.queue(launcher.name)
+    queue.clear()
+    try:
+        run_id = client.ok("POST", f"/api/tasks/{config_id}/runs", {}, status=202)["runId"]
+        wait_for(lambda: client.ok("GET", f"/api/workflow-runs/{run_id}")["launchedAt"], timeout_s=30,
+                 what="the run's launch to be requested")
+        # Lambda's clock moves past the event's maximum age while it waits in the queue.
+        lambdas.clock = lambda: time.time() + config["MaximumEventAgeInSeconds"] + 1
+        queue.set()
+        run = finished_run(deployed, run_id)
+    finally:
+        queue.set()
+        lambdas.clock = time.time
+    assert run["state"] == "failed" and run["errorKind"] == "launch_failed", run
+    assert "maximum age" in run["errorMessage"], run
+    assert not [r for r in deployed.cluster.made("POST", "/jobs$") if r.body and run_id in r.body["metadata"]["name"]]
 
 
 @pytest.fixture(scope="module")
