@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pynamodb.connection.base import Connection
 
 from chalicelib.core.timefmt import iso
 from chalicelib.services import configs as config_actions
+from chalicelib.services import hooks
 from chalicelib.services import triggers as trigger_actions
 from chalicelib.services.repos import register_repo
 from chalicelib.store import configs, executions, triggers
@@ -199,6 +201,29 @@ def scheduled(repo_id: str, cron: str, due_at: datetime) -> tuple[str, str]:
     trigger = trigger_actions.create_trigger(config, {"type": "schedule", "config": {"cronExpression": cron}})
     triggers.update(trigger, {"nextFireAt": iso(due_at)}, due_at)
     return config.id, trigger.id
+
+
+def test_a_webhook_delivery_makes_six_round_trips(local_repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim's count, the trigger, its blueprint, the repo, the run's transaction and
+    `lastFiredAt` (a webhook's latency is its round trips to DynamoDB): no scan of the secrets
+    when the blueprint gives its agents none. The minute's first delivery starts its count (a
+    second write): the second delivery in that minute is the one measured."""
+    config = config_actions.create_blueprint({"type": "repo-blueprint", "name": "hook", "prompt": "p",
+                                              "repoId": local_repo})
+    path = f"trips-{uuid.uuid4().hex[:8]}"
+    trigger_actions.create_trigger(config, {"type": "webhook", "config": {"path": path}})
+    made: list[str] = []
+    dispatch = Connection.dispatch
+
+    def recorded(connection: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
+        made.append(operation)
+        return dispatch(connection, operation, kwargs)
+
+    hooks.receive(path, b"{}", None, now=T)
+    monkeypatch.setattr(Connection, "dispatch", recorded)  # pynamodb's wire: recorded, passed on
+    run = hooks.receive(path, b"{}", None, now=T)
+    assert run.taskConfigId == config.id
+    assert sorted(made) == ["GetItem", "GetItem", "GetItem", "TransactWriteItems", "UpdateItem", "UpdateItem"]
 
 
 def firings(config_id: str) -> int:
