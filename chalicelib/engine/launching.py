@@ -10,13 +10,15 @@ harmless 404.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.launch import LaunchSpec, cluster_launcher
 from chalicelib.launch.base import stop_of
-from chalicelib.launch.kubernetes import KubernetesLauncher
 from chalicelib.observability import logger
 from chalicelib.store import secrets
+
+if TYPE_CHECKING:  # every function imports app, hence this module: the cluster's code loads on use
+    from chalicelib.launch.kubernetes import KubernetesLauncher
 
 
 def handle(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
