@@ -74,4 +74,4 @@ def execution_timer(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.lambda_function(name="launcher")
 def launcher(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return launching.launch(event)
+    return launching.handle(event)

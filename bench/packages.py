@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from typing import NamedTuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "infra"))
@@ -36,6 +37,9 @@ MIB = 1024 * 1024
 ZIP_LIMIT_MB, UNZIPPED_LIMIT_MB = 50, 250
 # What the launcher imports on its first invocation, on top of its init.
 IMPORT_KUBERNETES = "import kubernetes.client, chalicelib.launch.kubernetes"
+# The libraries `import app` loads: every request needs them (Chalice routes it, the authorizer
+# reads DynamoDB through PynamoDB and botocore, powertools writes its log lines).
+LIBRARIES = ("chalice.app", "pynamodb.models", "aws_lambda_powertools")
 
 
 def _dir_size(path: str) -> int:
@@ -82,25 +86,35 @@ def functions(sam_path: str) -> list[tuple[str, str, str, int]]:
     return found
 
 
-def cold_import(paths: list[str], statement: str, runs: int, then: str = "") -> tuple[float, float, float]:
-    """Median wall times (ms), in fresh interpreters that see only `paths`, of `statement` and then,
-    in the same interpreter, of `then`; and the largest peak RSS (MiB) of those interpreters."""
+class Timed(NamedTuple):
+    """Medians (ms) over fresh interpreters of a statement and of what ran after it, wall and CPU
+    (on a shared, loaded machine the wall time is mostly waiting for a core, the CPU time much less
+    so), and the largest peak RSS (MiB) of those interpreters."""
+
+    wall_ms: float
+    then_wall_ms: float
+    cpu_ms: float
+    then_cpu_ms: float
+    peak_mib: float
+
+
+def cold_import(paths: list[str], statement: str, runs: int, then: str = "") -> Timed:
+    """`statement` and then, in the same interpreter, `then`, in fresh interpreters that see only `paths`."""
     env = {**packaging.COLD_START_ENV, "PYTHONPATH": os.pathsep.join(paths)}
     # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec (it would be this process's).
-    code = (f"import time; t0 = time.perf_counter(); {statement}; t1 = time.perf_counter(); "
-            f"{then or 'pass'}; t2 = time.perf_counter(); "
+    code = ("import time; t0, c0 = time.perf_counter(), time.process_time(); "
+            f"{statement}; t1, c1 = time.perf_counter(), time.process_time(); "
+            f"{then or 'pass'}; t2, c2 = time.perf_counter(), time.process_time(); "
             "hwm = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')); "
-            "print((t1 - t0) * 1000, (t2 - t1) * 1000, hwm)")
-    first, second, rss = [], [], []
+            "print((t1 - t0) * 1000, (t2 - t1) * 1000, (c1 - c0) * 1000, (c2 - c1) * 1000, hwm)")
+    samples: list[list[float]] = [[], [], [], [], []]
     for _ in range(runs):
         result = subprocess.run([sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True)
         if result.returncode:
             raise SystemExit(f"import failed:\n{result.stderr[-3000:]}")
-        a, b, kib = result.stdout.strip().splitlines()[-1].split()
-        first.append(float(a))
-        second.append(float(b))
-        rss.append(int(kib) / 1024)  # Linux: KiB
-    return statistics.median(first), statistics.median(second), max(rss)
+        for sample, value in zip(samples, result.stdout.strip().splitlines()[-1].split(), strict=True):
+            sample.append(float(value))
+    return Timed(*(statistics.median(sample) for sample in samples[:4]), max(samples[4]) / 1024)  # KiB
 
 
 def _unzip(path: str, dest: str) -> str:
@@ -146,23 +160,30 @@ def main() -> None:
               f"sees only the package, no .pyc written), median of {args.runs}, and that interpreter's peak "
               f"RSS (the largest of the {args.runs}; the launcher's with the kubernetes client imported, as "
               f"its first invocation does), Python {sys.version.split()[0]}")
-        print(f"  {'function':12} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8} "
-              f"{'peak RSS':>9}")
+        print(f"  {'function':15} {'kind':9} {'memory':>7} {'layer':>6} {'zipped':>8} {'unzipped':>9} {'init':>8} "
+              f"{'CPU':>7} {'peak RSS':>9}")
         for name, kind, handler, memory in functions(os.path.join(out, "sam.json")):
             with_layer = name in CLUSTER_FUNCTIONS
             module, attribute = handler.rsplit(".", 1)
             paths = [app_dir, layer_path] if with_layer else [app_dir]
             then = IMPORT_KUBERNETES if name == LAUNCHER_FN else ""
-            init_ms, _, rss_mb = cold_import(paths, f"from {module} import {attribute}", args.runs, then)
+            init = cold_import(paths, f"from {module} import {attribute}", args.runs, then)
             zipped = app_mb[0] + (layer_mb[0] if with_layer else 0)
             unzipped = app_mb[1] + (layer_mb[1] if with_layer else 0)
-            print(f"  {name:12} {kind:9} {memory:>4} MB {'yes' if with_layer else 'no':>6} {zipped:6.1f} MiB "
-                  f"{unzipped:5.1f} MiB {init_ms:5.0f} ms {rss_mb:5.0f} MiB")
-        _, kubernetes_ms, _ = cold_import([app_dir, layer_path], "import app", args.runs, IMPORT_KUBERNETES)
-        print(f"  the launcher's first invocation adds {IMPORT_KUBERNETES!r}: {kubernetes_ms:.0f} ms")
-        before_ms, _, _ = cold_import([raw_dir], "import app", args.runs)
+            print(f"  {name:15} {kind:9} {memory:>4} MB {'yes' if with_layer else 'no':>6} {zipped:6.1f} MiB "
+                  f"{unzipped:5.1f} MiB {init.wall_ms:5.0f} ms {init.cpu_ms:4.0f} ms {init.peak_mib:5.0f} MiB")
+        kubernetes = cold_import([app_dir, layer_path], "import app", args.runs, IMPORT_KUBERNETES)
+        print(f"  the launcher's first invocation adds {IMPORT_KUBERNETES!r}: {kubernetes.then_wall_ms:.0f} ms")
+        print(f"'import app' (the API's init), what it is made of, CPU ms, median of {args.runs}:")
+        libraries = cold_import([app_dir], "import " + ", ".join(LIBRARIES), args.runs, "import app")
+        print(f"  the libraries it loads ({', '.join(LIBRARIES)}, what they import): {libraries.cpu_ms:.0f} ms; "
+              f"our code on top of them (with the few standard modules only it imports): {libraries.then_cpu_ms:.0f} ms")
+        for library in LIBRARIES:
+            print(f"    {library} alone: {cold_import([app_dir], f'import {library}', args.runs).cpu_ms:.0f} ms")
+        before = cold_import([raw_dir], "import app", args.runs)
         print(f"  before slimming (the zip as chalice packages it, nothing precompiled): 'import app' "
-              f"{before_ms:.0f} ms")
+              f"{before.wall_ms:.0f} ms, CPU {before.cpu_ms:.0f} ms")
+        print(f"  load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (on {os.cpu_count()} cores)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

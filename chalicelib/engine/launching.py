@@ -1,27 +1,41 @@
-"""The launcher Lambda's work: create the Job of one attempt from the LaunchSpec the engine sent.
+"""The launcher Lambda's work: create the Job of one attempt from the LaunchSpec the engine sent,
+or delete an attempt's Job when the engine stops its agent (a person's cancel in the API, a
+failure the reconciler saw); the launcher is the one function besides the reconciler's that
+talks to the cluster, so the API needs no kubernetes client.
 
 Invoked asynchronously, so Lambda may deliver an event twice or retry it after an error; the
-Job's deterministic name makes every repeat a harmless 409. An event Lambda gives up on (every
-retry failed, or it waited in the queue past its maximum age) goes to the launcher's on-failure
-destination, the timer function, as an invocation record (`failed_launch` reads it).
+Job's deterministic name makes every repeated launch a harmless 409 and every repeated stop a
+harmless 404. An event Lambda gives up on (every retry failed, or it waited in the queue past its
+maximum age) goes to the launcher's on-failure destination, the timer function, as an invocation
+record (`failed_launch` reads it; a stop's record fails nothing: its attempt waits for no launch).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.launch import LaunchSpec, cluster_launcher
-from chalicelib.launch.kubernetes import KubernetesLauncher
+from chalicelib.launch.base import stop_of
 from chalicelib.observability import logger
 from chalicelib.store import secrets
 
+if TYPE_CHECKING:  # every function imports app, hence this module: the cluster's code loads on use
+    from chalicelib.launch.kubernetes import KubernetesLauncher
 
-def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
-    """`launcher`: the cluster to launch on; the one the settings describe unless given."""
+
+def handle(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
+    """`launcher`: the cluster to launch on or stop in; the one the settings describe unless given."""
+    cluster = launcher or cluster_launcher()
+    stop = stop_of(payload)
+    if stop is not None:
+        execution_id, attempt = stop
+        logger.info("stopping agent", extra={"executionId": execution_id, "attempt": attempt})
+        cluster.cancel(execution_id, attempt)
+        return {"executionId": execution_id, "attempt": attempt, "stopped": True}
     spec = LaunchSpec.from_payload(payload, secrets.unseal)
     logger.info("launching agent", extra={"executionId": spec.execution_id, "attempt": spec.attempt})
-    (launcher or cluster_launcher()).launch(spec)
+    cluster.launch(spec)
     return {"executionId": spec.execution_id, "attempt": spec.attempt, "launched": True}
 
 

@@ -95,6 +95,18 @@ class LaunchSpec:
         )
 
 
+def stop_payload(execution_id: str, attempt: int) -> dict[str, Any]:
+    """JSON for the launcher Lambda's event that stops an attempt's agent (a launch's has no `stop`)."""
+    return {"stop": True, "executionId": execution_id, "attempt": attempt}
+
+
+def stop_of(payload: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The (execution, attempt) a launcher event stops; None for a launch."""
+    if not payload.get("stop"):
+        return None
+    return str(payload["executionId"]), int(payload["attempt"])
+
+
 class AgentLauncher(Protocol):
     name: str
 

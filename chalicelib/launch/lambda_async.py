@@ -1,6 +1,6 @@
-"""The Kubernetes launcher as the engine uses it on AWS: launch is handed to the launcher Lambda
-(an asynchronous invoke, so no handler waits on the cluster); status and cancel go straight to
-the cluster.
+"""The Kubernetes launcher as the engine uses it on AWS: launch and stop are handed to the launcher
+Lambda (asynchronous invokes, so no handler waits on the cluster, and the API, whose cancel stops
+an agent, needs no kubernetes client); status goes straight to the cluster.
 
 Between the invoke and the Lambda creating the Job, the cluster knows no Job for the attempt.
 That must not read as "the pod is gone", so a missing Job counts as pending while the attempt's
@@ -21,7 +21,7 @@ from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
 from chalicelib.store import executions, secrets
 
-from .base import LaunchSpec
+from .base import LaunchSpec, stop_payload
 from .kubernetes import KubernetesLauncher
 
 LAUNCH_GRACE = timedelta(minutes=4)
@@ -53,7 +53,13 @@ class AsyncLambdaLauncher:
         return status
 
     def cancel(self, execution_id: str, attempt: int) -> None:
-        self._cluster.cancel(execution_id, attempt)
+        """The execution's state already says cancelled or failed: the person's answer does not
+        wait for the Job's deletion, which the launcher does (a Job it has not made yet finds its
+        runner refused and stops)."""
+        self._lambda.invoke(FunctionName=self._function_name, InvocationType="Event",
+                            Payload=json.dumps(stop_payload(execution_id, attempt)).encode())
+        logger.info("agent stop requested", extra={"executionId": execution_id, "attempt": attempt,
+                                                   "function": self._function_name})
 
     def _launch_in_flight(self, execution_id: str, attempt: int) -> bool:
         """Any execution, repo task or run: both launch through here."""

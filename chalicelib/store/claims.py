@@ -2,7 +2,7 @@
 keys a row holds (a repo's URL, a template's name, a trigger's path) written with it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,14 +56,17 @@ def cancellation_codes(error: TransactWriteError) -> list[str | None]:
 Claim = tuple[str, Callable[[], Exception]]
 
 
-def save_claimed(row: Any, claims: Sequence[Claim], concurrently: str) -> None:
+def save_claimed(row: Any, claims: Sequence[Claim], concurrently: str,
+                 target_ids: Mapping[str, str] | None = None) -> None:
     """A new `row` and the unique keys it holds (`(key, the error when it is taken)`), all in one
     transaction: the first key already held raises its error; a transaction that raced another
-    raises Conflict(`concurrently`), for the caller to try again."""
+    raises Conflict(`concurrently`), for the caller to try again. `target_ids`: the `targetId` a
+    key's claim names, by key."""
+    named = target_ids or {}
     try:
         with TransactWrite(connection=connection()) as txn:
             for key, _ in claims:
-                txn.save(UniqueKeyModel(key=key, ref=row.id, createdAt=row.createdAt),
+                txn.save(UniqueKeyModel(key=key, ref=row.id, createdAt=row.createdAt, targetId=named.get(key)),
                          condition=UniqueKeyModel.key.does_not_exist())
             txn.save(row, condition=type(row).id.does_not_exist())
     except TransactWriteError as error:

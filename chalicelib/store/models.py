@@ -309,8 +309,9 @@ class SecretModel(Model):
 
 class UniqueKeyModel(Model):
     """Claimed with a conditional put: repo URLs, idempotency keys of deliveries and firings. A
-    webhook path's claim also counts the path's deliveries in the current minute (the rate limit),
-    so that one write both counts a delivery and finds its trigger."""
+    webhook path's claim also counts the path's deliveries in the current minute (the rate limit)
+    and names its trigger's task config (`targetId`, which never changes), so that one write both
+    counts a delivery and finds what to read next: the trigger and its config, read together."""
 
     class Meta(_Meta):
         table_name = _table("keys")
@@ -318,6 +319,7 @@ class UniqueKeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     ref = UnicodeAttribute()
     createdAt = UnicodeAttribute()
+    targetId = UnicodeAttribute(null=True)  # a webhook path's: none on paths claimed before it was kept
     rateMinute = UnicodeAttribute(null=True)
     rateCount = NumberAttribute(null=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
@@ -52,15 +52,22 @@ def of_target(target_id: str) -> list[TriggerModel]:
     return list(TriggerModel.target_index.query(target_id))
 
 
-def count_delivery(path: str, minute: str) -> tuple[str, int] | None:
-    """A delivery to `path` in `minute` (`2026-11-23T10:15`) counted on the path's claim: the id of
-    the trigger at the path and the deliveries counted this minute, this one included; None when
+class Delivery(NamedTuple):
+    """A delivery to a webhook path as its claim counted it."""
+
+    trigger_id: str
+    target_id: str | None  # the trigger's task config; None on a path claimed before it was kept
+    this_minute: int  # the deliveries to the path this minute, this one included
+
+
+def count_delivery(path: str, minute: str) -> Delivery | None:
+    """A delivery to `path` in `minute` (`2026-11-23T10:15`) counted on the path's claim; None when
     no trigger has the path. One round trip, but for a minute's first delivery."""
     claim = UniqueKeyModel(path_key(path))
     for _ in range(3):  # a minute's first deliveries racing: the loser counts on the winner's minute
         try:
             claim.update(actions=[UniqueKeyModel.rateCount.add(1)], condition=UniqueKeyModel.rateMinute == minute)
-            return claim.ref, int(claim.rateCount or 0)
+            return Delivery(claim.ref, claim.targetId, int(claim.rateCount or 0))
         except UpdateError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
@@ -70,7 +77,7 @@ def count_delivery(path: str, minute: str) -> tuple[str, int] | None:
             claim.update(actions=[UniqueKeyModel.rateMinute.set(minute), UniqueKeyModel.rateCount.set(1)],
                          condition=UniqueKeyModel.ref.exists()
                          & (UniqueKeyModel.rateMinute.does_not_exist() | (UniqueKeyModel.rateMinute != minute)))
-            return claim.ref, 1
+            return Delivery(claim.ref, claim.targetId, 1)
         except UpdateError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
@@ -78,7 +85,7 @@ def count_delivery(path: str, minute: str) -> tuple[str, int] | None:
             claim.refresh(consistent_read=True)
         except DoesNotExist:
             return None
-    return claim.ref, int(claim.rateCount or 0)
+    return Delivery(claim.ref, claim.targetId, int(claim.rateCount or 0))
 
 
 def find(trigger_id: str) -> TriggerModel | None:
@@ -91,7 +98,8 @@ def create(fields: Mapping[str, Any], now: datetime) -> TriggerModel:
     trigger.duePartition = _due_fields(trigger.enabled, trigger.type, trigger.nextFireAt)["duePartition"]
     trigger.ticketSource = _ticket_source(trigger.type, trigger.config)
     held = [(key, lambda message=message: Conflict(message)) for key, message in _claims(trigger)]
-    claims.save_claimed(trigger, held, "a trigger is being created concurrently; try again")
+    claims.save_claimed(trigger, held, "a trigger is being created concurrently; try again",
+                        target_ids={key: trigger.targetId for key, _ in held})
     return trigger
 
 

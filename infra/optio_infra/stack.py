@@ -68,13 +68,13 @@ STREAM_FN = "ExecutionStream"
 LAUNCHER_FN = "Launcher"
 TIMER_FN = "ExecutionTimer"
 # The functions that talk to the cluster, as the code has them: the launcher creates Jobs (and
-# their Secrets); the reconciler reads pod status and stops agents (chalicelib.engine.executor ->
-# get_launcher().status / .cancel), and it runs in the stream function, the resync and the timers'
-# wake-ups (ExecutionTimer); the API stops a running agent when a person cancels
-# (services.executions.carry_out -> executor.apply -> AsyncLambdaLauncher.cancel). These get the
-# kubernetes client (a layer), an access entry and, with a private cluster, the cluster's VPC. The
-# ticket sync and the trigger tick only write rows (the stream launches what they create).
-CLUSTER_FUNCTIONS = frozenset({API_HANDLER, STREAM_FN, "Resync", TIMER_FN, LAUNCHER_FN})
+# their Secrets) and deletes them; the reconciler reads pod status (chalicelib.engine.executor ->
+# get_launcher().status), and it runs in the stream function, the resync and the timers' wake-ups
+# (ExecutionTimer). Stopping an agent, a person's cancel in the API included, is an asynchronous
+# invoke of the launcher (AsyncLambdaLauncher.cancel), so the API gets no kubernetes client. These
+# get the kubernetes client (a layer), an access entry and, with a private cluster, the cluster's
+# VPC. The ticket sync and the trigger tick only write rows (the stream launches what they create).
+CLUSTER_FUNCTIONS = frozenset({STREAM_FN, "Resync", TIMER_FN, LAUNCHER_FN})
 
 # Optio's own keys (chalicelib.settings.ServerKey): each a Secrets Manager secret that a function
 # reads at run time, named by `<variable>_ARN` in its environment; the value is never there.

@@ -45,8 +45,8 @@ def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:
     payload = launch_spec(executions.get(task_id), 1).to_payload(secrets.seal)
 
     # Delivered twice, each to a fresh launcher (two Lambda invocations).
-    first = launching.launch(json.loads(json.dumps(payload)), kubernetes_launcher(kubeconfig))
-    second = launching.launch(json.loads(json.dumps(payload)), kubernetes_launcher(kubeconfig))
+    first = launching.handle(json.loads(json.dumps(payload)), kubernetes_launcher(kubeconfig))
+    second = launching.handle(json.loads(json.dumps(payload)), kubernetes_launcher(kubeconfig))
     assert first == second == {"executionId": task_id, "attempt": 1, "launched": True}
     assert sorted(cluster.answered("POST", r"/jobs$")) == [201, 409]
     assert cluster.job(job) is not None and len(cluster.pods_of(job)) == 1

@@ -287,10 +287,10 @@ def test_created_cluster(assembly: Assembly, stage: str) -> None:
     assert not [m for ms in manifests for m in ms if m["kind"] == "Secret"]
 
 
-# The functions that call the cluster (chalicelib/launch through the engine): the API (a person's
-# cancel stops the agent), the reconciler's (the stream, the resync, the timers' wake-ups: pod status
-# and stop) and the launcher (Jobs). The ticket sync and the trigger tick only write rows.
-CLUSTER_CALLERS = {"api-handler", "execution-stream", "resync", "execution-timer", "launcher"}
+# The functions that call the cluster (chalicelib/launch through the engine): the reconciler's (the
+# stream, the resync, the timers' wake-ups: pod status) and the launcher (creating and deleting
+# Jobs, a person's cancel in the API included). The API, the ticket sync and the trigger tick don't.
+CLUSTER_CALLERS = {"execution-stream", "resync", "execution-timer", "launcher"}
 
 
 def test_existing_private_cluster_puts_every_function_that_calls_it_in_its_vpc(imported: Assembly) -> None:
@@ -299,8 +299,8 @@ def test_existing_private_cluster_puts_every_function_that_calls_it_in_its_vpc(i
     functions = {r["Properties"]["FunctionName"].removeprefix("optio-prod-"): r["Properties"]
                  for r in resources(template, "AWS::Serverless::Function").values()}
     callers = {name: f for name, f in functions.items() if name in CLUSTER_CALLERS}
-    assert {"api-handler", "execution-stream", "resync", "launcher"} <= set(callers)
-    assert {"ticket-sync", "trigger-tick"} <= set(functions) - set(callers)
+    assert {"execution-stream", "resync", "launcher"} <= set(callers)
+    assert {"api-handler", "ticket-sync", "trigger-tick"} <= set(functions) - set(callers)
     in_vpc = {name for name, f in functions.items() if "VpcConfig" in f}
     assert in_vpc == set(callers)
     for name, f in callers.items():

@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pynamodb.connection.base import Connection
 
 from chalicelib.core.timefmt import iso
+from chalicelib.exceptions import NotFound
 from chalicelib.services import configs as config_actions
+from chalicelib.services import hooks
 from chalicelib.services import triggers as trigger_actions
 from chalicelib.services.repos import register_repo
 from chalicelib.store import configs, executions, triggers
+from chalicelib.store.models import UniqueKeyModel
 from chalicelib.store.tables import create_all
 from tests.support.api import Api
 from tests.support.gitrepo import make_bare_repo
@@ -199,6 +203,44 @@ def scheduled(repo_id: str, cron: str, due_at: datetime) -> tuple[str, str]:
     trigger = trigger_actions.create_trigger(config, {"type": "schedule", "config": {"cronExpression": cron}})
     triggers.update(trigger, {"nextFireAt": iso(due_at)}, due_at)
     return config.id, trigger.id
+
+
+def test_a_webhook_delivery_makes_six_round_trips(local_repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim's count, the trigger with its blueprint (read together: the path's claim names
+    the blueprint), the repo, the run's transaction and `lastFiredAt` (a webhook's latency is its
+    round trips to DynamoDB): no scan of the secrets when the blueprint gives its agents none. The
+    minute's first delivery starts its count (a second write): the second delivery in that minute
+    is the one measured."""
+    config = config_actions.create_blueprint({"type": "repo-blueprint", "name": "hook", "prompt": "p",
+                                              "repoId": local_repo})
+    path = f"trips-{uuid.uuid4().hex[:8]}"
+    trigger = trigger_actions.create_trigger(config, {"type": "webhook", "config": {"path": path}})
+    made: list[str] = []
+    dispatch = Connection.dispatch
+
+    def recorded(connection: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
+        made.append(operation)
+        return dispatch(connection, operation, kwargs)
+
+    hooks.receive(path, b"{}", None, now=T)
+    monkeypatch.setattr(Connection, "dispatch", recorded)  # pynamodb's wire: recorded, passed on
+    run = hooks.receive(path, b"{}", None, now=T)
+    assert run.taskConfigId == config.id
+    assert sorted(made) == ["GetItem", "GetItem", "GetItem", "TransactWriteItems", "UpdateItem", "UpdateItem"]
+    assert triggers.count_delivery(path, iso(T)[:16]) == triggers.Delivery(trigger.id, config.id, 3)
+
+
+def test_a_webhook_path_claimed_before_claims_named_the_blueprint_still_delivers(local_repo: str) -> None:
+    config = config_actions.create_blueprint({"type": "repo-blueprint", "name": "old hook", "prompt": "p",
+                                              "repoId": local_repo})
+    path = f"old-{uuid.uuid4().hex[:8]}"
+    trigger_actions.create_trigger(config, {"type": "webhook", "config": {"path": path}})
+    UniqueKeyModel(triggers.path_key(path)).update(actions=[UniqueKeyModel.targetId.remove()])
+
+    assert hooks.receive(path, b"{}", None, now=T).taskConfigId == config.id
+    config_actions.update_blueprint(configs.get(config.id), {"enabled": False})
+    with pytest.raises(NotFound):
+        hooks.receive(path, b"{}", None, now=T)
 
 
 def firings(config_id: str) -> int:

@@ -1,6 +1,6 @@
-"""On AWS the engine hands launches to the launcher Lambda (an asynchronous invoke) and asks the
-cluster directly for status: here boto3 talks to a loopback Lambda, whose handler is the real
-`engine.launching.launch`, which talks to the loopback Kubernetes API."""
+"""On AWS the engine hands launches and stops to the launcher Lambda (asynchronous invokes) and
+asks the cluster directly for status: here boto3 talks to a loopback Lambda, whose handler is the real
+`engine.launching.handle`, which talks to the loopback Kubernetes API."""
 from __future__ import annotations
 
 import threading
@@ -47,7 +47,7 @@ def lambdas(kubeconfig: Path, gate: threading.Event) -> Iterator[FakeLambda]:
 
     def handler(payload: dict[str, object]) -> object:
         assert gate.wait(20)
-        return launching.launch(payload, cluster_launcher)
+        return launching.handle(payload, cluster_launcher)
 
     fake = FakeLambda(handlers={FUNCTION: handler}).start()
     yield fake
@@ -138,18 +138,42 @@ def test_without_a_recent_launch_of_that_attempt_a_missing_job_is_gone(kubeconfi
 
 
 @pytest.mark.parametrize("kind", list(ExecutionKind))
-def test_cancel_goes_to_the_cluster(kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes,
-                                    gate: threading.Event, kind: ExecutionKind) -> None:
+def test_cancel_is_an_asynchronous_invoke_that_deletes_the_job(
+        kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes, gate: threading.Event,
+        kind: ExecutionKind) -> None:
     task_id = provisioning_task(kind=kind)
+    engine = launcher(kubeconfig, lambdas)
+    gate.set()
+    engine.launch(spec(task_id))
+    assert lambdas.invocations[0].done.wait(20)
+    gate.clear()  # the launcher busy: the cancel returns before the Job goes
+
+    engine.cancel(task_id, 1)
+
+    stop = lambdas.invocations[1]
+    assert stop.invocation_type == "Event"
+    assert stop.payload == {"stop": True, "executionId": task_id, "attempt": 1}
+    assert cluster.job(job_name(task_id, 1)) is not None
+    gate.set()
+    assert stop.done.wait(20) and stop.error is None
+    assert cluster.job(job_name(task_id, 1)) is None
+
+
+def test_a_redelivered_stop_changes_nothing(kubeconfig: Path, lambdas: FakeLambda, cluster: FakeKubernetes,
+                                            gate: threading.Event) -> None:
+    task_id = provisioning_task()
     engine = launcher(kubeconfig, lambdas)
     gate.set()
     engine.launch(spec(task_id))
     assert lambdas.invocations[0].done.wait(20)
 
     engine.cancel(task_id, 1)
+    engine.cancel(task_id, 1)
 
+    assert len(lambdas.invocations) == 3
+    for invocation in lambdas.invocations:
+        assert invocation.done.wait(20) and invocation.error is None
     assert cluster.job(job_name(task_id, 1)) is None
-    assert len(lambdas.invocations) == 1
 
 
 @pytest.mark.parametrize("kind", list(ExecutionKind))
