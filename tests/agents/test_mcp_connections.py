@@ -1,0 +1,106 @@
+"""Connections end to end: the real Claude Code CLI at the pinned version, in local mode, given a
+real MCP server (tests/fakes/mcp_server.py, on the official MCP SDK) through a connection. The
+scripted model calls the server's tool as `mcp__<connection>__<tool>`; the server answers; the
+answer reaches the run's log. The connection's secret reaches the server, and no other agent's.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.agents.conftest import TASK_TIMEOUT_S, AgentSystem, start_agent_system
+from tests.agents.test_claude_code import KEY, MODEL
+from tests.conftest import REPO_ROOT
+from tests.fakes import mcp_server
+from tests.fakes.anthropic_api import anthropic_stand_in, conversation
+from tests.fakes.scripted_vendor import Reply, ToolCall
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.xdist_group("agents-mcp")
+
+# `make mcp`: the MCP SDK in a venv of its own.
+MCP_PYTHON = REPO_ROOT / ".deps" / "mcp" / "bin" / "python"
+TOKEN = "wiki-token-for-the-server-only"
+TOOL = f"mcp__{mcp_server.SERVER_NAME}__{mcp_server.TOOL_NAME}"
+
+
+def mcp_python() -> Path:
+    if not MCP_PYTHON.exists():
+        problem = f"{MCP_PYTHON} is not installed (make mcp installs the MCP SDK; make test does too)"
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return MCP_PYTHON
+
+
+@pytest.fixture(scope="module")
+def system(agent_tmp: Path) -> Iterator[AgentSystem]:
+    mcp_python()
+    started = start_agent_system(agent_tmp, "claude-code", "claude")
+    try:
+        yield started
+    finally:
+        started.mode.stop()
+
+
+def wiki_connection(system: AgentSystem) -> dict[str, Any]:
+    system.set_secret("WIKI_TOKEN", TOKEN)
+    body = {"name": mcp_server.SERVER_NAME, "kind": "stdio", "command": str(mcp_python()),
+            "args": [str(Path(mcp_server.__file__).resolve()),
+                     "--expect-token-sha256", hashlib.sha256(TOKEN.encode()).hexdigest()],
+            "env": {"WIKI_API_TOKEN": "WIKI_TOKEN"}, "description": "the team wiki"}
+    made: dict[str, Any] = system.api.ok("POST", "/api/connections", body, status=201)
+    return made
+
+
+def finished_run(system: AgentSystem, run_id: str) -> dict[str, Any] | None:
+    run: dict[str, Any] = system.api.ok("GET", f"/api/workflow-runs/{run_id}")
+    return run if run["state"] in ("completed", "failed") else None
+
+
+def test_a_standalone_runs_agent_calls_its_connections_tool_and_the_answer_is_logged(system: AgentSystem) -> None:
+    connection = wiki_connection(system)
+    assert connection["secrets"] == ["WIKI_TOKEN"]
+    script = [Reply(text="Let me ask the wiki.", tool_calls=(ToolCall(TOOL, {"topic": "billing"}),)),
+              Reply(text="Billing is owned by team Orbit.")]
+    stand_in = anthropic_stand_in(script, api_key=KEY).start()
+    system.set_secret("ANTHROPIC_BASE_URL", stand_in.url)
+    system.set_secret("ANTHROPIC_API_KEY", KEY)
+    try:
+        job = system.api.ok("POST", "/api/tasks", {
+            "type": "standalone", "name": "who-owns-billing", "promptTemplate": "Who owns billing? Ask the wiki.",
+            "agentRuntime": "claude-code", "model": MODEL, "maxRetries": 0,
+            "environment": {"secrets": ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"],
+                            "connections": [connection["name"]]}}, status=201)
+        run_id = system.api.ok("POST", f"/api/tasks/{job['id']}/runs", {}, status=202)["runId"]
+        run = wait_for(lambda: finished_run(system, run_id), TASK_TIMEOUT_S, what=f"run {run_id} to finish")
+    finally:
+        stand_in.stop()
+
+    logs = system.api.ok("GET", f"/api/workflow-runs/{run_id}/logs")["items"]
+    by_type = {kind: [line["content"] for line in logs if line["type"] == kind] for kind in ("tool_use", "tool_result")}
+    assert run["state"] == "completed", (run.get("errorMessage"), [line["content"] for line in logs][-15:])
+    # The CLI offered the model the server's tool, called it, and the server's answer (which
+    # knows the secret reached it) is in the log.
+    # (This CLI defers MCP tools behind its ToolSearch: it names them to the model in the request.)
+    assert TOOL in json.dumps(conversation(stand_in)[0].body)
+    assert by_type["tool_use"] == [f'{TOOL}: {{"topic":"billing"}}']
+    # The SDK answers with structured content too, which the CLI passes on as the tool's result.
+    assert [json.loads(text) for text in by_type["tool_result"]] == [
+        {"result": "wiki: billing is owned by team Orbit (signed in)"}]
+    assert [line["content"] for line in logs if line["type"] == "text"][-1] == "Billing is owned by team Orbit."
+    assert TOKEN not in repr(logs) and TOKEN not in repr(run)
+    # Only its own connections: no other MCP configuration was read.
+    assert any(f"connections (MCP servers) for the agent: {connection['name']}" in line["content"] for line in logs)
+
+
+def test_a_connection_in_use_is_not_deleted(system: AgentSystem) -> None:
+    gone = system.api.request("DELETE", f"/api/connections/{mcp_server.SERVER_NAME}")
+    assert gone.status_code == 409, gone.text
+    assert gone.json()["usedBy"] and "who-owns-billing" in gone.json()["usedBy"][0]
