@@ -96,8 +96,10 @@ def test_a_standalone_runs_agent_calls_its_connections_tool_and_the_answer_is_lo
         {"result": "wiki: billing is owned by team Orbit (signed in)"}]
     assert [line["content"] for line in logs if line["type"] == "text"][-1] == "Billing is owned by team Orbit."
     assert TOKEN not in repr(logs) and TOKEN not in repr(run)
-    # Only its own connections: no other MCP configuration was read.
-    assert any(f"connections (MCP servers) for the agent: {connection['name']}" in line["content"] for line in logs)
+    contents = [line["content"] for line in logs]
+    assert f"connections (MCP servers) for the agent: {connection['name']}" in contents
+    # The CLI started it (and, --strict-mcp-config, no other).
+    assert any(line.endswith(f"; MCP servers: {connection['name']} (connected)") for line in contents), contents
 
 
 def test_a_connection_in_use_is_not_deleted(system: AgentSystem) -> None:

@@ -115,3 +115,12 @@ def test_copilot_gets_its_mcp_config(tmp_path: Path) -> None:
         "crm": {"type": "http", "url": "https://crm.example.com/mcp",
                 "headers": {"Authorization": "Bearer crm-secret", "X-Team": "ops"}, "tools": ["*"]}}}
     assert adapter.environment(context(tmp_path))["COPILOT_HOME"] == str(tmp_path / ".copilot")
+
+
+def test_claude_codes_log_says_how_its_mcp_servers_started() -> None:
+    adapter = create_adapter("claude-code")
+    assert adapter is not None
+    init = {"type": "system", "subtype": "init", "session_id": "s1", "model": "claude-sonnet-4-5", "tools": [],
+            "mcp_servers": [{"name": "wiki", "status": "connected"}, {"name": "crm", "status": "failed"}]}
+    (line,) = adapter.parse_line(json.dumps(init)).logs
+    assert line.content.endswith("; MCP servers: wiki (connected), crm (failed)")

@@ -297,7 +297,7 @@ def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
             log_line(
                 "system",
                 f"session {parsed.session_id} started (model {parsed.model}, {tool_count} tools"
-                + (f", permission mode {mode})" if mode else ")"),
+                + (f", permission mode {mode})" if mode else ")") + _mcp_status(event.get("mcp_servers")),
             )
         )
     elif subtype == "api_retry":
@@ -330,6 +330,15 @@ def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
         )
     else:
         parsed.logs.append(log_line("system", f"system {subtype}: {_summary(event)}"))
+
+
+def _mcp_status(servers: object) -> str:
+    """The connections' MCP servers as the CLI started them ("connected", "failed", ...): a server
+    that failed to start is otherwise silent, its tools simply missing."""
+    if not isinstance(servers, list) or not servers:
+        return ""
+    named = [f"{s.get('name')} ({s.get('status')})" for s in servers if isinstance(s, dict)]
+    return "; MCP servers: " + ", ".join(named)
 
 
 def _parse_rate_limit(event: dict[str, Any], parsed: ParsedLine) -> None:
