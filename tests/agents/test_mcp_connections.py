@@ -1,7 +1,8 @@
-"""Connections end to end: the real Claude Code CLI at the pinned version, in local mode, given a
-real MCP server (tests/fakes/mcp_server.py, on the official MCP SDK) through a connection. The
-scripted model calls the server's tool as `mcp__<connection>__<tool>`; the server answers; the
-answer reaches the run's log. The connection's secret reaches the server, and no other agent's.
+"""Connections end to end: the real Claude Code and Gemini CLIs at the pinned versions, in local
+mode, given a real MCP server (tests/fakes/mcp_server.py, on the official MCP SDK) through a
+connection. The scripted model calls the server's tool (Claude Code's `mcp__<connection>__<tool>`,
+Gemini's `mcp_<connection>_<tool>`); the server answers; the answer reaches the run's log. The
+connection's secret reaches the server (it says so, by hash), and never the log.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.xdist_group("agents-mcp")
 # `make mcp`: the MCP SDK in a venv of its own.
 MCP_PYTHON = REPO_ROOT / ".deps" / "mcp" / "bin" / "python"
 TOKEN = "wiki-token-for-the-server-only"
+GEMINI_KEY = "gemini-test-key"
 TOOL = f"mcp__{mcp_server.SERVER_NAME}__{mcp_server.TOOL_NAME}"
 
 
@@ -106,3 +108,44 @@ def test_a_connection_in_use_is_not_deleted(system: AgentSystem) -> None:
     gone = system.api.request("DELETE", f"/api/connections/{mcp_server.SERVER_NAME}")
     assert gone.status_code == 409, gone.text
     assert gone.json()["usedBy"] and "who-owns-billing" in gone.json()["usedBy"][0]
+
+
+@pytest.fixture(scope="module")
+def gemini_system(agent_tmp: Path) -> Iterator[AgentSystem]:
+    mcp_python()
+    home = agent_tmp / "gemini"
+    home.mkdir()
+    started = start_agent_system(home, "gemini", "gemini")
+    try:
+        yield started
+    finally:
+        started.mode.stop()
+
+
+def test_gemini_calls_its_connections_tool_too(gemini_system: AgentSystem) -> None:
+    from tests.fakes.gemini_api import gemini_stand_in
+
+    system = gemini_system
+    connection = wiki_connection(system)
+    # Gemini CLI names an MCP server's tool mcp_<server>_<tool>.
+    tool = f"mcp_{mcp_server.SERVER_NAME}_{mcp_server.TOOL_NAME}"
+    stand_in = gemini_stand_in([Reply(tool_calls=(ToolCall(tool, {"topic": "search"}),)),
+                                Reply(text="Search is owned by team Lumen.")], api_key=GEMINI_KEY).start()
+    system.set_secret("GEMINI_API_KEY", GEMINI_KEY)
+    system.set_secret("GOOGLE_GEMINI_BASE_URL", stand_in.url)
+    try:
+        job = system.api.ok("POST", "/api/tasks", {
+            "type": "standalone", "name": "who-owns-search", "promptTemplate": "Who owns search? Ask the wiki.",
+            "agentRuntime": "gemini", "maxRetries": 0,
+            "environment": {"secrets": ["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"],
+                            "connections": [connection["name"]]}}, status=201)
+        run_id = system.api.ok("POST", f"/api/tasks/{job['id']}/runs", {}, status=202)["runId"]
+        run = wait_for(lambda: finished_run(system, run_id), TASK_TIMEOUT_S, what=f"run {run_id} to finish")
+    finally:
+        stand_in.stop()
+
+    logs = [(line["type"], line["content"]) for line in system.api.ok("GET", f"/api/workflow-runs/{run_id}/logs")["items"]]
+    assert run["state"] == "completed", (run.get("errorMessage"), logs[-15:])
+    results = [content for kind, content in logs if kind == "tool_result"]
+    assert len(results) == 1 and "wiki: search is owned by team Lumen (signed in)" in results[0], logs
+    assert TOKEN not in repr(logs)
