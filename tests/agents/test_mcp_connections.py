@@ -98,6 +98,13 @@ def test_a_standalone_runs_agent_calls_its_connections_tool_and_the_answer_is_lo
         {"result": "wiki: billing is owned by team Orbit (signed in)"}]
     assert [line["content"] for line in logs if line["type"] == "text"][-1] == "Billing is owned by team Orbit."
     assert TOKEN not in repr(logs) and TOKEN not in repr(run)
+    # Nor on disk once the attempt is over: its workspace (with the agent's MCP configuration) is
+    # gone, and what stays (runner logs, saved sessions, the store) never held the value.
+    work = system.mode.data_dir / "work"
+    wait_for(lambda: not [path for path in work.glob(f"{run_id}-*") if path.is_dir()], TASK_TIMEOUT_S,
+             what="the run's workspace to be removed")
+    kept = [path for path in system.mode.data_dir.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
+    assert kept == []
     contents = [line["content"] for line in logs]
     assert f"connections (MCP servers) for the agent: {connection['name']}" in contents
     # The CLI started it (and, --strict-mcp-config, no other).
