@@ -15,6 +15,9 @@ from optio_runner.connections import McpServer, UnresolvedConnection, parse_conn
 
 from tests.runner.test_runner_config import REQUIRED
 
+# The end-to-end harness: a runner process against a loopback API, with the claude stand-in.
+from tests.runner.test_runner_end_to_end import Harness, collector, origin  # noqa: F401  (its fixtures)
+
 CONNECTIONS = [
     {"name": "wiki", "kind": "stdio", "command": "wiki-mcp", "args": ["--read-only"],
      "env": {"WIKI_API_TOKEN": "WIKI_TOKEN"}},
@@ -124,3 +127,33 @@ def test_claude_codes_log_says_how_its_mcp_servers_started() -> None:
             "mcp_servers": [{"name": "wiki", "status": "connected"}, {"name": "crm", "status": "failed"}]}
     (line,) = adapter.parse_line(json.dumps(init)).logs
     assert line.content.endswith("; MCP servers: wiki (connected), crm (failed)")
+
+
+@pytest.fixture
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
+    return Harness(tmp_path, request.getfixturevalue("collector"), request.getfixturevalue("origin"),
+                   tmp_path / "agent-launches.jsonl")
+
+
+def test_the_runner_gives_the_agent_its_connections(harness: Harness) -> None:
+    assert harness.run("[fake:noop] use the wiki", OPTIO_CONNECTIONS=json.dumps(CONNECTIONS), **SECRETS).returncode == 0
+
+    assert harness.collector.result()["result"] == "success"
+    (launch,) = harness.launches()
+    argv = launch["argv"]
+    assert argv[argv.index("--mcp-config") + 2] == "--strict-mcp-config"
+    contents = [line["content"] for line in harness.collector.log_lines()]
+    assert "connections (MCP servers) for the agent: wiki, crm" in contents
+    assert any(c.endswith("; MCP servers: wiki (connected), crm (connected)") for c in contents), contents
+    assert not [c for c in contents if "wiki-secret" in c or "crm-secret" in c]
+
+
+def test_a_connection_whose_secret_is_missing_fails_the_attempt_before_the_agent(harness: Harness) -> None:
+    assert harness.run("[fake:noop] use the wiki", OPTIO_CONNECTIONS=json.dumps(CONNECTIONS),
+                       WIKI_TOKEN="wiki-secret").returncode == 0
+
+    result = harness.collector.result()
+    assert (result["result"], result["errorKind"]) == ("failure", "setup")
+    assert result["error"] == ("connection crm: its headers.Authorization names the secret CRM_TOKEN, "
+                               "which the agent's environment does not have")
+    assert harness.launches() == []
