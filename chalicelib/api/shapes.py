@@ -7,12 +7,14 @@ from typing import Any
 from chalice.app import Request
 from pynamodb.models import Model
 
+from chalicelib.core.connections import secrets_of
 from chalicelib.core.subtasks import SubtaskStatus
 from chalicelib.exceptions import FieldProblem, ValidationFailed
 from chalicelib.store import logs
 from chalicelib.store.models import (
     ApiKeyModel,
     CommentModel,
+    ConnectionModel,
     ExecutionEventModel,
     ExecutionLogModel,
     ExecutionModel,
@@ -95,6 +97,12 @@ def status_json(status: SubtaskStatus) -> dict[str, Any]:
     """Pipeline progress: how the blocking subtasks stand."""
     return {"allComplete": status.all_complete, "total": status.total, "pending": status.pending,
             "running": status.running, "completed": status.completed, "failed": status.failed}
+
+
+def connection_json(connection: ConnectionModel) -> dict[str, Any]:
+    """Every field (null when unset), and the secrets it needs by name: a connection holds no value."""
+    body = {name: _plain(getattr(connection, name)) for name in connection.get_attributes()}
+    return {**body, "secrets": secrets_of(body)}
 
 
 def secret_json(secret: SecretModel) -> dict[str, Any]:

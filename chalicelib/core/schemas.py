@@ -11,6 +11,11 @@ _name = {"type": "string", "minLength": 1, "maxLength": 200}
 
 _SECRET_NAMES: dict[str, Any] = {"type": "array", "maxItems": 100, "uniqueItems": True,
                                   "items": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}}
+# The connections (MCP servers) an agent gets, by name (`/api/connections`).
+CONNECTION_NAME_PATTERN = "^[a-z0-9]+(-[a-z0-9]+)*$"
+_CONNECTION_NAMES: dict[str, Any] = {
+    "type": "array", "maxItems": 50, "uniqueItems": True,
+    "items": {"type": "string", "maxLength": 64, "pattern": CONNECTION_NAME_PATTERN}}
 # An agent's network (core.network): none, the internet, or only the listed hosts and CIDRs.
 _NETWORK: dict[str, Any] = {"oneOf": [
     {"type": "string", "enum": ["none", "internet"]},
@@ -37,7 +42,7 @@ REPO_SETTINGS: dict[str, Any] = {
     "environment": {
         "type": ["object", "null"],
         "additionalProperties": False,
-        "properties": {"secrets": _SECRET_NAMES, "network": _NETWORK},
+        "properties": {"secrets": _SECRET_NAMES, "network": _NETWORK, "connections": _CONNECTION_NAMES},
     },
 }
 
@@ -84,8 +89,9 @@ TASK_CREATE: dict[str, Any] = {
         "metadata": {"type": "object"},
         "dependsOn": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100},
                       "maxItems": 100, "uniqueItems": True},
-        # The secrets its agent gets, in place of its repository's list.
-        "environment": {"type": "object", "additionalProperties": False, "properties": {"secrets": _SECRET_NAMES}},
+        # The secrets and connections its agent gets, in place of its repository's lists.
+        "environment": {"type": "object", "additionalProperties": False,
+                        "properties": {"secrets": _SECRET_NAMES, "connections": _CONNECTION_NAMES}},
     },
 }
 
@@ -313,6 +319,40 @@ SECRET_PUT: dict[str, Any] = {
     "properties": {"value": {"type": "string", "minLength": 1, "maxLength": 65536}},
 }
 
+# An MCP server agents may be given: `stdio` (a command the agent's CLI starts, with `args` and
+# `env`) or `http` (a URL it calls, with `headers`). Secrets by name only: `env` values are secret
+# names, `headers` values are templates whose ${NAME} are secret names (`core.connections`).
+_ENV_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}
+_connection_fields: dict[str, Any] = {
+    "kind": {"type": "string", "enum": ["stdio", "http"]},
+    "description": {"type": "string", "maxLength": 2000},
+    "command": {"type": "string", "minLength": 1, "maxLength": 1000},
+    "args": {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 4000}},
+    "env": {"type": "object", "maxProperties": 50, "propertyNames": _ENV_NAME,
+            "additionalProperties": {"type": "string", "pattern": SECRET_NAME_PATTERN}},
+    "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+    "headers": {"type": "object", "maxProperties": 50,
+                "propertyNames": {"pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$"},
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4000}},
+}
+
+CONNECTION_CREATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "kind"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string", "maxLength": 64, "pattern": CONNECTION_NAME_PATTERN},
+                   **_connection_fields},
+}
+
+# The name is the connection's key: it does not change. A null removes an optional field.
+CONNECTION_PATCH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {name: schema if name == "kind" else _nullable(schema)
+                   for name, schema in _connection_fields.items()},
+}
+
 # The dashboard's sign-in: the token (admin or API key) that becomes the session cookie.
 SESSION_CREATE: dict[str, Any] = {
     "type": "object",
@@ -442,6 +482,7 @@ _standalone_fields: dict[str, Any] = {
             "setupCommands": REPO_SETTINGS["setupCommands"],
             "secrets": _SECRET_NAMES,
             "network": _NETWORK,
+            "connections": _CONNECTION_NAMES,
             "resources": {"type": "object"},
         },
     },

@@ -13,6 +13,7 @@ from chalicelib import observability
 from chalicelib.core import actions
 from chalicelib.core import reconcile as core
 from chalicelib.core import subtasks as subtasks_core
+from chalicelib.core.connections import listed
 from chalicelib.core.dispatch import SlotLimits
 from chalicelib.core.failures import FailureKind
 from chalicelib.core.graph import DepView
@@ -33,6 +34,7 @@ from chalicelib.store.models import ExecutionModel, TaskConfigModel
 from . import pull_requests, timers
 from .api_url import api_url
 from .clock import utcnow
+from .connections import ConnectionMissing, agent_connections
 from .credentials import agent_secrets, run_token_secret
 from .limits import slot_limits, timings
 
@@ -223,7 +225,8 @@ def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     try:
         spec = launch_spec(row, action.attempt)
     except NotFound as missing:
-        kind = FailureKind.REPO_MISSING if executions.kind_of(row) is K.REPO_TASK else FailureKind.CONFIG_MISSING
+        repo_gone = executions.kind_of(row) is K.REPO_TASK and not isinstance(missing, ConnectionMissing)
+        kind = FailureKind.REPO_MISSING if repo_gone else FailureKind.CONFIG_MISSING
         return execute(row, actions.fail(kind, str(missing)))
     try:
         get_launcher().launch(spec)
@@ -244,6 +247,7 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
             raise NotFound("the standalone task was deleted")
         given, image, resources = _run_input(row, config, attempt)
         scope = (config.environment or {}).get("secrets")
+        wired = listed(config.environment)
         network = configured_network(config.environment)
     else:
         try:
@@ -265,10 +269,13 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         image, resources = repo.image, None
         # The task's own list (from its blueprint or template) before its repository's.
         scope = (row.environment or {}).get("secrets", (repo.environment or {}).get("secrets"))
+        wired = listed(row.environment if "connections" in (row.environment or {}) else repo.environment)
         network = configured_network(repo.environment)
+    agent = agent_connections(wired, scope)
     token = run_token(run_token_secret(), row.id, attempt)
-    return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
-                      image=image, secrets=agent_secrets(scope), resources=resources or Resources(),
+    return LaunchSpec(execution_id=row.id, attempt=attempt,
+                      environment={**runner_environment(given, api_url(), token), **agent.environment},
+                      image=image, secrets=agent_secrets(agent.scope), resources=resources or Resources(),
                       **LaunchSpec.network_of(network))
 
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core.connections import listed
 from chalicelib.core.repos import BadRepoUrl, is_local, local_path, normalise_repo_url
 from chalicelib.core.schemas import AGENT_ALIASES, REPO_CREATE, REPO_DEFAULTS, REPO_PATCH
 from chalicelib.core.states import LIFECYCLES, ExecutionKind
@@ -15,6 +16,7 @@ from chalicelib.settings import settings
 from chalicelib.store import executions, repos
 from chalicelib.store.models import RepoModel
 
+from .connections import check_connections
 from .secrets import check_agent_secrets
 from .validation import check_network, require_valid
 
@@ -41,6 +43,7 @@ def register_repo(body: Any) -> RepoModel:
     given = require_valid(REPO_CREATE, body)
     url = _normalised(given["repoUrl"], "repoUrl")
     check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_connections(listed(given.get("environment")), "environment.connections")
     check_network(given.get("environment"))
     fields: dict[str, Any] = {**REPO_DEFAULTS, **given, "repoUrl": url}
     fields["defaultAgentType"] = AGENT_ALIASES.get(fields["defaultAgentType"], fields["defaultAgentType"])
@@ -80,6 +83,7 @@ def resolve_repo(given: Mapping[str, Any]) -> RepoModel:
 def update_repo(repo_id: str, body: Any) -> RepoModel:
     given = require_valid(REPO_PATCH, body)
     check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_connections(listed(given.get("environment")), "environment.connections")
     check_network(given.get("environment"))
     if "defaultAgentType" in given:
         given["defaultAgentType"] = AGENT_ALIASES.get(given["defaultAgentType"], given["defaultAgentType"])

@@ -37,12 +37,15 @@ def delete_secret(name: str) -> None:
 def check_agent_secrets(names: list[str], field: str) -> None:
     """The secrets a definition gives its agents must exist, and be an agent's: Optio's own never
     reach one. 400 naming `<field>.<i>` otherwise."""
-    if not names:  # most definitions name none: no scan of the secrets (a webhook's round trip)
-        return
-    stored = {secret.name for secret in secrets.names()}
-    problems = [FieldProblem(f"{field}.{index}",
+    check_named_secrets([(f"{field}.{index}", name) for index, name in enumerate(names)])
+
+
+def check_named_secrets(named: list[tuple[str, str]]) -> None:
+    """Each (field, secret name) names a stored agent secret: 400 naming the fields otherwise."""
+    stored = {secret.name for secret in secrets.names()} if named else set()
+    problems = [FieldProblem(field,
                              f"{name} is Optio's own secret, never given to an agent" if name in SERVER_ONLY
                              else f"no secret {name}: store it with PUT /api/secrets/{name} first")
-                for index, name in enumerate(names) if name in SERVER_ONLY or name not in stored]
+                for field, name in named if name in SERVER_ONLY or name not in stored]
     if problems:
         raise ValidationFailed("unknown secret", problems)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.core import subtasks as subtasks_core
+from chalicelib.core.connections import listed
 from chalicelib.core.graph import find_cycle
 from chalicelib.core.naming import branch_name
 from chalicelib.core.prompts import TaskContext, restart_prompt
@@ -29,6 +30,7 @@ from chalicelib.exceptions import Conflict, FieldProblem, NotAllowedForType, Not
 from chalicelib.store import comments, executions, logs
 from chalicelib.store.models import ExecutionModel
 
+from .connections import check_connections
 from .executions import carry_out, request, with_retries
 from .repos import resolve_repo
 from .secrets import check_agent_secrets
@@ -56,6 +58,7 @@ def create_task(body: Any, **extra: Any) -> ExecutionModel:
     given = require_valid(TASK_CREATE, body)
     # Checked again for a task from a blueprint or template: a secret may have gone since.
     check_agent_secrets((given.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_connections(listed(given.get("environment")), "environment.connections")
     repo = resolve_repo(given)
     task_id = str(uuid.uuid4())
     depends_on = list(given.get("dependsOn") or []) + list(extra.pop("dependsOn", []))

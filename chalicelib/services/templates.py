@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.core.connections import listed
 from chalicelib.core.params import check_params
 from chalicelib.core.schemas import AGENT_ALIASES, TEMPLATE_CREATE, TEMPLATE_RUN, TEMPLATE_UPDATE
 from chalicelib.core.templates import render
@@ -13,6 +14,7 @@ from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.store import repos, templates
 from chalicelib.store.models import ExecutionModel, TemplateModel
 
+from .connections import check_connections
 from .repos import _normalised
 from .secrets import check_agent_secrets
 from .tasks import create_task
@@ -27,6 +29,7 @@ def _checked(given: Mapping[str, Any]) -> dict[str, Any]:
     """What the schema cannot see, refused now rather than when the template runs."""
     fields = dict(given)
     check_agent_secrets((fields.get("environment") or {}).get("secrets") or [], "environment.secrets")
+    check_connections(listed(fields.get("environment")), "environment.connections")
     check_network(fields.get("environment"))
     if fields.get("agentType") is not None:
         fields["agentType"] = AGENT_ALIASES.get(fields["agentType"], fields["agentType"])

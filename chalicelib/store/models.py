@@ -551,6 +551,26 @@ class TicketProviderModel(Model):
     updatedAt = UnicodeAttribute()
 
 
+class ConnectionModel(Model):
+    """An MCP server agents may be given (`environment.connections`): a command it starts (`stdio`)
+    or a URL it calls (`http`). Secrets are named, never held: `env` maps the server's variables
+    to secret names, `headers` are templates naming secrets as ${NAME} (`core.connections`)."""
+
+    class Meta(_Meta):
+        table_name = _table("connections")
+
+    name = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    command = UnicodeAttribute(null=True)
+    args = JSONAttribute(null=True)
+    env = JSONAttribute(null=True)
+    url = UnicodeAttribute(null=True)
+    headers = JSONAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ExecutionModel,
     ExecutionEventModel,
@@ -567,4 +587,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TriggerModel,
     TicketProviderModel,
     UserModel,
+    ConnectionModel,
 )

@@ -7,6 +7,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from optio_runner.connections import parse_connections
 
 REQUIRED = (
     "OPTIO_TASK_ID",
@@ -60,6 +63,8 @@ class Config:
     # of its own with loopback only. In a pod the cluster's NetworkPolicy decides instead.
     agent_offline: bool = False
     agent_bin_overrides: Mapping[str, str] = field(default_factory=dict)
+    # OPTIO_CONNECTIONS: the MCP servers the agent gets, secrets by name (optio_runner.connections).
+    connections: tuple[Mapping[str, Any], ...] = ()
     child_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -125,8 +130,16 @@ def load_config(env: Mapping[str, str]) -> Config:
         agent_bin_overrides={
             name: value for name, value in env.items() if name.startswith(AGENT_BIN_PREFIX) and value
         },
+        connections=_connections(env),
         child_env={name: value for name, value in env.items() if name not in PRIVATE_VARIABLES},
     )
+
+
+def _connections(env: Mapping[str, str]) -> tuple[Mapping[str, Any], ...]:
+    try:
+        return parse_connections(env.get("OPTIO_CONNECTIONS"))
+    except ValueError as exc:
+        raise ConfigError(f"OPTIO_CONNECTIONS: {exc}") from None
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:

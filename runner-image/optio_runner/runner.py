@@ -28,6 +28,7 @@ from optio_runner.agents.base import (
     ParsedLine,
 )
 from optio_runner.config import REQUIRED, Config, ConfigError, load_config
+from optio_runner.connections import UnresolvedConnection, resolve
 from optio_runner.github import GitHub, GitHubError, PullRequest, full_name_of, pr_body, pr_of_repo
 from optio_runner.gitops import (
     Checkout,
@@ -155,6 +156,10 @@ class Runner:
         # A resume continues the session an earlier attempt saved: into the fresh HOME it goes first.
         session_meta = (self.sessions.restore(adapter.session_dirs, cfg.resume_session_id)
                         if cfg.resume_session_id else None)
+        try:
+            mcp_servers = resolve(cfg.connections, cfg.child_env)
+        except UnresolvedConnection as exc:
+            return failed(str(exc), "setup")
         ctx = AgentContext(
             prompt=cfg.prompt,
             max_turns=cfg.max_turns,
@@ -167,12 +172,15 @@ class Runner:
             as_root=os.geteuid() == 0,
             session_meta=session_meta,
             env=cfg.child_env,
+            mcp_servers=mcp_servers,
         )
         try:
             argv = adapter.build_command(ctx)
         except AgentConfigError as exc:
             return failed(str(exc), "setup")
         self.agent_env = self._agent_environment(adapter, ctx)
+        if mcp_servers:
+            self._system("connections (MCP servers) for the agent: " + ", ".join(s.name for s in mcp_servers))
         if not cfg.has_repo:
             return self._attempt_without_repo(adapter, argv)
 

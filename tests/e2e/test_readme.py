@@ -53,6 +53,15 @@ def test_the_scheduled_examples_run_as_written(local_mode: LocalMode, tmp_path: 
     assert outcome == "report: completed"
 
 
+def test_the_connections_example_runs_as_written(local_mode: LocalMode, tmp_path: Path) -> None:
+    output = run(local_mode, tmp_path, "tour", "connections").split("optio: Add a greeting", 1)[1]
+    secrets, outcome, first_line, deleting = output.strip().splitlines()[-4:]
+    assert secrets == "['WIKI_TOKEN']"
+    assert outcome == "triage: completed"
+    assert first_line == "connections (MCP servers) for the agent: wiki"
+    assert deleting == "409"
+
+
 def test_the_command_line_examples_run_as_written(local_mode: LocalMode, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()  # the CLI's profiles, not the user's

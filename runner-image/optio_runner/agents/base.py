@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from optio_runner.connections import McpServer
 from optio_runner.loglines import LogLine
 
 ErrorKind = Literal["agent_error", "auth", "rate_limited", "setup", "git", "max_turns", "budget"]
@@ -45,6 +46,8 @@ class AgentContext:
     # The variables the agent will see (the task's secrets and the pod's), e.g. for a CLI whose
     # adapter behaves differently when they choose another provider (Claude Code on Bedrock).
     env: Mapping[str, str] = field(default_factory=dict)
+    # The attempt's connections, secrets resolved: each adapter writes its CLI's MCP configuration.
+    mcp_servers: tuple[McpServer, ...] = ()
 
 
 @dataclass

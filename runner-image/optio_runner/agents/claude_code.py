@@ -29,6 +29,7 @@ from optio_runner.agents.base import (
     describe_exit,
 )
 from optio_runner.agents.parsing import amount, compact, count, json_object, matching, nonempty
+from optio_runner.connections import claude_code_config
 from optio_runner.loglines import log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -62,6 +63,8 @@ QUIET = {
     "CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY": "1",
 }
 CONFIG_DIR = ".claude"
+# The attempt's connections, for --mcp-config (relative to HOME).
+MCP_CONFIG = f"{CONFIG_DIR}/optio-mcp.json"
 _TURN_LIMIT = re.compile(r"maximum number of turns \((\d+)\)")
 # Keys of an event that say nothing to a reader of the log.
 _NOISE_KEYS = frozenset({"type", "subtype", "uuid", "session_id", "parent_tool_use_id", "timestamp"})
@@ -95,6 +98,9 @@ class ClaudeCodeAdapter(AdapterDefaults):
             argv += ["--model", ctx.model]
         if ctx.resume_session_id:
             argv += ["--resume", ctx.resume_session_id]
+        if ctx.mcp_servers:
+            # Exactly the task's connections: none of a checked-in .mcp.json or the user's.
+            argv += ["--mcp-config", str(ctx.home / MCP_CONFIG), "--strict-mcp-config"]
         budget = _budget(ctx)
         if budget is not None:
             # The CLI states its cost only when it finishes; with the budget it stops itself after
@@ -116,6 +122,9 @@ class ClaudeCodeAdapter(AdapterDefaults):
             env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] = ctx.model
             env["ANTHROPIC_SMALL_FAST_MODEL"] = ctx.model
         return env
+
+    def config_files(self, ctx: AgentContext) -> dict[str, str]:
+        return {MCP_CONFIG: claude_code_config(ctx.mcp_servers)} if ctx.mcp_servers else {}
 
     def session_meta(self, collected: Collected) -> dict[str, Any]:
         """The session's cost so far, for a resume whose result lacks its own share."""
@@ -288,7 +297,7 @@ def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
             log_line(
                 "system",
                 f"session {parsed.session_id} started (model {parsed.model}, {tool_count} tools"
-                + (f", permission mode {mode})" if mode else ")"),
+                + (f", permission mode {mode})" if mode else ")") + _mcp_status(event.get("mcp_servers")),
             )
         )
     elif subtype == "api_retry":
@@ -321,6 +330,15 @@ def _parse_system(event: dict[str, Any], parsed: ParsedLine) -> None:
         )
     else:
         parsed.logs.append(log_line("system", f"system {subtype}: {_summary(event)}"))
+
+
+def _mcp_status(servers: object) -> str:
+    """The connections' MCP servers as the CLI started them ("connected", "failed", ...): a server
+    that failed to start is otherwise silent, its tools simply missing."""
+    if not isinstance(servers, list) or not servers:
+        return ""
+    named = [f"{s.get('name')} ({s.get('status')})" for s in servers if isinstance(s, dict)]
+    return "; MCP servers: " + ", ".join(named)
 
 
 def _parse_rate_limit(event: dict[str, Any], parsed: ParsedLine) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty
 from optio_runner.agents.verdict import verdict
+from optio_runner.connections import codex_tables
 from optio_runner.loglines import LogLine, log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -102,6 +103,7 @@ class CodexAdapter(AdapterDefaults):
                 f"env_key = {json.dumps(KEY_SECRET)}",
                 'wire_api = "responses"',
             ]
+        tables += codex_tables(ctx.mcp_servers)
         return {f"{CODEX_DIR}/config.toml": "\n".join([*lines, "", *tables, ""])}
 
     def session_meta(self, collected: Collected) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Any
 from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import compact, count, json_object, matching, nonempty, strip_ansi
 from optio_runner.agents.verdict import verdict
+from optio_runner.connections import copilot_config
 from optio_runner.loglines import LogLine, log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -99,6 +100,10 @@ class CopilotAdapter(AdapterDefaults):
         # Configuration and session state under the agent's HOME whatever the task's variables
         # say: session_dirs is relative to it.
         return {"COPILOT_HOME": str(ctx.home / ".copilot")}
+
+    def config_files(self, ctx: AgentContext) -> dict[str, str]:
+        # The user configuration under COPILOT_HOME, as `copilot mcp add` writes it.
+        return {".copilot/mcp-config.json": copilot_config(ctx.mcp_servers)} if ctx.mcp_servers else {}
 
     def session_meta(self, collected: Collected) -> dict[str, Any]:
         """The session's token totals so far: the next resume's usage file counts them again."""

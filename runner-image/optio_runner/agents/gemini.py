@@ -29,6 +29,7 @@ from optio_runner.agents.base import (
 )
 from optio_runner.agents.parsing import count, json_object, matching, nonempty
 from optio_runner.agents.verdict import auth_failure, auth_result
+from optio_runner.connections import gemini_servers
 from optio_runner.loglines import log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -115,6 +116,8 @@ class GeminiAdapter(AdapterDefaults):
                         "sessionRetention": {"enabled": False}},
             "ide": {"enabled": False},
         }
+        if ctx.mcp_servers:
+            settings["mcpServers"] = gemini_servers(ctx.mcp_servers)
         if ctx.max_turns > 0:
             settings["model"] = {"maxSessionTurns": ctx.max_turns}
         work_dir = str(ctx.work_dir)

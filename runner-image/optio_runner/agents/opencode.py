@@ -28,6 +28,7 @@ from typing import Any
 from optio_runner.agents.base import AdapterDefaults, AgentContext, AgentResult, Collected, ParsedLine
 from optio_runner.agents.parsing import amount, compact, count, json_object, matching, nonempty
 from optio_runner.agents.verdict import verdict
+from optio_runner.connections import opencode_servers
 from optio_runner.loglines import log_line, truncate
 
 MAX_SUMMARY = 4000
@@ -119,6 +120,8 @@ class OpenCodeAdapter(AdapterDefaults):
                 "models": {model: {"name": model}},
             }}
             config["model"] = f"{PROVIDER_ID}/{model}"
+        if ctx.mcp_servers:
+            config["mcp"] = opencode_servers(ctx.mcp_servers)
         return {CONFIG_FILE: json.dumps(config, indent=2) + "\n"}
 
     def parse_line(self, line: str) -> ParsedLine:
