@@ -53,7 +53,10 @@ def task_json(task: ExecutionModel) -> dict[str, Any]:
 
 
 def repo_json(repo: RepoModel) -> dict[str, Any]:
-    return _attributes(repo)
+    body = _attributes(repo)
+    # Rows from before warm pools have no size: none.
+    body["warmPoolSize"] = body["warmPoolSize"] or 0
+    return body
 
 
 def event_json(event: ExecutionEventModel) -> dict[str, Any]:
@@ -106,7 +109,8 @@ _CONFIG_FIELDS = {
                        "priority", "maxRetries", "promptTemplateId", "paramsSchema", "environment", "enabled", "createdAt",
                        "createdBy", "updatedAt"),
     "standalone": ("id", "type", "name", "description", "agentRuntime", "model", "promptTemplate", "paramsSchema",
-                   "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "environment", "enabled", "createdAt",
+                   "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "warmPoolSize", "environment", "enabled",
+                   "createdAt",
                    "createdBy", "updatedAt"),
 }
 

@@ -30,7 +30,7 @@ from chalicelib.settings import settings
 from chalicelib.store import claims, configs, executions, repos
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 
-from . import pull_requests, timers
+from . import pull_requests, timers, warm_pools
 from .api_url import api_url
 from .clock import utcnow
 from .credentials import agent_secrets, run_token_secret
@@ -53,7 +53,7 @@ def snapshot(row: ExecutionModel) -> core.Snapshot:
     view = executions.view(row, budget(row))
     pod = None
     if view.state in core.NEEDS_POD_STATUS and view.attempt > 0:
-        pod = get_launcher().status(row.id, view.attempt)
+        pod = agent_status(row, view.attempt)
     if view.kind is K.RUN:
         return core.Snapshot(execution=view, pod=pod, limits=timings())
     deps: tuple[DepView, ...] = ()
@@ -67,6 +67,20 @@ def snapshot(row: ExecutionModel) -> core.Snapshot:
                              pr=pull_requests.observed(row), pr_acted_on=row.prActedOn,
                              pr_policy=pull_requests.policy(row))
     return core.Snapshot(execution=view, pod=pod, limits=timings(), deps=deps, pipeline=pipeline)
+
+
+def agent_status(row: ExecutionModel, attempt: int) -> core.PodStatus:
+    """The attempt's agent: in the warm runner it was handed to, or in its own pod or process."""
+    if row.warmPod and attempt == int(row.attempt or 0):
+        return get_launcher().warm_status(row.warmPod)
+    return get_launcher().status(row.id, attempt)
+
+
+def stop_agent(row: ExecutionModel, attempt: int) -> None:
+    if row.warmPod and attempt == int(row.attempt or 0):
+        get_launcher().stop_warm(row.warmPod)
+    else:
+        get_launcher().cancel(row.id, attempt)
 
 
 def dep_views(dep_ids: list[str]) -> tuple[DepView, ...]:
@@ -145,7 +159,7 @@ def execute(row: ExecutionModel, action: actions.Action, trigger: str = Trigger.
         return False
     logger.info("reconcile", extra=log)
     if isinstance(action, actions.StopAgent):
-        get_launcher().cancel(row.id, action.attempt)
+        stop_agent(row, action.attempt)
         return False
     if isinstance(action, actions.MergePr):
         return pull_requests.merge(row, action)
@@ -174,7 +188,7 @@ def apply(row: ExecutionModel, transition: actions.Transition, trigger: str,
                                   changes={**transition.changes, **(extra or {})}, limits=limits)
     _record(moved, current, trigger, transition.reason)
     if transition.stop_agent and attempt > 0:
-        get_launcher().cancel(moved.id, attempt)
+        stop_agent(moved, attempt)
     if transition.effect is actions.Effect.CLOSE_ISSUE:
         pull_requests.close_linked_issue(moved)
     elif transition.effect is actions.Effect.COMMENT_ON_PR:
@@ -202,6 +216,9 @@ def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     except NotFound as missing:
         kind = FailureKind.REPO_MISSING if executions.kind_of(row) is K.REPO_TASK else FailureKind.CONFIG_MISSING
         return execute(row, actions.fail(kind, str(missing)))
+    # An idle warm runner of its pool takes the attempt at once; the launch is written with it.
+    if warm_pools.hand_over(row, spec):
+        return True
     try:
         get_launcher().launch(spec)
     except Exception:

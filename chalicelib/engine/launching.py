@@ -9,13 +9,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.launch import LaunchSpec, cluster_launcher
+from chalicelib.launch.base import WarmPodSpec
 from chalicelib.launch.kubernetes import KubernetesLauncher
 from chalicelib.observability import logger
 from chalicelib.store import secrets
 
 
 def launch(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
-    """`launcher`: the cluster to launch on; the one the settings describe unless given."""
+    """`launcher`: the cluster to launch on; the one the settings describe unless given. The event
+    is an attempt's LaunchSpec, or a warm runner's WarmPodSpec (`{"warmPod": ...}`)."""
+    if "warmPod" in payload:
+        warm = WarmPodSpec.from_payload(payload)
+        logger.info("starting warm runner", extra={"pod": warm.pod_id, "pool": warm.pool})
+        (launcher or cluster_launcher()).start_warm(warm)
+        return {"warmPod": warm.pod_id, "launched": True}
     spec = LaunchSpec.from_payload(payload, secrets.unseal)
     logger.info("launching agent", extra={"executionId": spec.execution_id, "attempt": spec.attempt})
     (launcher or cluster_launcher()).launch(spec)

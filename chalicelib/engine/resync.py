@@ -1,5 +1,5 @@
 """The periodic repair: reconcile every execution that may have work (repo tasks and runs alike),
-then dispatch; and the timed one: reconcile one execution when its wake-up fires."""
+then dispatch, then bring every warm pool to its size; and the timed one: reconcile one execution when its wake-up fires."""
 from __future__ import annotations
 
 from chalicelib.observability import logger
@@ -8,6 +8,7 @@ from chalicelib.store import executions
 from . import timers
 from .dispatcher import dispatch
 from .executor import reconcile
+from .warm_pools import resync_pools
 
 
 def resync() -> dict[str, int]:
@@ -19,7 +20,7 @@ def resync() -> dict[str, int]:
         except Exception:
             failed += 1
             logger.exception("resync failed for execution", extra={"executionId": execution_id})
-    return {"reconciled": seen, "errors": failed, "started": len(dispatch())}
+    return {"reconciled": seen, "errors": failed, "started": len(dispatch()), **resync_pools()}
 
 
 def wake(event: object) -> dict[str, object]:
