@@ -136,7 +136,7 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 _RUN_FIELDS = {name: name for name in (
     "id", "type", "taskConfigId", "state", "params", "triggerParams", "trigger", "prompt", "costUsd",
     "inputTokens", "outputTokens", "modelUsed", "retryCount", "maxRetries", "retryable", "attempt",
-    "errorMessage", "errorKind", "createdAt", "createdBy", "updatedAt", "startedAt", "launchedAt",
+    "errorMessage", "errorKind", "createdAt", "createdBy", "updatedAt", "startedAt", "launchedAt", "warmPod",
     "lastHeartbeatAt")}
 _RUN_FIELDS.update(output="resultSummary", finishedAt="completedAt")
 
