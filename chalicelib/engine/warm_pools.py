@@ -35,11 +35,6 @@ from .api_url import api_url
 from .clock import utcnow
 from .credentials import run_token_secret
 
-# How often an idle runner asks for work, unless OPTIO_WARM_POLL_MS says: locally the ask is a
-# loopback request and its interval the whole of a warm start's wait; on EKS each is an API
-# Gateway request and a Lambda invocation.
-LOCAL_POLL_MS, CLUSTER_POLL_MS = 50, 1000
-
 
 def pool_of(row: ExecutionModel) -> str:
     return pool_key(executions.kind_of(row), executions.scope_of(row))
@@ -116,10 +111,9 @@ def _start(pool: str, definition: RepoModel | TaskConfigModel | None) -> None:
 def warm_spec(pool: str, pod_id: str, definition: RepoModel | TaskConfigModel | None) -> WarmPodSpec:
     """What a waiting runner needs: where to ask, as whom, how often. The image and resources
     are its pool's, as its attempts' would be."""
-    poll_ms = settings.warm_poll_ms or (LOCAL_POLL_MS if get_launcher().name == "local" else CLUSTER_POLL_MS)
     environment = {"OPTIO_API_URL": api_url(), "OPTIO_WARM_POD": pod_id,
                    "OPTIO_WARM_TOKEN": warm_token(run_token_secret(), pool, pod_id),
-                   "OPTIO_WARM_POLL_MS": str(poll_ms)}
+                   "OPTIO_WARM_POLL_MS": str(settings.warm_poll_ms)}
     if isinstance(definition, TaskConfigModel):
         given = definition.environment or {}
         return WarmPodSpec(pod_id, pool, environment, given.get("image"),
@@ -143,6 +137,7 @@ def hand_over(row: ExecutionModel, spec: LaunchSpec) -> bool:
             warm_pods.assign(row, pod, spec.to_payload(secrets.seal), utcnow())
         except warm_pods.PodTaken:
             continue
+        launcher.wake_warm(pod.id)
         logger.info("attempt handed to a warm runner",
                     extra={"executionId": row.id, "attempt": spec.attempt, "pod": pod.id, "pool": pool})
         try:

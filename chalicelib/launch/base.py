@@ -136,6 +136,10 @@ class AgentLauncher(Protocol):
 
     def stop_warm(self, pod_id: str) -> None: ...
 
+    # Tells a warm runner an attempt was handed to it, so it claims it now rather than at its next
+    # ask; where that cannot be done (EKS: the engine does not reach into pods) its next ask finds it.
+    def wake_warm(self, pod_id: str) -> None: ...
+
     # Which networks a warm runner can give an attempt: locally the runner enforces "none" itself;
     # on EKS a pod's network is its NetworkPolicy's, written for an attempt's own Job.
     warm_networks: frozenset[str]

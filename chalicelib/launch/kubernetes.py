@@ -165,6 +165,9 @@ class KubernetesLauncher:
     def stop_warm(self, pod_id: str) -> None:
         self._delete_job(warm_job_name(pod_id))
 
+    def wake_warm(self, pod_id: str) -> None:
+        """Nothing: a pod's runner finds its attempt at its next ask (OPTIO_WARM_POLL_MS)."""
+
     def _job_status(self, name: str, pod_selector: str) -> PodStatus:
         from kubernetes.client import ApiException, BatchV1Api, CoreV1Api
 

@@ -62,6 +62,9 @@ class AsyncLambdaLauncher:
     def stop_warm(self, pod_id: str) -> None:
         self._cluster.stop_warm(pod_id)
 
+    def wake_warm(self, pod_id: str) -> None:
+        self._cluster.wake_warm(pod_id)
+
     def status(self, execution_id: str, attempt: int) -> PodStatus:
         status = self._cluster.status(execution_id, attempt)
         if status.phase is PodPhase.NOT_FOUND and self._launch_in_flight(execution_id, attempt):

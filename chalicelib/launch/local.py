@@ -125,6 +125,18 @@ class LocalLauncher:
             proc = self._warm.get(pod_id)
         _stop(proc)
 
+    def wake_warm(self, pod_id: str) -> None:
+        """SIGURG to the runner alone (its agent, once there is one, is not signalled): a signal
+        ignored by default, so a runner still starting, before it listens, is not killed by it (its
+        first ask finds the attempt)."""
+        with self._lock:
+            proc = self._warm.get(pod_id)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGURG)
+            except ProcessLookupError:
+                pass
+
     def shutdown(self) -> None:
         with self._lock:
             procs = [*self._procs.values(), *self._warm.values()]

@@ -19,10 +19,9 @@ def claim(pod_id: str, token: str | None) -> dict[str, Any]:
         raise NotFound(f"warm runner {pod_id} is not in a pool")
     if not token or not any(warm_token_valid(key, str(pod.pool), pod_id, token) for key in run_token_secrets()):
         raise Unauthorized("invalid warm runner token")
-    taken = warm_pods.take_launch(pod_id)
-    if taken is None:
+    launch = warm_pods.take_launch(pod)
+    if launch is None:
         return {"assigned": False}
-    _, launch = taken
     spec = LaunchSpec.from_payload(launch, secrets.unseal)
     return {"assigned": True, "executionId": spec.execution_id, "attempt": spec.attempt,
             "environment": dict(spec.environment), "secrets": dict(spec.secrets), "network": spec.network}

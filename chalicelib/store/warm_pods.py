@@ -64,11 +64,10 @@ def assign(row: ExecutionModel, pod: WarmPodModel, launch: dict[str, Any], now: 
     return executions.apply_fields(row, fields)
 
 
-def take_launch(pod_id: str) -> tuple[WarmPodModel, dict[str, Any]] | None:
-    """The runner's claim: the runner and its assigned attempt's launch, removed from the row as
-    it is taken, so it is given out once. None while it is idle (or when it was taken already)."""
-    pod = find(pod_id)
-    if pod is None or pod.state != ASSIGNED or pod.launch is None:
+def take_launch(pod: WarmPodModel) -> dict[str, Any] | None:
+    """The runner's claim, on its row as just read: its assigned attempt's launch, removed from the
+    row as it is taken, so it is given out once. None while it is idle (or when it was taken already)."""
+    if pod.state != ASSIGNED or pod.launch is None:
         return None
     launch = dict(pod.launch)
     try:
@@ -78,7 +77,7 @@ def take_launch(pod_id: str) -> tuple[WarmPodModel, dict[str, Any]] | None:
         if error.cause_response_code == "ConditionalCheckFailedException":
             return None
         raise
-    return pod, launch
+    return launch
 
 
 def remove_idle(pod_id: str) -> bool:

@@ -1,5 +1,7 @@
 """A warm runner (`OPTIO_WARM_POD` set): started before there is work, it asks the API for work
-every `OPTIO_WARM_POLL_MS` with its pool's token, and runs the first attempt handed to it as the
+every `OPTIO_WARM_POLL_MS` with its pool's token, and at once on SIGURG (the local launcher's
+word that an attempt was handed to it; ignored by default, so one sent before the runner listens
+kills nothing), and runs the first attempt handed to it as the
 runner of that attempt would, with the attempt's input, run token and secrets as they came in the
 claim. Nothing of an execution is in its environment before that.
 
@@ -69,12 +71,16 @@ def main() -> int:
 
     # While it waits, a SIGTERM (the pool shrank) ends it at once; the attempt's Runner sets its own.
     signal.signal(signal.SIGTERM, on_sigterm)
+    # Blocked, a wake-up stays pending until the wait takes it (none is lost while an ask is
+    # answered); unblocked again before the attempt, whose agent inherits the mask.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGURG})
     try:
         answer = _wait_for_work(api_url, pod_id, token, interval_s)
     except _Stopped:
         return 143
     if answer is None:
         return 0
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGURG})
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         cfg = load_config(adopted_environment(os.environ, answer))
@@ -105,4 +111,4 @@ def _wait_for_work(api_url: str, pod_id: str, token: str, interval_s: float) -> 
             continue
         if answer is not None:
             return answer
-        time.sleep(interval_s)
+        signal.sigtimedwait({signal.SIGURG}, interval_s)
