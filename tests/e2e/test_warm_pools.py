@@ -47,6 +47,12 @@ def test_a_run_starts_in_a_pre_started_runner_and_the_pool_refills_and_shrinks(l
     assert task["warmPoolSize"] == 2
     waiting = wait_for(lambda: r if len(r := warm_runners(local_mode)) == 2 else None, 60,
                        what="two warm runners")
+    # The claim is a warm runner's alone: another token is refused, an unknown runner is not in a pool.
+    pod_id = next(iter(waiting))
+    assert api.request("POST", f"/api/internal/warm-pods/{pod_id}/claim", json={},
+                       headers={"Authorization": "Bearer optio_warm_forged"}).status_code == 401
+    assert api.request("POST", "/api/internal/warm-pods/nobody/claim", json={},
+                       headers={"Authorization": "Bearer optio_warm_forged"}).status_code == 404
 
     run_id = str(api.ok("POST", f"/api/tasks/{task['id']}/runs", {"params": {}}, status=202)["runId"])
     run = wait_for(lambda: r if (r := api.ok("GET", f"/api/workflow-runs/{run_id}"))["state"] in ("completed", "failed")
