@@ -212,12 +212,13 @@ def _record(moved: ExecutionModel, was: State, trigger: str, reason: str) -> Non
 
 def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     try:
-        spec = launch_spec(row, action.attempt)
+        spec, warm_pool_size = launch_input(row, action.attempt)
     except NotFound as missing:
         kind = FailureKind.REPO_MISSING if executions.kind_of(row) is K.REPO_TASK else FailureKind.CONFIG_MISSING
         return execute(row, actions.fail(kind, str(missing)))
     # An idle warm runner of its pool takes the attempt at once; the launch is written with it.
-    if warm_pools.hand_over(row, spec):
+    # Without a pool nothing is read for it.
+    if warm_pool_size and warm_pools.hand_over(row, spec):
         return True
     try:
         get_launcher().launch(spec)
@@ -230,8 +231,9 @@ def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     return True
 
 
-def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
-    """What the launcher needs for one attempt; NotFound when the repo or standalone task is gone."""
+def launch_input(row: ExecutionModel, attempt: int) -> tuple[LaunchSpec, int]:
+    """What the launcher needs for one attempt, and the warmPoolSize of its repo or standalone task;
+    NotFound when that is gone."""
     if executions.kind_of(row) is K.RUN:
         config = configs.find(str(row.taskConfigId))
         if config is None:
@@ -239,6 +241,7 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         given, image, resources = _run_input(row, config, attempt)
         scope = (config.environment or {}).get("secrets")
         network = configured_network(config.environment)
+        warm_pool_size = int(config.warmPoolSize or 0)
     else:
         try:
             repo = repos.get(str(row.repoId))
@@ -260,10 +263,12 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         # The task's own list (from its blueprint or template) before its repository's.
         scope = (row.environment or {}).get("secrets", (repo.environment or {}).get("secrets"))
         network = configured_network(repo.environment)
+        warm_pool_size = int(repo.warmPoolSize or 0)
     token = run_token(run_token_secret(), row.id, attempt)
-    return LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
+    spec = LaunchSpec(execution_id=row.id, attempt=attempt, environment=runner_environment(given, api_url(), token),
                       image=image, secrets=agent_secrets(scope), resources=resources or Resources(),
                       **LaunchSpec.network_of(network))
+    return spec, warm_pool_size
 
 
 def _run_input(row: ExecutionModel, config: TaskConfigModel,

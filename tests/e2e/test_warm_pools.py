@@ -80,3 +80,19 @@ def test_a_bad_size_is_a_400_naming_the_field(local_mode: LocalMode, body: dict[
         answer = local_mode.api.request("POST", path, json=given)
         assert answer.status_code == 400, answer.text
         assert field in answer.text
+
+
+def test_a_repo_task_starts_in_its_repositorys_warm_runner(local_mode: LocalMode, repo_path: Path) -> None:
+    api = local_mode.api
+    before = set(warm_runners(local_mode))
+    repo = api.ok("POST", "/api/repos", {"repoUrl": str(repo_path), "warmPoolSize": 1}, status=201)
+    assert repo["warmPoolSize"] == 1
+    waiting = wait_for(lambda: r if len(r := set(warm_runners(local_mode)) - before) == 1 else None, 60,
+                       what="the repository's warm runner")
+    task = api.ok("POST", "/api/tasks", {"title": "Warm fix", "prompt": "Fix it", "repoId": repo["id"]}, status=201)
+    done = api.wait_state(task["id"], {"completed", "failed", "needs_attention"})
+    assert done["state"] == "completed", done
+    assert {done["warmPod"]} == waiting
+    api.ok("DELETE", f"/api/repos/{repo['id']}", status=204)
+    wait_for(lambda: not set(warm_runners(local_mode)) - before - waiting, 60,
+             what="the deleted repository's pool to empty")
