@@ -167,3 +167,32 @@ def test_a_warm_pod_adopts_the_next_attempt_and_the_pool_refills_shrinks_and_hea
             put_away(task_id)
         # Every agent of the other tests would get it (they list no secrets).
         secrets.delete(secret_name)
+
+
+def test_on_eks_an_attempt_with_a_restricted_network_gets_its_own_job(cluster: FaultyCluster, tmp_path: Path) -> None:
+    """Its NetworkPolicy selects its own Job's pod: a warm pod (on the namespace's default) would
+    give its agent more network than the repository allows."""
+    from chalicelib.core.states import ExecutionKind
+    from chalicelib.core.warm_pools import pool_key
+    from chalicelib.launch.k8s_job import job_name, warm_job_name
+    from chalicelib.services.repos import register_repo, update_repo
+    from chalicelib.store import executions, warm_pods
+
+    repo = register_repo({"repoUrl": f"https://github.com/acme/warm-{uuid.uuid4().hex[:10]}",
+                          "warmPoolSize": 1, "environment": {"network": "none"}})
+    pool = pool_key(ExecutionKind.REPO_TASK, repo.id)
+    task_id = new_task(repo.id, repo.repoUrl)
+    try:
+        on_cluster(cluster, tmp_path, "refill", pool)
+        [pod_id] = warm_jobs(cluster)
+        cluster.run_pod(warm_job_name(pod_id))
+        take_slot(task_id)
+        on_cluster(cluster, tmp_path, "reconcile", [task_id])
+        assert executions.get(task_id).warmPod is None
+        assert cluster.job(job_name(task_id, 1)) is not None
+        assert cluster.network_policy(job_name(task_id, 1)) is not None
+        assert [p.state for p in warm_pods.of_pool(pool)] == ["idle"]
+    finally:
+        put_away(task_id)
+        update_repo(repo.id, {"warmPoolSize": 0})
+        on_cluster(cluster, tmp_path, "refill", pool)
