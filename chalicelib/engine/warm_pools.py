@@ -69,7 +69,13 @@ def resync_pools() -> dict[str, int]:
     """Every pool brought to its size: the declared ones and every one that still has runners
     (a pool shrunk to 0, or whose definition was deleted)."""
     planned = failed = 0
-    for pool in sorted(declared_pools() | warm_pods.pools()):
+    try:
+        pools = declared_pools() | warm_pods.pools()
+    except Exception:
+        # The executions were reconciled and dispatched already; the pools wait for the next round.
+        logger.exception("listing the warm pools failed")
+        return {"warmPoolActions": 0, "warmPoolErrors": 1}
+    for pool in sorted(pools):
         try:
             planned += len(refill(pool))
         except Exception:
