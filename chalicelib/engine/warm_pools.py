@@ -129,7 +129,8 @@ def warm_spec(pool: str, pod_id: str, definition: RepoModel | TaskConfigModel | 
 
 def hand_over(row: ExecutionModel, spec: LaunchSpec) -> bool:
     """Hands the attempt to an idle runner of its pool, the oldest alive first; True when one
-    took it (the launch is then written down with it). LostRace when the execution moved."""
+    took it (the launch is then written down with it). LostRace when the execution moved, so
+    that a caller about to launch a pod for it decides again."""
     launcher = get_launcher()
     if spec.network not in launcher.warm_networks:
         return False
@@ -152,4 +153,10 @@ def hand_over(row: ExecutionModel, spec: LaunchSpec) -> bool:
             # The resync brings it to size.
             logger.exception("warm pool refill failed", extra={"pool": pool})
         return True
+    # No runner took it here; but another reconciler, on the same version of the row, may have
+    # handed it to the one this found taken (or gone) before a Job is launched for it too: two
+    # runners for one attempt. Its hand-over is written before that runner was read, so this read
+    # sees it.
+    if int(executions.get(row.id).version) != int(row.version):
+        raise executions.LostRace(f"{row.type} {row.id} changed meanwhile", state=row.state)
     return False

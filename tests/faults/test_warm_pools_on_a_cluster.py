@@ -196,3 +196,40 @@ def test_on_eks_an_attempt_with_a_restricted_network_gets_its_own_job(cluster: F
         put_away(task_id)
         update_repo(repo.id, {"warmPoolSize": 0})
         on_cluster(cluster, tmp_path, "refill", pool)
+
+
+def test_an_attempt_handed_to_a_warm_pod_meanwhile_gets_no_job_too(cluster: FaultyCluster, tmp_path: Path) -> None:
+    """Two reconcilers on the same version: the other hands the attempt to the pool's only runner
+    after this one read the row and before it looked for an idle runner. Finding none, this one
+    must not launch a Job for it as well (two runners of one attempt): it reads the row again and
+    decides again."""
+    from chalicelib.core.states import ExecutionKind
+    from chalicelib.core.warm_pools import pool_key
+    from chalicelib.launch.k8s_job import job_name, warm_job_name
+    from chalicelib.services.repos import register_repo, update_repo
+    from chalicelib.store import executions, warm_pods
+
+    repo = register_repo({"repoUrl": f"https://github.com/acme/warm-{uuid.uuid4().hex[:10]}", "warmPoolSize": 1})
+    pool = pool_key(ExecutionKind.REPO_TASK, repo.id)
+    task_id = new_task(repo.id, repo.repoUrl)
+    try:
+        on_cluster(cluster, tmp_path, "refill", pool)
+        [pod_id] = warm_jobs(cluster)
+        cluster.run_pod(warm_job_name(pod_id))
+        take_slot(task_id)
+
+        def other_reconciler() -> None:
+            pod = warm_pods.find(pod_id)
+            assert pod is not None
+            warm_pods.assign(executions.get(task_id), pod, {"executionId": task_id, "attempt": 1}, datetime.now(UTC))
+
+        # The reconciler reads the row, then the attempt's Job (none yet): the other hands it over then.
+        cluster.meanwhile = ("GET", rf"/jobs/{job_name(task_id, 1)}$", other_reconciler)
+        decided = on_cluster(cluster, tmp_path, "reconcile", [task_id])
+        assert cluster.meanwhile is None, "the other reconciler did not run"
+        assert executions.get(task_id).warmPod == pod_id
+        assert cluster.job(job_name(task_id, 1)) is None, decided
+    finally:
+        put_away(task_id)
+        update_repo(repo.id, {"warmPoolSize": 0})
+        on_cluster(cluster, tmp_path, "refill", pool)
