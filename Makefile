@@ -153,6 +153,7 @@ unit: $(VENV)/.installed
 # scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv).
 bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/spine.py
+	$(PY) bench/warm_pools.py
 	$(PY) bench/triggers.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/streams.py

@@ -74,6 +74,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_NOTION_API_URL", "https://api.notion.com", "Notion's API base URL, for `notion` ticket providers (Jira's is each provider's `site`)."),
     Variable("OPTIO_SESSIONS_BUCKET", "", "S3 bucket of the agents' saved sessions (set by the deployment); empty: the data directory's `sessions/`."),
     Variable("OPTIO_SESSION_EXPIRY_DAYS", "30", "Saved agent sessions are deleted this many days after they were saved (locally when the next one is saved; on AWS the bucket's lifecycle rule, set at deploy time by the `sessionExpiryDays` context)."),
+    Variable("OPTIO_WARM_POLL_MS", "1000", "How often (ms) an idle warm runner (`warmPoolSize`) asks the API for work (on AWS each ask is an API request); the local launcher also wakes a runner the moment an attempt is handed to it."),
     Variable("OPTIO_WORKFLOW_TRIGGER_INTERVAL", "60000", "How often (ms) schedule triggers are checked. On AWS it sets the EventBridge rule when the app is packaged (`make deploy`), in whole minutes, at least one; local mode checks every 3000 ms unless this is set."),
 )
 
@@ -185,6 +186,7 @@ class Settings:
     oidc_client_id: str | None = None
     oidc_client_secret_name: str = _DEFAULTS["OPTIO_OIDC_CLIENT_SECRET_NAME"]
     oidc_email_providers: frozenset[str] = frozenset()
+    warm_poll_ms: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -248,6 +250,7 @@ class Settings:
             oidc_client_id=get("OPTIO_OIDC_CLIENT_ID") or None,
             oidc_client_secret_name=get("OPTIO_OIDC_CLIENT_SECRET_NAME"),
             oidc_email_providers=frozenset(n.strip() for n in get("OPTIO_OIDC_EMAIL_PROVIDERS").split(",") if n.strip()),
+            warm_poll_ms=int(get("OPTIO_WARM_POLL_MS")),
             agent_pass_env=tuple(name.strip() for name in get("OPTIO_AGENT_PASS_ENV").split(",") if name.strip()),
         )
 

@@ -10,7 +10,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.core.roles import PUBLIC
 from chalicelib.core.schemas import RUNNER_EVENT
 from chalicelib.core.states import ExecutionKind
-from chalicelib.services import runner_channel, sessions
+from chalicelib.services import runner_channel, sessions, warm_pods
 from chalicelib.services.sessions import BINARY
 
 from .auth import token_of
@@ -30,6 +30,12 @@ def run_runner_event(run_id: str) -> dict[str, Any]:
     """The runner's channel for a workflow run"""
     request = bp.current_request
     return runner_channel.handle(ExecutionKind.RUN, run_id, token_of(request), body_of(request))
+
+
+@route(bp, "/api/internal/warm-pods/{pod_id}/claim", methods=["POST"], role=PUBLIC)
+def warm_pod_claim(pod_id: str) -> dict[str, Any]:
+    """A warm runner asks for work: the attempt handed to it, once, or {assigned: false}"""
+    return warm_pods.claim(pod_id, token_of(bp.current_request))
 
 
 # ---- saved agent sessions: where to put or get an archive, and the local store's links ------

@@ -55,7 +55,10 @@ def task_json(task: ExecutionModel) -> dict[str, Any]:
 
 
 def repo_json(repo: RepoModel) -> dict[str, Any]:
-    return _attributes(repo)
+    body = _attributes(repo)
+    # Rows from before warm pools have no size: none.
+    body["warmPoolSize"] = body["warmPoolSize"] or 0
+    return body
 
 
 def event_json(event: ExecutionEventModel) -> dict[str, Any]:
@@ -114,7 +117,8 @@ _CONFIG_FIELDS = {
                        "priority", "maxRetries", "promptTemplateId", "paramsSchema", "environment", "enabled", "createdAt",
                        "createdBy", "updatedAt"),
     "standalone": ("id", "type", "name", "description", "agentRuntime", "model", "promptTemplate", "paramsSchema",
-                   "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "environment", "enabled", "createdAt",
+                   "maxTurns", "budgetUsd", "maxRetries", "maxConcurrent", "warmPoolSize", "environment", "enabled",
+                   "createdAt",
                    "createdBy", "updatedAt"),
 }
 
@@ -140,7 +144,7 @@ def trigger_json(trigger: TriggerModel) -> dict[str, Any]:
 _RUN_FIELDS = {name: name for name in (
     "id", "type", "taskConfigId", "state", "params", "triggerParams", "trigger", "prompt", "costUsd",
     "inputTokens", "outputTokens", "modelUsed", "retryCount", "maxRetries", "retryable", "attempt",
-    "errorMessage", "errorKind", "createdAt", "createdBy", "updatedAt", "startedAt", "launchedAt",
+    "errorMessage", "errorKind", "createdAt", "createdBy", "updatedAt", "startedAt", "launchedAt", "warmPod",
     "lastHeartbeatAt")}
 _RUN_FIELDS.update(output="resultSummary", finishedAt="completedAt")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .warm_pools import MAX_WARM_POOL_SIZE
+
 AGENT_TYPES = ("claude-code", "claude", "codex", "copilot", "gemini", "opencode", "custom")
 AGENT_ALIASES = {"claude": "claude-code"}
 
@@ -23,6 +25,7 @@ _NETWORK: dict[str, Any] = {"oneOf": [
      "properties": {"allow": {"type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": True,
                               "items": {"type": "string", "minLength": 1, "maxLength": 253}}}},
 ]}
+_WARM_POOL_SIZE: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_WARM_POOL_SIZE}
 REPO_SETTINGS: dict[str, Any] = {
     "defaultBranch": {"type": "string", "minLength": 1, "maxLength": 255},
     "defaultAgentType": _agent_type,
@@ -38,6 +41,8 @@ REPO_SETTINGS: dict[str, Any] = {
     "setupCommands": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
     "image": {"type": ["string", "null"], "maxLength": 500},
     "customCommand": {"type": ["string", "null"], "maxLength": 4000},
+    # Runners kept started and waiting for its tasks (core.warm_pools).
+    "warmPoolSize": _WARM_POOL_SIZE,
     # The secrets the repo's agents get (all agent secrets when it lists none), and their network.
     "environment": {
         "type": ["object", "null"],
@@ -62,6 +67,7 @@ REPO_DEFAULTS: dict[str, Any] = {
     "image": None,
     "environment": None,
     "customCommand": None,
+    "warmPoolSize": 0,
 }
 
 REPO_CREATE: dict[str, Any] = {
@@ -474,6 +480,7 @@ _standalone_fields: dict[str, Any] = {
     "budgetUsd": {"type": "number", "minimum": 0.01, "maximum": 100000},
     "maxRetries": {"type": "integer", "minimum": 0, "maximum": 20},
     "maxConcurrent": {"type": "integer", "minimum": 1, "maximum": 100},
+    "warmPoolSize": _WARM_POOL_SIZE,
     "environment": {
         "type": "object",
         "additionalProperties": False,
@@ -501,7 +508,7 @@ STANDALONE_PATCH: dict[str, Any] = {
     "additionalProperties": False,
     "minProperties": 1,
     "properties": {
-        name: schema if name in ("name", "enabled", "promptTemplate", "maxRetries", "maxConcurrent")
+        name: schema if name in ("name", "enabled", "promptTemplate", "maxRetries", "maxConcurrent", "warmPoolSize")
         else _nullable(schema)
         for name, schema in _standalone_fields.items()
     },

@@ -27,3 +27,15 @@ def run_token_attempt(secret: str, task_id: str, token: str) -> int | None:
         return None
     attempt = int(parts[2])
     return attempt if hmac.compare_digest(run_token(secret, task_id, attempt), token) else None
+
+
+def warm_token(secret: str, pool: str, pod_id: str) -> str:
+    """A warm runner's token: it may ask for work for its pool as itself, and nothing else. Signed
+    with the run-token key, over a message no run token signs (those are `<task>:<attempt>`, an
+    attempt being digits only)."""
+    mac = hmac.new(secret.encode(), f"warm:{pool}:{pod_id}".encode(), hashlib.sha256).hexdigest()
+    return f"optio_warm_{mac}"
+
+
+def warm_token_valid(secret: str, pool: str, pod_id: str, token: str) -> bool:
+    return hmac.compare_digest(warm_token(secret, pool, pod_id), token)

@@ -31,7 +31,7 @@ from chalicelib.settings import settings
 from chalicelib.store import claims, configs, executions, repos
 from chalicelib.store.models import ExecutionModel, TaskConfigModel
 
-from . import pull_requests, timers
+from . import pull_requests, timers, warm_pools
 from .api_url import api_url
 from .clock import utcnow
 from .connections import ConnectionMissing, agent_connections
@@ -55,7 +55,7 @@ def snapshot(row: ExecutionModel) -> core.Snapshot:
     view = executions.view(row, budget(row))
     pod = None
     if view.state in core.NEEDS_POD_STATUS and view.attempt > 0:
-        pod = get_launcher().status(row.id, view.attempt)
+        pod = agent_status(row, view.attempt)
     if view.kind is K.RUN:
         return core.Snapshot(execution=view, pod=pod, limits=timings())
     deps: tuple[DepView, ...] = ()
@@ -69,6 +69,20 @@ def snapshot(row: ExecutionModel) -> core.Snapshot:
                              pr=pull_requests.observed(row), pr_acted_on=row.prActedOn,
                              pr_policy=pull_requests.policy(row))
     return core.Snapshot(execution=view, pod=pod, limits=timings(), deps=deps, pipeline=pipeline)
+
+
+def agent_status(row: ExecutionModel, attempt: int) -> core.PodStatus:
+    """The attempt's agent: in the warm runner it was handed to, or in its own pod or process."""
+    if row.warmPod and attempt == int(row.attempt or 0):
+        return get_launcher().warm_status(row.warmPod)
+    return get_launcher().status(row.id, attempt)
+
+
+def stop_agent(row: ExecutionModel, attempt: int) -> None:
+    if row.warmPod and attempt == int(row.attempt or 0):
+        get_launcher().stop_warm(row.warmPod)
+    else:
+        get_launcher().cancel(row.id, attempt)
 
 
 def dep_views(dep_ids: list[str]) -> tuple[DepView, ...]:
@@ -169,7 +183,7 @@ def execute(row: ExecutionModel, action: actions.Action, trigger: str = Trigger.
         return False
     logger.info("reconcile", extra=log)
     if isinstance(action, actions.StopAgent):
-        get_launcher().cancel(row.id, action.attempt)
+        stop_agent(row, action.attempt)
         return False
     if isinstance(action, actions.MergePr):
         return pull_requests.merge(row, action)
@@ -198,7 +212,7 @@ def apply(row: ExecutionModel, transition: actions.Transition, trigger: str,
                                   changes={**transition.changes, **(extra or {})}, limits=limits)
     _record(moved, current, trigger, transition.reason)
     if transition.stop_agent and attempt > 0:
-        get_launcher().cancel(moved.id, attempt)
+        stop_agent(moved, attempt)
     if transition.effect is actions.Effect.CLOSE_ISSUE:
         pull_requests.close_linked_issue(moved)
     elif transition.effect is actions.Effect.COMMENT_ON_PR:
@@ -223,11 +237,15 @@ def _record(moved: ExecutionModel, was: State, trigger: str, reason: str) -> Non
 
 def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     try:
-        spec = launch_spec(row, action.attempt)
+        spec, warm_pool_size = launch_input(row, action.attempt)
     except NotFound as missing:
         repo_gone = executions.kind_of(row) is K.REPO_TASK and not isinstance(missing, ConnectionMissing)
         kind = FailureKind.REPO_MISSING if repo_gone else FailureKind.CONFIG_MISSING
         return execute(row, actions.fail(kind, str(missing)))
+    # An idle warm runner of its pool takes the attempt at once; the launch is written with it.
+    # Without a pool nothing is read for it.
+    if warm_pool_size and warm_pools.hand_over(row, spec):
+        return True
     try:
         get_launcher().launch(spec)
     except Exception:
@@ -239,8 +257,9 @@ def _launch(row: ExecutionModel, action: actions.Launch) -> bool:
     return True
 
 
-def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
-    """What the launcher needs for one attempt; NotFound when the repo or standalone task is gone."""
+def launch_input(row: ExecutionModel, attempt: int) -> tuple[LaunchSpec, int]:
+    """What the launcher needs for one attempt, and the warmPoolSize of its repo or standalone task;
+    NotFound when that is gone."""
     if executions.kind_of(row) is K.RUN:
         config = configs.find(str(row.taskConfigId))
         if config is None:
@@ -249,6 +268,7 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         scope = (config.environment or {}).get("secrets")
         wired = listed(config.environment)
         network = configured_network(config.environment)
+        warm_pool_size = int(config.warmPoolSize or 0)
     else:
         try:
             repo = repos.get(str(row.repoId))
@@ -271,12 +291,14 @@ def launch_spec(row: ExecutionModel, attempt: int) -> LaunchSpec:
         scope = (row.environment or {}).get("secrets", (repo.environment or {}).get("secrets"))
         wired = listed(row.environment if "connections" in (row.environment or {}) else repo.environment)
         network = configured_network(repo.environment)
+        warm_pool_size = int(repo.warmPoolSize or 0)
     agent = agent_connections(wired, scope)
     token = run_token(run_token_secret(), row.id, attempt)
-    return LaunchSpec(execution_id=row.id, attempt=attempt,
+    spec = LaunchSpec(execution_id=row.id, attempt=attempt,
                       environment={**runner_environment(given, api_url(), token), **agent.environment},
                       image=image, secrets=agent_secrets(agent.scope), resources=resources or Resources(),
                       **LaunchSpec.network_of(network))
+    return spec, warm_pool_size
 
 
 def _run_input(row: ExecutionModel, config: TaskConfigModel,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.launch import LaunchSpec, cluster_launcher
-from chalicelib.launch.base import stop_of
+from chalicelib.launch.base import WarmPodSpec, stop_of
 from chalicelib.observability import logger
 from chalicelib.store import secrets
 
@@ -25,8 +25,14 @@ if TYPE_CHECKING:  # every function imports app, hence this module: the cluster'
 
 
 def handle(payload: Mapping[str, Any], launcher: KubernetesLauncher | None = None) -> dict[str, Any]:
-    """`launcher`: the cluster to launch on or stop in; the one the settings describe unless given."""
+    """`launcher`: the cluster to launch on or stop in; the one the settings describe unless given.
+    The event is an attempt's LaunchSpec, a stop, or a warm runner's WarmPodSpec (`{"warmPod": ...}`)."""
     cluster = launcher or cluster_launcher()
+    if "warmPod" in payload:
+        warm = WarmPodSpec.from_payload(payload)
+        logger.info("starting warm runner", extra={"pod": warm.pod_id, "pool": warm.pool})
+        cluster.start_warm(warm)
+        return {"warmPod": warm.pod_id, "launched": True}
     stop = stop_of(payload)
     if stop is not None:
         execution_id, attempt = stop
@@ -49,10 +55,15 @@ class FailedLaunch:
 def failed_launch(event: Any) -> FailedLaunch | None:
     """The launch in a Lambda destination record (`requestContext.condition`: RetriesExhausted or
     EventAgeExceeded; the launch event in `requestPayload`, the last error in `responsePayload`),
-    or None when the event is not one (a wake-up)."""
+    or None when the event is not one (a wake-up) or was no launch of an attempt: a stop (its
+    attempt waits for no launch) or a warm runner's start (the resync refills the pool)."""
     if not isinstance(event, dict) or not isinstance(event.get("requestContext"), dict):
         return None
     payload = event.get("requestPayload")
+    if isinstance(payload, dict) and ("warmPod" in payload or stop_of(payload) is not None):
+        logger.warning("the launcher gave up on an event", extra={
+            "condition": event["requestContext"].get("condition"), "stop": "warmPod" not in payload})
+        return None
     if not isinstance(payload, dict) or not payload.get("executionId") or "attempt" not in payload:
         raise ValueError("a launcher's destination record carries its launch event in requestPayload: "
                          f"{sorted(event)}")

@@ -1,5 +1,5 @@
 """The periodic repair: reconcile every execution that may have work (repo tasks and runs alike),
-then dispatch; and the timed one: reconcile one execution when its wake-up fires."""
+then dispatch, then bring every warm pool to its size; and the timed one: reconcile one execution when its wake-up fires."""
 from __future__ import annotations
 
 from chalicelib import observability
@@ -9,6 +9,7 @@ from chalicelib.store import executions
 from . import launching, timers
 from .dispatcher import dispatch
 from .executor import launch_failed, reconcile
+from .warm_pools import resync_pools
 
 
 def resync() -> dict[str, int]:
@@ -22,7 +23,7 @@ def resync() -> dict[str, int]:
             logger.exception("resync failed for execution", extra={"executionId": execution_id})
     started = len(dispatch())
     observability.gauges(*executions.load())
-    return {"reconciled": seen, "errors": failed, "started": started}
+    return {"reconciled": seen, "errors": failed, "started": started, **resync_pools()}
 
 
 def wake(event: object) -> dict[str, object]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from chalicelib.core.reconcile import PodStatus
@@ -107,6 +108,30 @@ def stop_of(payload: Mapping[str, Any]) -> tuple[str, int] | None:
     return str(payload["executionId"]), int(payload["attempt"])
 
 
+@dataclass(frozen=True)
+class WarmPodSpec:
+    """A warm runner of a pool (`core.warm_pools`): the runner in its waiting mode, with its pool's
+    image and resources; `environment` holds where to ask for work and its token, no secret of any
+    execution (those come when it claims an attempt)."""
+
+    pod_id: str
+    pool: str
+    environment: Mapping[str, str]
+    image: str | None = None
+    resources: Resources = field(default_factory=Resources)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"warmPod": {"podId": self.pod_id, "pool": self.pool, "environment": dict(self.environment),
+                            "image": self.image, "resources": self.resources.to_settings()}}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> WarmPodSpec:
+        given = payload["warmPod"]
+        return cls(pod_id=str(given["podId"]), pool=str(given["pool"]),
+                   environment={str(k): str(v) for k, v in dict(given["environment"]).items()},
+                   image=given.get("image"), resources=Resources.from_settings(given.get("resources")))
+
+
 class AgentLauncher(Protocol):
     name: str
 
@@ -115,3 +140,20 @@ class AgentLauncher(Protocol):
     def status(self, execution_id: str, attempt: int) -> PodStatus: ...
 
     def cancel(self, execution_id: str, attempt: int) -> None: ...
+
+    # Warm runners (core.warm_pools), by their pod id; idempotent like the attempts' calls.
+    def start_warm(self, spec: WarmPodSpec) -> None: ...
+
+    def warm_status(self, pod_id: str) -> PodStatus: ...
+
+    def stop_warm(self, pod_id: str) -> None: ...
+
+    # Tells a warm runner an attempt was handed to it, so it claims it now rather than at its next
+    # ask; where that cannot be done (EKS: the engine does not reach into pods) its next ask finds it.
+    def wake_warm(self, pod_id: str) -> None: ...
+
+    # Which networks a warm runner can give an attempt: locally the runner enforces "none" itself;
+    # on EKS a pod's network is its NetworkPolicy's, written for an attempt's own Job.
+    warm_networks: frozenset[str]
+    # How long a warm runner it was asked to start may not show yet (core.warm_pools).
+    warm_start_grace: timedelta

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .base import LaunchSpec
+from .base import LaunchSpec, WarmPodSpec
 
 TASK_LABEL = "optio.dev/task-id"
 ATTEMPT_LABEL = "optio.dev/attempt"
@@ -196,3 +196,33 @@ def _container(spec: LaunchSpec, image: str) -> dict[str, Any]:
 
 def _dns_label(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-") or "task"
+
+
+# A warm runner's Job (core.warm_pools): named and labelled by its pod id and pool, not by an
+# attempt, since it has none until one is handed to it.
+WARM_POD_LABEL = "optio.dev/warm-pod"
+WARM_POOL_LABEL = "optio.dev/warm-pool"
+
+
+def warm_job_name(pod_id: str) -> str:
+    return f"optio-warm-{_dns_label(pod_id)}"[:MAX_NAME].rstrip("-")
+
+
+def warm_selector(pod_id: str) -> str:
+    return f"{WARM_POD_LABEL}={execution_label(pod_id)}"
+
+
+def warm_job_manifest(spec: WarmPodSpec, settings: JobSettings) -> dict[str, Any]:
+    """The attempt's Job but for its name, labels and input: no deadline either, since a warm runner
+    waits for as long as its pool wants it (the attempt it adopts is watched for stalls like any);
+    no Secret, since the attempt's secrets reach it only when it claims the attempt."""
+    attempt_spec = LaunchSpec(execution_id=spec.pod_id, attempt=0, environment=spec.environment,
+                              image=spec.image, resources=spec.resources)
+    manifest = job_manifest(attempt_spec, settings)
+    pod_labels = {"app.kubernetes.io/name": "optio-runner", "app.kubernetes.io/managed-by": "optio",
+                  WARM_POD_LABEL: execution_label(spec.pod_id), WARM_POOL_LABEL: execution_label(spec.pool)}
+    manifest["metadata"].update(name=warm_job_name(spec.pod_id), labels=pod_labels,
+                                annotations={WARM_POOL_LABEL: spec.pool})
+    del manifest["spec"]["activeDeadlineSeconds"]
+    manifest["spec"]["template"]["metadata"]["labels"] = pod_labels
+    return manifest

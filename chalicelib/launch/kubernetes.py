@@ -11,7 +11,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -20,9 +20,19 @@ from chalicelib.core.reconcile import PodStatus
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
 
-from .base import LaunchSpec
+from .base import LaunchSpec, WarmPodSpec
 from .k8s_client import ClusterAccess, connect
-from .k8s_job import JobSettings, job_manifest, job_name, network_policy_manifest, secret_manifest, selector
+from .k8s_job import (
+    JobSettings,
+    job_manifest,
+    job_name,
+    network_policy_manifest,
+    secret_manifest,
+    selector,
+    warm_job_manifest,
+    warm_job_name,
+    warm_selector,
+)
 from .k8s_status import pod_status
 
 if TYPE_CHECKING:
@@ -44,6 +54,10 @@ def job_settings(settings: Settings) -> JobSettings:
 
 class KubernetesLauncher:
     name = "kubernetes"
+    # A restricted network is an attempt's own NetworkPolicy, selecting its own Job's pod.
+    warm_networks = frozenset({"internet"})
+    # Its Job is created before start_warm returns; a pod not scheduled yet reads as pending.
+    warm_start_grace = timedelta(0)
 
     def __init__(self, jobs: JobSettings, access: ClusterAccess,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -124,10 +138,39 @@ class KubernetesLauncher:
         core.replace_namespaced_secret(name, namespace, body, _preload_content=False,
                                        _request_timeout=REQUEST_TIMEOUT_S)
 
+    def start_warm(self, spec: WarmPodSpec) -> None:
+        """A warm runner's Job; 409 (a repeated delivery) is success."""
+        from kubernetes.client import ApiException, BatchV1Api, V1Job
+
+        manifest = warm_job_manifest(spec, self._jobs)
+        try:
+            BatchV1Api(self._api()).create_namespaced_job(
+                self._jobs.namespace, V1Job.model_validate(manifest), _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT_S)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        logger.info("warm runner job created", extra={"pod": spec.pod_id, "pool": spec.pool,
+                                                      "job": manifest["metadata"]["name"]})
+
     def status(self, execution_id: str, attempt: int) -> PodStatus:
+        return self._job_status(job_name(execution_id, attempt), selector(execution_id, attempt))
+
+    def warm_status(self, pod_id: str) -> PodStatus:
+        return self._job_status(warm_job_name(pod_id), warm_selector(pod_id))
+
+    def cancel(self, execution_id: str, attempt: int) -> None:
+        self._delete_job(job_name(execution_id, attempt))
+
+    def stop_warm(self, pod_id: str) -> None:
+        self._delete_job(warm_job_name(pod_id))
+
+    def wake_warm(self, pod_id: str) -> None:
+        """Nothing: a pod's runner finds its attempt at its next ask (OPTIO_WARM_POLL_MS)."""
+
+    def _job_status(self, name: str, pod_selector: str) -> PodStatus:
         from kubernetes.client import ApiException, BatchV1Api, CoreV1Api
 
-        name = job_name(execution_id, attempt)
         try:
             job = _json(BatchV1Api(self._api()).read_namespaced_job(
                 name, self._jobs.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT_S))
@@ -138,19 +181,18 @@ class KubernetesLauncher:
         pods: list[dict[str, Any]] = []
         if job is not None:
             listed = _json(CoreV1Api(self._api()).list_namespaced_pod(
-                self._jobs.namespace, label_selector=selector(execution_id, attempt), _preload_content=False,
+                self._jobs.namespace, label_selector=pod_selector, _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT_S))
             pods = list(listed.get("items") or [])
         status = pod_status(job, pods, self._clock(), self._jobs)
         if status.reason is not None:
-            logger.debug("agent job status", extra={"executionId": execution_id, "attempt": attempt, "job": name,
-                                                   "phase": status.phase.value, "reason": status.reason})
+            logger.debug("agent job status", extra={"job": name, "phase": status.phase.value,
+                                                   "reason": status.reason})
         return status
 
-    def cancel(self, execution_id: str, attempt: int) -> None:
+    def _delete_job(self, name: str) -> None:
         from kubernetes.client import ApiException, BatchV1Api, V1DeleteOptions
 
-        name = job_name(execution_id, attempt)
         try:
             # Foreground: the Job goes once its pod is gone, so nothing of the attempt outlives it.
             BatchV1Api(self._api()).delete_namespaced_job(
@@ -160,7 +202,7 @@ class KubernetesLauncher:
             if error.status != 404:
                 raise
             return
-        logger.info("agent job deleted", extra={"executionId": execution_id, "attempt": attempt, "job": name})
+        logger.info("agent job deleted", extra={"job": name})
 
     def _api(self) -> ApiClient:
         with self._lock:

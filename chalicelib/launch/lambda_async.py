@@ -17,11 +17,12 @@ from typing import Any
 from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.core.states import LIFECYCLES, State
 from chalicelib.core.timefmt import parse_iso
+from chalicelib.core.warm_pools import ASYNC_START_GRACE
 from chalicelib.exceptions import NotFound
 from chalicelib.observability import logger
 from chalicelib.store import executions, secrets
 
-from .base import LaunchSpec, stop_payload
+from .base import LaunchSpec, WarmPodSpec, stop_payload
 from .kubernetes import KubernetesLauncher
 
 LAUNCH_GRACE = timedelta(minutes=4)
@@ -29,6 +30,8 @@ LAUNCH_GRACE = timedelta(minutes=4)
 
 class AsyncLambdaLauncher:
     name = "kubernetes"
+    warm_networks = KubernetesLauncher.warm_networks
+    warm_start_grace = ASYNC_START_GRACE
 
     def __init__(self, cluster: KubernetesLauncher, function_name: str, lambda_client: Any,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -45,6 +48,22 @@ class AsyncLambdaLauncher:
         )
         logger.info("agent launch requested", extra={"executionId": spec.execution_id, "attempt": spec.attempt,
                                                       "function": self._function_name})
+
+    def start_warm(self, spec: WarmPodSpec) -> None:
+        """Its Job is created by the launcher Lambda too; until then the pool counts it as starting."""
+        self._lambda.invoke(FunctionName=self._function_name, InvocationType="Event",
+                            Payload=json.dumps(spec.to_payload()).encode())
+        logger.info("warm runner requested", extra={"pod": spec.pod_id, "pool": spec.pool,
+                                                    "function": self._function_name})
+
+    def warm_status(self, pod_id: str) -> PodStatus:
+        return self._cluster.warm_status(pod_id)
+
+    def stop_warm(self, pod_id: str) -> None:
+        self._cluster.stop_warm(pod_id)
+
+    def wake_warm(self, pod_id: str) -> None:
+        self._cluster.wake_warm(pod_id)
 
     def status(self, execution_id: str, attempt: int) -> PodStatus:
         status = self._cluster.status(execution_id, attempt)

@@ -13,12 +13,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from chalicelib.core.reconcile import PodPhase, PodStatus
 from chalicelib.settings import settings
 
-from .base import LaunchSpec
+from .base import LaunchSpec, WarmPodSpec
 
 RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner-image"
 KILL_GRACE_S = 1.0
@@ -54,12 +55,18 @@ def runner_base_environment(server_env: Mapping[str, str], extra: Iterable[str])
 
 class LocalLauncher:
     name = "local"
+    # The runner enforces "none" itself (a network namespace for the agent), whichever process runs it.
+    warm_networks = frozenset({"none", "internet", "allow"})
+    # It knows every process it started: one it does not know is gone.
+    warm_start_grace = timedelta(0)
 
     def __init__(self, work_dir: str, python: str | None = None) -> None:
         self._work_dir = Path(work_dir)
         self._python = python or sys.executable
         self._lock = threading.Lock()
         self._procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+        # Warm runners by pod id: each waits for work, then runs the attempt handed to it.
+        self._warm: dict[str, subprocess.Popen[bytes]] = {}
         self._cleaners: list[threading.Thread] = []
 
     def launch(self, spec: LaunchSpec) -> None:
@@ -67,64 +74,74 @@ class LocalLauncher:
         with self._lock:
             if key in self._procs:
                 return
-            workspace = self._work_dir / f"{spec.execution_id}-{spec.attempt}"
-            workspace.mkdir(parents=True, exist_ok=True)
-            env = {**runner_base_environment(os.environ, settings.agent_pass_env), **spec.secrets,
-                   **spec.environment}
-            env["OPTIO_WORKSPACE"] = str(workspace)
             # "none" is enforced here by the runner (the agent in a loopback-only network
             # namespace); "internet" and an allow list are not enforced locally (README).
-            env["OPTIO_AGENT_NETWORK"] = spec.network
-            env["PYTHONPATH"] = str(RUNNER_DIR)
-            with open(workspace / "runner.log", "ab") as log:
-                self._procs[key] = subprocess.Popen(
-                    [self._python, "-m", "optio_runner"],
-                    cwd=workspace,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            self._clean_up_after(self._procs[key], workspace)
+            self._procs[key] = self._spawn(f"{spec.execution_id}-{spec.attempt}",
+                                           {**spec.secrets, **spec.environment, "OPTIO_AGENT_NETWORK": spec.network})
+
+    def start_warm(self, spec: WarmPodSpec) -> None:
+        with self._lock:
+            if spec.pod_id not in self._warm:
+                self._warm[spec.pod_id] = self._spawn(f"warm-{spec.pod_id}", dict(spec.environment))
+
+    def _spawn(self, name: str, given: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """The runner in workspace `name`, with the allowed part of the server's environment and
+        `given`; its workspace goes when it exits."""
+        workspace = self._work_dir / name
+        workspace.mkdir(parents=True, exist_ok=True)
+        env = {**runner_base_environment(os.environ, settings.agent_pass_env), **given}
+        env["OPTIO_WORKSPACE"] = str(workspace)
+        env["PYTHONPATH"] = str(RUNNER_DIR)
+        with open(workspace / "runner.log", "ab") as log:
+            proc = subprocess.Popen(
+                [self._python, "-m", "optio_runner"],
+                cwd=workspace,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._clean_up_after(proc, workspace)
+        return proc
 
     def status(self, execution_id: str, attempt: int) -> PodStatus:
         with self._lock:
             proc = self._procs.get((execution_id, attempt))
-        if proc is None:
-            return PodStatus(PodPhase.NOT_FOUND)
-        code = proc.poll()
-        if code is None:
-            return PodStatus(PodPhase.RUNNING)
-        if code == 0:
-            return PodStatus(PodPhase.SUCCEEDED)
-        if code < 0:
-            return PodStatus(
-                PodPhase.FAILED, "crash", f"the runner was killed by signal {-code}"
-            )
-        return PodStatus(PodPhase.FAILED, "crash", f"the runner exited with code {code}")
+        return _status(proc)
+
+    def warm_status(self, pod_id: str) -> PodStatus:
+        with self._lock:
+            proc = self._warm.get(pod_id)
+        return _status(proc)
 
     def cancel(self, execution_id: str, attempt: int) -> None:
         with self._lock:
             proc = self._procs.get((execution_id, attempt))
-        if proc is None:
-            return
-        if proc.poll() is not None:
-            # A runner that was killed leaves its agent behind in its process group.
-            _signal_group(proc.pid, signal.SIGKILL)
-            return
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
+
+    def stop_warm(self, pod_id: str) -> None:
+        with self._lock:
+            proc = self._warm.get(pod_id)
+        _stop(proc)
+
+    def wake_warm(self, pod_id: str) -> None:
+        """SIGURG to the runner alone (its agent, once there is one, is not signalled): a signal
+        ignored by default, so a runner still starting, before it listens, is not killed by it (its
+        first ask finds the attempt)."""
+        with self._lock:
+            proc = self._warm.get(pod_id)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGURG)
+            except ProcessLookupError:
+                pass
 
     def shutdown(self) -> None:
         with self._lock:
-            keys = list(self._procs)
-        for execution_id, attempt in keys:
-            self.cancel(execution_id, attempt)
+            procs = [*self._procs.values(), *self._warm.values()]
+        for proc in procs:
+            _stop(proc)
         with self._lock:
             cleaners = list(self._cleaners)
         for cleaner in cleaners:
@@ -135,6 +152,36 @@ class LocalLauncher:
                                    daemon=True)
         self._cleaners.append(cleaner)
         cleaner.start()
+
+
+def _status(proc: subprocess.Popen[bytes] | None) -> PodStatus:
+    if proc is None:
+        return PodStatus(PodPhase.NOT_FOUND)
+    code = proc.poll()
+    if code is None:
+        return PodStatus(PodPhase.RUNNING)
+    if code == 0:
+        return PodStatus(PodPhase.SUCCEEDED)
+    if code < 0:
+        return PodStatus(
+            PodPhase.FAILED, "crash", f"the runner was killed by signal {-code}"
+        )
+    return PodStatus(PodPhase.FAILED, "crash", f"the runner exited with code {code}")
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    if proc.poll() is not None:
+        # A runner that was killed leaves its agent behind in its process group.
+        _signal_group(proc.pid, signal.SIGKILL)
+        return
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _clean_up(proc: subprocess.Popen[bytes], workspace: Path) -> None:

@@ -42,6 +42,7 @@ def create_standalone(body: Any) -> TaskConfigModel:
     fields.setdefault("agentRuntime", "claude-code")
     fields.setdefault("maxRetries", STANDALONE_DEFAULT_MAX_RETRIES)
     fields.setdefault("maxConcurrent", STANDALONE_DEFAULT_MAX_CONCURRENT)
+    fields.setdefault("warmPoolSize", 0)
     fields["id"] = str(uuid.uuid4())
     return configs.create(fields, utcnow())
 

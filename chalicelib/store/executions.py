@@ -231,7 +231,8 @@ def transition(
         if limits is None:
             raise ValueError("taking a concurrency slot needs the limits")
         # A new attempt: its number names the runner's token and the agent's pod.
-        fields.update(attempt=int(row.attempt or 0) + 1, slotScope=scope_slots_key(kind, scope_of(row)))
+        fields.update(attempt=int(row.attempt or 0) + 1, slotScope=scope_slots_key(kind, scope_of(row)),
+                      warmPod=None)
         fields.update(accounting.attempt_start(accounting.figures(row)))
     if giving_back:
         fields["slotScope"] = None
@@ -298,6 +299,26 @@ def update(row: ExecutionModel, changes: Mapping[str, Any], now: datetime) -> Ex
             raise LostRace(f"{row.type} {row.id} changed meanwhile", state=row.state) from None
         raise
     return row
+
+
+def update_in(txn: TransactWrite, row: ExecutionModel, changes: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """`update` as one item of the caller's transaction (its first, for `LostRace` to be told
+    apart: `raise_for_cancellation`); the fields to `apply_fields` once it committed."""
+    fields = dict(changes)
+    fields.update(version=int(row.version) + 1, updatedAt=iso(now))
+    fields.update(index_fields(row, fields))
+    txn.update(row, actions=_actions(fields), condition=ExecutionModel.version == row.version)
+    return fields
+
+
+def raise_for_cancellation(error: TransactWriteError, row: ExecutionModel) -> None:
+    """LostRace when the row (the transaction's first item) moved; CapacityFull when another
+    item's condition failed."""
+    _raise_for_cancellation(error, row, row_index=0)
+
+
+def apply_fields(row: ExecutionModel, fields: Mapping[str, Any]) -> ExecutionModel:
+    return _apply(row, fields)
 
 
 def record_progress(execution_id: str, attempt: int, changes: Mapping[str, Any]) -> bool:

@@ -189,6 +189,9 @@ class ExecutionModel(Model):
     updatedAt = UnicodeAttribute()
     queuedAt = UnicodeAttribute(null=True)
     launchedAt = UnicodeAttribute(null=True)
+    # The warm runner its current attempt was handed to (core.warm_pools); none when a pod or
+    # process was launched for the attempt. Cleared when a new attempt takes a slot.
+    warmPod = UnicodeAttribute(null=True)
     startedAt = UnicodeAttribute(null=True)
     completedAt = UnicodeAttribute(null=True)
     lastHeartbeatAt = UnicodeAttribute(null=True)
@@ -291,6 +294,8 @@ class RepoModel(Model):
     customCommand = UnicodeAttribute(null=True)
     # {"secrets": [...]}: the secrets its agents get (all agent secrets when absent).
     environment = JSONAttribute(null=True)
+    # Runners kept started and waiting for its tasks (core.warm_pools); absent on older rows: 0.
+    warmPoolSize = NumberAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
 
@@ -468,6 +473,7 @@ class TaskConfigModel(Model):
     budgetUsd = NumberAttribute(null=True)
     maxConcurrent = NumberAttribute(null=True)
     environment = JSONAttribute(null=True)
+    warmPoolSize = NumberAttribute(null=True)
     createdBy = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
@@ -569,6 +575,32 @@ class ConnectionModel(Model):
     headers = JSONAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
+class WarmPoolIndex(GlobalSecondaryIndex["WarmPodModel"]):
+    class Meta:
+        index_name = "pool-index"
+        projection = AllProjection()
+    pool = UnicodeAttribute(hash_key=True)
+    createdAt = UnicodeAttribute(range_key=True)
+
+
+class WarmPodModel(Model):
+    """A warm runner (`core.warm_pools`): started for a pool, idle until an attempt is handed to
+    it with a write conditioned on `state` being idle. `attempt` holds that attempt's launch, its
+    secrets sealed, until the runner claims it."""
+
+    class Meta(_Meta):
+        table_name = _table("warm-pods")
+
+    id = UnicodeAttribute(hash_key=True)
+    pool = UnicodeAttribute()
+    state = UnicodeAttribute()
+    executionId = UnicodeAttribute(null=True)
+    attempt = NumberAttribute(null=True)
+    launch = JSONAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    assignedAt = UnicodeAttribute(null=True)
+
+    pool_index = WarmPoolIndex()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -588,4 +620,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     TicketProviderModel,
     UserModel,
     ConnectionModel,
+    WarmPodModel,
 )

@@ -8,7 +8,7 @@ function settingsForm(repo, onChange) {
   const controls = {
     defaultBranch: h("input", { name: "defaultBranch", value: repo.defaultBranch }),
     defaultAgentType: select("defaultAgentType", AGENT_TYPES.map((a) => [a, a]), repo.defaultAgentType),
-    maxConcurrentTasks: number("maxConcurrentTasks"),
+    maxConcurrentTasks: number("maxConcurrentTasks"), warmPoolSize: number("warmPoolSize"),
     autoMerge: check("autoMerge"), autoResume: check("autoResume"), maxAutoResumes: number("maxAutoResumes"),
     reviewEnabled: check("reviewEnabled"),
     reviewTrigger: select("reviewTrigger", [["on_ci_pass", "when CI passes"], ["on_pr", "when the PR opens"]], repo.reviewTrigger),
@@ -20,6 +20,7 @@ function settingsForm(repo, onChange) {
   };
   for (const control of Object.values(controls)) control.id = `${repo.id}-${control.name}`;
   const labels = { defaultBranch: "Default branch", defaultAgentType: "Default agent", maxConcurrentTasks: "Tasks at once",
+    warmPoolSize: "Warm runners kept waiting",
     autoMerge: "Merge automatically when CI passes", autoResume: "Resume the agent on CI failures or review comments",
     maxAutoResumes: "Automatic resumes at most", reviewEnabled: "Review pull requests with an agent",
     reviewTrigger: "Review", model: "Model", maxTurnsCoding: "Turns at most (coding)", maxTurnsReview: "Turns at most (review)",

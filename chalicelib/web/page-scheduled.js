@@ -95,7 +95,8 @@ function facts(config, repoName) {
   const rows = isStandalone(config)
     ? [["Kind", "Standalone task (no repository)"], ["Agent", `${config.agentRuntime ?? "claude-code"}${config.model ? ` · ${config.model}` : ""}`],
       ["Limits", [config.maxTurns && `${config.maxTurns} turns`, config.budgetUsd && `budget ${money(config.budgetUsd)}`,
-        `${config.maxConcurrent ?? 2} at once`, `${config.maxRetries ?? 1} retries`].filter(Boolean).join(" · ")]]
+        `${config.maxConcurrent ?? 2} at once`, `${config.maxRetries ?? 1} retries`,
+        config.warmPoolSize && `${config.warmPoolSize} warm runners`].filter(Boolean).join(" · ")]]
     : [["Kind", "Repo task blueprint"], ["Repository", `${repoName ?? config.repoUrl ?? "—"}${config.repoBranch ? ` (${config.repoBranch})` : ""}`],
       ["Agent", config.agentType ?? "repo default"], ["Priority", String(config.priority ?? 0)], ["Task title", config.title ?? config.name]];
   rows.push(["Created", when(config.createdAt)]);

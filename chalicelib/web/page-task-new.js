@@ -43,6 +43,7 @@ export default async function newTask(view, { navigate }) {
   const budget = h("input", { name: "budgetUsd", type: "number", min: "0", step: "0.01" });
   const maxRetries = h("input", { name: "maxRetries", type: "number", min: "0", value: "1" });
   const maxConcurrent = h("input", { name: "maxConcurrent", type: "number", min: "1", value: "2" });
+  const warmPoolSize = h("input", { name: "warmPoolSize", type: "number", min: "0", max: "10", value: "0" });
   const image = h("input", { name: "environment.image", id: "env-image", autocomplete: "off", placeholder: "the runner image" });
   const setup = h("textarea", { name: "environment.setupCommands", id: "env-setup", rows: 3, spellcheck: "false", placeholder: "pip install -r requirements.txt" });
   const secretNames = h("input", { name: "environment.secrets", id: "env-secrets", autocomplete: "off", placeholder: "SLACK_TOKEN, DATABASE_URL" });
@@ -60,7 +61,8 @@ export default async function newTask(view, { navigate }) {
     field("Summary (optional)", summary, "What the task is for, as shown in the dashboard."),
     field("Parameter schema (optional)", schema, "A JSON Schema object: each run's params are checked against it, defaults filled in; the run form is built from it."),
     h("div", { class: "columns tight" }, field("Max turns", maxTurns), field("Budget (USD)", budget),
-      field("Retries", maxRetries), field("Runs at once", maxConcurrent)),
+      field("Retries", maxRetries), field("Runs at once", maxConcurrent),
+      field("Warm runners", warmPoolSize, "Kept started and waiting, so a run's agent starts at once (each holds its resources while idle).")),
     h("details", {}, h("summary", {}, "Environment (optional)"), h("div", { class: "field-group" },
       field("Image", image), field("Setup commands", setup, "One command per line, run before the agent starts."),
       field("Secrets", secretNames, "Comma separated names of secrets (see Settings) handed to the agent as environment variables."))));
@@ -114,7 +116,8 @@ export default async function newTask(view, { navigate }) {
           throw new ApiError(400, { error: "invalid request", details: [{ field: "paramsSchema", problem: "is not valid JSON" }] });
         }
       }
-      for (const [key, input] of [["maxTurns", maxTurns], ["budgetUsd", budget], ["maxRetries", maxRetries], ["maxConcurrent", maxConcurrent]]) {
+      for (const [key, input] of [["maxTurns", maxTurns], ["budgetUsd", budget], ["maxRetries", maxRetries], ["maxConcurrent", maxConcurrent],
+        ["warmPoolSize", warmPoolSize]]) {
         const value = numberOrNothing(input);
         if (value !== undefined) config[key] = value;
       }

@@ -522,6 +522,7 @@ def test_repo_settings_are_saved_from_the_repos_page(page: Page, mode: LocalMode
     card = page.locator("li.card", has=page.get_by_text(repo["repoUrl"], exact=True))
     card.get_by_text(repo["repoUrl"], exact=True).click()
     card.get_by_label("Tasks at once").fill("3")
+    card.get_by_label("Warm runners kept waiting").fill("1")
     card.get_by_label("Merge automatically when CI passes").check()
     card.get_by_label("Setup commands (one per line)").fill("true\n\necho ready")
     card.get_by_role("button", name="Save settings").click()
@@ -529,7 +530,8 @@ def test_repo_settings_are_saved_from_the_repos_page(page: Page, mode: LocalMode
     saved = mode.api.ok("GET", f"/api/repos/{repo['id']}")
     assert saved["maxConcurrentTasks"] == 3 and saved["autoMerge"] is True
     assert saved["setupCommands"] == ["true", "echo ready"]
-    mode.api.ok("PATCH", f"/api/repos/{repo['id']}", {"setupCommands": []})
+    assert saved["warmPoolSize"] == 1
+    mode.api.ok("PATCH", f"/api/repos/{repo['id']}", {"setupCommands": [], "warmPoolSize": 0})
 
 
 def test_an_api_key_shows_its_token_once_and_can_be_revoked(page: Page, mode: LocalMode) -> None:

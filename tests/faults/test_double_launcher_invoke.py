@@ -29,7 +29,7 @@ def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:
     from chalicelib.core.tokens import run_token
     from chalicelib.engine import launching
     from chalicelib.engine.credentials import run_token_secret
-    from chalicelib.engine.executor import launch_spec
+    from chalicelib.engine.executor import launch_input
     from chalicelib.launch.k8s_job import job_name
     from chalicelib.services import runner_channel
     from chalicelib.store import executions, secrets
@@ -42,7 +42,7 @@ def test_double_launcher_invoke(cluster: FaultyCluster, tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(json.dumps(cluster.kubeconfig()))
     # The engine's launch of attempt 1, as the launcher Lambda receives it.
-    payload = launch_spec(executions.get(task_id), 1).to_payload(secrets.seal)
+    payload = launch_input(executions.get(task_id), 1)[0].to_payload(secrets.seal)
 
     # Delivered twice, each to a fresh launcher (two Lambda invocations).
     first = launching.handle(json.loads(json.dumps(payload)), kubernetes_launcher(kubeconfig))

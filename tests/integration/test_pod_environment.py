@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.core.states import State
-from chalicelib.engine.executor import launch_spec
+from chalicelib.engine.executor import launch_input
 from chalicelib.launch.k8s_job import job_manifest
 from chalicelib.services.repos import register_repo
 from chalicelib.store import executions, secrets
@@ -37,7 +37,7 @@ def test_a_pod_gets_the_agents_secrets_but_none_of_optios_own(stored_secrets: No
         "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/pods",
         "agentType": "claude-code", "attempt": 1,
     }, NOW)
-    spec = launch_spec(task, 1)
+    spec = launch_input(task, 1)[0]
     assert "ANTHROPIC_API_KEY" in spec.secrets and "GITHUB_WEBHOOK_SECRET" not in spec.secrets
 
     pod = job_manifest(spec, JOBS)["spec"]["template"]["spec"]
@@ -61,7 +61,7 @@ def test_a_runs_agent_gets_only_the_secrets_its_standalone_task_lists(stored_sec
         run = executions.create({
             "id": str(uuid.uuid4()), "type": "workflow-run", "state": State.RUNNING.value, "title": config.name,
             "prompt": "p", "agentType": "claude-code", "taskConfigId": config.id, "attempt": 1}, NOW)
-        specs[config.id] = launch_spec(run, 1)
+        specs[config.id] = launch_input(run, 1)[0]
     assert set(specs[scoped.id].secrets) == {"SENTRY_TOKEN"}
     # Listing none keeps the earlier behaviour: every agent secret, never Optio's own.
     assert {"SENTRY_TOKEN", "ANTHROPIC_API_KEY"} <= set(specs[unscoped.id].secrets)
@@ -80,9 +80,9 @@ def test_a_repo_tasks_agent_gets_only_the_secrets_its_repo_lists(stored_secrets:
         "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/scoped",
         "agentType": "claude-code", "attempt": 1,
     }, NOW)
-    assert set(launch_spec(task, 1).secrets) == {"NPM_TOKEN"}
+    assert set(launch_input(task, 1)[0].secrets) == {"NPM_TOKEN"}
     with pytest.raises(ValidationFailed) as refused:
         update_repo(repo.id, {"environment": {"secrets": ["NPM_TOKEN", "NOT_STORED_ANYWHERE"]}})
     assert [p.field for p in refused.value.details] == ["environment.secrets.1"]
     update_repo(repo.id, {"environment": None})
-    assert {"NPM_TOKEN", "ANTHROPIC_API_KEY"} <= set(launch_spec(task, 1).secrets)
+    assert {"NPM_TOKEN", "ANTHROPIC_API_KEY"} <= set(launch_input(task, 1)[0].secrets)

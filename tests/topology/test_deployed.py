@@ -286,3 +286,26 @@ def test_stored_secrets_reach_the_agent_through_a_secret_of_its_own_job(deployed
     finally:
         for name in stored:
             client.request("DELETE", f"/api/secrets/{name}")
+
+
+def test_a_run_is_adopted_by_a_warm_pod_the_resync_started(deployed: Deployment) -> None:
+    """Warm pools as deployed: the Resync function asks the launcher Lambda for the pool's pod, the
+    pod's runner asks the stage URL for work with its pool's token, and the run's agent starts in it."""
+    assert deployed.cluster is not None
+    client = api(deployed)
+    config = client.ok("POST", "/api/tasks", {"type": "standalone", "name": f"warm {uuid.uuid4().hex[:6]}",
+                                              "agentRuntime": "claude-code", "promptTemplate": "[fake:noop] warm",
+                                              "maxRetries": 0, "warmPoolSize": 1}, status=201)
+
+    def warm_jobs() -> list[str]:
+        assert deployed.cluster is not None
+        return [str(r.body["metadata"]["name"]) for r in deployed.cluster.made("POST", "/jobs$")
+                if r.body and r.body["metadata"]["name"].startswith("optio-warm-")]
+
+    [warm] = wait_for(lambda: warm_jobs() or None, timeout_s=60, what="the resync to start a warm pod")
+    run_id = client.ok("POST", f"/api/tasks/{config['id']}/runs", {}, status=202)["runId"]
+    run = finished_run(deployed, run_id)
+    assert run["state"] == "completed", run
+    assert warm == f"optio-warm-{run['warmPod']}"
+    assert not [r for r in deployed.cluster.made("POST", "/jobs$") if r.body and run_id in r.body["metadata"]["name"]]
+    client.ok("PATCH", f"/api/tasks/{config['id']}", {"warmPoolSize": 0})
