@@ -120,6 +120,17 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   signIn();
 });
 
+// On a phone the navigation folds into a menu: opened by its button, closed by choosing a page.
+const menu = document.getElementById("menu");
+const setMenu = (open) => {
+  menu.setAttribute("aria-expanded", String(open));
+  document.querySelector("header.bar").classList.toggle("menu-open", open);
+};
+menu.addEventListener("click", () => setMenu(menu.getAttribute("aria-expanded") !== "true"));
+document.querySelector("header nav").addEventListener("click", (event) => {
+  if (event.target.closest("a")) setMenu(false);
+});
+
 window.addEventListener("popstate", render);
 // The stage URL without its slash ("/api") is the overview too; with it, links compare equal.
 if (BASE && location.pathname === BASE) history.replaceState(null, "", url("/") + location.search + location.hash);

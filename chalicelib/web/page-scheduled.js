@@ -15,10 +15,12 @@ const labelOf = (config) => config.name ?? config.title ?? config.id;
 const isStandalone = (config) => config.type === "standalone";
 const needsParams = (config) => Object.keys(config.paramsSchema?.properties ?? {}).length > 0;
 
-function pauseButton(label, enabled, toggle) {
+/** Pauses or resumes `label`; `what` ("trigger") tells a card's own button from its triggers' ones. */
+function pauseButton(label, enabled, toggle, what = "") {
+  const verb = enabled === false ? "Resume" : "Pause";
   return h("button", { type: "button", class: "secondary small", "aria-pressed": String(enabled === false),
-    "aria-label": `${enabled === false ? "Resume" : "Pause"} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
-  enabled === false ? "Resume" : "Pause");
+    "aria-label": `${verb} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
+  what ? `${verb} ${what}` : verb);
 }
 
 function triggerRow(config, trigger, reload) {
@@ -31,7 +33,7 @@ function triggerRow(config, trigger, reload) {
       await patch(`/api/tasks/${config.id}/triggers/${trigger.id}`, { enabled: trigger.enabled === false });
       toast(trigger.enabled === false ? "Trigger resumed." : "Trigger paused.");
       await reload();
-    })));
+    }, "trigger")));
 }
 
 function triggerList(config, items, reload, extra = () => null) {

@@ -32,7 +32,10 @@ function facts(task) {
     ["Priority", String(task.priority)], ["Created", `${when(task.createdAt)}${task.createdBy ? ` by ${task.createdBy}` : ""}`], ["Started", when(task.startedAt)],
     ["Finished", when(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
-      ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`) : "none yet"],
+      ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`)
+      // A local repository has no forge: the agent's work stays on its branch there.
+      : task.repoUrl?.startsWith("file://") ? `none: a local repository has no pull requests (the work is on ${task.branchName ?? "the task's branch"})`
+        : "none yet"],
     ["Cost", `${money(task.costUsd)} · ${task.inputTokens ?? 0} in / ${task.outputTokens ?? 0} out tokens${task.modelUsed ? ` · ${task.modelUsed}` : ""}`],
   ];
   if (task.parentId) rows.push(["Parent", link(`/tasks/${task.parentId}`, "parent task")]);

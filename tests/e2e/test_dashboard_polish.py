@@ -1,0 +1,129 @@
+"""The dashboard's details, in headless Chromium against local mode: what reads wrong at a glance
+(stray text, look-alike buttons, overflowing badges, a four-row menu on a phone), what must ask
+before it acts, what a mistyped address or an expired session does, and how the files arrive."""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
+from tests.support.gitrepo import make_bare_repo
+from tests.support.localmode import LocalMode, start_local_mode
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.xdist_group("e2e-dashboard-polish")
+
+WIDE = {"width": 1440, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
+    # One slot: a blocker holds it, so the tasks created after it stay queued.
+    mode = start_local_mode(tmp_path_factory.mktemp("polish"), OPTIO_MAX_CONCURRENT="1")
+    yield mode
+    mode.stop()
+
+
+@pytest.fixture(scope="module")
+def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    bare = make_bare_repo(tmp_path_factory.mktemp("polish-repo"))
+    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
+
+
+@pytest.fixture()
+def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
+    page = new_page(browser, mode, viewport=WIDE)
+    yield page
+    close(page)
+
+
+def create(mode: LocalMode, repo: dict[str, Any], title: str, prompt: str = "[fake:noop] x") -> str:
+    return str(mode.api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": title, "prompt": prompt},
+                           status=201)["id"])
+
+
+def test_the_task_list_prints_no_stray_null_with_fewer_than_two_queued(page: Page, mode: LocalMode,
+                                                                       repo: dict[str, Any]) -> None:
+    done = create(mode, repo, "Alone in the list")
+    mode.api.wait_state(done, {"completed", "needs_attention"}, timeout_s=60)
+    page.goto("/tasks")
+    expect(page.get_by_role("link", name="Alone in the list")).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("null")
+
+
+def test_a_schedule_card_tells_its_own_pause_from_its_triggers(page: Page, mode: LocalMode,
+                                                              repo: dict[str, Any]) -> None:
+    name = f"Nightly {uuid.uuid4().hex[:6]}"
+    config = mode.api.ok("POST", "/api/tasks", {"type": "repo-blueprint", "name": name, "prompt": "[fake:noop] x",
+                                                "repoId": repo["id"]}, status=201)
+    mode.api.ok("POST", f"/api/tasks/{config['id']}/triggers", {"type": "schedule", "config": {"cronExpression": "0 3 * * *"}},
+                status=201)
+    page.goto("/tasks/scheduled")
+    card = page.locator(f'[data-config-id="{config["id"]}"]')
+    expect(card.locator(".trigger")).to_have_count(1)
+    labels = [text.strip() for text in card.get_by_role("button").all_inner_texts()]
+    assert len(labels) == len(set(labels)), labels
+    assert "Pause trigger" in labels
+
+
+def test_the_overview_badges_stay_inside_their_cards_at_1440_px(page: Page, mode: LocalMode,
+                                                                repo: dict[str, Any]) -> None:
+    create(mode, repo, "Counted on the overview")
+    page.goto("/")
+    expect(page.locator(".counts li")).to_have_count(10)
+    # Inside the card's padding, where its text belongs (a three-digit count needs that room too).
+    spill = page.evaluate("""() => [...document.querySelectorAll('.counts a')].map((card) => {
+        const inner = card.getBoundingClientRect().right - parseFloat(getComputedStyle(card).paddingRight);
+        return [...card.children].some((c) => c.getBoundingClientRect().right > inner + 0.5) ? card.textContent : null;
+      }).filter(Boolean)""")
+    assert not spill, spill
+
+
+def test_a_local_repositorys_task_says_it_has_no_pull_request(page: Page, mode: LocalMode,
+                                                             repo: dict[str, Any]) -> None:
+    task = create(mode, repo, "Local work")
+    mode.api.wait_state(task, {"completed", "needs_attention"}, timeout_s=60)
+    page.goto(f"/tasks/{task}")
+    expect(page.locator(".facts")).to_contain_text("a local repository has no pull requests")
+    expect(page.locator(".facts")).not_to_contain_text("none yet")
+
+
+def test_the_phone_navigation_is_one_row_with_a_menu(browser: Browser, mode: LocalMode) -> None:  # noqa: F811
+    page = new_page(browser, mode, viewport=PHONE)
+    page.goto("/tasks")
+    expect(page.get_by_role("heading", name="Tasks", exact=True)).to_be_visible()
+    bar = page.locator("header.bar")
+    assert bar.bounding_box()["height"] < 64  # type: ignore[index]
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "phone-menu")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Templates").click()
+    expect(page.get_by_role("heading", name="Templates", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    close(page)
+
+
+def test_moving_one_queued_task_changes_that_tasks_priority_only(page: Page, mode: LocalMode,
+                                                                 repo: dict[str, Any]) -> None:
+    api = mode.api
+    blocker = create(mode, repo, "Holder", "[fake:sleep=90] hold the slot")
+    api.wait_state(blocker, "running", timeout_s=60)
+    ids = [str(api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": f"Queued {n}", "prompt": "[fake:noop] x",
+                                             "priority": 10 * n}, status=201)["id"]) for n in range(1, 5)]
+    try:
+        page.goto("/tasks")
+        ours = page.locator(".queue .queue-item").filter(has_text=re.compile(r"Queued \d"))
+        expect(ours).to_have_text([re.compile(f"Queued {n}") for n in range(1, 5)])
+        page.get_by_role("button", name="Move Queued 4 up").click()
+        wait_for(lambda: api.task(ids[3])["priority"] < 30, 10, what="the move to reach the API")
+        expect(ours).to_have_text([re.compile(f"Queued {n}") for n in (1, 2, 4, 3)])
+        assert [api.task(t)["priority"] for t in ids[:3]] == [10, 20, 30]
+    finally:
+        api.ok("POST", "/api/tasks/bulk/cancel-active")
