@@ -48,6 +48,14 @@ def _file(name: str, base: str | None = None) -> Response:
     return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **_NO_CACHE})
 
 
+def missing_page() -> Response:
+    """The shell with a 404 status, for a path no route has that is not the API's: the page shows
+    the app's own "not found" with its navigation, where a gateway would answer raw JSON. Served
+    by the local server, which has no base path."""
+    page = _file("index.html", "")
+    return Response(body=page.body, status_code=404, headers=page.headers)
+
+
 def shell(**_: str) -> Response:
     request = bp.current_request
     return _file("index.html", base_path(request) if request is not None else "")

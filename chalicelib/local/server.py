@@ -18,6 +18,7 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from chalicelib.api.dashboard import missing_page
 from chalicelib.api.http import error_body
 
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
@@ -55,8 +56,12 @@ class RedactingRequestHandler(ChaliceRequestHandler):
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # The local gateway's only error here is "no route matches" (API Gateway's 403 "Missing
-        # Authentication Token"): a 404 that says so.
+        # Authentication Token"): a 404 that says so; a page outside the API is the dashboard's own.
         path = redact(self.path.split("?", 1)[0])
+        if self.command in ("GET", "HEAD") and path != "/api" and not path.startswith("/api/"):
+            page = missing_page()
+            self._send_http_response(page.status_code, page.headers, page.body)
+            return
         self._send_http_response(404, {"Content-Type": "application/json"},
                                  json.dumps(error_body(f"no route for {self.command} {path}")))
 

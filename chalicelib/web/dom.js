@@ -108,6 +108,25 @@ export function toast(message) {
   toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
 }
 
+/** Asks before a destructive action, in a modal dialog: resolves true only when `confirm` (the
+ * button's label, naming what happens and to how many) is chosen. Escape or Cancel keep things. */
+export function confirmAction(title, message, confirm) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "confirm-title" }, title), h("p", {}, message),
+        h("div", { class: "actions" },
+          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Cancel"),
+          h("button", { value: "confirm", class: "danger" }, confirm))));
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "confirm");
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
 /** Runs `action` from a button: disabled while it runs, errors shown as a toast. */
 export async function busy(button, action) {
   button.disabled = true;

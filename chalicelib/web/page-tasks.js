@@ -1,7 +1,7 @@
 // Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), the
 // queue in start order with drag-and-drop reordering, and the bulk actions.
 import { all, post } from "./api.js";
-import { TASK_STATES, busy, empty, enabledBadge, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
+import { TASK_STATES, busy, confirmAction, empty, enabledBadge, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
 
 const REFRESH_MS = 4000;
 
@@ -132,15 +132,26 @@ export default async function tasksPage(view, { navigate }) {
             link("/tasks/new", "New Task"))));
   };
 
-  const bulk = (label, path, verb) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
+  // Asks first, saying how many tasks it touches now; the answer says how many it did.
+  const bulk = (label, path, states, verb, effect) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
+    const count = (await Promise.all(states.map((state) => all(`/api/tasks?state=${state}`)))).flat().length;
+    if (!count) {
+      toast(`No task to ${verb.toLowerCase()}.`);
+      return;
+    }
+    const tasksWord = `${count} task${count === 1 ? "" : "s"}`;
+    if (!await confirmAction(`${label}: ${tasksWord}?`, effect, `${verb} ${tasksWord}`)) return;
     const { affected, total } = await post(path);
-    toast(`${verb} ${affected} of ${total} tasks.`);
+    toast(`${verb}: ${affected} of ${total} tasks.`);
     await refresh();
   }) }, label);
 
   view.replaceChildren(
-    heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", "Retried"),
-      bulk("Cancel active", "/api/tasks/bulk/cancel-active", "Cancelled"), link("/tasks/new", "New Task")),
+    heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", ["failed"], "Retry",
+      "Each failed task is queued again, with its automatic retries back."),
+    bulk("Cancel active", "/api/tasks/bulk/cancel-active", ["pending", "waiting_on_deps", "queued", "provisioning", "running"], "Cancel",
+      "Queued tasks are taken off the queue and running agents are stopped at once. Retry brings a task back, from the start."),
+    link("/tasks/new", "New Task")),
     h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); applyFilters(); } },
       field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Created by", creatorFilter), field("Title", search),
       h("button", { type: "submit", class: "secondary" }, "Filter")),

@@ -510,10 +510,12 @@ def test_a_ticket_provider_is_added_paused_and_removed(page: Page, mode: LocalMo
     expect(page.locator("li.card", has=page.get_by_role("button", name=f"Pause {jira}"))).to_contain_text(
         "Jira Cloud → ")
     page.get_by_role("button", name=f"Delete {jira}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete 1 source").click()
     expect(page.get_by_role("button", name=f"Delete {jira}")).to_have_count(0)
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "settings", full_page=True)
     page.get_by_role("button", name=f"Delete {label}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete 1 source").click()
     expect(page.get_by_role("button", name=f"Delete {label}")).to_have_count(0)
 
 
@@ -542,6 +544,7 @@ def test_an_api_key_shows_its_token_once_and_can_be_revoked(page: Page, mode: Lo
     page.reload()
     expect(page.get_by_test_id("new-token")).to_have_count(0)
     page.get_by_role("button", name="Revoke ci").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke 1 key").click()
     expect(page.get_by_role("button", name="Revoke ci")).to_have_count(0)
     assert mode.api.get("/api/repos", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 

@@ -127,3 +127,69 @@ def test_moving_one_queued_task_changes_that_tasks_priority_only(page: Page, mod
         assert [api.task(t)["priority"] for t in ids[:3]] == [10, 20, 30]
     finally:
         api.ok("POST", "/api/tasks/bulk/cancel-active")
+
+
+def test_cancel_active_asks_first_and_says_how_many(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
+    api = mode.api
+    api.ok("POST", "/api/tasks/bulk/cancel-active")
+    holder = create(mode, repo, "Long holder", "[fake:sleep=90] hold the slot")
+    api.wait_state(holder, "running", timeout_s=60)
+    waiting = [create(mode, repo, f"Waiting {n}", "[fake:noop] x") for n in (1, 2)]
+    page.goto("/tasks")
+    page.get_by_role("button", name="Cancel active").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Cancel active: 3 tasks?")
+    screenshot(page, "confirm-cancel-active")
+    # Cancel keeps them all.
+    dialog.get_by_role("button", name="Cancel", exact=True).click()
+    expect(dialog).to_have_count(0)
+    assert api.task(holder)["state"] == "running"
+    page.get_by_role("button", name="Cancel active").click()
+    dialog.get_by_role("button", name="Cancel 3 tasks").click()
+    expect(page.locator("#toast")).to_have_text("Cancel: 3 of 3 tasks.")
+    assert {api.task(t)["state"] for t in (holder, *waiting)} == {"cancelled"}
+
+
+def test_a_secret_is_deleted_only_once_confirmed(page: Page, mode: LocalMode) -> None:
+    mode.api.ok("PUT", "/api/secrets/DOOMED_TOKEN", {"value": "x"}, status=201)
+    page.goto("/settings")
+    page.get_by_role("button", name="Delete DOOMED_TOKEN").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("button", name="Delete DOOMED_TOKEN")).to_be_visible()
+    assert mode.api.get("/api/secrets").json()["items"]
+    page.get_by_role("button", name="Delete DOOMED_TOKEN").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete 1 secret").click()
+    expect(page.locator("#toast")).to_have_text("Secret DOOMED_TOKEN deleted.")
+    expect(page.get_by_role("button", name="Delete DOOMED_TOKEN")).to_have_count(0)
+
+
+def test_a_mistyped_address_shows_the_apps_own_not_found_page(page: Page, mode: LocalMode) -> None:
+    response = page.goto("/tasks/abc/def")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("/tasks/abc/def")
+    page.get_by_role("main").get_by_role("link", name="See the tasks").click()
+    expect(page.get_by_role("heading", name="Tasks", exact=True)).to_be_visible()
+    # Under /api/ a missing route stays the API's JSON answer.
+    api_miss = page.request.get("/api/no/such/route")
+    assert api_miss.status == 404 and api_miss.json()["error"].startswith("no route")
+
+
+def test_an_expired_session_signs_in_over_the_form_and_keeps_what_was_typed(page: Page, mode: LocalMode,
+                                                                          repo: dict[str, Any]) -> None:
+    page.goto("/tasks/new")
+    page.get_by_label("Repository").select_option(repo["id"])
+    page.get_by_label("Title").fill("Typed before the session ended")
+    page.get_by_label("Description").fill("[fake:noop] a prompt worth keeping")
+    page.context.clear_cookies()
+    page.get_by_role("button", name="Create Task").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Sign in to Optio")).to_be_visible()
+    screenshot(page, "session-expired")
+    dialog.get_by_label("Token").fill(mode.token)
+    dialog.get_by_role("button", name="Sign in").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_label("Title")).to_have_value("Typed before the session ended")
+    expect(page.get_by_label("Description")).to_have_value("[fake:noop] a prompt worth keeping")
+    page.get_by_role("button", name="Create Task").click()
+    expect(page.get_by_role("heading", name="Typed before the session ended")).to_be_visible()
