@@ -25,6 +25,17 @@ export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
+const RELATIVE = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+/** A time relative to now ("3 minutes ago"), the exact local time on hover and for screen readers' `datetime`. */
+export function ago(iso) {
+  if (!iso) return h("span", {}, "—");
+  const seconds = (new Date(iso) - new Date()) / 1000;
+  const [unit, size] = UNITS.find(([, n]) => Math.abs(seconds) >= n) ?? ["second", 1];
+  return h("time", { datetime: iso, title: when(iso) }, RELATIVE.format(Math.round(seconds / size), unit));
+}
+
 /** How long from `start` to `end` (or to now, while it runs): "42 s", "3 min 5 s", "1 h 2 min". */
 export function duration(start, end) {
   if (!start) return "—";
@@ -106,6 +117,32 @@ export function toast(message) {
   box.classList.add("shown");
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
+}
+
+/** A placeholder of `lines` grey bars while a part of a page loads. */
+export function skeleton(lines = 3) {
+  return h("div", { class: "skeleton", "aria-busy": "true", "aria-label": "Loading" },
+    Array.from({ length: lines }, () => h("span", { class: "skeleton-line" })));
+}
+
+/** One part of a page that loads on its own: a skeleton first, then what `draw` returns; a failed
+ * request shows its error here with a Retry button, and the rest of the page carries on. Returns
+ * the element and `load()`, which redraws in place (a failed refresh keeps what was shown). */
+export function widget(draw, lines = 3) {
+  const box = h("div", { class: "widget" }, skeleton(lines));
+  let shown = false;
+  const load = async () => {
+    try {
+      box.replaceChildren(await draw());
+      shown = true;
+    } catch (error) {
+      if (shown) return;
+      box.replaceChildren(h("div", { class: "widget-error", role: "alert" },
+        h("p", {}, `Could not load this: ${error.message}`),
+        h("button", { type: "button", class: "secondary small", onclick: () => { box.replaceChildren(skeleton(lines)); load(); } }, "Retry")));
+    }
+  };
+  return { element: box, load };
 }
 
 /** Asks before a destructive action, in a modal dialog: resolves true only when `confirm` (the

@@ -570,7 +570,9 @@ def test_the_overview_counts_tasks_by_state_and_shows_activity_and_cost(page: Pa
     state_link = page.locator(f'.counts a[href="/tasks?state={done["state"]}"]')
     expect(state_link.locator(".count")).not_to_have_text("0")
     expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
-    expect(page.locator("#activity-h + ul").get_by_role("link", name="Counted").first).to_be_visible()
+    # Activity: one row per task, by its title, with its latest changes.
+    row = page.locator(".activity > li", has=page.get_by_role("link", name="Counted"))
+    expect(row.locator(".transitions")).to_contain_text(done["state"].replace("_", " "))
 
 
 PAGES = {"overview": "/", "tasks": "/tasks", "task-new": "/tasks/new", "templates": "/templates",

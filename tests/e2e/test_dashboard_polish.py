@@ -193,3 +193,29 @@ def test_an_expired_session_signs_in_over_the_form_and_keeps_what_was_typed(page
     expect(page.get_by_label("Description")).to_have_value("[fake:noop] a prompt worth keeping")
     page.get_by_role("button", name="Create Task").click()
     expect(page.get_by_role("heading", name="Typed before the session ended")).to_be_visible()
+
+
+def test_the_overview_shows_what_it_can_when_one_request_fails(page: Page, mode: LocalMode,
+                                                              repo: dict[str, Any]) -> None:
+    create(mode, repo, "Seen despite a failure")
+    # The standalone list fails once (a server error on the wire); the parts that need only the
+    # repo tasks show, the others say so and retry.
+    failures = []
+
+    def fail_once(route: Any) -> None:
+        if failures:
+            route.continue_()
+            return
+        failures.append(route.request.url)
+        route.fulfill(status=500, content_type="application/json", body='{"error": "the store is unavailable"}')
+
+    page.route("**/api/tasks?type=standalone*", fail_once)
+    page.goto("/")
+    expect(page.locator(".counts li")).to_have_count(10)
+    expect(page.get_by_role("link", name="Seen despite a failure").first).to_be_visible()
+    cost = page.locator("section", has=page.get_by_role("heading", name="Cost"))
+    expect(cost.get_by_role("alert")).to_contain_text("the store is unavailable")
+    screenshot(page, "overview-partial-failure")
+    cost.get_by_role("button", name="Retry").click()
+    expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
+    assert len(failures) == 1
