@@ -3,12 +3,14 @@
 before it acts, what a mistyped address or an expired session does, and how the files arrive."""
 from __future__ import annotations
 
+import gzip
 import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
@@ -219,3 +221,42 @@ def test_the_overview_shows_what_it_can_when_one_request_fails(page: Page, mode:
     cost.get_by_role("button", name="Retry").click()
     expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
     assert len(failures) == 1
+
+
+SCRIPT_AND_STYLE_BUDGET = 150 * 1024
+
+
+@pytest.mark.parametrize("path", ["/", "/tasks", "/tasks/new", "/settings"])
+def test_a_page_shows_within_150_kb_of_compressed_scripts_and_styles(browser: Browser, mode: LocalMode,  # noqa: F811
+                                                                    repo: dict[str, Any], path: str) -> None:
+    page = new_page(browser, mode, viewport=WIDE)
+    fetched: list[Any] = []
+    page.on("requestfinished", lambda request: fetched.append(request) if request.resource_type in {"script", "stylesheet"} else None)
+    page.goto(path)
+    expect(page.locator("main h1")).to_be_visible()
+    # What came over the wire (bodies as sent, gzipped; headers too) before the page showed.
+    sent = sum(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in list(fetched))
+    print(f"{path}: {len(fetched)} scripts and styles, {sent} bytes transferred")
+    assert fetched and sent <= SCRIPT_AND_STYLE_BUDGET, sent
+    assert all(r.response().headers.get("content-encoding") == "gzip"  # type: ignore[union-attr]
+               for r in fetched if r.sizes()["responseBodySize"] >= 1024)
+    # A second visit revalidates: each file answers 304 without a body.
+    fetched.clear()
+    page.reload()
+    expect(page.locator("main h1")).to_be_visible()
+    assert fetched and {r.response().status for r in fetched} <= {200, 304}  # type: ignore[union-attr]
+    assert sum(r.sizes()["responseBodySize"] for r in fetched if r.response().status == 304) == 0  # type: ignore[union-attr]
+    close(page)
+
+
+def test_static_files_are_gzipped_and_answer_304_to_their_etag(mode: LocalMode) -> None:
+    url = f"{mode.url}/static/app.js"
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    zipped = requests.get(url, headers={"Accept-Encoding": "gzip, deflate"}, timeout=30, stream=True)
+    assert "Content-Encoding" not in plain.headers and plain.headers["ETag"] == zipped.headers["ETag"]
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(zipped.raw.read()) == plain.content
+    again = requests.get(url, headers={"If-None-Match": plain.headers["ETag"]}, timeout=30)
+    assert again.status_code == 304 and again.content == b""
+    changed = requests.get(url, headers={"If-None-Match": '"another-version"'}, timeout=30)
+    assert changed.status_code == 200 and changed.content == plain.content
