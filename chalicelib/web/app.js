@@ -159,6 +159,21 @@ document.querySelector("header nav").addEventListener("click", (event) => {
   if (event.target.closest("a")) setMenu(false);
 });
 
+// The theme toggle: pressed means dark. It starts from what is in effect (the remembered choice,
+// else the system's) and remembers what is chosen.
+const themeToggle = document.getElementById("theme");
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+const isDark = () => (document.documentElement.dataset.theme ?? (systemDark.matches ? "dark" : "light")) === "dark";
+const showTheme = () => themeToggle.setAttribute("aria-pressed", String(isDark()));
+themeToggle.addEventListener("click", () => {
+  const next = isDark() ? "light" : "dark";
+  document.documentElement.dataset.theme = next;
+  localStorage.setItem("optio-theme", next);
+  showTheme();
+});
+systemDark.addEventListener("change", showTheme);
+showTheme();
+
 window.addEventListener("popstate", render);
 // The stage URL without its slash ("/api") is the overview too; with it, links compare equal.
 if (BASE && location.pathname === BASE) history.replaceState(null, "", url("/") + location.search + location.hash);

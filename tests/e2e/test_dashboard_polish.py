@@ -13,6 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from tests.conftest import REPO_ROOT
 from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
@@ -260,3 +261,62 @@ def test_static_files_are_gzipped_and_answer_304_to_their_etag(mode: LocalMode) 
     assert again.status_code == 304 and again.content == b""
     changed = requests.get(url, headers={"If-None-Match": '"another-version"'}, timeout=30)
     assert changed.status_code == 200 and changed.content == plain.content
+
+
+AXE = REPO_ROOT / ".deps" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+A11Y_PAGES = ["/", "/tasks", "/tasks/new", "/tasks/scheduled", "/templates", "/repos", "/issues", "/settings",
+              "/tasks/no/such/page"]
+
+
+def serious_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
+        .filter((v) => v.impact === "critical" || v.impact === "serious")
+        .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)""")
+    return list(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_page_has_no_serious_accessibility_violation(browser: Browser, mode: LocalMode,  # noqa: F811
+                                                           repo: dict[str, Any], theme: str) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `make axe`")
+    # Something in every state that the pages colour: a completed and a failed task at least.
+    done = create(mode, repo, "Checked for contrast")
+    failed = create(mode, repo, "Fails for contrast", "[fake:fail] x")
+    mode.api.wait_state(done, {"completed", "needs_attention"}, timeout_s=60)
+    mode.api.wait_state(failed, {"failed", "needs_attention"}, timeout_s=60)
+    page = new_page(browser, mode, viewport=WIDE)
+    page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+    problems: dict[str, list[str]] = {}
+    for path in [*A11Y_PAGES, f"/tasks/{done}", f"/tasks/{failed}"]:
+        for viewport in (WIDE, PHONE):
+            page.set_viewport_size(viewport)  # type: ignore[arg-type]
+            page.goto(path)
+            expect(page.locator("main h1")).to_be_visible()
+            expect(page.locator("main .skeleton")).to_have_count(0)
+            found = serious_violations(page)
+            if found:
+                problems[f"{path} at {viewport['width']} px"] = found
+        if path == "/":
+            screenshot(page, f"overview-{theme}")
+    close(page)
+    assert not problems, problems
+
+
+def test_the_theme_follows_the_system_until_toggled_and_is_remembered(browser: Browser, mode: LocalMode) -> None:  # noqa: F811
+    page = new_page(browser, mode, viewport=WIDE)
+    page.emulate_media(color_scheme="dark")
+    page.goto("/settings")
+    toggle = page.get_by_role("button", name="Dark theme")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    background = "() => getComputedStyle(document.documentElement).backgroundColor"
+    dark_background = page.evaluate(background)
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate(background) != dark_background
+    page.reload()
+    expect(page.get_by_role("button", name="Dark theme")).to_have_attribute("aria-pressed", "false")
+    assert page.evaluate("document.documentElement.dataset.theme") == "light"
+    assert page.evaluate(background) != dark_background
+    close(page)
