@@ -119,6 +119,19 @@ export function toast(message) {
   toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
 }
 
+/** A button that copies `text` (an id, a token, a URL) to the clipboard, named after `what`. */
+export function copyButton(text, what) {
+  return h("button", { type: "button", class: "secondary small copy", "aria-label": `Copy ${what}`, title: `Copy ${what}`,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        toast(`Copied ${what}.`);
+      } catch {
+        toast(`Could not copy: select the ${what} and copy it by hand.`);
+      }
+    } }, "Copy");
+}
+
 /** A placeholder of `lines` grey bars while a part of a page loads. */
 export function skeleton(lines = 3) {
   return h("div", { class: "skeleton", "aria-busy": "true", "aria-label": "Loading" },

@@ -2,8 +2,8 @@
 // with their triggers, one-click pause and resume of each config and each trigger, a manual run with
 // params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
 // a standalone run's logs, retry and cancel.
-import { ApiError, all, appPath, del, get, patch, post } from "./api.js";
-import { busy, clearErrors, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { ApiError, all, appPath, del, get, patch, post, url } from "./api.js";
+import { busy, clearErrors, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
 import { paramsForm } from "./params-form.js";
 import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
 
@@ -27,7 +27,8 @@ function triggerRow(config, trigger, reload) {
   const label = `${labelOf(config)}'s ${trigger.type} trigger`;
   const times = triggerTimes(trigger);
   return h("li", { class: "trigger", dataset: { triggerId: trigger.id } },
-    h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled)),
+    h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled),
+      trigger.type === "webhook" ? [" ", copyButton(`${location.origin}${url(`/api/hooks/${trigger.config?.path}`)}`, "webhook URL")] : null),
     times ? h("span", { class: "muted" }, ` ${times}`) : null,
     h("span", { class: "actions" }, pauseButton(label, trigger.enabled, async () => {
       await patch(`/api/tasks/${config.id}/triggers/${trigger.id}`, { enabled: trigger.enabled === false });

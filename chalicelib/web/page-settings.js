@@ -1,7 +1,7 @@
 // Settings: API keys (the token is shown once, at creation), secrets (names only, values
 // write-only) and ticket providers (GitHub issues or Linear, synced into tasks).
 import { all, api, ApiError, del, get, patch, post } from "./api.js";
-import { AGENT_TYPES, busy, clearErrors, confirmAction, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
+import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
 
 function apiKeys() {
   const list = h("div", {});
@@ -31,7 +31,7 @@ function apiKeys() {
       const created = await post("/api/auth/api-keys", name.value.trim() ? { name: name.value.trim() } : {});
       form.reset();
       shown.replaceChildren(h("div", { class: "card notice" }, h("p", {}, "Copy this token now: it is not shown again."),
-        h("code", { class: "token", "data-testid": "new-token" }, created.token)));
+        h("code", { class: "token", "data-testid": "new-token" }, created.token), copyButton(created.token, "API token")));
       await load();
     } catch (error) {
       showErrors(form, error);

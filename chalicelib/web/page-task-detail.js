@@ -1,7 +1,7 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
 import { ApiError, get, post } from "./api.js";
-import { busy, clearErrors, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { busy, clearErrors, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
@@ -28,10 +28,13 @@ function pipeline(task) {
 
 function facts(task) {
   const rows = [
-    ["Repository", `${task.repoUrl} (${task.repoBranch})`], ["Branch", task.branchName], ["Agent", task.agentType],
+    ["Id", h("span", {}, h("code", {}, task.id), " ", copyButton(task.id, "task id"))],
+    ["Repository", `${task.repoUrl} (${task.repoBranch})`],
+    ["Branch", task.branchName ? h("span", {}, h("code", {}, task.branchName), " ", copyButton(task.branchName, "branch name")) : "—"], ["Agent", task.agentType],
     ["Priority", String(task.priority)], ["Created", `${when(task.createdAt)}${task.createdBy ? ` by ${task.createdBy}` : ""}`], ["Started", when(task.startedAt)],
     ["Finished", when(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
+      " ", copyButton(task.prUrl, "pull request URL"),
       ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`)
       // A local repository has no forge: the agent's work stays on its branch there.
       : task.repoUrl?.startsWith("file://") ? `none: a local repository has no pull requests (the work is on ${task.branchName ?? "the task's branch"})`

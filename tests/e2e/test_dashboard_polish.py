@@ -320,3 +320,19 @@ def test_the_theme_follows_the_system_until_toggled_and_is_remembered(browser: B
     assert page.evaluate("document.documentElement.dataset.theme") == "light"
     assert page.evaluate(background) != dark_background
     close(page)
+
+
+def test_ids_tokens_and_urls_have_copy_buttons(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    clipboard = "() => navigator.clipboard.readText()"
+    page.goto("/settings")
+    page.get_by_label("Key name").fill("copied")
+    page.get_by_role("button", name="Create API key").click()
+    token = page.get_by_test_id("new-token").inner_text()
+    page.get_by_role("button", name="Copy API token").click()
+    expect(page.locator("#toast")).to_have_text("Copied API token.")
+    assert page.evaluate(clipboard) == token
+    task = create(mode, repo, "Copied id")
+    page.goto(f"/tasks/{task}")
+    page.get_by_role("button", name="Copy task id").click()
+    assert page.evaluate(clipboard) == task
