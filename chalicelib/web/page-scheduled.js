@@ -15,16 +15,17 @@ const labelOf = (config) => config.name ?? config.title ?? config.id;
 const isStandalone = (config) => config.type === "standalone";
 const needsParams = (config) => Object.keys(config.paramsSchema?.properties ?? {}).length > 0;
 
-/** Pauses or resumes `label`; `what` ("trigger") tells a card's own button from its triggers' ones. */
+/** Pauses or resumes `label`; `what` ("trigger") tells a card's own button from its triggers' ones.
+ * The name starts with the visible words ("Pause trigger: Nightly's schedule"), as speech input needs. */
 function pauseButton(label, enabled, toggle, what = "") {
   const verb = enabled === false ? "Resume" : "Pause";
   return h("button", { type: "button", class: "secondary small", "aria-pressed": String(enabled === false),
-    "aria-label": `${verb} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
+    "aria-label": what ? `${verb} ${what}: ${label}` : `${verb} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
   what ? `${verb} ${what}` : verb);
 }
 
 function triggerRow(config, trigger, reload) {
-  const label = `${labelOf(config)}'s ${trigger.type} trigger`;
+  const label = `${labelOf(config)}'s ${trigger.type}`;
   const times = triggerTimes(trigger);
   return h("li", { class: "trigger", dataset: { triggerId: trigger.id } },
     h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled),
@@ -63,7 +64,7 @@ function configCard(config, reload, navigate, repoName) {
   // A paused config does not run, not even by hand (the API refuses it); one with params asks for them.
   const run = needsParams(config)
     ? link(`/tasks/scheduled/${config.id}#run`, h("span", { "aria-hidden": "true" }, "Run…"), h("span", { class: "visually-hidden" }, `Run ${label} with params`))
-    : h("button", { type: "button", "aria-label": `Run ${label} now`, disabled: config.enabled === false,
+    : h("button", { type: "button", "aria-label": `Run now: ${label}`, disabled: config.enabled === false,
       onclick: (e) => busy(e.currentTarget, () => runNow(config, navigate)) }, "Run now");
   return h("li", { class: "card", dataset: { configId: config.id } },
     h("h3", {}, link(`/tasks/scheduled/${config.id}`, label), " ", enabledBadge(config.enabled)),

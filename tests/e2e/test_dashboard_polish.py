@@ -201,27 +201,26 @@ def test_an_expired_session_signs_in_over_the_form_and_keeps_what_was_typed(page
 def test_the_overview_shows_what_it_can_when_one_request_fails(page: Page, mode: LocalMode,
                                                               repo: dict[str, Any]) -> None:
     create(mode, repo, "Seen despite a failure")
-    # The standalone list fails once (a server error on the wire); the parts that need only the
-    # repo tasks show, the others say so and retry.
-    failures = []
+    # The standalone list fails (a server error on the wire) until the test lets it through: the
+    # parts that need only the repo tasks show, the others say so, and Retry asks again.
+    failing = [True]
 
-    def fail_once(route: Any) -> None:
-        if failures:
+    def fail_while_asked(route: Any) -> None:
+        if failing[0]:
+            route.fulfill(status=500, content_type="application/json", body='{"error": "the store is unavailable"}')
+        else:
             route.continue_()
-            return
-        failures.append(route.request.url)
-        route.fulfill(status=500, content_type="application/json", body='{"error": "the store is unavailable"}')
 
-    page.route("**/api/tasks?type=standalone*", fail_once)
+    page.route("**/api/tasks?type=standalone*", fail_while_asked)
     page.goto("/")
     expect(page.locator(".counts li")).to_have_count(10)
     expect(page.get_by_role("link", name="Seen despite a failure").first).to_be_visible()
     cost = page.locator("section", has=page.get_by_role("heading", name="Cost"))
     expect(cost.get_by_role("alert")).to_contain_text("the store is unavailable")
     screenshot(page, "overview-partial-failure")
+    failing[0] = False
     cost.get_by_role("button", name="Retry").click()
     expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
-    assert len(failures) == 1
 
 
 SCRIPT_AND_STYLE_BUDGET = 150 * 1024
@@ -336,3 +335,79 @@ def test_ids_tokens_and_urls_have_copy_buttons(page: Page, mode: LocalMode, repo
     page.goto(f"/tasks/{task}")
     page.get_by_role("button", name="Copy task id").click()
     assert page.evaluate(clipboard) == task
+
+
+def test_the_task_list_searches_as_you_type_and_filters_in_place(page: Page, mode: LocalMode,
+                                                                 repo: dict[str, Any]) -> None:
+    tag = uuid.uuid4().hex[:6]
+    for title in (f"Alpha {tag}", f"Beta {tag}"):
+        create(mode, repo, title)
+    page.goto("/tasks")
+    for name in ("Agent", "PR", "CI", "Cost", "Duration"):
+        expect(page.get_by_role("columnheader", name=name, exact=True)).to_be_visible()
+    page.evaluate("document.querySelector('main .page').dataset.kept = 'yes'")
+    search = page.get_by_label("Search")
+    search.press_sequentially(f"alpha {tag}")
+    rows = page.locator("table.tasks tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(f"Alpha {tag}")
+    assert page.evaluate("document.activeElement.name") == "q"
+    assert f"q=alpha+{tag}" in page.url
+    # A filter changes the list in place: the page is the same, the control keeps the focus.
+    state = page.get_by_label("State")
+    state.focus()
+    state.select_option("failed")
+    expect(page.get_by_role("heading", name="Tasks (0)")).to_be_visible()
+    assert page.evaluate("document.activeElement.name") == "state"
+    assert page.evaluate("document.querySelector('main .page').dataset.kept") == "yes"
+    assert "state=failed" in page.url
+    screenshot(page, "tasks-filtered")
+
+
+def test_the_task_list_sorts_by_priority_and_cancels_the_selected_rows(page: Page, mode: LocalMode,
+                                                                       repo: dict[str, Any]) -> None:
+    api = mode.api
+    api.ok("POST", "/api/tasks/bulk/cancel-active")
+    tag = uuid.uuid4().hex[:6]
+    # Created first, started first: newest first and priority order disagree.
+    high, low = (str(api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": f"{name} {tag}", "prompt": "[fake:sleep=90] x",
+                                                   "priority": priority}, status=201)["id"])
+                 for name, priority in (("Sooner", 5), ("Later", 900)))
+    page.goto(f"/tasks?q={tag}")
+    rows = page.locator("table.tasks tbody tr")
+    expect(rows).to_have_text([re.compile(f"Later {tag}"), re.compile(f"Sooner {tag}")])
+    page.get_by_label("Sort by").select_option("priority")
+    expect(rows).to_have_text([re.compile(f"Sooner {tag}"), re.compile(f"Later {tag}")])
+    assert "sort=priority" in page.url
+    page.get_by_label("Sort by").select_option("created")
+    expect(rows).to_have_text([re.compile(f"Later {tag}"), re.compile(f"Sooner {tag}")])
+    page.get_by_label("Select every task shown").check()
+    page.get_by_role("button", name="Cancel selected (2)").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel 2 tasks").click()
+    expect(page.locator("#toast")).to_have_text("Cancel: 2 of 2 tasks.")
+    assert {api.task(t)["state"] for t in (low, high)} == {"cancelled"}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_overview_draws_its_trends_in_either_theme(browser: Browser, mode: LocalMode,  # noqa: F811
+                                                      repo: dict[str, Any], theme: str) -> None:
+    done = create(mode, repo, "Drawn in the trends")
+    mode.api.wait_state(done, {"completed", "needs_attention"}, timeout_s=60)
+    page = new_page(browser, mode, viewport=WIDE)
+    page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+    page.goto("/")
+    trends = page.locator("section", has=page.get_by_role("heading", name="Trends"))
+    created = trends.get_by_role("img", name=re.compile("^Tasks created per day"))
+    expect(created).to_be_visible()
+    today = page.evaluate("new Date().toLocaleDateString(undefined, { month: 'numeric', day: 'numeric' })")
+    label = created.get_attribute("aria-label") or ""
+    assert re.search(rf"{re.escape(today)} [1-9]", label), label
+    expect(trends.get_by_role("img", name=re.compile(r"^Success rate: \d+% of [1-9]\d* finished"))).to_be_visible()
+    expect(trends.get_by_role("img", name=re.compile(r"^Cost per day"))).to_be_visible()
+    # The labels take the theme's own muted ink (light and dark tokens differ), as the page does.
+    ink = created.locator("text").first.evaluate("(label) => getComputedStyle(label).fill")
+    assert ink == {"light": "rgb(86, 96, 114)", "dark": "rgb(166, 175, 194)"}[theme], ink
+    background = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == {"light": "rgb(246, 247, 251)", "dark": "rgb(15, 19, 32)"}[theme]
+    screenshot(page, f"overview-trends-{theme}")
+    close(page)
