@@ -119,6 +119,19 @@ export function toast(message) {
   toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
 }
 
+/** An icon of the vendored set (static/icons.svg, Lucide), decorative: the text beside it names the action. */
+export function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const use = document.createElementNS(ns, "use");
+  use.setAttribute("href", `${url("/static/icons.svg")}#${name}`);
+  svg.append(use);
+  return svg;
+}
+
 /** A button that copies `text` (an id, a token, a URL) to the clipboard, named after `what`. */
 export function copyButton(text, what) {
   return h("button", { type: "button", class: "secondary small copy", "aria-label": `Copy ${what}`, title: `Copy ${what}`,
@@ -129,7 +142,7 @@ export function copyButton(text, what) {
       } catch {
         toast(`Could not copy: select the ${what} and copy it by hand.`);
       }
-    } }, "Copy");
+    } }, icon("copy"), "Copy");
 }
 
 /** A placeholder of `lines` grey bars while a part of a page loads. */
@@ -152,7 +165,7 @@ export function widget(draw, lines = 3) {
       if (shown) return;
       box.replaceChildren(h("div", { class: "widget-error", role: "alert" },
         h("p", {}, `Could not load this: ${error.message}`),
-        h("button", { type: "button", class: "secondary small", onclick: () => { box.replaceChildren(skeleton(lines)); load(); } }, "Retry")));
+        h("button", { type: "button", class: "secondary small", onclick: () => { box.replaceChildren(skeleton(lines)); load(); } }, icon("refresh-cw"), "Retry")));
     }
   };
   return { element: box, load };

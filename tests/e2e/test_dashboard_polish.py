@@ -411,3 +411,19 @@ def test_the_overview_draws_its_trends_in_either_theme(browser: Browser, mode: L
     assert background == {"light": "rgb(246, 247, 251)", "dark": "rgb(15, 19, 32)"}[theme]
     screenshot(page, f"overview-trends-{theme}")
     close(page)
+
+
+def test_the_icons_come_from_the_vendored_sprite_with_its_licence(page: Page, mode: LocalMode) -> None:
+    sprites: list[int] = []
+    page.on("response", lambda response: sprites.append(response.status) if "/static/icons.svg" in response.url else None)
+    page.goto("/settings")
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out.locator("svg.icon use")).to_have_attribute("href", "/static/icons.svg#log-out")
+    box = sign_out.locator("svg.icon").bounding_box()
+    assert box is not None and box["width"] > 8
+    wait_for(lambda: sprites, 10, what="the sprite to load")
+    assert sprites[0] in (200, 304)
+    sprite = requests.get(f"{mode.url}/static/icons.svg", timeout=30)
+    assert sprite.headers["Content-Type"] == "image/svg+xml" and "ISC License" in sprite.text
+    for name in ("copy", "sun", "moon", "menu", "refresh-cw", "log-out"):
+        assert f'<symbol id="{name}"' in sprite.text
