@@ -172,14 +172,14 @@ export function widget(draw, lines = 3) {
 }
 
 /** Asks before a destructive action, in a modal dialog: resolves true only when `confirm` (the
- * button's label, naming what happens and to how many) is chosen. Escape or Cancel keep things. */
+ * button's label, naming what happens and to how many) is chosen. Escape or Go back keep things. */
 export function confirmAction(title, message, confirm) {
   return new Promise((resolve) => {
     const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
       h("form", { method: "dialog" },
         h("h2", { id: "confirm-title" }, title), h("p", {}, message),
         h("div", { class: "actions" },
-          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Cancel"),
+          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Go back"),
           h("button", { value: "confirm", class: "danger" }, confirm))));
     dialog.addEventListener("close", () => {
       resolve(dialog.returnValue === "confirm");

@@ -3,7 +3,7 @@
 // params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
 // a standalone run's logs, retry and cancel.
 import { ApiError, all, appPath, del, get, patch, post, url } from "./api.js";
-import { busy, clearErrors, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { busy, clearErrors, confirmAction, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
 import { paramsForm } from "./params-form.js";
 import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
 
@@ -221,7 +221,7 @@ async function detail(view, configId, navigate) {
           runForm.sync();
         }),
         h("button", { type: "button", class: "danger small", onclick: (e) => busy(e.currentTarget, async () => {
-          if (!window.confirm(`Delete ${labelOf(config)} and its triggers?`)) return;
+          if (!await confirmAction(`Delete ${labelOf(config)}?`, "The scheduled task and its triggers go (1 scheduled task); the runs it made stay.", "Delete 1 scheduled task")) return;
           await del(`/api/tasks/${config.id}`);
           toast("Deleted.");
           navigate("/tasks/scheduled");
@@ -237,8 +237,9 @@ async function detail(view, configId, navigate) {
     const { items } = await get(`/api/tasks/${config.id}/triggers`);
     triggersBox.replaceChildren(triggerList(config, items, loadTriggers, (t) => h("button", { type: "button", class: "danger small",
       "aria-label": `Delete the ${t.type} trigger`, onclick: (e) => busy(e.currentTarget, async () => {
-        if (!window.confirm(`Delete this ${t.type} trigger?`)) return;
+        if (!await confirmAction(`Delete this ${t.type} trigger?`, "It no longer starts runs (1 trigger); pausing it keeps it for later.", "Delete 1 trigger")) return;
         await del(`/api/tasks/${config.id}/triggers/${t.id}`);
+        toast("Trigger deleted.");
         await loadTriggers();
       }) }, "Delete")));
   };

@@ -1,7 +1,7 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
 import { ApiError, get, post } from "./api.js";
-import { busy, clearErrors, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
@@ -142,11 +142,21 @@ function actionBar(task, act) {
   const button = (name, label, onclick) => h("button", { type: "button", class: "secondary", disabled: !ACTIONS[name](task), dataset: { action: name }, onclick }, label);
   return h("div", {},
     h("div", { class: "actions wrap", role: "group", "aria-label": "Actions" },
-      button("cancel", "Cancel", (e) => act.run(e, "cancel", "Cancelled.")),
+      button("cancel", "Cancel", async (e) => {
+        const target = e.currentTarget;
+        if (await confirmAction("Cancel this task?", "Its agent is stopped at once (1 task); Retry starts it again from the queue.", "Cancel 1 task")) {
+          act.run({ currentTarget: target }, "cancel", "Cancelled.");
+        }
+      }),
       button("retry", "Retry", (e) => act.run(e, "retry", "Queued again.")),
       button("resume", "Resume…", () => { resumeForm.hidden = !resumeForm.hidden; if (!resumeForm.hidden) promptBox.focus(); }),
       button("force-restart", "Force restart", (e) => act.run(e, "force-restart", "Restarting with a fresh session.")),
-      button("force-redo", "Force redo", (e) => window.confirm("Start over from scratch? The PR fields, result, cost and logs are cleared.") && act.run(e, "force-redo", "Starting over.")),
+      button("force-redo", "Force redo", async (e) => {
+        const target = e.currentTarget;
+        if (await confirmAction("Start this task over?", "Its PR fields, result, cost and logs are cleared (1 task); the branch restarts from the base branch.", "Start 1 task over")) {
+          act.run({ currentTarget: target }, "force-redo", "Starting over.");
+        }
+      }),
       button("review", "Launch review", (e) => act.run(e, "review", "Review subtask created."))),
     resumeForm);
 }

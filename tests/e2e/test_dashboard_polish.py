@@ -143,8 +143,8 @@ def test_cancel_active_asks_first_and_says_how_many(page: Page, mode: LocalMode,
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Cancel active: 3 tasks?")
     screenshot(page, "confirm-cancel-active")
-    # Cancel keeps them all.
-    dialog.get_by_role("button", name="Cancel", exact=True).click()
+    # Going back keeps them all.
+    dialog.get_by_role("button", name="Go back").click()
     expect(dialog).to_have_count(0)
     assert api.task(holder)["state"] == "running"
     page.get_by_role("button", name="Cancel active").click()
@@ -157,7 +157,7 @@ def test_a_secret_is_deleted_only_once_confirmed(page: Page, mode: LocalMode) ->
     mode.api.ok("PUT", "/api/secrets/DOOMED_TOKEN", {"value": "x"}, status=201)
     page.goto("/settings")
     page.get_by_role("button", name="Delete DOOMED_TOKEN").click()
-    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+    page.get_by_role("dialog").get_by_role("button", name="Go back").click()
     expect(page.get_by_role("button", name="Delete DOOMED_TOKEN")).to_be_visible()
     assert mode.api.get("/api/secrets").json()["items"]
     page.get_by_role("button", name="Delete DOOMED_TOKEN").click()
@@ -427,3 +427,22 @@ def test_the_icons_come_from_the_vendored_sprite_with_its_licence(page: Page, mo
     assert sprite.headers["Content-Type"] == "image/svg+xml" and "ISC License" in sprite.text
     for name in ("copy", "sun", "moon", "menu", "refresh-cw", "log-out"):
         assert f'<symbol id="{name}"' in sprite.text
+
+
+def test_a_tasks_cancel_asks_first(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
+    api = mode.api
+    api.ok("POST", "/api/tasks/bulk/cancel-active")
+    task = create(mode, repo, "Asked before cancelling", "[fake:sleep=90] x")
+    api.wait_state(task, "running", timeout_s=60)
+    page.goto(f"/tasks/{task}")
+    actions = page.get_by_role("group", name="Actions")
+    actions.get_by_role("button", name="Cancel").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading")).to_have_text("Cancel this task?")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    assert api.task(task)["state"] == "running"
+    actions.get_by_role("button", name="Cancel").click()
+    dialog.get_by_role("button", name="Cancel 1 task").click()
+    expect(page.locator("#toast")).to_have_text("Cancelled.")
+    wait_for(lambda: api.task(task)["state"] == "cancelled", 30, what="the task to be cancelled")
