@@ -38,17 +38,18 @@ export function columnChart(summary, columns, format = String) {
   return chart;
 }
 
-/** Horizontal bars, one per row: `rows` [{label, value}]. */
+/** Horizontal bars, one per row, each under its label: `rows` [{label, value}]. Narrow, as the
+ * cards that hold it are, so that its text keeps the page's size. */
 export function barList(summary, rows, format = String) {
-  const width = 640;
-  const row = 26;
+  const width = 260;
+  const row = 34;
   const top = Math.max(1e-9, ...rows.map((r) => r.value));
   const chart = svg("svg", { viewBox: `0 0 ${width} ${Math.max(row, rows.length * row)}`, role: "img", "aria-label": summary, class: "chart" });
   rows.forEach((item, index) => {
     const y = index * row;
-    chart.append(svg("rect", { x: 0, y: y + 4, width: Math.max(2, (item.value / top) * (width * 0.55)), height: row - 10, class: "series-1" },
+    chart.append(svg("text", { x: 0, y: y + 12, class: "chart-label" }, `${format(item.value)} · ${item.label}`));
+    chart.append(svg("rect", { x: 0, y: y + 17, width: Math.max(2, (item.value / top) * width), height: 10, class: "series-1" },
       svg("title", {}, `${item.label}: ${format(item.value)}`)));
-    chart.append(svg("text", { x: width * 0.57, y: y + row / 2 + 4, class: "chart-label" }, `${format(item.value)} · ${item.label}`));
   });
   return chart;
 }

@@ -393,7 +393,10 @@ def test_the_task_list_sorts_by_priority_and_cancels_the_selected_rows(page: Pag
 def test_the_overview_draws_its_trends_in_either_theme(browser: Browser, mode: LocalMode,  # noqa: F811
                                                       repo: dict[str, Any], theme: str) -> None:
     done = create(mode, repo, "Drawn in the trends")
+    failed = create(mode, repo, "Fails in the trends", "[fake:fail] x")
     mode.api.wait_state(done, {"completed", "needs_attention"}, timeout_s=60)
+    # A local task without a PR waits for attention: the failed one makes a finished task.
+    mode.api.wait_state(failed, "failed", timeout_s=120)
     page = new_page(browser, mode, viewport=WIDE)
     page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
     page.goto("/")
