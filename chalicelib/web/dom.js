@@ -111,12 +111,25 @@ export function clearErrors(form) {
   form.querySelectorAll("[aria-invalid]").forEach((control) => control.removeAttribute("aria-invalid"));
 }
 
-export function toast(message) {
+/** Announces `message` (a polite live region). With `undo`, an Undo button runs it, and the
+ * message stays long enough to reach it. */
+export function toast(message, undo) {
   const box = document.getElementById("toast");
-  box.textContent = message;
+  box.replaceChildren(message);
+  if (undo) {
+    box.append(" ", h("button", { type: "button", class: "small undo", onclick: async (event) => {
+      event.currentTarget.disabled = true;
+      box.classList.remove("shown");
+      try {
+        await undo();
+      } catch (error) {
+        toast(`Could not undo: ${error.message}`);
+      }
+    } }, "Undo"));
+  }
   box.classList.add("shown");
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
+  toast.timer = setTimeout(() => box.classList.remove("shown"), undo ? 8000 : 4000);
 }
 
 /** An icon of the vendored set (static/icons.svg, Lucide), decorative: the text beside it names the action. */

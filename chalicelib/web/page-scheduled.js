@@ -70,8 +70,13 @@ function configCard(config, reload, navigate, repoName) {
     h("h3", {}, link(`/tasks/scheduled/${config.id}`, label), " ", enabledBadge(config.enabled)),
     h("p", { class: "muted clamp" }, what), triggers,
     h("div", { class: "actions" }, run, pauseButton(label, config.enabled, async () => {
-      await patch(`/api/tasks/${config.id}`, { enabled: config.enabled === false });
-      toast(config.enabled === false ? `${label} resumed.` : `${label} paused: its triggers do not fire.`);
+      const before = config.enabled !== false;
+      await patch(`/api/tasks/${config.id}`, { enabled: !before });
+      toast(before ? `${label} paused: its triggers do not fire.` : `${label} resumed.`, async () => {
+        await patch(`/api/tasks/${config.id}`, { enabled: before });
+        toast(before ? `${label} resumed.` : `${label} paused again.`);
+        await reload();
+      });
       await reload();
     })));
 }

@@ -479,3 +479,18 @@ def test_a_long_log_opens_at_its_newest_lines_and_is_searched_and_downloaded(pag
         page.get_by_role("button", name="Download").click()
     saved = Path(download.value.path()).read_text()
     assert "Line 450 of 450" in saved and "Line 44 of 450" in saved
+
+
+def test_pausing_a_schedule_can_be_undone_from_its_toast(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
+    name = f"Undoable {uuid.uuid4().hex[:6]}"
+    config = mode.api.ok("POST", "/api/tasks", {"type": "repo-blueprint", "name": name, "prompt": "[fake:noop] x",
+                                                "repoId": repo["id"]}, status=201)
+    page.goto("/tasks/scheduled")
+    page.get_by_role("button", name=f"Pause {name}").click()
+    toast = page.locator("#toast")
+    expect(toast).to_contain_text(f"{name} paused")
+    wait_for(lambda: mode.api.task(config["id"])["enabled"] is False, 10, what="the pause")
+    toast.get_by_role("button", name="Undo").click()
+    expect(toast).to_have_text(f"{name} resumed.")
+    wait_for(lambda: mode.api.task(config["id"])["enabled"] is True, 10, what="the undo")
+    expect(page.get_by_role("button", name=f"Pause {name}")).to_be_visible()
