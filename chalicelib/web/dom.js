@@ -25,6 +25,17 @@ export function when(iso) {
   return iso ? new Date(iso).toLocaleString() : "—";
 }
 
+const RELATIVE = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+
+/** A time relative to now ("3 minutes ago"), the exact local time on hover and for screen readers' `datetime`. */
+export function ago(iso) {
+  if (!iso) return h("span", {}, "—");
+  const seconds = (new Date(iso) - new Date()) / 1000;
+  const [unit, size] = UNITS.find(([, n]) => Math.abs(seconds) >= n) ?? ["second", 1];
+  return h("time", { datetime: iso, title: when(iso) }, RELATIVE.format(Math.round(seconds / size), unit));
+}
+
 /** How long from `start` to `end` (or to now, while it runs): "42 s", "3 min 5 s", "1 h 2 min". */
 export function duration(start, end) {
   if (!start) return "—";
@@ -100,12 +111,96 @@ export function clearErrors(form) {
   form.querySelectorAll("[aria-invalid]").forEach((control) => control.removeAttribute("aria-invalid"));
 }
 
-export function toast(message) {
+/** Announces `message` (a polite live region). With `undo`, an Undo button runs it, and the
+ * message stays long enough to reach it. */
+export function toast(message, undo) {
   const box = document.getElementById("toast");
-  box.textContent = message;
+  box.replaceChildren(message);
+  if (undo) {
+    box.append(" ", h("button", { type: "button", class: "small undo", onclick: async (event) => {
+      event.currentTarget.disabled = true;
+      box.classList.remove("shown");
+      try {
+        await undo();
+      } catch (error) {
+        toast(`Could not undo: ${error.message}`);
+      }
+    } }, "Undo"));
+  }
   box.classList.add("shown");
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => box.classList.remove("shown"), 4000);
+  toast.timer = setTimeout(() => box.classList.remove("shown"), undo ? 8000 : 4000);
+}
+
+/** An icon of the vendored set (static/icons.svg, Lucide), decorative: the text beside it names the action. */
+export function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const use = document.createElementNS(ns, "use");
+  use.setAttribute("href", `${url("/static/icons.svg")}#${name}`);
+  svg.append(use);
+  return svg;
+}
+
+/** A button that copies `text` (an id, a token, a URL) to the clipboard, named after `what`. */
+export function copyButton(text, what) {
+  return h("button", { type: "button", class: "secondary small copy", "aria-label": `Copy ${what}`, title: `Copy ${what}`,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        toast(`Copied ${what}.`);
+      } catch {
+        toast(`Could not copy: select the ${what} and copy it by hand.`);
+      }
+    } }, icon("copy"), "Copy");
+}
+
+/** A placeholder of `lines` grey bars while a part of a page loads. */
+export function skeleton(lines = 3) {
+  return h("div", { class: "skeleton", "aria-busy": "true", "aria-label": "Loading" },
+    Array.from({ length: lines }, () => h("span", { class: "skeleton-line" })));
+}
+
+/** One part of a page that loads on its own: a skeleton first, then what `draw` returns; a failed
+ * request shows its error here with a Retry button, and the rest of the page carries on. Returns
+ * the element and `load()`, which redraws in place (a failed refresh keeps what was shown). */
+export function widget(draw, lines = 3) {
+  const box = h("div", { class: "widget" }, skeleton(lines));
+  let shown = false;
+  const load = async () => {
+    try {
+      box.replaceChildren(await draw());
+      shown = true;
+    } catch (error) {
+      if (shown) return;
+      box.replaceChildren(h("div", { class: "widget-error", role: "alert" },
+        h("p", {}, `Could not load this: ${error.message}`),
+        h("button", { type: "button", class: "secondary small", onclick: () => { box.replaceChildren(skeleton(lines)); load(); } }, icon("refresh-cw"), "Retry")));
+    }
+  };
+  return { element: box, load };
+}
+
+/** Asks before a destructive action, in a modal dialog: resolves true only when `confirm` (the
+ * button's label, naming what happens and to how many) is chosen. Escape or Go back keep things. */
+export function confirmAction(title, message, confirm) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "confirm-title" }, title), h("p", {}, message),
+        h("div", { class: "actions" },
+          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Go back"),
+          h("button", { value: "confirm", class: "danger" }, confirm))));
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "confirm");
+      dialog.remove();
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
 }
 
 /** Runs `action` from a button: disabled while it runs, errors shown as a toast. */

@@ -1,6 +1,6 @@
 // Repos: connect a repository and change its settings (SPEC §2's Repo fields).
 import { all, del, patch, post } from "./api.js";
-import { AGENT_TYPES, busy, clearErrors, empty, field, h, heading, select, showErrors, toast } from "./dom.js";
+import { AGENT_TYPES, busy, clearErrors, confirmAction, empty, field, h, heading, select, showErrors, toast } from "./dom.js";
 
 function settingsForm(repo, onChange) {
   const number = (name) => h("input", { name, type: "number", value: String(repo[name] ?? "") });
@@ -30,8 +30,9 @@ function settingsForm(repo, onChange) {
     h("p", { class: "form-error", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save settings"),
       h("button", { type: "button", class: "danger", onclick: (e) => busy(e.currentTarget, async () => {
-        if (!window.confirm(`Disconnect ${repo.repoUrl}?`)) return;
+        if (!await confirmAction(`Disconnect ${repo.repoUrl}?`, "Optio forgets this repository and its settings (1 repository); its tasks and branches stay.", "Disconnect 1 repository")) return;
         await del(`/api/repos/${repo.id}`);
+        toast(`${repo.repoUrl} disconnected.`);
         await onChange();
       }) }, "Disconnect")));
   form.addEventListener("submit", async (event) => {

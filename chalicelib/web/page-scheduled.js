@@ -2,8 +2,8 @@
 // with their triggers, one-click pause and resume of each config and each trigger, a manual run with
 // params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
 // a standalone run's logs, retry and cancel.
-import { ApiError, all, appPath, del, get, patch, post } from "./api.js";
-import { busy, clearErrors, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { ApiError, all, appPath, del, get, patch, post, url } from "./api.js";
+import { busy, clearErrors, confirmAction, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
 import { paramsForm } from "./params-form.js";
 import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
 
@@ -15,23 +15,27 @@ const labelOf = (config) => config.name ?? config.title ?? config.id;
 const isStandalone = (config) => config.type === "standalone";
 const needsParams = (config) => Object.keys(config.paramsSchema?.properties ?? {}).length > 0;
 
-function pauseButton(label, enabled, toggle) {
+/** Pauses or resumes `label`; `what` ("trigger") tells a card's own button from its triggers' ones.
+ * The name starts with the visible words ("Pause trigger: Nightly's schedule"), as speech input needs. */
+function pauseButton(label, enabled, toggle, what = "") {
+  const verb = enabled === false ? "Resume" : "Pause";
   return h("button", { type: "button", class: "secondary small", "aria-pressed": String(enabled === false),
-    "aria-label": `${enabled === false ? "Resume" : "Pause"} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
-  enabled === false ? "Resume" : "Pause");
+    "aria-label": what ? `${verb} ${what}: ${label}` : `${verb} ${label}`, onclick: (e) => busy(e.currentTarget, toggle) },
+  what ? `${verb} ${what}` : verb);
 }
 
 function triggerRow(config, trigger, reload) {
-  const label = `${labelOf(config)}'s ${trigger.type} trigger`;
+  const label = `${labelOf(config)}'s ${trigger.type}`;
   const times = triggerTimes(trigger);
   return h("li", { class: "trigger", dataset: { triggerId: trigger.id } },
-    h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled)),
+    h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled),
+      trigger.type === "webhook" ? [" ", copyButton(`${location.origin}${url(`/api/hooks/${trigger.config?.path}`)}`, "webhook URL")] : null),
     times ? h("span", { class: "muted" }, ` ${times}`) : null,
     h("span", { class: "actions" }, pauseButton(label, trigger.enabled, async () => {
       await patch(`/api/tasks/${config.id}/triggers/${trigger.id}`, { enabled: trigger.enabled === false });
       toast(trigger.enabled === false ? "Trigger resumed." : "Trigger paused.");
       await reload();
-    })));
+    }, "trigger")));
 }
 
 function triggerList(config, items, reload, extra = () => null) {
@@ -60,14 +64,19 @@ function configCard(config, reload, navigate, repoName) {
   // A paused config does not run, not even by hand (the API refuses it); one with params asks for them.
   const run = needsParams(config)
     ? link(`/tasks/scheduled/${config.id}#run`, h("span", { "aria-hidden": "true" }, "Run…"), h("span", { class: "visually-hidden" }, `Run ${label} with params`))
-    : h("button", { type: "button", "aria-label": `Run ${label} now`, disabled: config.enabled === false,
+    : h("button", { type: "button", "aria-label": `Run now: ${label}`, disabled: config.enabled === false,
       onclick: (e) => busy(e.currentTarget, () => runNow(config, navigate)) }, "Run now");
   return h("li", { class: "card", dataset: { configId: config.id } },
     h("h3", {}, link(`/tasks/scheduled/${config.id}`, label), " ", enabledBadge(config.enabled)),
     h("p", { class: "muted clamp" }, what), triggers,
     h("div", { class: "actions" }, run, pauseButton(label, config.enabled, async () => {
-      await patch(`/api/tasks/${config.id}`, { enabled: config.enabled === false });
-      toast(config.enabled === false ? `${label} resumed.` : `${label} paused: its triggers do not fire.`);
+      const before = config.enabled !== false;
+      await patch(`/api/tasks/${config.id}`, { enabled: !before });
+      toast(before ? `${label} paused: its triggers do not fire.` : `${label} resumed.`, async () => {
+        await patch(`/api/tasks/${config.id}`, { enabled: before });
+        toast(before ? `${label} resumed.` : `${label} paused again.`);
+        await reload();
+      });
       await reload();
     })));
 }
@@ -218,7 +227,7 @@ async function detail(view, configId, navigate) {
           runForm.sync();
         }),
         h("button", { type: "button", class: "danger small", onclick: (e) => busy(e.currentTarget, async () => {
-          if (!window.confirm(`Delete ${labelOf(config)} and its triggers?`)) return;
+          if (!await confirmAction(`Delete ${labelOf(config)}?`, "The scheduled task and its triggers go (1 scheduled task); the runs it made stay.", "Delete 1 scheduled task")) return;
           await del(`/api/tasks/${config.id}`);
           toast("Deleted.");
           navigate("/tasks/scheduled");
@@ -234,8 +243,9 @@ async function detail(view, configId, navigate) {
     const { items } = await get(`/api/tasks/${config.id}/triggers`);
     triggersBox.replaceChildren(triggerList(config, items, loadTriggers, (t) => h("button", { type: "button", class: "danger small",
       "aria-label": `Delete the ${t.type} trigger`, onclick: (e) => busy(e.currentTarget, async () => {
-        if (!window.confirm(`Delete this ${t.type} trigger?`)) return;
+        if (!await confirmAction(`Delete this ${t.type} trigger?`, "It no longer starts runs (1 trigger); pausing it keeps it for later.", "Delete 1 trigger")) return;
         await del(`/api/tasks/${config.id}/triggers/${t.id}`);
+        toast("Trigger deleted.");
         await loadTriggers();
       }) }, "Delete")));
   };

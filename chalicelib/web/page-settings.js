@@ -1,7 +1,7 @@
 // Settings: API keys (the token is shown once, at creation), secrets (names only, values
 // write-only) and ticket providers (GitHub issues or Linear, synced into tasks).
 import { all, api, ApiError, del, get, patch, post } from "./api.js";
-import { AGENT_TYPES, busy, clearErrors, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
+import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
 
 function apiKeys() {
   const list = h("div", {});
@@ -12,7 +12,13 @@ function apiKeys() {
       ? h("ul", { class: "rows" }, keys.map((k) => h("li", {}, h("strong", {}, k.name ?? "unnamed"), " ",
         h("code", {}, `${k.tokenPrefix}…`), h("span", { class: "muted" }, ` created ${when(k.createdAt)} `),
         h("button", { type: "button", class: "danger small", "aria-label": `Revoke ${k.name ?? k.tokenPrefix}`,
-          onclick: (e) => busy(e.currentTarget, async () => { await del(`/api/auth/api-keys/${k.id}`); await load(); }) }, "Revoke"))))
+          onclick: (e) => busy(e.currentTarget, async () => {
+            const label = k.name ?? `${k.tokenPrefix}…`;
+            if (!await confirmAction(`Revoke the API key ${label}?`, "Scripts and CI that use it are refused from now on (1 key). This cannot be undone.", "Revoke 1 key")) return;
+            await del(`/api/auth/api-keys/${k.id}`);
+            toast(`API key ${label} revoked.`);
+            await load();
+          }) }, "Revoke"))))
       : empty("No API keys.", "Create one for scripts and CI; the admin token stays for you."));
   };
   const name = h("input", { name: "name", id: "key-name", autocomplete: "off" });
@@ -25,7 +31,7 @@ function apiKeys() {
       const created = await post("/api/auth/api-keys", name.value.trim() ? { name: name.value.trim() } : {});
       form.reset();
       shown.replaceChildren(h("div", { class: "card notice" }, h("p", {}, "Copy this token now: it is not shown again."),
-        h("code", { class: "token", "data-testid": "new-token" }, created.token)));
+        h("code", { class: "token", "data-testid": "new-token" }, created.token), copyButton(created.token, "API token")));
       await load();
     } catch (error) {
       showErrors(form, error);
@@ -43,7 +49,12 @@ function secrets() {
         h("button", { type: "button", class: "secondary small", "aria-label": `Replace the value of ${s.name}`,
           onclick: () => { name.value = s.name; value.value = ""; value.focus(); } }, "Replace value"), " ",
         h("button", { type: "button", class: "danger small", "aria-label": `Delete ${s.name}`,
-          onclick: (e) => busy(e.currentTarget, async () => { await del(`/api/secrets/${encodeURIComponent(s.name)}`); await load(); }) }, "Delete"))))
+          onclick: (e) => busy(e.currentTarget, async () => {
+            if (!await confirmAction(`Delete the secret ${s.name}?`, "Its value is gone for good (1 secret); tasks and schedules that need it fail until it is set again.", "Delete 1 secret")) return;
+            await del(`/api/secrets/${encodeURIComponent(s.name)}`);
+            toast(`Secret ${s.name} deleted.`);
+            await load();
+          }) }, "Delete"))))
       : empty("No secrets.", "Add GITHUB_TOKEN for pull requests and issues, and your agents' API keys (ANTHROPIC_API_KEY, ...)."));
   };
   const name = h("input", { name: "name", id: "secret-name", autocomplete: "off", placeholder: "GITHUB_TOKEN" });
@@ -115,7 +126,12 @@ function ticketProviders() {
               onclick: (e) => busy(e.currentTarget, async () => { await patch(`/api/ticket-providers/${p.id}`, { enabled: !p.enabled }); await load(); }) },
             p.enabled ? "Pause" : "Resume"),
             h("button", { type: "button", class: "danger small", "aria-label": `Delete ${label}`,
-              onclick: (e) => busy(e.currentTarget, async () => { await del(`/api/ticket-providers/${p.id}`); await load(); }) }, "Delete")));
+              onclick: (e) => busy(e.currentTarget, async () => {
+                if (!await confirmAction(`Delete ${label}?`, "Its issues are no longer synced into tasks (1 ticket source); the tasks made so far stay.", "Delete 1 source")) return;
+                await del(`/api/ticket-providers/${p.id}`);
+                toast(`${label} deleted.`);
+                await load();
+              }) }, "Delete")));
       }))
       : empty("No ticket providers.", "Add one below: new GitHub issues (by label, by assignee, or all) or Linear issues then become tasks by themselves."));
   };

@@ -1,7 +1,7 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
 import { ApiError, get, post } from "./api.js";
-import { busy, clearErrors, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
@@ -13,6 +13,8 @@ const SETTLED_EVERY = 8;
 // Each poll reads back this many sequence numbers before the newest one shown: a batch that became
 // visible late (writers reserve numbers before writing) still shows, in order, and only once.
 const LOG_OVERLAP = 20;
+// Lines per read: the newest page on open, then each older one.
+const LOG_PAGE = 200;
 
 function pipeline(task) {
   const { reached, stopped } = progress(task);
@@ -28,11 +30,17 @@ function pipeline(task) {
 
 function facts(task) {
   const rows = [
-    ["Repository", `${task.repoUrl} (${task.repoBranch})`], ["Branch", task.branchName], ["Agent", task.agentType],
+    ["Id", h("span", {}, h("code", {}, task.id), " ", copyButton(task.id, "task id"))],
+    ["Repository", `${task.repoUrl} (${task.repoBranch})`],
+    ["Branch", task.branchName ? h("span", {}, h("code", {}, task.branchName), " ", copyButton(task.branchName, "branch name")) : "—"], ["Agent", task.agentType],
     ["Priority", String(task.priority)], ["Created", `${when(task.createdAt)}${task.createdBy ? ` by ${task.createdBy}` : ""}`], ["Started", when(task.startedAt)],
     ["Finished", when(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
-      ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`) : "none yet"],
+      " ", copyButton(task.prUrl, "pull request URL"),
+      ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`)
+      // A local repository has no forge: the agent's work stays on its branch there.
+      : task.repoUrl?.startsWith("file://") ? `none: a local repository has no pull requests (the work is on ${task.branchName ?? "the task's branch"})`
+        : "none yet"],
     ["Cost", `${money(task.costUsd)} · ${task.inputTokens ?? 0} in / ${task.outputTokens ?? 0} out tokens${task.modelUsed ? ` · ${task.modelUsed}` : ""}`],
   ];
   if (task.parentId) rows.push(["Parent", link(`/tasks/${task.parentId}`, "parent task")]);
@@ -57,38 +65,116 @@ function taskList(tasks, none) {
     : h("p", { class: "muted" }, none);
 }
 
-/** Log lines by sequence number: each line shows once, however the polls overlap. */
-function logView() {
+/** Log lines by sequence number: each line shows once, however the polls overlap. The newest
+ * page comes first on open; older ones are read on demand ("Show older lines", or scrolling to
+ * the top). Search highlights its matches and shows only the lines that have them; Follow keeps
+ * the newest line in view; Download saves the lines read so far. */
+function logView(taskId) {
   const seen = new Set();
   let lastSeq = 0;
+  let olderCursor = null;
   let filter = "";
+  let needle = "";
   const list = h("ol", { class: "logs", tabindex: "0", "aria-label": "Agent logs" });
   const waiting = h("p", { class: "muted" }, "No log lines yet: they appear here as the agent works.");
   const filterSelect = select("logType", [["", "All types"], ...LOG_TYPES.map((t) => [t, t.replace("_", " ")])], "");
-  filterSelect.addEventListener("change", () => {
-    filter = filterSelect.value;
-    for (const line of list.children) line.hidden = Boolean(filter) && line.dataset.type !== filter;
-  });
-  const add = (items) => {
-    const following = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    for (const line of items) {
-      if (seen.has(line.seq)) continue;
-      seen.add(line.seq);
-      const item = h("li", { dataset: { seq: String(line.seq), type: line.type }, hidden: Boolean(filter) && line.type !== filter },
-        h("span", { class: `log-type log-${line.type}` }, line.type), " ", line.content);
-      const later = line.seq < lastSeq ? [...list.children].find((li) => Number(li.dataset.seq) > line.seq) : null;
-      list.insertBefore(item, later ?? null);
-      lastSeq = Math.max(lastSeq, line.seq);
+  const search = h("input", { name: "logSearch", type: "search", placeholder: "Find in logs", autocomplete: "off" });
+  const follow = h("input", { name: "follow", type: "checkbox", checked: true });
+  const matches = h("span", { class: "muted", role: "status" });
+  const older = h("button", { type: "button", class: "secondary small", hidden: true, onclick: (e) => busy(e.currentTarget, () => loadOlder()) }, "Show older lines");
+
+  const paint = (item) => {
+    const content = item.querySelector(".log-content");
+    const text = content.textContent;
+    const at = needle ? text.toLowerCase().indexOf(needle) : -1;
+    if (at < 0) content.replaceChildren(text);
+    else {
+      // Every match marked, not only the first.
+      const parts = [];
+      let from = 0;
+      for (let i = at; i >= 0; i = text.toLowerCase().indexOf(needle, from)) {
+        parts.push(text.slice(from, i), h("mark", {}, text.slice(i, i + needle.length)));
+        from = i + needle.length;
+      }
+      parts.push(text.slice(from));
+      content.replaceChildren(...parts);
     }
+    item.hidden = (Boolean(filter) && item.dataset.type !== filter) || (Boolean(needle) && at < 0);
+  };
+  const repaint = () => {
+    for (const item of list.children) paint(item);
+    matches.textContent = needle ? `${list.querySelectorAll("mark").length} matches` : "";
+  };
+  filterSelect.addEventListener("change", () => { filter = filterSelect.value; repaint(); });
+  let typing = 0;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => { needle = search.value.trim().toLowerCase(); repaint(); }, 200);
+  });
+  const lineItem = (line) => {
+    const item = h("li", { dataset: { seq: String(line.seq), type: line.type } },
+      line.at ? h("time", { datetime: line.at, title: when(line.at), class: "log-time" }, new Date(line.at).toLocaleTimeString()) : null, " ",
+      h("span", { class: `log-type log-${line.type}` }, line.type), " ", h("span", { class: "log-content" }, line.content));
+    paint(item);
+    return item;
+  };
+  const place = (line) => {
+    if (seen.has(line.seq)) return;
+    seen.add(line.seq);
+    const later = [...list.children].find((li) => Number(li.dataset.seq) > line.seq) ?? null;
+    list.insertBefore(lineItem(line), later);
+    lastSeq = Math.max(lastSeq, line.seq);
+  };
+  const add = (items) => {
+    for (const line of items) place(line);
     waiting.hidden = list.children.length > 0;
-    if (following) list.scrollTop = list.scrollHeight;
+    if (follow.checked) list.scrollTop = list.scrollHeight;
+    if (needle) repaint();
+  };
+  const loadOlder = async () => {
+    if (olderCursor === null) return;
+    const page = await get(`/api/tasks/${taskId}/logs?order=desc&limit=${LOG_PAGE}&before=${olderCursor}`);
+    const height = list.scrollHeight;
+    for (const line of page.items) place(line);
+    // Keep the line that was in view where it was.
+    list.scrollTop += list.scrollHeight - height;
+    olderCursor = page.nextCursor ?? null;
+    older.hidden = olderCursor === null;
+    if (needle) repaint();
+  };
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop === 0 && olderCursor !== null && !older.disabled) older.click();
+    // Scrolled up by hand: stop following; back at the end: follow again.
+    follow.checked = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  });
+  const download = () => {
+    const text = [...list.children].map((li) => `${li.querySelector("time")?.getAttribute("datetime") ?? ""}\t${li.dataset.type}\t${li.querySelector(".log-content").textContent}`).join("\n");
+    const anchor = h("a", { href: URL.createObjectURL(new Blob([`${text}\n`], { type: "text/plain" })), download: `task-${taskId}.log` });
+    anchor.click();
+    setTimeout(() => URL.revokeObjectURL(anchor.href), 0);
+  };
+  const toEnd = () => {
+    follow.checked = true;
+    list.scrollTop = list.scrollHeight;
   };
   return {
-    element: h("section", { "aria-labelledby": "logs-h" }, h("div", { class: "page-head" }, h("h2", { id: "logs-h" }, "Logs"), field("Show", filterSelect)), waiting, list),
+    element: h("section", { "aria-labelledby": "logs-h" },
+      h("div", { class: "page-head" }, h("h2", { id: "logs-h" }, "Logs"), field("Show", filterSelect)),
+      h("div", { class: "actions log-tools" }, field("Find", search), matches, field("Follow", follow),
+        h("button", { type: "button", class: "secondary small", onclick: toEnd }, "Jump to end"),
+        h("button", { type: "button", class: "secondary small", onclick: download }, "Download")),
+      older, waiting, list),
+    /** The newest page first: one request however long the log. */
+    open: async () => {
+      const page = await get(`/api/tasks/${taskId}/logs?order=desc&limit=${LOG_PAGE}`);
+      olderCursor = page.nextCursor ?? null;
+      older.hidden = olderCursor === null;
+      add(page.items);
+    },
     after: () => Math.max(0, lastSeq - LOG_OVERLAP),
     add,
     // Force-redo deletes the logs; the numbering goes on, so only the view starts over.
-    clear: () => { list.replaceChildren(); waiting.hidden = false; },
+    clear: () => { list.replaceChildren(); seen.clear(); olderCursor = null; older.hidden = true; waiting.hidden = false; },
   };
 }
 
@@ -136,11 +222,21 @@ function actionBar(task, act) {
   const button = (name, label, onclick) => h("button", { type: "button", class: "secondary", disabled: !ACTIONS[name](task), dataset: { action: name }, onclick }, label);
   return h("div", {},
     h("div", { class: "actions wrap", role: "group", "aria-label": "Actions" },
-      button("cancel", "Cancel", (e) => act.run(e, "cancel", "Cancelled.")),
+      button("cancel", "Cancel", async (e) => {
+        const target = e.currentTarget;
+        if (await confirmAction("Cancel this task?", "Its agent is stopped at once (1 task); Retry starts it again from the queue.", "Cancel 1 task")) {
+          act.run({ currentTarget: target }, "cancel", "Cancelled.");
+        }
+      }),
       button("retry", "Retry", (e) => act.run(e, "retry", "Queued again.")),
       button("resume", "Resume…", () => { resumeForm.hidden = !resumeForm.hidden; if (!resumeForm.hidden) promptBox.focus(); }),
       button("force-restart", "Force restart", (e) => act.run(e, "force-restart", "Restarting with a fresh session.")),
-      button("force-redo", "Force redo", (e) => window.confirm("Start over from scratch? The PR fields, result, cost and logs are cleared.") && act.run(e, "force-redo", "Starting over.")),
+      button("force-redo", "Force redo", async (e) => {
+        const target = e.currentTarget;
+        if (await confirmAction("Start this task over?", "Its PR fields, result, cost and logs are cleared (1 task); the branch restarts from the base branch.", "Start 1 task over")) {
+          act.run({ currentTarget: target }, "force-redo", "Starting over.");
+        }
+      }),
       button("review", "Launch review", (e) => act.run(e, "review", "Review subtask created."))),
     resumeForm);
 }
@@ -154,7 +250,7 @@ export default async function taskDetail(view, { params: [taskId] }) {
     view.replaceChildren(heading("Task not found"), empty("There is no task with this id.", "It may have been deleted.", link("/tasks", "All tasks")));
     return undefined;
   }
-  const logs = logView();
+  const logs = logView(taskId);
   const comments = commentsSection(taskId);
   const top = h("div", {});
   const side = h("section", { class: "side" });
@@ -228,7 +324,7 @@ export default async function taskDetail(view, { params: [taskId] }) {
   view.replaceChildren(top, h("div", { class: "detail-grid" }, logs.element, side),
     h("section", { "aria-labelledby": "events-h" }, h("h2", { id: "events-h" }, "Events"), history),
     related, comments.element);
-  await Promise.all([refreshRelated(), pollLogs(), comments.load()]);
+  await Promise.all([refreshRelated(), logs.open().then(pollLogs), comments.load()]);
   let idle = 0;
   every(LOG_POLL_MS, async () => {
     if (LIVE_STATES.has(task.state) || (idle += 1) % SETTLED_EVERY === 0) await pollLogs();

@@ -1,12 +1,13 @@
 // Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), the
 // queue in start order with drag-and-drop reordering, and the bulk actions.
-import { all, post } from "./api.js";
-import { TASK_STATES, busy, empty, enabledBadge, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
+import { all, post, url } from "./api.js";
+import { TASK_STATES, ago, busy, confirmAction, duration, empty, enabledBadge, field, h, heading, link, money, select, skeleton, stateBadge, toast } from "./dom.js";
 
 const REFRESH_MS = 4000;
 
+/** The order the queue starts tasks in: priority, then the time each was queued, then id. */
 function byQueueOrder(a, b) {
-  return a.priority - b.priority || a.createdAt.localeCompare(b.createdAt);
+  return a.priority - b.priority || (a.queuedAt ?? a.createdAt).localeCompare(b.queuedAt ?? b.createdAt) || a.id.localeCompare(b.id);
 }
 
 function queueList(queued, onReorder) {
@@ -51,47 +52,119 @@ function queueList(queued, onReorder) {
 }
 
 const TYPES = [["repo-task", "Repo tasks"], ["repo-blueprint", "Scheduled repo tasks"], ["standalone", "Standalone tasks"], ["all", "All types"]];
+const SORTS = [["created", "Newest first"], ["priority", "Priority (first to start)"], ["cost", "Cost (highest first)"]];
+const SORTERS = {
+  created: (a, b) => b.createdAt.localeCompare(a.createdAt),
+  priority: (a, b) => (a.priority ?? 1e9) - (b.priority ?? 1e9) || a.createdAt.localeCompare(b.createdAt),
+  cost: (a, b) => Number(b.costUsd || 0) - Number(a.costUsd || 0) || b.createdAt.localeCompare(a.createdAt),
+};
+const SEARCH_DELAY_MS = 250;
+const CANCELLABLE = new Set(["pending", "waiting_on_deps", "queued", "provisioning", "running", "needs_attention", "pr_opened"]);
+const RETRYABLE = new Set(["failed", "cancelled"]);
+const COLUMNS = ["Title", "State", "Agent", "PR", "CI", "Cost", "Duration", "Repo", "Priority", "Created"];
 
-function taskTable(tasks) {
-  // Blueprints and standalone tasks have no state of their own: they read as active or paused, and
-  // open on their scheduled-task page.
-  const row = (t) => t.type === "repo-task" || !t.type
-    ? h("tr", {}, h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
-      h("td", { class: "muted" }, t.repoUrl), h("td", {}, String(t.priority)), h("td", {}, when(t.createdAt)))
-    : h("tr", {}, h("td", {}, link(`/tasks/scheduled/${t.id}`, t.name), h("span", { class: "muted" }, ` ${t.type}`)),
-      h("td", {}, enabledBadge(t.enabled)), h("td", { class: "muted" }, t.repoUrl ?? "no repository"),
-      h("td", {}, t.priority === undefined || t.priority === null ? "—" : String(t.priority)), h("td", {}, when(t.createdAt)));
-  return h("table", { class: "tasks" },
-    h("thead", {}, h("tr", {}, ["Title", "State", "Repo", "Priority", "Created"].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, tasks.map(row)));
+const isRepoTask = (t) => t.type === "repo-task" || !t.type;
+
+function prCell(t) {
+  if (!t.prUrl) return "—";
+  return h("span", {}, h("a", { href: t.prUrl, target: "_blank", rel: "noopener" }, `#${t.prNumber ?? "PR"}`),
+    t.prState ? h("span", { class: "muted" }, ` ${t.prState}`) : null);
 }
 
-export default async function tasksPage(view, { navigate }) {
+function taskTable(tasks, selected, onSelect) {
+  // Blueprints and standalone tasks have no state of their own: they read as active or paused, and
+  // open on their scheduled-task page. Only repo tasks can be selected for the bulk actions.
+  const check = (t) => h("td", { class: "select" }, isRepoTask(t)
+    ? h("input", { type: "checkbox", "aria-label": `Select ${t.title}`, checked: selected.has(t.id),
+      onchange: (event) => onSelect([t.id], event.currentTarget.checked) })
+    : null);
+  const row = (t) => isRepoTask(t)
+    ? h("tr", { dataset: { taskId: t.id } }, check(t), h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
+      h("td", { class: "wide" }, t.agentType ?? "—"), h("td", { class: "wide" }, prCell(t)), h("td", { class: "wide" }, t.prChecksStatus ?? "—"),
+      h("td", { class: "wide num" }, money(t.costUsd)), h("td", { class: "wide num" }, t.startedAt ? duration(t.startedAt, t.completedAt) : "—"),
+      h("td", { class: "wide muted" }, t.repoUrl), h("td", { class: "wide num" }, String(t.priority)), h("td", { class: "wide" }, ago(t.createdAt)))
+    : h("tr", { dataset: { taskId: t.id } }, check(t), h("td", {}, link(`/tasks/scheduled/${t.id}`, t.name), h("span", { class: "muted" }, ` ${t.type}`)),
+      h("td", {}, enabledBadge(t.enabled)), h("td", { class: "wide" }, t.agentRuntime ?? t.agentType ?? "—"), h("td", { class: "wide" }, "—"), h("td", { class: "wide" }, "—"),
+      h("td", { class: "wide num" }, "—"), h("td", { class: "wide num" }, "—"), h("td", { class: "wide muted" }, t.repoUrl ?? "no repository"),
+      h("td", { class: "wide num" }, t.priority === undefined || t.priority === null ? "—" : String(t.priority)), h("td", { class: "wide" }, ago(t.createdAt)));
+  const selectable = tasks.filter(isRepoTask).map((t) => t.id);
+  const all = h("input", { type: "checkbox", "aria-label": "Select every task shown", disabled: !selectable.length,
+    checked: selectable.length > 0 && selectable.every((id) => selected.has(id)),
+    onchange: (event) => onSelect(selectable, event.currentTarget.checked) });
+  return h("div", { class: "table-wrap" }, h("table", { class: "tasks" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "select" }, all),
+      COLUMNS.map((c, i) => h("th", { scope: "col", class: i > 1 ? "wide" : null }, c)))),
+    h("tbody", {}, tasks.map(row))));
+}
+
+export default async function tasksPage(view) {
   const params = new URLSearchParams(location.search);
   const repos = await all("/api/repos");
   const stateFilter = select("state", [["", "All states"], ...TASK_STATES.map((s) => [s, s.replaceAll("_", " ")])], params.get("state") ?? "");
   const repoFilter = select("repoId", [["", "All repos"], ...repos.map((r) => [r.id, r.repoUrl])], params.get("repoId") ?? "");
   const typeFilter = select("type", TYPES, TYPES.some(([t]) => t === params.get("type")) ? params.get("type") : "repo-task");
-  const search = h("input", { name: "q", type: "search", value: params.get("q") ?? "", placeholder: "Search titles" });
+  const sortBy = select("sort", SORTS, SORTS.some(([s]) => s === params.get("sort")) ? params.get("sort") : "created");
+  const search = h("input", { name: "q", type: "search", value: params.get("q") ?? "", placeholder: "Title or repo", autocomplete: "off" });
   // "My tasks": what the signed-in person (or key) created.
   const creatorFilter = select("createdBy", [["", "Anyone"], ["me", "Me"]], params.get("createdBy") === "me" ? "me" : "");
-  const results = h("div", { "aria-live": "polite" });
+  const results = h("div", {}, skeleton(6));
+  const status = h("p", { class: "visually-hidden", role: "status" });
+  const selected = new Set();
   let queue = null;
   let lastOrder = "";
   let lastSnapshot = "";
+  let shown = [];
+  let loaded = [];
+  let listed = null;
 
+  const bulkBar = h("div", { class: "actions bulk-bar", hidden: true });
+  const drawBulkBar = () => {
+    const chosen = loaded.filter((t) => selected.has(t.id));
+    const cancellable = chosen.filter((t) => CANCELLABLE.has(t.state));
+    const retryable = chosen.filter((t) => RETRYABLE.has(t.state));
+    bulkBar.hidden = chosen.length === 0;
+    bulkBar.replaceChildren(h("span", {}, `${chosen.length} selected`),
+      h("button", { type: "button", class: "secondary small", disabled: !cancellable.length,
+        onclick: (e) => busy(e.currentTarget, () => each(cancellable, "cancel", "Cancel")) }, `Cancel selected (${cancellable.length})`),
+      h("button", { type: "button", class: "secondary small", disabled: !retryable.length,
+        onclick: (e) => busy(e.currentTarget, () => each(retryable, "retry", "Retry")) }, `Retry selected (${retryable.length})`),
+      h("button", { type: "button", class: "secondary small", onclick: () => { selected.clear(); redraw(); } }, "Clear selection"));
+  };
+  const onSelect = (ids, on) => {
+    for (const id of ids) (on ? selected.add(id) : selected.delete(id));
+    drawBulkBar();
+    if (ids.length > 1) redraw();
+  };
+
+  /** Cancels or retries the chosen tasks, one request each, after a confirmation with their number. */
+  const each = async (tasks, action, verb) => {
+    const word = `${tasks.length} task${tasks.length === 1 ? "" : "s"}`;
+    if (!await confirmAction(`${verb} ${word}?`, tasks.slice(0, 5).map((t) => t.title).join(", ") + (tasks.length > 5 ? ", …" : ""), `${verb} ${word}`)) return;
+    const outcomes = await Promise.allSettled(tasks.map((t) => post(`/api/tasks/${t.id}/${action}`)));
+    const done = outcomes.filter((o) => o.status === "fulfilled").length;
+    toast(`${verb}: ${done} of ${tasks.length} tasks.`);
+    selected.clear();
+    await refresh();
+  };
+
+  // The filters stay in the URL (a bookmark opens the same view) without reloading the page: the
+  // list updates in place, and the control in use keeps the keyboard focus.
   const applyFilters = () => {
     const next = new URLSearchParams();
     for (const control of [stateFilter, repoFilter, creatorFilter, search]) if (control.value) next.set(control.name, control.value);
     if (typeFilter.value !== "repo-task") next.set("type", typeFilter.value);
+    if (sortBy.value !== "created") next.set("sort", sortBy.value);
     const query = next.toString();
-    navigate(`/tasks${query ? `?${query}` : ""}`);
+    history.replaceState(null, "", url(`/tasks${query ? `?${query}` : ""}`));
+    refresh().catch((error) => toast(`Could not load the tasks: ${error.message}`));
   };
-  stateFilter.addEventListener("change", applyFilters);
-  repoFilter.addEventListener("change", applyFilters);
-  creatorFilter.addEventListener("change", applyFilters);
-  typeFilter.addEventListener("change", applyFilters);
-  search.addEventListener("change", applyFilters);
+  for (const control of [stateFilter, repoFilter, creatorFilter, typeFilter]) control.addEventListener("change", applyFilters);
+  sortBy.addEventListener("change", () => { history.replaceState(null, "", url(`/tasks?${new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(location.search)), sort: sortBy.value })}`)); redraw(); });
+  let typing = 0;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(applyFilters, SEARCH_DELAY_MS);
+  });
 
   const reorder = async (taskIds) => {
     if (taskIds.join() === lastOrder) return;
@@ -105,46 +178,72 @@ export default async function tasksPage(view, { navigate }) {
     }
   };
 
+  const redraw = () => {
+    const needle = search.value.trim().toLowerCase();
+    shown = loaded.filter((t) => !needle || `${t.title ?? t.name ?? ""} ${t.repoUrl ?? ""}`.toLowerCase().includes(needle))
+      .sort(SORTERS[sortBy.value]);
+    const filtered = Boolean(location.search);
+    const queued = shown.filter((t) => t.state === "queued").sort(byQueueOrder);
+    lastOrder = queued.map((t) => t.id).join();
+    queue = queued.length > 1 ? queueList(queued, reorder) : null;
+    results.replaceChildren(
+      ...(queue ? [h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
+        h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue)] : []),
+      h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${shown.length})`), bulkBar,
+        shown.length ? taskTable(shown, selected, onSelect)
+          : empty(filtered ? "No task matches these filters." : "No tasks yet.",
+            filtered ? "Change or clear the filters above." : "Create one: the agent works on it and opens a pull request.",
+            link("/tasks/new", "New Task"))));
+    drawBulkBar();
+    status.textContent = `${shown.length} task${shown.length === 1 ? "" : "s"} shown.`;
+  };
+
   const refresh = async () => {
     if (queue?.isDragging()) return;
     const query = new URLSearchParams({ type: typeFilter.value });
     if (stateFilter.value) query.set("state", stateFilter.value);
     if (repoFilter.value) query.set("repoId", repoFilter.value);
     if (creatorFilter.value) query.set("createdBy", creatorFilter.value);
-    const needle = search.value.trim().toLowerCase();
-    const tasks = (await all(`/api/tasks?${query}`))
-      .filter((t) => !needle || (t.title ?? t.name ?? "").toLowerCase().includes(needle));
+    // The newest request wins: an answer to filters changed since is dropped.
+    const asked = query.toString() + search.value;
+    listed = asked;
+    const tasks = await all(`/api/tasks?${query}`);
+    if (listed !== asked) return;
+    loaded = tasks;
     // Redraw only on a change, so a poll never steals the keyboard focus for nothing.
-    const snapshot = JSON.stringify(tasks.map((t) => [t.id, t.title, t.state, t.priority, t.enabled]));
+    const snapshot = JSON.stringify([asked, sortBy.value, tasks.map((t) => [t.id, t.title, t.state, t.priority, t.enabled, t.prState, t.prChecksStatus, t.costUsd])]);
     if (snapshot === lastSnapshot) return;
     lastSnapshot = snapshot;
-    const queued = tasks.filter((t) => t.state === "queued").sort(byQueueOrder);
-    lastOrder = queued.map((t) => t.id).join();
-    queue = queued.length > 1 ? queueList(queued, reorder) : null;
-    // replaceChildren writes a null out as the text "null": no queue, no section.
-    results.replaceChildren(
-      ...(queue ? [h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
-        h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue)] : []),
-      h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${tasks.length})`),
-        tasks.length ? taskTable(tasks)
-          : empty(params.toString() ? "No task matches these filters." : "No tasks yet.",
-            params.toString() ? "Change or clear the filters above." : "Create one: the agent works on it and opens a pull request.",
-            link("/tasks/new", "New Task"))));
+    const focused = results.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+    redraw();
+    // A checkbox in use keeps the focus across a redraw.
+    if (focused) results.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
   };
 
-  const bulk = (label, path, verb) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
+  // Asks first, saying how many tasks it touches now; the answer says how many it did.
+  const bulk = (label, path, states, verb, effect) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
+    const count = (await Promise.all(states.map((state) => all(`/api/tasks?state=${state}`)))).flat().length;
+    if (!count) {
+      toast(`No task to ${verb.toLowerCase()}.`);
+      return;
+    }
+    const tasksWord = `${count} task${count === 1 ? "" : "s"}`;
+    if (!await confirmAction(`${label}: ${tasksWord}?`, effect, `${verb} ${tasksWord}`)) return;
     const { affected, total } = await post(path);
-    toast(`${verb} ${affected} of ${total} tasks.`);
+    toast(`${verb}: ${affected} of ${total} tasks.`);
     await refresh();
   }) }, label);
 
   view.replaceChildren(
-    heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", "Retried"),
-      bulk("Cancel active", "/api/tasks/bulk/cancel-active", "Cancelled"), link("/tasks/new", "New Task")),
-    h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); applyFilters(); } },
-      field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Created by", creatorFilter), field("Title", search),
-      h("button", { type: "submit", class: "secondary" }, "Filter")),
-    results);
+    heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", ["failed"], "Retry",
+      "Each failed task is queued again, with its automatic retries back."),
+    bulk("Cancel active", "/api/tasks/bulk/cancel-active", ["pending", "waiting_on_deps", "queued", "provisioning", "running"], "Cancel",
+      "Queued tasks are taken off the queue and running agents are stopped at once. Retry brings a task back, from the start."),
+    link("/tasks/new", "New Task")),
+    h("form", { class: "filters", role: "search", onsubmit: (event) => { event.preventDefault(); clearTimeout(typing); applyFilters(); } },
+      field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Created by", creatorFilter),
+      field("Search", search), field("Sort by", sortBy)),
+    status, results);
   await refresh();
   const timer = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
   return () => clearInterval(timer);

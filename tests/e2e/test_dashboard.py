@@ -199,6 +199,11 @@ def test_dragging_a_queued_task_above_another_reorders_the_queue(page: Page, mod
         return str(api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": title, "prompt": prompt},
                           status=201)["id"])
 
+    def starts_first(one: str, other: str) -> bool:
+        # The queue's order: priority, then the time queued (reorder changes only the priorities it must).
+        a, b = api.task(one), api.task(other)
+        return bool((a["priority"], a["queuedAt"]) < (b["priority"], b["queuedAt"]))
+
     # The blocker holds the only slot (OPTIO_MAX_CONCURRENT=1), so the other two stay queued.
     # Tasks of earlier tests may still hold the slot: the blocker waits its turn, then holds it
     # well past the test (it is cancelled at the end).
@@ -212,14 +217,12 @@ def test_dragging_a_queued_task_above_another_reorders_the_queue(page: Page, mod
         expect(ours).to_have_text([re.compile("First in line"), re.compile("Second in line")])
         screenshot(page, "tasks")
         ours.nth(1).drag_to(ours.nth(0), target_position={"x": 20, "y": 2})
-        wait_for(lambda: api.task(second)["priority"] < api.task(first)["priority"], 10,
-                 what="the new order to reach the API")
+        wait_for(lambda: starts_first(second, first), 10, what="the new order to reach the API")
         expect(ours).to_have_text([re.compile("Second in line"), re.compile("First in line")])
         # The keyboard way: the arrow buttons are in the tab order, Enter moves the task.
         page.get_by_role("button", name="Move First in line up").focus()
         page.keyboard.press("Enter")
-        wait_for(lambda: api.task(first)["priority"] < api.task(second)["priority"], 10,
-                 what="the keyboard's order to reach the API")
+        wait_for(lambda: starts_first(first, second), 10, what="the keyboard's order to reach the API")
         expect(ours).to_have_text([re.compile("First in line"), re.compile("Second in line")])
     finally:
         api.ok("POST", "/api/tasks/bulk/cancel-active")
@@ -335,22 +338,22 @@ def test_a_schedule_and_its_trigger_are_paused_and_resumed_and_run_by_hand(page:
     expect(card).to_contain_text("cron 0 0 * * * · daily at midnight (UTC)")
     expect(card).to_contain_text(f"repo task · {repo['repoUrl']}")
     # The trigger alone: paused, then resumed, in one click each.
-    card.get_by_role("button", name="Pause Nightly tidy's schedule trigger").click()
-    expect(card.get_by_role("button", name="Resume Nightly tidy's schedule trigger")).to_be_visible()
+    card.get_by_role("button", name="Pause trigger: Nightly tidy's schedule").click()
+    expect(card.get_by_role("button", name="Resume trigger: Nightly tidy's schedule")).to_be_visible()
     assert _trigger(api, blueprint["id"])["enabled"] is False
-    card.get_by_role("button", name="Resume Nightly tidy's schedule trigger").click()
-    expect(card.get_by_role("button", name="Pause Nightly tidy's schedule trigger")).to_be_visible()
+    card.get_by_role("button", name="Resume trigger: Nightly tidy's schedule").click()
+    expect(card.get_by_role("button", name="Pause trigger: Nightly tidy's schedule")).to_be_visible()
     assert _trigger(api, blueprint["id"])["enabled"] is True
     # The whole config: paused (no trigger fires, no run by hand), then resumed.
     card.get_by_role("button", name="Pause Nightly tidy", exact=True).click()
     expect(card.get_by_role("button", name="Resume Nightly tidy", exact=True)).to_be_visible()
-    expect(card.get_by_role("button", name="Run Nightly tidy now")).to_be_disabled()
+    expect(card.get_by_role("button", name="Run now: Nightly tidy")).to_be_disabled()
     assert api.task(blueprint["id"])["enabled"] is False
     card.get_by_role("button", name="Resume Nightly tidy", exact=True).click()
-    expect(card.get_by_role("button", name="Run Nightly tidy now")).to_be_enabled()
+    expect(card.get_by_role("button", name="Run now: Nightly tidy")).to_be_enabled()
     assert api.task(blueprint["id"])["enabled"] is True
     screenshot(page, "scheduled")
-    card.get_by_role("button", name="Run Nightly tidy now").click()
+    card.get_by_role("button", name="Run now: Nightly tidy").click()
     page.wait_for_url("**/tasks/*-*")
     expect(page.get_by_role("heading", name="Tidy up")).to_be_visible()
     expect(page.get_by_role("link", name="its blueprint")).to_have_attribute("href", f"/tasks/scheduled/{blueprint['id']}")
@@ -510,10 +513,12 @@ def test_a_ticket_provider_is_added_paused_and_removed(page: Page, mode: LocalMo
     expect(page.locator("li.card", has=page.get_by_role("button", name=f"Pause {jira}"))).to_contain_text(
         "Jira Cloud → ")
     page.get_by_role("button", name=f"Delete {jira}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete 1 source").click()
     expect(page.get_by_role("button", name=f"Delete {jira}")).to_have_count(0)
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "settings", full_page=True)
     page.get_by_role("button", name=f"Delete {label}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete 1 source").click()
     expect(page.get_by_role("button", name=f"Delete {label}")).to_have_count(0)
 
 
@@ -544,6 +549,7 @@ def test_an_api_key_shows_its_token_once_and_can_be_revoked(page: Page, mode: Lo
     page.reload()
     expect(page.get_by_test_id("new-token")).to_have_count(0)
     page.get_by_role("button", name="Revoke ci").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke 1 key").click()
     expect(page.get_by_role("button", name="Revoke ci")).to_have_count(0)
     assert mode.api.get("/api/repos", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
@@ -569,7 +575,9 @@ def test_the_overview_counts_tasks_by_state_and_shows_activity_and_cost(page: Pa
     state_link = page.locator(f'.counts a[href="/tasks?state={done["state"]}"]')
     expect(state_link.locator(".count")).not_to_have_text("0")
     expect(page.get_by_test_id("cost-today")).to_have_text(re.compile(r"^\$\d+\.\d\d$"))
-    expect(page.locator("#activity-h + ul").get_by_role("link", name="Counted").first).to_be_visible()
+    # Activity: one row per task, by its title, with its latest changes.
+    row = page.locator(".activity > li", has=page.get_by_role("link", name="Counted"))
+    expect(row.locator(".transitions")).to_contain_text(done["state"].replace("_", " "))
 
 
 PAGES = {"overview": "/", "tasks": "/tasks", "task-new": "/tasks/new", "templates": "/templates",

@@ -629,3 +629,11 @@ def flatten(value: Any) -> str:
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return "${" + ".".join(value["Fn::GetAtt"]) + "}"
     return json.dumps(value)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_rest_api_compresses_responses_from_1_kib(assembly: Assembly, stage: str) -> None:
+    # The dashboard's scripts and styles (and the API's larger JSON) go gzipped to a browser that
+    # accepts it (.chalice/config.json's minimum_compression_size; the local server does the same).
+    [api] = resources(assembly.template(stage), "AWS::Serverless::Api").values()
+    assert api["Properties"]["MinimumCompressionSize"] == 1024
