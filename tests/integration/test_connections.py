@@ -141,7 +141,7 @@ def in_process() -> Iterator[None]:
 @pytest.mark.xdist_group("in-process")
 def test_the_agent_gets_its_connections_and_their_secrets_only(in_process: None) -> None:
     from chalicelib.core.states import State
-    from chalicelib.engine.executor import launch_spec
+    from chalicelib.engine.executor import launch_input
     from chalicelib.services.connections import create_connection
     from chalicelib.services.standalone import create_standalone
     from chalicelib.store import executions, secrets
@@ -160,7 +160,7 @@ def test_the_agent_gets_its_connections_and_their_secrets_only(in_process: None)
         run = executions.create({
             "id": str(uuid.uuid4()), "type": "workflow-run", "state": State.RUNNING.value, "title": config.name,
             "prompt": "p", "agentType": "claude-code", "taskConfigId": config.id, "attempt": 1}, NOW)
-        return launch_spec(run, 1)
+        return launch_input(run, 1)[0]
 
     scoped = spec_of({"secrets": ["REPORT_TOKEN"], "connections": [wiki]})
     assert json.loads(scoped.environment["OPTIO_CONNECTIONS"]) == [
@@ -180,7 +180,7 @@ def test_the_agent_gets_its_connections_and_their_secrets_only(in_process: None)
 def test_a_task_whose_connection_is_gone_fails_naming_it(in_process: None) -> None:
     from chalicelib.core.states import State
     from chalicelib.engine.connections import ConnectionMissing
-    from chalicelib.engine.executor import launch_spec
+    from chalicelib.engine.executor import launch_input
     from chalicelib.services.connections import create_connection
     from chalicelib.services.repos import register_repo
     from chalicelib.store import connections, executions
@@ -192,8 +192,8 @@ def test_a_task_whose_connection_is_gone_fails_naming_it(in_process: None) -> No
         "id": str(uuid.uuid4()), "state": State.PROVISIONING.value, "title": "t", "prompt": "p",
         "repoId": repo.id, "repoUrl": repo.repoUrl, "repoBranch": "main", "branchName": "optio/conn",
         "agentType": "claude-code", "attempt": 1, "environment": {"connections": [name]}}, NOW)
-    assert json.loads(launch_spec(task, 1).environment["OPTIO_CONNECTIONS"])[0]["name"] == name
+    assert json.loads(launch_input(task, 1)[0].environment["OPTIO_CONNECTIONS"])[0]["name"] == name
     # Tasks are not scanned when a connection is deleted: the launch refuses, naming it.
     connections.delete(connections.get(name))
     with pytest.raises(ConnectionMissing, match=name):
-        launch_spec(task, 1)
+        launch_input(task, 1)
