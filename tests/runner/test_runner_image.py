@@ -55,7 +55,9 @@ def test_the_image_installs_the_cli_versions_from_that_list() -> None:
 def test_the_makefile_installs_the_same_versions_for_the_tests() -> None:
     makefile = (RUNNER_IMAGE.parent / "Makefile").read_text()
     assert "AGENT_VERSIONS := runner-image/agent-versions.txt" in makefile
-    assert "$(AGENTS_STAMP)" in makefile.split("\ntest:", 1)[1].split("\n", 1)[0]
+    # `make test` installs them first (its prerequisites, fetched side by side).
+    assert makefile.split("\ntest:", 1)[1].split("\n", 1)[0].split() == ["test-deps"]
+    assert "$(AGENTS_STAMP)" in makefile.split("\nTEST_DEPS :=", 1)[1].split("\n", 1)[0]
 
 
 def test_the_runner_imports_nothing_from_chalicelib() -> None:
