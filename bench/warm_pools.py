@@ -15,23 +15,14 @@ import json
 import os
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.spine import at, pct  # noqa: E402
 from tests.support.localmode import LocalMode, start_local_mode  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
-
-
-def at(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def idle_runners(mode: LocalMode) -> int:
