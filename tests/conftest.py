@@ -56,6 +56,59 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Fixture scopes that outlive a test: a test module that sets up one of them (a local mode, an
+# agent system, a browser) runs whole on one worker.
+_SHARED_SCOPES = ("class", "module", "package")
+
+
+def _module_scoped_fixture(item: pytest.Item) -> bool:
+    """Whether the item uses a fixture of a shared scope defined in this test tree (plugins' own,
+    such as anyio's `anyio_backend`, have no base id and cost nothing to set up again)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in _SHARED_SCOPES and defs[-1].baseid
+               for defs in (info.name2fixturedefs.get(name) for name in info.names_closure))
+
+
+# Session fixtures that keep processes running (the integration tests' local mode; the deployed
+# topology's functions, stream pollers and schedules), with the group their tests run in. Idle,
+# they still poll and tick, taking CPU from the other tests for the rest of the session: each
+# worker ends them after the last test that uses them (a later user starts them again).
+RUNNING_SESSION_FIXTURES = {"stack": "stack", "deployed": "topology"}
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Under `--dist loadgroup` a test without an `xdist_group` is scheduled on its own, so a
+    module's tests spread over both workers, and a worker that runs them between other modules'
+    sets the module's fixtures up again each time: one more local mode or agent system per split.
+    A test that names no group joins the group of the running session fixture it uses, else, if
+    its module's tests share a fixture, its module's own group."""
+    if item.get_closest_marker("xdist_group") is not None:
+        return
+    uses = getattr(item, "fixturenames", ())
+    running = [group for name, group in RUNNING_SESSION_FIXTURES.items() if name in uses]
+    if running:
+        item.add_marker(pytest.mark.xdist_group(running[0]))
+    elif _module_scoped_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After pytest's own teardown: a running session fixture the next test does not use ends
+    now (its dependants first), not when the session does."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return
+    after = getattr(nextitem, "fixturenames", ())
+    for name in RUNNING_SESSION_FIXTURES:
+        if name in info.names_closure and name not in after:
+            for fixturedef in info.name2fixturedefs.get(name, ()):
+                if fixturedef.scope == "session":
+                    fixturedef.finish(item._request)  # type: ignore[attr-defined]
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """pytest 9 takes a node's id from `_id`, while pytest-xdist 3.8 writes its `@group` suffix

@@ -18,6 +18,12 @@ from tests.conftest import FAKES, REPO_ROOT, free_port
 from .api import Api
 from .waiting import wait_for
 
+# Deadlines for a machine running the suite's workers and more: a local mode of its own store
+# (`shared_store=False`) stops its DynamoDB Local's JVM too, which took over 20 s under load, and
+# a SIGKILL then failed a test that asserts a clean exit. They only cost time when a test fails.
+START_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 90
+
 
 @dataclass
 class LocalMode:
@@ -38,7 +44,7 @@ class LocalMode:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -81,6 +87,6 @@ def start_local_mode(tmp: Path, shared_store: bool = True, **env: str) -> LocalM
         except requests.ConnectionError:
             return False
 
-    wait_for(healthy, timeout_s=60, interval_s=0.2, what="local mode to answer")
+    wait_for(healthy, timeout_s=START_TIMEOUT_S, interval_s=0.05, what="local mode to answer")
     token = (data_dir / "admin-token").read_text().strip()
     return LocalMode(process, Api(url, token), url, token, data_dir, output, agent_log)
