@@ -94,16 +94,25 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
+# The last test of the collection that uses each running session fixture: where a run without
+# xdist's groups ends it (its tests run in collection order, other tests between them).
+_last_users: dict[str, str] = {}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After pytest's own teardown: a running session fixture the next test does not use ends
-    now (its dependants first), not when the session does."""
+    """After pytest's own teardown: a running session fixture ends after its last test (its
+    dependants first), not when the session does. On a worker under `--dist loadgroup` its
+    group's tests come one after another, so that is when the next test does not use it."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return
+    grouped = "PYTEST_XDIST_WORKER" in os.environ and bool(item.config.getvalue("loadgroup"))
     after = getattr(nextitem, "fixturenames", ())
     for name in RUNNING_SESSION_FIXTURES:
-        if name in info.names_closure and name not in after:
+        if name not in info.names_closure or name in after:
+            continue
+        if grouped or _last_users.get(name) == item.nodeid:
             for fixturedef in info.name2fixturedefs.get(name, ()):
                 if fixturedef.scope == "session":
                     fixturedef.finish(item._request)  # type: ignore[attr-defined]
@@ -120,6 +129,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         grouped = getattr(item, "_nodeid", None)
         if isinstance(grouped, str) and "@" in grouped and grouped != item.nodeid:
             item._id = coerce_node_id(grouped)
+    _last_users.clear()
+    for item in items:
+        _last_users.update({name: item.nodeid for name in RUNNING_SESSION_FIXTURES
+                            if name in getattr(item, "fixturenames", ())})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
