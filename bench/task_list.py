@@ -5,7 +5,8 @@ the socket (status line, headers and body, uncompressed HTTP/1.1 as local mode a
   - before: the page downloaded every task (`limit=200`, following `nextCursor`) each refresh,
     as the issue measured it; and the same with the browser revalidating each page by its ETag.
   - after: the loaded pages of 50 (1, or 4 after three "Load more") and the queue, each asked
-    with its ETag: a page that did not change is a 304.
+    with its ETag (a page that did not change is a 304), rows holding only what the list shows
+    (`view=summary`).
 
 Idle is nothing changing; busy is one task changing before every refresh (a running task's
 cost or state), which makes the page that holds it download again.
@@ -95,11 +96,11 @@ def after(pages: int) -> Callable[[Wire], None]:
 def first_load(wire: Wire, count: int) -> list[dict[str, Any]]:
     pages, cursor = [], None
     for _ in range(count):
-        path = "/api/tasks?type=repo-task&limit=50" + (f"&cursor={cursor}" if cursor else "")
+        path = "/api/tasks?type=repo-task&view=summary&limit=50" + (f"&cursor={cursor}" if cursor else "")
         _, body, tag = wire.get(path)
         pages.append({"path": path, "etag": tag})
         cursor = body["nextCursor"]
-    queue = "/api/tasks?type=repo-task&state=queued&sort=priority&limit=50"
+    queue = "/api/tasks?type=repo-task&state=queued&sort=priority&view=summary&limit=50"
     return [*pages, {"path": queue, "etag": wire.get(queue)[2]}]
 
 
@@ -147,12 +148,12 @@ def measure(mode: LocalMode, tmp: Path, tasks: int) -> None:
     ways: list[tuple[str, Callable[[], Callable[[Wire], None]]]] = [
         ("before: every task each refresh", lambda: before(revalidate=False)),
         ("before: every task, revalidated by ETag", lambda: before(revalidate=True)),
-        ("after: 1 page of 50 + queue, by ETag", lambda: after(1)),
-        ("after: 4 pages of 50 + queue, by ETag", lambda: after(4)),
+        ("after: 1 summary page of 50 + queue, by ETag", lambda: after(1)),
+        ("after: 4 summary pages of 50 + queue, by ETag", lambda: after(4)),
     ]
     for label, way in ways:
         for case, change in (("idle", None), ("busy", busy)):
-            print(f"  {label:<42} {case}: {per_minute(mode, way(), change) / 1024:8.1f} KiB")
+            print(f"  {label:<46} {case}: {per_minute(mode, way(), change) / 1024:8.1f} KiB")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from .shapes import (
     log_page,
     status_json,
     task_json,
+    task_summary_json,
     trigger_json,
     workflow_run_json,
 )
@@ -51,6 +52,9 @@ TASK_TYPES = ("repo-task", "repo-blueprint", "standalone", "all")
 
 
 CONFIG_TYPES = ("repo-blueprint", "standalone")
+# `summary`: repo tasks with only what a list shows (`shapes.SUMMARY_FIELDS`); blueprints and
+# standalone tasks, few, come whole either way.
+VIEWS = ("full", "summary")
 
 
 def _request_body() -> Any:
@@ -156,9 +160,13 @@ def _valid(value: T | list[FieldProblem]) -> T:
 
 
 @route(bp, "/api/tasks", methods=["GET"], role=VIEWER, etag=True,
-       query=("type", "state", "repoId", "createdBy", "q", "sort", "order", "limit", "cursor"))
+       query=("type", "state", "repoId", "createdBy", "q", "sort", "order", "view", "limit", "cursor"))
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
+    view = query(request, "view") or "full"
+    if view not in VIEWS:
+        raise ValidationFailed("invalid view", [FieldProblem("view", f"must be one of {', '.join(VIEWS)}")])
+    shape = task_summary_json if view == "summary" else task_json
     limit, cursor = paging(request)
     # `createdBy=me`: the caller's own ("my tasks": signed in or through their API keys); else a
     # principal as recorded (`user:<id>`, ...).
@@ -184,7 +192,7 @@ def list_tasks() -> dict[str, Any]:
         return {"items": found, "nextCursor": after}
     if task_type == "repo-task":
         page = listing.list_tasks(filters, order, limit, cursor)
-        return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
+        return {"items": [shape(t) for t in page.items], "nextCursor": page.next_cursor}
     # all: repo tasks, then blueprints, then standalone tasks (a state filter leaves the configs
     # out, a repoId filter the standalone tasks). A page holds items of one kind.
     phase, inner = _cursor_out(cursor)
@@ -192,7 +200,7 @@ def list_tasks() -> dict[str, Any]:
     items: list[Any]
     if phase == "repo-task":
         page = listing.list_tasks(filters, order, limit, inner)
-        items, next_cursor = [task_json(t) for t in page.items], page.next_cursor
+        items, next_cursor = [shape(t) for t in page.items], page.next_cursor
     else:
         items, next_cursor = _list_configs(phase, repo_id, limit, inner, created_by, needle)
     if next_cursor:

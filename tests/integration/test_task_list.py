@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from chalicelib.api.shapes import SUMMARY_FIELDS
 from tests.support.api import Api
 
 
@@ -93,7 +94,7 @@ def test_sorted_by_cost_most_expensive_first(api: Api, repo: dict[str, Any]) -> 
 
 @pytest.mark.parametrize(("query", "field"), [
     ("sort=title", "sort"), ("sort=cost&order=up", "order"), (f"q={'x' * 201}", "q"),
-    ("type=all&sort=cost", "sort"), ("type=repo-blueprint&order=asc", "sort"),
+    ("type=all&sort=cost", "sort"), ("type=repo-blueprint&order=asc", "sort"), ("view=compact", "view"),
 ])
 def test_bad_list_parameters_name_their_field(api: Api, query: str, field: str) -> None:
     answer = api.get(f"/api/tasks?{query}")
@@ -116,3 +117,12 @@ def test_a_sorted_search_is_answered_conditionally(api: Api, repo: dict[str, Any
     assert api.get(path, headers={"If-None-Match": tag}).status_code == 304
     waiting(api, repo, blocker, "Conditional two")
     assert api.get(path, headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_a_summary_holds_what_a_row_shows_and_no_prompt(api: Api, repo: dict[str, Any], blocker: str) -> None:
+    task = waiting(api, repo, blocker, "Summarised")
+    path = f"/api/tasks?type=repo-task&repoId={repo['id']}&q=summarised"
+    [full] = api.ok("GET", path)["items"]
+    [summary] = api.ok("GET", f"{path}&view=summary")["items"]
+    assert summary == {name: full[name] for name in SUMMARY_FIELDS}
+    assert summary["id"] == task["id"] and "prompt" not in summary and full["prompt"]
