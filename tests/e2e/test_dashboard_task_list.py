@@ -86,7 +86,6 @@ def test_pages_load_more_from_the_server(page: Page) -> None:
     assert any("cursor" in query_of(r) for r in answers)
     # Every page is one request of 50, never the whole list.
     assert {query_of(r)["limit"][0] for r in answers} == {"50"}
-    screenshot(page, "tasks-paged")
 
 
 def test_sort_by_cost_is_the_servers(page: Page) -> None:
@@ -100,6 +99,7 @@ def test_sort_by_cost_is_the_servers(page: Page) -> None:
     expect(rows.nth(2)).to_contain_text("Costly low")
     assert "sort=cost" in page.url
     assert any(query_of(r).get("sort") == ["cost"] and r.status == 200 for r in answers)
+    screenshot(page, "tasks-by-cost")
 
 
 def test_search_as_you_type_asks_the_server_and_keeps_the_focus(page: Page) -> None:
