@@ -290,7 +290,7 @@ export default async function tasksPage(view) {
 
   // Asks first, saying how many tasks it touches now; the answer says how many it did.
   const bulk = (label, path, states, verb, effect) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
-    const count = (await Promise.all(states.map((state) => all(`/api/tasks?type=repo-task&state=${state}`)))).flat().length;
+    const count = (await Promise.all(states.map((state) => all(`/api/tasks?type=repo-task&view=summary&state=${state}`)))).flat().length;
     if (!count) {
       toast(`No task to ${verb.toLowerCase()}.`);
       return;
