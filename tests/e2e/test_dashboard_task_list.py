@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.e2e.test_dashboard import browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
+from tests.e2e.test_dashboard_polish import AXE, serious_violations
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
@@ -86,6 +87,10 @@ def test_pages_load_more_from_the_server(page: Page) -> None:
     assert any("cursor" in query_of(r) for r in answers)
     # Every page is one request of 50, never the whole list.
     assert {query_of(r)["limit"][0] for r in answers} == {"50"}
+    if AXE.exists():  # `make axe`
+        for theme in ("light", "dark"):
+            page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+            assert not serious_violations(page), theme
 
 
 def test_sort_by_cost_is_the_servers(page: Page) -> None:
