@@ -54,6 +54,17 @@ def task_json(task: ExecutionModel) -> dict[str, Any]:
     return body
 
 
+# What a list of tasks shows of each (`GET /api/tasks?view=summary`): without the prompt, the PR's
+# details and the rest, a row is a few hundred bytes, and a list polled while tasks run stays light.
+SUMMARY_FIELDS = ("id", "type", "title", "state", "agentType", "repoId", "repoUrl", "priority", "prUrl", "prNumber",
+                  "prState", "prChecksStatus", "costUsd", "createdAt", "queuedAt", "startedAt", "completedAt",
+                  "updatedAt", "createdBy")
+
+
+def task_summary_json(task: ExecutionModel) -> dict[str, Any]:
+    return {name: _plain(getattr(task, name)) for name in SUMMARY_FIELDS}
+
+
 def repo_json(repo: RepoModel) -> dict[str, Any]:
     body = _attributes(repo)
     # Rows from before warm pools have no size: none.

@@ -2,10 +2,11 @@
 resolved by the same ids, their runs and triggers. `/api/task-configs/*` serves the same views."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Response
 
+from chalicelib.core import task_list
 from chalicelib.core.roles import MEMBER, VIEWER
 from chalicelib.core.schemas import (
     BLUEPRINT_CREATE,
@@ -25,6 +26,7 @@ from chalicelib.core.states import ExecutionKind, State
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
 from chalicelib.services import apikeys, standalone
 from chalicelib.services import configs as config_actions
+from chalicelib.services import task_list as listing
 from chalicelib.services import tasks as actions
 from chalicelib.services import triggers as trigger_actions
 from chalicelib.store import configs, executions, triggers
@@ -39,15 +41,20 @@ from .shapes import (
     log_page,
     status_json,
     task_json,
+    task_summary_json,
     trigger_json,
     workflow_run_json,
 )
 
 bp = Blueprint(__name__)
+T = TypeVar("T")
 TASK_TYPES = ("repo-task", "repo-blueprint", "standalone", "all")
 
 
 CONFIG_TYPES = ("repo-blueprint", "standalone")
+# `summary`: repo tasks with only what a list shows (`shapes.SUMMARY_FIELDS`); blueprints and
+# standalone tasks, few, come whole either way.
+VIEWS = ("full", "summary")
 
 
 def _request_body() -> Any:
@@ -138,17 +145,28 @@ def _cursor_out(cursor: str | None) -> tuple[str, str | None]:
 
 
 def _list_configs(config_type: str, repo_id: str | None, limit: int, cursor: str | None,
-                  created_by: frozenset[str] | None = None) -> tuple[list[Any], str | None]:
+                  created_by: frozenset[str] | None = None, needle: str | None = None) -> tuple[list[Any], str | None]:
     page = configs.list_configs(config_type, limit, cursor)
     items = [config_json(c) for c in page.items
-             if (repo_id is None or c.repoId == repo_id) and (created_by is None or c.createdBy in created_by)]
+             if (repo_id is None or c.repoId == repo_id) and (created_by is None or c.createdBy in created_by)
+             and task_list.matches(needle, (c.name, c.repoUrl))]
     return items, page.next_cursor
 
 
+def _valid(value: T | list[FieldProblem]) -> T:
+    if isinstance(value, list):
+        raise ValidationFailed(f"invalid {value[0].field}", value)
+    return value
+
+
 @route(bp, "/api/tasks", methods=["GET"], role=VIEWER, etag=True,
-       query=("type", "state", "repoId", "createdBy", "limit", "cursor"))
+       query=("type", "state", "repoId", "createdBy", "q", "sort", "order", "view", "limit", "cursor"))
 def list_tasks() -> dict[str, Any]:
     request = bp.current_request
+    view = query(request, "view") or "full"
+    if view not in VIEWS:
+        raise ValidationFailed("invalid view", [FieldProblem("view", f"must be one of {', '.join(VIEWS)}")])
+    shape = task_summary_json if view == "summary" else task_json
     limit, cursor = paging(request)
     # `createdBy=me`: the caller's own ("my tasks": signed in or through their API keys); else a
     # principal as recorded (`user:<id>`, ...).
@@ -159,26 +177,32 @@ def list_tasks() -> dict[str, Any]:
         raise ValidationFailed("invalid state", [FieldProblem("state", "is not a task state")])
     if task_type not in TASK_TYPES:
         raise ValidationFailed("invalid type", [FieldProblem("type", f"must be one of {', '.join(TASK_TYPES)}")])
+    order = _valid(task_list.order_of(query(request, "sort"), query(request, "order")))
+    needle = _valid(task_list.search_of(query(request, "q")))
+    if task_type != "repo-task" and order != task_list.Order("created", descending=True):
+        # Blueprints and standalone tasks come in the store's order only.
+        raise ValidationFailed("invalid sort", [FieldProblem("sort", "only type=repo-task sorts other than newest first")])
     repo_id = query(request, "repoId")
+    filters = listing.Filters(state=state, repo_id=repo_id, created_by=created_by, needle=needle)
     if task_type in CONFIG_TYPES:
         # Blueprints and standalone tasks have no state; standalone tasks no repository.
         if state is not None or (task_type == "standalone" and repo_id):
             return {"items": [], "nextCursor": None}
-        found, after = _list_configs(task_type, repo_id, limit, cursor, created_by)
+        found, after = _list_configs(task_type, repo_id, limit, cursor, created_by, needle)
         return {"items": found, "nextCursor": after}
     if task_type == "repo-task":
-        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=cursor, created_by=created_by)
-        return {"items": [task_json(t) for t in page.items], "nextCursor": page.next_cursor}
+        page = listing.list_tasks(filters, order, limit, cursor)
+        return {"items": [shape(t) for t in page.items], "nextCursor": page.next_cursor}
     # all: repo tasks, then blueprints, then standalone tasks (a state filter leaves the configs
     # out, a repoId filter the standalone tasks). A page holds items of one kind.
     phase, inner = _cursor_out(cursor)
     last = "repo-task" if state is not None else "repo-blueprint" if repo_id else "standalone"
     items: list[Any]
     if phase == "repo-task":
-        page = executions.list_tasks(state=state, repo_id=repo_id, limit=limit, cursor=inner, created_by=created_by)
-        items, next_cursor = [task_json(t) for t in page.items], page.next_cursor
+        page = listing.list_tasks(filters, order, limit, inner)
+        items, next_cursor = [shape(t) for t in page.items], page.next_cursor
     else:
-        items, next_cursor = _list_configs(phase, repo_id, limit, inner, created_by)
+        items, next_cursor = _list_configs(phase, repo_id, limit, inner, created_by, needle)
     if next_cursor:
         return {"items": items, "nextCursor": _cursor_in(phase, next_cursor)}
     if phase == last:

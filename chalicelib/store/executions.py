@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.core import accounting
@@ -371,26 +372,28 @@ def slot_usage(kind: ExecutionKind, scopes: set[str]) -> tuple[int, dict[str, in
     return values.get(global_slots_key(kind), 0), {s: values.get(scope_slots_key(kind, s), 0) for s in scopes}
 
 
-def list_tasks(*, state: str | None, repo_id: str | None, limit: int, cursor: str | None,
-               created_by: frozenset[str] | None = None) -> Page[ExecutionModel]:
-    """Repo tasks, newest first; with `created_by`, only those any of these principals created (a
-    filter: a page may hold fewer than `limit`, and the cursor goes on)."""
-    start = decode_cursor(cursor)
-    by = ExecutionModel.createdBy.is_in(*sorted(created_by)) if created_by else None
+def walk_tasks(*, state: str | None, repo_id: str | None, descending: bool,
+               after: tuple[str, str] | None = None) -> Iterator[ExecutionModel]:
+    """Repo tasks in creation order (newest first when `descending`), from the index of the
+    filters given, strictly after the task at `after` (its createdAt and id), read a page at a time
+    as the caller goes on."""
+    condition: Condition | None
+    index: GlobalSecondaryIndex[ExecutionModel]
     if repo_id:
+        index, partition, name = ExecutionModel.repo_index, repo_id, "repoId"
         condition = ExecutionModel.state == state if state else None
-        return page_of(ExecutionModel.repo_index.query(repo_id, filter_condition=_both(condition, by),
-                                                     scan_index_forward=False, limit=limit, last_evaluated_key=start))
-    if state:
-        return page_of(ExecutionModel.state_index.query(
-            state, filter_condition=_both(ExecutionModel.type == K.REPO_TASK.value, by), scan_index_forward=False,
-            limit=limit, last_evaluated_key=start))
-    return page_of(ExecutionModel.type_index.query(K.REPO_TASK.value, filter_condition=by, scan_index_forward=False,
-                                                 limit=limit, last_evaluated_key=start))
-
-
-def _both(first: Condition | None, second: Condition | None) -> Condition | None:
-    return second if first is None else first if second is None else first & second
+    elif state:
+        # Runs of standalone tasks share the state index.
+        index, partition, name = ExecutionModel.state_index, state, "state"
+        condition = ExecutionModel.type == K.REPO_TASK.value
+    else:
+        index, partition, name = ExecutionModel.type_index, K.REPO_TASK.value, "type"
+        condition = None
+    # An index's start key is the table's key and the index's: the partition queried and the
+    # position, whether or not that task is still there.
+    start = {"id": {"S": after[1]}, name: {"S": partition}, "createdAt": {"S": after[0]}} if after else None
+    return iter(index.query(partition, filter_condition=condition, scan_index_forward=not descending,
+                            last_evaluated_key=start, page_size=200))
 
 
 def of_config(config_id: str, limit: int, cursor: str | None) -> Page[ExecutionModel]:

@@ -35,7 +35,10 @@ export async function api(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(url(path), init);
+  return answer(path, await fetch(url(path), init));
+}
+
+async function answer(path, response) {
   const text = await response.text();
   let data = null;
   try {
@@ -46,6 +49,18 @@ export async function api(method, path, body) {
   if (response.status === 401 && !path.startsWith("/api/auth/session")) signedOut();
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+/** A GET that downloads `path` again only if it changed since the answer tagged `etag`: resolves
+ * `{ changed: false }` on the server's 304, else `{ changed: true, body, etag }`. The request says
+ * so itself (the browser's own revalidation is invisible to the page, and skipped for a response
+ * it chose not to cache). */
+export async function getIfChanged(path, etag) {
+  const headers = { Accept: "application/json" };
+  if (etag) headers["If-None-Match"] = etag;
+  const response = await fetch(url(path), { credentials: "same-origin", headers, cache: "no-store" });
+  if (response.status === 304) return { changed: false };
+  return { changed: true, body: await answer(path, response), etag: response.headers.get("ETag") };
 }
 
 export const get = (path) => api("GET", path);

@@ -1,6 +1,7 @@
-// Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), the
-// queue in start order with drag-and-drop reordering, and the bulk actions.
-import { all, post, url } from "./api.js";
+// Tasks: the list with its filters (kept in the URL, so a filtered view can be bookmarked), sorted,
+// searched and paged by the server ("Load more"), refreshed by asking whether each loaded page
+// changed; the queue in start order with drag-and-drop reordering, and the bulk actions.
+import { all, getIfChanged, post, url } from "./api.js";
 import { TASK_STATES, ago, busy, confirmAction, duration, empty, enabledBadge, field, h, heading, link, money, select, skeleton, stateBadge, toast } from "./dom.js";
 
 const REFRESH_MS = 4000;
@@ -53,11 +54,8 @@ function queueList(queued, onReorder) {
 
 const TYPES = [["repo-task", "Repo tasks"], ["repo-blueprint", "Scheduled repo tasks"], ["standalone", "Standalone tasks"], ["all", "All types"]];
 const SORTS = [["created", "Newest first"], ["priority", "Priority (first to start)"], ["cost", "Cost (highest first)"]];
-const SORTERS = {
-  created: (a, b) => b.createdAt.localeCompare(a.createdAt),
-  priority: (a, b) => (a.priority ?? 1e9) - (b.priority ?? 1e9) || a.createdAt.localeCompare(b.createdAt),
-  cost: (a, b) => Number(b.costUsd || 0) - Number(a.costUsd || 0) || b.createdAt.localeCompare(a.createdAt),
-};
+// One page of the list: "Load more" asks for the next.
+const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 250;
 const CANCELLABLE = new Set(["pending", "waiting_on_deps", "queued", "provisioning", "running", "needs_attention", "pr_opened"]);
 const RETRYABLE = new Set(["failed", "cancelled"]);
@@ -110,12 +108,15 @@ export default async function tasksPage(view) {
   const results = h("div", {}, skeleton(6));
   const status = h("p", { class: "visually-hidden", role: "status" });
   const selected = new Set();
+  // The pages loaded so far, each as asked (`cursor`) and as answered (`etag`, `items`, `next`):
+  // a refresh asks for each again with its ETag, and a page that did not change costs a 304.
+  let pages = [];
+  let queuePage = null;
   let queue = null;
   let lastOrder = "";
-  let lastSnapshot = "";
-  let shown = [];
   let loaded = [];
-  let listed = null;
+  // Bumped by every new list (filters, sort, search): an answer to an older one is dropped.
+  let generation = 0;
 
   const bulkBar = h("div", { class: "actions bulk-bar", hidden: true });
   const drawBulkBar = () => {
@@ -147,6 +148,84 @@ export default async function tasksPage(view) {
     await refresh();
   };
 
+  // Sorting is the server's, for repo tasks: blueprints and standalone tasks list newest first.
+  const sortable = () => typeFilter.value === "repo-task";
+  const listQuery = () => {
+    // Only the fields a row shows: a page that changed costs a few hundred bytes a task.
+    const query = new URLSearchParams({ type: typeFilter.value, view: "summary", limit: String(PAGE_SIZE) });
+    for (const control of [stateFilter, repoFilter, creatorFilter]) if (control.value) query.set(control.name, control.value);
+    if (search.value.trim()) query.set("q", search.value.trim());
+    if (sortable() && sortBy.value !== "created") query.set("sort", sortBy.value);
+    return query;
+  };
+  // The queue beside the list: the queued repo tasks the filters keep, in start order.
+  const queueQuery = () => {
+    if (!["repo-task", "all"].includes(typeFilter.value) || !["", "queued"].includes(stateFilter.value)) return null;
+    const query = new URLSearchParams({ type: "repo-task", state: "queued", sort: "priority", view: "summary", limit: String(PAGE_SIZE) });
+    for (const control of [repoFilter, creatorFilter]) if (control.value) query.set(control.name, control.value);
+    if (search.value.trim()) query.set("q", search.value.trim());
+    return query;
+  };
+  const pagePath = (query, cursor) => `/api/tasks?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+
+  /** The list from its first page, for the filters now shown; what was shown stays until it arrives. */
+  const load = async () => {
+    const mine = ++generation;
+    const query = listQuery();
+    const asked = queueQuery();
+    results.setAttribute("aria-busy", "true");
+    const [first, queued] = await Promise.all([getIfChanged(pagePath(query, null)),
+      asked ? getIfChanged(pagePath(asked, null)) : null]).finally(() => {
+      if (mine === generation) results.removeAttribute("aria-busy");
+    });
+    if (mine !== generation) return;
+    pages = [{ query: query.toString(), cursor: null, etag: first.etag, items: first.body.items, next: first.body.nextCursor }];
+    queuePage = queued && { query: asked.toString(), etag: queued.etag, items: queued.body.items };
+    redraw();
+  };
+
+  const loadMore = async () => {
+    const mine = generation;
+    const last = pages[pages.length - 1];
+    const more = await getIfChanged(pagePath(last.query, last.next));
+    if (mine !== generation) return;
+    pages.push({ query: last.query, cursor: last.next, etag: more.etag, items: more.body.items, next: more.body.nextCursor });
+    redraw();
+  };
+
+  /** Each loaded page asked again with its ETag: only a changed page is downloaded. A page whose
+   * end moved (a task's cost grew past it) changes where the next one starts: those after it are
+   * asked afresh. */
+  const refresh = async () => {
+    if (queue?.isDragging() || !pages.length) return;
+    const mine = generation;
+    let changed = false;
+    const next = [];
+    let cursor = null;
+    for (const [index, shown] of pages.entries()) {
+      const same = index === 0 || cursor === shown.cursor;
+      const answer = await getIfChanged(pagePath(shown.query, cursor), same ? shown.etag : null);
+      if (mine !== generation) return;
+      const page = answer.changed ? { query: shown.query, cursor, etag: answer.etag, items: answer.body.items, next: answer.body.nextCursor } : shown;
+      changed ||= answer.changed;
+      next.push(page);
+      cursor = page.next;
+      if (!cursor) break;
+    }
+    if (queuePage) {
+      const answer = await getIfChanged(pagePath(queuePage.query, null), queuePage.etag);
+      if (mine !== generation) return;
+      if (answer.changed) queuePage = { query: queuePage.query, etag: answer.etag, items: answer.body.items };
+      changed ||= answer.changed;
+    }
+    pages = next;
+    if (!changed) return;
+    // A checkbox in use keeps the focus across a redraw.
+    const focused = results.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+    redraw();
+    if (focused) results.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
+  };
+
   // The filters stay in the URL (a bookmark opens the same view) without reloading the page: the
   // list updates in place, and the control in use keeps the keyboard focus.
   const applyFilters = () => {
@@ -156,10 +235,10 @@ export default async function tasksPage(view) {
     if (sortBy.value !== "created") next.set("sort", sortBy.value);
     const query = next.toString();
     history.replaceState(null, "", url(`/tasks${query ? `?${query}` : ""}`));
-    refresh().catch((error) => toast(`Could not load the tasks: ${error.message}`));
+    sortBy.disabled = !sortable();
+    load().catch(showError);
   };
-  for (const control of [stateFilter, repoFilter, creatorFilter, typeFilter]) control.addEventListener("change", applyFilters);
-  sortBy.addEventListener("change", () => { history.replaceState(null, "", url(`/tasks?${new URLSearchParams({ ...Object.fromEntries(new URLSearchParams(location.search)), sort: sortBy.value })}`)); redraw(); });
+  for (const control of [stateFilter, repoFilter, creatorFilter, typeFilter, sortBy]) control.addEventListener("change", applyFilters);
   let typing = 0;
   search.addEventListener("input", () => {
     clearTimeout(typing);
@@ -178,51 +257,40 @@ export default async function tasksPage(view) {
     }
   };
 
+  /** An answer the server refused (a sort over too many tasks): said in place of the list, with
+   * the filters still there to narrow it. */
+  const showError = (error) => {
+    pages = [];
+    results.replaceChildren(h("div", { class: "widget-error", role: "alert" }, h("p", {}, `Could not load the tasks: ${error.message}`),
+      ...(error.details ?? []).map((d) => h("p", { class: "hint" }, `${d.field}: ${d.problem}`))));
+  };
+
   const redraw = () => {
-    const needle = search.value.trim().toLowerCase();
-    shown = loaded.filter((t) => !needle || `${t.title ?? t.name ?? ""} ${t.repoUrl ?? ""}`.toLowerCase().includes(needle))
-      .sort(SORTERS[sortBy.value]);
+    // A task whose place changed between two pages can be on both: shown once.
+    const seen = new Set();
+    loaded = pages.flatMap((p) => p.items).filter((t) => !seen.has(t.id) && seen.add(t.id));
+    const more = Boolean(pages.length && pages[pages.length - 1].next);
     const filtered = Boolean(location.search);
-    const queued = shown.filter((t) => t.state === "queued").sort(byQueueOrder);
+    const queued = (queuePage?.items ?? []).slice().sort(byQueueOrder);
     lastOrder = queued.map((t) => t.id).join();
     queue = queued.length > 1 ? queueList(queued, reorder) : null;
+    const count = `${loaded.length}${more ? "+" : ""}`;
     results.replaceChildren(
       ...(queue ? [h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "Queue"),
         h("p", { class: "hint" }, "Drag tasks (or use the arrows) to change which starts first."), queue)] : []),
-      h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${shown.length})`), bulkBar,
-        shown.length ? taskTable(shown, selected, onSelect)
+      h("section", { "aria-labelledby": "all-h" }, h("h2", { id: "all-h" }, `Tasks (${count})`), bulkBar,
+        loaded.length ? taskTable(loaded, selected, onSelect)
           : empty(filtered ? "No task matches these filters." : "No tasks yet.",
             filtered ? "Change or clear the filters above." : "Create one: the agent works on it and opens a pull request.",
-            link("/tasks/new", "New Task"))));
+            link("/tasks/new", "New Task")),
+        more ? h("p", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: (e) => busy(e.currentTarget, loadMore) }, "Load more")) : null));
     drawBulkBar();
-    status.textContent = `${shown.length} task${shown.length === 1 ? "" : "s"} shown.`;
-  };
-
-  const refresh = async () => {
-    if (queue?.isDragging()) return;
-    const query = new URLSearchParams({ type: typeFilter.value });
-    if (stateFilter.value) query.set("state", stateFilter.value);
-    if (repoFilter.value) query.set("repoId", repoFilter.value);
-    if (creatorFilter.value) query.set("createdBy", creatorFilter.value);
-    // The newest request wins: an answer to filters changed since is dropped.
-    const asked = query.toString() + search.value;
-    listed = asked;
-    const tasks = await all(`/api/tasks?${query}`);
-    if (listed !== asked) return;
-    loaded = tasks;
-    // Redraw only on a change, so a poll never steals the keyboard focus for nothing.
-    const snapshot = JSON.stringify([asked, sortBy.value, tasks.map((t) => [t.id, t.title, t.state, t.priority, t.enabled, t.prState, t.prChecksStatus, t.costUsd])]);
-    if (snapshot === lastSnapshot) return;
-    lastSnapshot = snapshot;
-    const focused = results.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
-    redraw();
-    // A checkbox in use keeps the focus across a redraw.
-    if (focused) results.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
+    status.textContent = `${count} task${loaded.length === 1 && !more ? "" : "s"} shown.`;
   };
 
   // Asks first, saying how many tasks it touches now; the answer says how many it did.
   const bulk = (label, path, states, verb, effect) => h("button", { type: "button", class: "secondary", onclick: (event) => busy(event.currentTarget, async () => {
-    const count = (await Promise.all(states.map((state) => all(`/api/tasks?state=${state}`)))).flat().length;
+    const count = (await Promise.all(states.map((state) => all(`/api/tasks?type=repo-task&view=summary&state=${state}`)))).flat().length;
     if (!count) {
       toast(`No task to ${verb.toLowerCase()}.`);
       return;
@@ -234,6 +302,7 @@ export default async function tasksPage(view) {
     await refresh();
   }) }, label);
 
+  sortBy.disabled = !sortable();
   view.replaceChildren(
     heading("Tasks", bulk("Retry failed", "/api/tasks/bulk/retry-failed", ["failed"], "Retry",
       "Each failed task is queued again, with its automatic retries back."),
@@ -244,7 +313,7 @@ export default async function tasksPage(view) {
       field("Type", typeFilter), field("State", stateFilter), field("Repo", repoFilter), field("Created by", creatorFilter),
       field("Search", search), field("Sort by", sortBy)),
     status, results);
-  await refresh();
-  const timer = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+  await load().catch(showError);
+  const timer = setInterval(() => { if (!document.hidden) refresh().catch(() => {}); }, REFRESH_MS);
   return () => clearInterval(timer);
 }

@@ -121,6 +121,8 @@ def test_moving_one_queued_task_changes_that_tasks_priority_only(page: Page, mod
     api.wait_state(blocker, "running", timeout_s=60)
     ids = [str(api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": f"Queued {n}", "prompt": "[fake:noop] x",
                                              "priority": 10 * n}, status=201)["id"]) for n in range(1, 5)]
+    for task in ids:
+        api.wait_state(task, "queued")
     try:
         page.goto("/tasks")
         ours = page.locator(".queue .queue-item").filter(has_text=re.compile(r"Queued \d"))
