@@ -71,8 +71,18 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
   const next = h("button", { type: "button", class: "secondary small", disabled: true, title: "Next match (newer)",
     onclick: () => step(1) }, h("span", { "aria-hidden": "true" }, "↓ "), "Next");
 
-  const rowHeight = () => parseFloat(getComputedStyle(list).getPropertyValue("--log-row")) || 20;
-  const padding = () => parseFloat(getComputedStyle(list).getPropertyValue("--log-pad")) || 0;
+  // The row height and the list's end padding, from the stylesheet: read once (a style read in
+  // every scroll frame would cost a style recalculation each time).
+  let metrics = null;
+  const measure = () => {
+    if (!metrics && list.isConnected) {
+      const style = getComputedStyle(list);
+      metrics = { row: parseFloat(style.getPropertyValue("--log-row")) || 20, pad: parseFloat(style.getPropertyValue("--log-pad")) || 0 };
+    }
+    return metrics ?? { row: 20, pad: 0 };
+  };
+  const rowHeight = () => measure().row;
+  const padding = () => measure().pad;
   const scrollTo = (top) => {
     box.scrollTop = top;
     ours = box.scrollTop;
@@ -93,7 +103,7 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
   const row = (line, now) => h("li", { class: `log-line log-${line.type}${matches[current] !== undefined && shown[matches[current]] === line ? " current" : ""}`,
     dataset: { seq: String(line.seq), type: line.type } },
   h("span", { class: "log-seq", "aria-hidden": "true" }, String(line.seq)),
-  line.at ? h("time", { class: "log-time", datetime: line.at, title: when(line.at) }, since(line.at, now)) : h("span", { class: "log-time" }),
+  line.at ? h("time", { class: "log-time", datetime: line.at, title: (line.exact ??= when(line.at)) }, since(line.at, now)) : h("span", { class: "log-time" }),
   h("span", { class: "log-type" }, line.type.replace("_", " ")),
   h("span", { class: "log-content" }, ...marked(line.display, line.lower, needle)));
 
