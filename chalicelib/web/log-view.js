@@ -65,7 +65,7 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
   const follow = h("input", { name: "follow", type: "checkbox", checked: true });
   const status = h("span", { class: "muted log-status", role: "status" });
   const held = h("span", { class: "muted log-held" });
-  const older = h("button", { type: "button", class: "secondary small", hidden: true, onclick: () => readOlder() }, "Show older lines");
+  const older = h("button", { type: "button", class: "secondary small", hidden: true, onclick: () => readOlder().catch(failed) }, "Show older lines");
   const previous = h("button", { type: "button", class: "secondary small", disabled: true, title: "Previous match (older)",
     onclick: () => step(-1) }, h("span", { "aria-hidden": "true" }, "↑ "), "Previous");
   const next = h("button", { type: "button", class: "secondary small", disabled: true, title: "Next match (newer)",
@@ -160,6 +160,7 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
     if (needle) shown.forEach((line, index) => { if (line.lower.includes(needle)) matches.push(index); });
     current = focus === undefined ? -1 : matches.findIndex((index) => shown[index].seq === focus);
   };
+  const failed = (error) => { status.textContent = `Could not read older lines: ${error.message}`; };
   const describe = () => {
     previous.disabled = next.disabled = !needle;
     if (!needle) status.textContent = "";
@@ -191,7 +192,8 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
       if (bySeq.has(item.seq)) continue;
       const content = String(item.content ?? "");
       // One row per line: a multi-line message shows its breaks as ↵ (the download keeps them).
-      const line = { seq: item.seq, type: item.type ?? "text", content, at: item.at, display: content.replace(/\r?\n/g, " ↵ "), lower: content.toLowerCase() };
+      const line = { seq: item.seq, type: item.type ?? "text", content, at: item.at, display: content.replace(/\r?\n/g, " ↵ ") };
+      line.lower = line.display.toLowerCase(); // what search matches and marks: the text as shown
       bySeq.set(line.seq, line);
       fresh.push(line);
       if (![...typeSelect.options].some((o) => o.value === line.type)) typeSelect.append(h("option", { value: line.type }, line.type.replace("_", " ")));
@@ -258,10 +260,15 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
     }
     const oldest = matches.length ? shown[matches[0]].seq : Infinity;
     const hunt = (hunting += 1);
-    while (olderCursor !== null && hunt === hunting) {
-      status.textContent = `Searching older lines… (${lines.length.toLocaleString()} read)`;
-      await readOlder();
-      if (matches.length && shown[matches[0]].seq < oldest) break;
+    try {
+      while (olderCursor !== null && hunt === hunting) {
+        status.textContent = `Searching older lines… (${lines.length.toLocaleString()} read)`;
+        await readOlder();
+        if (matches.length && shown[matches[0]].seq < oldest) break;
+      }
+    } catch (error) {
+      failed(error);
+      return;
     }
     if (hunt !== hunting) return;
     const later = matches.findIndex((index) => shown[index].seq >= oldest);
@@ -309,7 +316,7 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
     // The reader scrolled: away from the end stops following; back at the end follows again.
     follow.checked = atEnd();
     const index = Math.floor(Math.max(0, box.scrollTop - padding()) / rowHeight());
-    if (index < NEAR_TOP && olderCursor !== null) readOlder().catch(() => {});
+    if (index < NEAR_TOP && olderCursor !== null) readOlder().catch(failed);
   });
   box.addEventListener("keydown", (event) => {
     if (event.key === "End") {
