@@ -96,10 +96,14 @@ def test_scrolling_up_reads_older_lines_and_keeps_the_dom_small(page: Page, long
     page.locator(".log-scroll").focus()
     for _ in range(4):  # four older pages of 200 lines
         before = held(page)
-        # Home scrolls the list to its top, where the next older page is read; the reader stays
-        # where they were, now 200 lines further from the top.
-        page.keyboard.press("Home")
-        wait_for(lambda: held(page) > before, 30, what="an older page")  # noqa: B023 - called at once
+
+        def scrolled_up() -> bool:
+            # Home scrolls the list to its top, where the next older page is read; the reader
+            # stays where they were, now 200 lines further from the top.
+            page.keyboard.press("Home")
+            return held(page) > before  # noqa: B023 - called within this iteration
+
+        wait_for(scrolled_up, 30, interval_s=0.5, what="an older page")
     assert held(page) == 1000
     shown = logs.evaluate(r"l => Math.min(...[...l.querySelectorAll('li')].map((r) => Number(/Line (\d+)/.exec(r.textContent)?.[1] ?? Infinity)))")
     assert shown < LINES - 700, shown
