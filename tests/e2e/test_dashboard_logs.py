@@ -18,7 +18,9 @@ from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.xdist_group("e2e-dashboard-logs")
+# The agent prints 50,000 lines through the runner (a minute or more on a loaded machine), and the
+# search and download tests read the whole log page by page: more than the suite's 300 s default.
+pytestmark = [pytest.mark.xdist_group("e2e-dashboard-logs"), pytest.mark.timeout(900)]
 
 WIDE = {"width": 1440, "height": 900}
 LINES = 50_000
