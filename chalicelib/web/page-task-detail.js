@@ -1,20 +1,20 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
-import { ApiError, get, post } from "./api.js";
-import { busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { ApiError, del, get, post } from "./api.js";
+import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { logView } from "./log-view.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
 const TASK_POLL_MS = 1500;
-const LOG_TYPES = ["text", "tool_use", "tool_result", "thinking", "permission", "retry", "error", "system"];
 // Logs follow the agent closely while it may be working; a settled task is checked now and then.
 const LIVE_STATES = new Set(["queued", "provisioning", "running"]);
 const SETTLED_EVERY = 8;
 // Each poll reads back this many sequence numbers before the newest one shown: a batch that became
 // visible late (writers reserve numbers before writing) still shows, in order, and only once.
 const LOG_OVERLAP = 20;
-// Lines per read: the newest page on open, then each older one.
-const LOG_PAGE = 200;
+// The API adds dependencies only while a task waits to be queued.
+const DEPENDABLE_STATES = new Set(["pending", "waiting_on_deps"]);
 
 function pipeline(task) {
   const { reached, stopped } = progress(task);
@@ -65,118 +65,125 @@ function taskList(tasks, none) {
     : h("p", { class: "muted" }, none);
 }
 
-/** Log lines by sequence number: each line shows once, however the polls overlap. The newest
- * page comes first on open; older ones are read on demand ("Show older lines", or scrolling to
- * the top). Search highlights its matches and shows only the lines that have them; Follow keeps
- * the newest line in view; Download saves the lines read so far. */
-function logView(taskId) {
-  const seen = new Set();
-  let lastSeq = 0;
-  let olderCursor = null;
-  let filter = "";
-  let needle = "";
-  const list = h("ol", { class: "logs", tabindex: "0", "aria-label": "Agent logs" });
-  const waiting = h("p", { class: "muted" }, "No log lines yet: they appear here as the agent works.");
-  const filterSelect = select("logType", [["", "All types"], ...LOG_TYPES.map((t) => [t, t.replace("_", " ")])], "");
-  const search = h("input", { name: "logSearch", type: "search", placeholder: "Find in logs", autocomplete: "off" });
-  const follow = h("input", { name: "follow", type: "checkbox", checked: true });
-  const matches = h("span", { class: "muted", role: "status" });
-  const older = h("button", { type: "button", class: "secondary small", hidden: true, onclick: (e) => busy(e.currentTarget, () => loadOlder()) }, "Show older lines");
-
-  const paint = (item) => {
-    const content = item.querySelector(".log-content");
-    const text = content.textContent;
-    const at = needle ? text.toLowerCase().indexOf(needle) : -1;
-    if (at < 0) content.replaceChildren(text);
-    else {
-      // Every match marked, not only the first.
-      const parts = [];
-      let from = 0;
-      for (let i = at; i >= 0; i = text.toLowerCase().indexOf(needle, from)) {
-        parts.push(text.slice(from, i), h("mark", {}, text.slice(i, i + needle.length)));
-        from = i + needle.length;
-      }
-      parts.push(text.slice(from));
-      content.replaceChildren(...parts);
+/** Subtasks: the list, and a form that adds one (`POST /api/tasks/{id}/subtasks`); the API's
+ * errors show under the field they name. */
+function subtasksSection(taskId, reload) {
+  const list = h("div", {});
+  const title = h("input", { name: "title", id: "subtask-title", autocomplete: "off" });
+  const prompt = h("textarea", { name: "prompt", id: "subtask-prompt", rows: 3 });
+  const kind = select("taskType", [["child", "Child: a task of its own, on its own branch"], ["step", "Step: runs after the previous step, on the parent's branch"],
+    ["review", "Review: reviews the parent's pull request"]], "child");
+  // The API's default: a child does not hold its parent back, a step or a review does.
+  const blocks = h("input", { name: "blocksParent", id: "subtask-blocks", type: "checkbox" });
+  let blocksTouched = false;
+  blocks.addEventListener("change", () => { blocksTouched = true; });
+  kind.addEventListener("change", () => { if (!blocksTouched) blocks.checked = kind.value !== "child"; });
+  const agent = select("agentType", [["", "The parent's agent"], ...AGENT_TYPES.map((a) => [a, a])], "");
+  const form = h("form", { class: "subtask-form", novalidate: true },
+    field("Subtask title", title), field("Subtask prompt", prompt), field("Kind", kind), field("Blocks the parent until it is done", blocks),
+    field("Subtask agent", agent), h("p", { class: "form-error", role: "alert" }), h("button", { type: "submit", class: "secondary" }, "Create subtask"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const body = { title: title.value, prompt: prompt.value, taskType: kind.value, blocksParent: blocks.checked };
+    if (agent.value) body.agentType = agent.value;
+    try {
+      const made = await post(`/api/tasks/${taskId}/subtasks`, body);
+      title.value = prompt.value = "";
+      toast(`Subtask created: ${made.title}.`);
+      await reload();
+    } catch (error) {
+      showErrors(form, error);
     }
-    item.hidden = (Boolean(filter) && item.dataset.type !== filter) || (Boolean(needle) && at < 0);
-  };
-  const repaint = () => {
-    for (const item of list.children) paint(item);
-    matches.textContent = needle ? `${list.querySelectorAll("mark").length} matches` : "";
-  };
-  filterSelect.addEventListener("change", () => { filter = filterSelect.value; repaint(); });
-  let typing = 0;
-  search.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => { needle = search.value.trim().toLowerCase(); repaint(); }, 200);
   });
-  const lineItem = (line) => {
-    const item = h("li", { dataset: { seq: String(line.seq), type: line.type } },
-      line.at ? h("time", { datetime: line.at, title: when(line.at), class: "log-time" }, new Date(line.at).toLocaleTimeString()) : null, " ",
-      h("span", { class: `log-type log-${line.type}` }, line.type), " ", h("span", { class: "log-content" }, line.content));
-    paint(item);
-    return item;
-  };
-  const place = (line) => {
-    if (seen.has(line.seq)) return;
-    seen.add(line.seq);
-    const later = [...list.children].find((li) => Number(li.dataset.seq) > line.seq) ?? null;
-    list.insertBefore(lineItem(line), later);
-    lastSeq = Math.max(lastSeq, line.seq);
-  };
-  const add = (items) => {
-    for (const line of items) place(line);
-    waiting.hidden = list.children.length > 0;
-    if (follow.checked) list.scrollTop = list.scrollHeight;
-    if (needle) repaint();
-  };
-  const loadOlder = async () => {
-    if (olderCursor === null) return;
-    const page = await get(`/api/tasks/${taskId}/logs?order=desc&limit=${LOG_PAGE}&before=${olderCursor}`);
-    const height = list.scrollHeight;
-    for (const line of page.items) place(line);
-    // Keep the line that was in view where it was.
-    list.scrollTop += list.scrollHeight - height;
-    olderCursor = page.nextCursor ?? null;
-    older.hidden = olderCursor === null;
-    if (needle) repaint();
-  };
-  list.addEventListener("scroll", () => {
-    if (list.scrollTop === 0 && olderCursor !== null && !older.disabled) older.click();
-    // Scrolled up by hand: stop following; back at the end: follow again.
-    follow.checked = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  });
-  const download = () => {
-    const text = [...list.children].map((li) => `${li.querySelector("time")?.getAttribute("datetime") ?? ""}\t${li.dataset.type}\t${li.querySelector(".log-content").textContent}`).join("\n");
-    const anchor = h("a", { href: URL.createObjectURL(new Blob([`${text}\n`], { type: "text/plain" })), download: `task-${taskId}.log` });
-    anchor.click();
-    setTimeout(() => URL.revokeObjectURL(anchor.href), 0);
-  };
-  const toEnd = () => {
-    follow.checked = true;
-    list.scrollTop = list.scrollHeight;
-  };
   return {
-    element: h("section", { "aria-labelledby": "logs-h" },
-      h("div", { class: "page-head" }, h("h2", { id: "logs-h" }, "Logs"), field("Show", filterSelect)),
-      h("div", { class: "actions log-tools" }, field("Find", search), matches, field("Follow", follow),
-        h("button", { type: "button", class: "secondary small", onclick: toEnd }, "Jump to end"),
-        h("button", { type: "button", class: "secondary small", onclick: download }, "Download")),
-      older, waiting, list),
-    /** The newest page first: one request however long the log. */
-    open: async () => {
-      const page = await get(`/api/tasks/${taskId}/logs?order=desc&limit=${LOG_PAGE}`);
-      olderCursor = page.nextCursor ?? null;
-      older.hidden = olderCursor === null;
-      add(page.items);
-    },
-    after: () => Math.max(0, lastSeq - LOG_OVERLAP),
-    add,
-    // Force-redo deletes the logs; the numbering goes on, so only the view starts over.
-    clear: () => { list.replaceChildren(); seen.clear(); olderCursor = null; older.hidden = true; waiting.hidden = false; },
+    element: h("section", { "aria-labelledby": "subtasks-h" }, h("h2", { id: "subtasks-h" }, "Subtasks"), list,
+      h("details", { class: "task-form" }, h("summary", {}, "Add a subtask"), form)),
+    draw: (subtasks, status) => list.replaceChildren(
+      status?.total ? h("p", { class: "muted" }, `${status.completed} of ${status.total} blocking subtasks done`) : "",
+      taskList(subtasks, "No subtasks.")),
   };
 }
+
+/** Dependencies: the tasks this one waits for, each removable (after asking), and a picker of
+ * other tasks that adds more (`POST /api/tasks/{id}/dependencies`) while this one waits. */
+function dependenciesSection(taskId, reload) {
+  const list = h("div", {});
+  const find = h("input", { name: "dependsOnIds", id: "dep-find", type: "search", autocomplete: "off", placeholder: "Title or id" });
+  const choices = h("ul", { class: "pick", "aria-label": "Tasks to wait for" });
+  const picked = new Map(); // id -> title
+  let candidates = null;
+  let current = new Set();
+  const drawChoices = () => {
+    const wanted = find.value.trim().toLowerCase();
+    const shown = (candidates ?? []).filter((t) => picked.has(t.id) || (!current.has(t.id)
+      && (!wanted || t.title.toLowerCase().includes(wanted) || t.id.startsWith(wanted)))).slice(0, 8);
+    choices.replaceChildren(...(shown.length ? shown.map((t) => h("li", {}, h("label", {},
+      h("input", { type: "checkbox", value: t.id, checked: picked.has(t.id),
+        onchange: (e) => { if (e.currentTarget.checked) picked.set(t.id, t.title); else picked.delete(t.id); } }),
+      " ", stateBadge(t.state), " ", t.title)))
+      : [h("li", { class: "muted" }, candidates ? "No other task matches." : "Loading tasks…")]));
+  };
+  find.addEventListener("input", drawChoices);
+  const form = h("form", { class: "deps-form", novalidate: true },
+    field("Find tasks to wait for", find, "Pick one or more: this task is queued once they are done."), choices,
+    h("p", { class: "form-error", role: "alert" }), h("button", { type: "submit", class: "secondary" }, "Add dependencies"));
+  const details = h("details", { class: "task-form" }, h("summary", {}, "Add dependencies"), form);
+  const note = h("p", { class: "muted" });
+  details.addEventListener("toggle", async () => {
+    if (!details.open || candidates) return;
+    drawChoices();
+    try {
+      candidates = (await get("/api/tasks?type=repo-task&limit=200")).items.filter((t) => t.id !== taskId);
+    } catch (error) {
+      candidates = [];
+      showErrors(form, error);
+    }
+    drawChoices();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    // A typed id counts too: the API says whether it names a task.
+    const typed = find.value.trim();
+    const ids = [...picked.keys()];
+    if (!ids.length && typed) ids.push(typed);
+    try {
+      await post(`/api/tasks/${taskId}/dependencies`, { dependsOnIds: ids });
+      toast(`Now waits for ${ids.length} more task${ids.length === 1 ? "" : "s"}.`);
+      picked.clear();
+      find.value = "";
+      await reload();
+    } catch (error) {
+      showErrors(form, error);
+    }
+  });
+  const remove = async (dep) => {
+    if (!await confirmAction("Remove this dependency?", `This task stops waiting for “${dep.title}” (1 dependency).`, "Remove 1 dependency")) return;
+    try {
+      await del(`/api/tasks/${taskId}/dependencies/${dep.id}`);
+      toast(`No longer waits for ${dep.title}.`);
+      await reload();
+    } catch (error) {
+      toast(`Could not remove it: ${error.message}`);
+    }
+  };
+  return {
+    element: h("section", { "aria-labelledby": "deps-h" }, h("h2", { id: "deps-h" }, "Depends on"), list, note, details),
+    draw: (task, deps) => {
+      current = new Set(deps.map((d) => d.id));
+      list.replaceChildren(deps.length
+        ? h("ul", { class: "rows" }, deps.map((d) => h("li", { class: "dep" }, stateBadge(d.state), " ", link(`/tasks/${d.id}`, d.title), " ",
+          h("button", { type: "button", class: "danger small", "aria-label": `Remove dependency on ${d.title}`, onclick: () => remove(d) }, "Remove"))))
+        : h("p", { class: "muted" }, "No dependencies."));
+      const open = DEPENDABLE_STATES.has(task.state);
+      details.hidden = !open;
+      note.textContent = open ? "" : `Dependencies are added while a task waits to be queued; this one is ${task.state.replaceAll("_", " ")}.`;
+      if (candidates) drawChoices();
+    },
+  };
+}
+
 
 function commentsSection(taskId) {
   const list = h("ul", { class: "rows" });
@@ -250,12 +257,17 @@ export default async function taskDetail(view, { params: [taskId] }) {
     view.replaceChildren(heading("Task not found"), empty("There is no task with this id.", "It may have been deleted.", link("/tasks", "All tasks")));
     return undefined;
   }
-  const logs = logView(taskId);
+  const logs = logView(`/api/tasks/${taskId}/logs`, { filename: `task-${taskId}.log` });
   const comments = commentsSection(taskId);
   const top = h("div", {});
   const side = h("section", { class: "side" });
   const history = h("ol", { class: "rows events" });
   const related = h("div", { class: "columns" });
+  const subtasksPart = subtasksSection(taskId, () => refreshRelated());
+  const depsPart = dependenciesSection(taskId, () => refreshRelated());
+  const dependentsList = h("div", {});
+  related.append(subtasksPart.element, depsPart.element,
+    h("section", { "aria-labelledby": "dependents-h" }, h("h2", { id: "dependents-h" }, "Needed by"), dependentsList));
   let stopped = false;
   let drawnVersion = null;
 
@@ -285,13 +297,9 @@ export default async function taskDetail(view, { params: [taskId] }) {
       h("time", { datetime: e.at }, when(e.at)), " ", e.from ? `${e.from.replaceAll("_", " ")} → ` : "",
       e.to ? stateBadge(e.to) : null, e.message ? h("span", { class: "muted" }, ` ${e.message}`) : null,
       e.actor ? h("span", { class: "muted actor" }, ` · ${e.actor}`) : null)));
-    const status = task.subtaskStatus;
-    related.replaceChildren(
-      h("section", { "aria-labelledby": "subtasks-h" }, h("h2", { id: "subtasks-h" }, "Subtasks"),
-        status?.total ? h("p", { class: "muted" }, `${status.completed} of ${status.total} blocking subtasks done`) : null,
-        taskList(subtasks.items, "No subtasks.")),
-      h("section", { "aria-labelledby": "deps-h" }, h("h2", { id: "deps-h" }, "Depends on"), taskList(deps.items, "No dependencies.")),
-      h("section", { "aria-labelledby": "dependents-h" }, h("h2", { id: "dependents-h" }, "Needed by"), taskList(dependents.items, "No task waits for this one.")));
+    subtasksPart.draw(subtasks.items, task.subtaskStatus);
+    depsPart.draw(task, deps.items);
+    dependentsList.replaceChildren(taskList(dependents.items, "No task waits for this one."));
   };
 
   // Redraw when the task changed (its version moves with every write), not on every poll.
@@ -305,7 +313,7 @@ export default async function taskDetail(view, { params: [taskId] }) {
 
   const pollLogs = async () => {
     for (;;) {
-      const page = await get(`/api/tasks/${taskId}/logs?after=${logs.after()}&limit=200`);
+      const page = await get(`/api/tasks/${taskId}/logs?after=${Math.max(0, logs.after() - LOG_OVERLAP)}&limit=200`);
       logs.add(page.items);
       if (!page.nextCursor) return;
     }

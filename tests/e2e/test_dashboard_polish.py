@@ -7,7 +7,6 @@ import gzip
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -452,35 +451,6 @@ def test_a_tasks_cancel_asks_first(page: Page, mode: LocalMode, repo: dict[str, 
     dialog.get_by_role("button", name="Cancel 1 task").click()
     expect(page.locator("#toast")).to_have_text("Cancelled.")
     wait_for(lambda: api.task(task)["state"] == "cancelled", 30, what="the task to be cancelled")
-
-
-def test_a_long_log_opens_at_its_newest_lines_and_is_searched_and_downloaded(page: Page, mode: LocalMode,
-                                                                             repo: dict[str, Any]) -> None:
-    task = create(mode, repo, "Talkative", "[fake:lines=450] [fake:noop] x")
-    mode.api.wait_state(task, {"completed", "needs_attention"}, timeout_s=90)
-    reads: list[str] = []
-    page.on("request", lambda request: reads.append(request.url) if f"/api/tasks/{task}/logs" in request.url else None)
-    page.goto(f"/tasks/{task}")
-    logs = page.locator(".logs li")
-    expect(page.locator(".logs")).to_contain_text("Line 450 of 450")
-    # One read for the newest page, not the whole log from its start.
-    assert "order=desc" in reads[0] and len(reads) <= 2, reads
-    expect(page.locator(".logs")).not_to_contain_text("Line 1 of 450")
-    expect(logs.last.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
-    older = page.get_by_role("button", name="Show older lines")
-    older.click()
-    expect(page.locator(".logs")).to_contain_text("Line 200 of 450")
-    older.click()
-    expect(page.locator(".logs")).to_contain_text("Line 1 of 450")
-    expect(older).to_be_hidden()
-    page.get_by_label("Find").fill("line 44")
-    expect(page.locator(".logs li:visible")).to_have_count(11)  # 44 and 440..449
-    expect(page.locator(".logs mark").first).to_have_text("Line 44")
-    screenshot(page, "task-logs-search")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download").click()
-    saved = Path(download.value.path()).read_text()
-    assert "Line 450 of 450" in saved and "Line 44 of 450" in saved
 
 
 def test_pausing_a_schedule_can_be_undone_from_its_toast(page: Page, mode: LocalMode, repo: dict[str, Any]) -> None:
