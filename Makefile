@@ -169,6 +169,7 @@ bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/webhooks.py
 	$(PY) bench/streams.py
 	$(PY) bench/logs.py
+	$(PY) bench/live_logs.py
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py
