@@ -171,6 +171,7 @@ bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/logs.py
 	$(PY) bench/task_list.py
 	$(PY) bench/log_viewer.py
+	$(PY) bench/live_logs.py
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, WebsocketEvent
 
 from chalicelib.api import (
     auth,
@@ -16,6 +16,7 @@ from chalicelib.api import (
     hooks,
     http,
     internal,
+    live,
     openapi,
     public_url,
     repos,
@@ -30,12 +31,15 @@ from chalicelib.api import (
 )
 from chalicelib.core.cron import schedule_rate
 from chalicelib.engine import launching, resync, stream
+from chalicelib.engine import live as live_stream
 from chalicelib.services import tickets as ticket_sync
 from chalicelib.services import triggers
 from chalicelib.settings import settings
 
 # Logs are powertools' structured JSON (chalicelib.observability), not Chalice's own handler.
 app = Chalice(app_name="optio", configure_logs=False)
+# The live logs' WebSocket API (README "Live updates").
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 # Outermost first: even the errors of authentication and of Chalice itself leave in our shape.
 app.register_middleware(http.our_error_shape, "http")
@@ -43,13 +47,33 @@ app.register_middleware(auth.require_token, "http")
 app.register_middleware(public_url.remember, "http")
 for blueprint in (health.bp, auth.bp, repos.bp, tasks.bp, comments.bp, templates.bp, secrets.bp, connections.bp,
                   internal.bp, openapi.bp, hooks.bp, workflow_runs.bp, session.bp, dashboard.bp, github.bp,
-                  tickets.bp, users.bp, setup.bp):
+                  tickets.bp, users.bp, setup.bp, live.bp):
     app.register_blueprint(blueprint)
 
 
 @app.on_dynamodb_record(stream_arn=settings.executions_stream_arn, name="execution_stream")
 def execution_stream(event: DynamoDBEvent) -> dict[str, Any]:
     return stream.handle(event.to_dict(), event.context)
+
+
+@app.on_dynamodb_record(stream_arn=settings.logs_stream_arn, name="log_stream")
+def log_stream(event: DynamoDBEvent) -> dict[str, int]:
+    return live_stream.handle_logs(event.to_dict(), event.context)
+
+
+@app.on_ws_connect()
+def websocket_connect(event: WebsocketEvent) -> dict[str, Any]:
+    return live.connect(event.to_dict())
+
+
+@app.on_ws_message()
+def websocket_message(event: WebsocketEvent) -> None:
+    live.message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def websocket_disconnect(event: WebsocketEvent) -> None:
+    live.disconnect(event.to_dict())
 
 
 @app.schedule("rate(1 minute)", name="resync")

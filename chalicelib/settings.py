@@ -52,6 +52,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("OPTIO_TIMERS_STATE_MACHINE_ARN", "", "The Step Functions state machine that wakes an execution at a due time (a retry, a stall check, a provisioning deadline; set by the deployment); empty: local mode's in-process timers, or only the resync."),
     Variable("OPTIO_HEARTBEAT_INTERVAL_MS", "30000", "How often the runner sends a heartbeat."),
     Variable("OPTIO_EXECUTIONS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-executions/stream/local", "Stream of the executions table (set by the deployment)."),
+    Variable("OPTIO_LOGS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/optio-dev-execution-logs/stream/local", "Stream of the execution logs table, which feeds the live logs (set by the deployment)."),
+    Variable("OPTIO_LIVE_URL", "", "The WebSocket URL of the live logs (`wss://...`, set by the deployment: the WebSocket API's stage URL); its Management API is the same URL over HTTPS. Local mode serves one itself; empty on AWS: the dashboard polls."),
     Variable("OPTIO_RUNNER_PYTHON", "", "Local launcher: the Python that runs the runner (default: the server's own)."),
     Variable("OPTIO_AGENT_PASS_ENV", "", "Local launcher: more variables of the server's environment for the runner and its agent, comma-separated (a proxy, a stand-in's settings); the server's keys are never passed."),
     Variable("OPTIO_LOG_LEVEL", "INFO", "Log level of the structured logs."),
@@ -155,6 +157,8 @@ class Settings:
     resync_interval_ms: int
     heartbeat_interval_ms: int
     executions_stream_arn: str
+    logs_stream_arn: str
+    live_url: str | None
     runner_python: str | None
     log_level: str
     launcher_function: str | None
@@ -221,6 +225,8 @@ class Settings:
             resync_interval_ms=int(get("OPTIO_RESYNC_INTERVAL_MS")),
             heartbeat_interval_ms=int(get("OPTIO_HEARTBEAT_INTERVAL_MS")),
             executions_stream_arn=get("OPTIO_EXECUTIONS_STREAM_ARN"),
+            logs_stream_arn=get("OPTIO_LOGS_STREAM_ARN"),
+            live_url=get("OPTIO_LIVE_URL") or None,
             runner_python=get("OPTIO_RUNNER_PYTHON") or None,
             log_level=get("OPTIO_LOG_LEVEL"),
             launcher_function=get("OPTIO_LAUNCHER_FUNCTION") or None,

@@ -15,6 +15,7 @@ from chalicelib.core.roles import PUBLIC, VIEWER, Principal, allows
 from chalicelib.core.schemas import API_KEY_CREATE
 from chalicelib.exceptions import Forbidden, Unauthorized
 from chalicelib.services import apikeys
+from chalicelib.services.live import SESSION_COOKIE as SESSION_COOKIE
 from chalicelib.store.acting import acting_as
 
 from .http import DOCS, JSON, body_of, created, error_response, params_of, route
@@ -22,7 +23,6 @@ from .shapes import api_key_json
 
 bp = Blueprint(__name__)
 
-SESSION_COOKIE = "optio_session"
 PRINCIPAL = "optioPrincipal"
 
 

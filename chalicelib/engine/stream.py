@@ -17,6 +17,7 @@ from chalicelib.store import triggers
 
 from .dispatcher import dispatch
 from .executor import give_up, reconcile, reconcile_related
+from .live import push_states
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -95,4 +96,5 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         # The next batch or the periodic resync dispatches again; the records themselves are done.
         logger.exception("dispatch failed after stream batch")
+    push_states(event)
     return dict(response)

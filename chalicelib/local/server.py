@@ -22,6 +22,8 @@ from chalice.local import (
 from chalicelib.api.dashboard import missing_page
 from chalicelib.api.http import error_body
 
+from .live_socket import LiveSockets, is_upgrade
+
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
 # API Gateway's own limit on a request body: anything larger is refused before it is read.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
@@ -98,6 +100,10 @@ class RedactingRequestHandler(ChaliceRequestHandler):
         if int(length) > MAX_REQUEST_BYTES:
             self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the body is larger than 10 MiB")
             return
+        sockets: LiveSockets | None = getattr(self.server, "live", None)
+        if sockets is not None and is_upgrade(self):
+            sockets.serve(self)  # the live logs' WebSocket, held on this thread until it closes
+            return
         self._generic_handle()
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _checked_handle
@@ -108,7 +114,7 @@ class OptioHTTPServer(ThreadedHTTPServer):
     request_queue_size = 256
 
 
-def make_server(app: Chalice, host: str, port: int) -> LocalDevServer:
+def make_server(app: Chalice, host: str, port: int, live: LiveSockets | None = None) -> LocalDevServer:
     # What chalice.local.create_local_server does, plus our request handler and server.
     # Served a second time in one process (tests that start a stack per module), the app already
     # is a CustomLocalChalice: swapping its class again would make it its own base.
@@ -116,5 +122,7 @@ def make_server(app: Chalice, host: str, port: int) -> LocalDevServer:
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
     config = Config.create(chalice_stage="dev", app_name=app.app_name, lambda_timeout=120)
-    return LocalDevServer(app, config, host, port, handler_cls=RedactingRequestHandler,
-                          server_cls=OptioHTTPServer)
+    server = LocalDevServer(app, config, host, port, handler_cls=RedactingRequestHandler,
+                            server_cls=OptioHTTPServer)
+    server.server.live = live
+    return server

@@ -32,6 +32,7 @@ class LocalStack:
         self._app: Any = None
         self._wake_poller: Any = None
         self._wake_ups: Any = None
+        self._live: Any = None
         self.url = ""
         self.token = ""
 
@@ -45,7 +46,7 @@ class LocalStack:
             self._env["OPTIO_DYNAMODB_ENDPOINT"] = self._ddb.endpoint
         # Settings are read at import: everything below sees the environment prepared above.
         from chalicelib.settings import settings
-        from chalicelib.store.models import ExecutionModel
+        from chalicelib.store.models import ExecutionLogModel, ExecutionModel
         from chalicelib.store.tables import create_all
 
         create_all()
@@ -55,7 +56,7 @@ class LocalStack:
             legacy.migrate()
         if len(settings.secrets_key.values()) > 1:  # a rotation (README "Rotating keys"): finished on start
             reencrypt.reencrypt_all()
-        from app import app, execution_stream, execution_timer, periodic_resync, trigger_tick
+        from app import app, execution_stream, execution_timer, log_stream, periodic_resync, trigger_tick
         from chalicelib.engine import timers as engine_timers
 
         from .stream_poller import LocalLambdaContext, StreamPoller
@@ -67,6 +68,10 @@ class LocalStack:
         # A child of powertools' "optio" logger, so its records come out as the same JSON.
         poller = StreamPoller(settings.dynamodb_endpoint, table, execution_stream, region=settings.region,
                               logger=logging.getLogger("optio.streams"))
+        # The live logs: new lines to the sockets following them, as the log stream function on AWS.
+        log_poller = StreamPoller(settings.dynamodb_endpoint, ExecutionLogModel.Meta.table_name, log_stream,
+                                  region=settings.region, logger=logging.getLogger("optio.streams"),
+                                  function_name="log_stream")
         ticker = Ticker("resync", settings.resync_interval_ms / 1000, periodic_resync,
                         lambda: LocalLambdaContext(function_name="resync"))
         trigger_ticker = Ticker(
@@ -80,13 +85,15 @@ class LocalStack:
             ticket_ticker = Ticker("ticket_sync", settings.ticket_sync_interval_ms / 1000, periodic_ticket_sync,
                                    lambda: LocalLambdaContext(function_name="ticket_sync"))
             poller.start()
+            log_poller.start()
 
             def wake_poller(request: Any, get_response: Any) -> Any:
-                # A request that may have written wakes the poller: its stream records are
+                # A request that may have written wakes the pollers: its stream records are
                 # handled now, as Lambda's trigger would, not at the next idle poll.
                 response = get_response(request)
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     poller.wake()
+                    log_poller.wake()
                 return response
 
             app.register_middleware(wake_poller, "http")
@@ -99,13 +106,19 @@ class LocalStack:
             trigger_ticker.start()
             watcher.start()
             ticket_ticker.start()
-            self._parts = [poller, ticker, trigger_ticker, watcher, ticket_ticker, wake_ups]
+            self._parts = [poller, log_poller, ticker, trigger_ticker, watcher, ticket_ticker, wake_ups]
         self.token = settings.api_token.newest()
         self.url = f"http://{settings.host}:{settings.port}"
         if serve:
+            from chalicelib.services import live
+
+            from .live_socket import PATH, LiveSockets
             from .server import make_server
 
-            self._server = make_server(app, settings.host, settings.port)
+            sockets = LiveSockets(settings.host, settings.port)
+            live.use_local(sockets.send, f"ws://{settings.host}:{settings.port}{PATH}")
+            self._live = sockets
+            self._server = make_server(app, settings.host, settings.port, sockets)
             self._server_thread = threading.Thread(
                 target=self._server.server.serve_forever, name="http", daemon=True
             )
@@ -114,6 +127,12 @@ class LocalStack:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+        if self._live is not None:
+            from chalicelib.services import live
+
+            live.release_local(self._live.send)
+            self._live.close_all()
+            self._live = None
         if self._app is not None:
             self._app.middleware_handlers.remove((self._wake_poller, "http"))
             self._app = None

@@ -13,6 +13,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -237,8 +238,12 @@ class ExecutionEventModel(Model):
 
 
 class ExecutionLogModel(Model):
+    """Its stream feeds the live logs (`engine.live`): each new line goes to the dashboards
+    watching its execution."""
+
     class Meta(_Meta):
         table_name = _table("execution-logs")
+        stream_view_type = "NEW_IMAGE"
 
     executionId = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)
@@ -603,6 +608,30 @@ class WarmPodModel(Model):
     pool_index = WarmPoolIndex()
 
 
+class LiveSubscriberIndex(GlobalSecondaryIndex["LiveConnectionModel"]):
+    class Meta:
+        index_name = "execution-index"
+        projection = KeysOnlyProjection()
+    executionId = UnicodeAttribute(hash_key=True)
+
+
+class LiveConnectionModel(Model):
+    """An open WebSocket connection of the live logs (`services.live`): who opened it and the
+    execution it follows, if any. Deleted on disconnect or when a post finds it gone; `expiresAt`
+    removes the row of a connection whose disconnect was lost."""
+
+    class Meta(_Meta):
+        table_name = _table("live-connections")
+
+    connectionId = UnicodeAttribute(hash_key=True)
+    principal = UnicodeAttribute()
+    executionId = UnicodeAttribute(null=True)
+    connectedAt = UnicodeAttribute()
+    expiresAt = TTLAttribute()
+
+    subscriber_index = LiveSubscriberIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ExecutionModel,
     ExecutionEventModel,
@@ -621,4 +650,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     UserModel,
     ConnectionModel,
     WarmPodModel,
+    LiveConnectionModel,
 )

@@ -28,6 +28,21 @@ def create_all(models: tuple[type[Model], ...] = ALL_MODELS) -> None:
             model.create_table(wait=True)
         else:
             add_missing_indexes(model)
+            add_missing_stream(model)
+
+
+def add_missing_stream(model: type[Model]) -> bool:
+    """Turns on the model's stream on a live table made before it had one; True if it did."""
+    view = getattr(model.Meta, "stream_view_type", None)
+    if view is None:
+        return False
+    client = model._get_connection().connection.client
+    described = client.describe_table(TableName=model.Meta.table_name)["Table"]
+    if described.get("StreamSpecification", {}).get("StreamEnabled"):
+        return False
+    client.update_table(TableName=model.Meta.table_name,
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+    return True
 
 
 def add_missing_indexes(model: type[Model]) -> list[str]:

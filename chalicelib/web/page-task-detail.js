@@ -3,6 +3,7 @@
 import { ApiError, del, get, post } from "./api.js";
 import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
 import { logView } from "./log-view.js";
+import { follow } from "./live.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
 
 const LOG_POLL_MS = 700;
@@ -270,6 +271,7 @@ export default async function taskDetail(view, { params: [taskId] }) {
     h("section", { "aria-labelledby": "dependents-h" }, h("h2", { id: "dependents-h" }, "Needed by"), dependentsList));
   let stopped = false;
   let drawnVersion = null;
+  let live = false; // the socket is open and replayed: lines and state changes come pushed
 
   const act = {
     run: (event, name, message) => busy(event.currentTarget, async () => {
@@ -308,7 +310,8 @@ export default async function taskDetail(view, { params: [taskId] }) {
     if (task.version === drawnVersion) return;
     drawnVersion = task.version;
     drawTask();
-    await Promise.all([refreshRelated(), pollLogs()]);
+    // Pushed lines need no read; a poll fills in while the socket is down.
+    await Promise.all([refreshRelated(), live ? null : pollLogs()]);
   };
 
   const pollLogs = async () => {
@@ -333,10 +336,18 @@ export default async function taskDetail(view, { params: [taskId] }) {
     h("section", { "aria-labelledby": "events-h" }, h("h2", { id: "events-h" }, "Events"), history),
     related, comments.element);
   await Promise.all([refreshRelated(), logs.open().then(pollLogs), comments.load()]);
+  // Lines and state changes pushed over the socket (live.js); the polls below only while it is down.
+  const unfollow = follow(taskId, {
+    after: () => logs.after(),
+    onLines: (items) => logs.add(items),
+    onState: (change) => { if (change.version !== drawnVersion) refreshTask().catch(() => {}); },
+    // Said on the log section too: whether new lines come pushed or polled.
+    onLive: (on) => { live = on; logs.element.dataset.live = String(on); },
+  });
   let idle = 0;
   every(LOG_POLL_MS, async () => {
-    if (LIVE_STATES.has(task.state) || (idle += 1) % SETTLED_EVERY === 0) await pollLogs();
+    if (!live && (LIVE_STATES.has(task.state) || (idle += 1) % SETTLED_EVERY === 0)) await pollLogs();
   });
-  every(TASK_POLL_MS, refreshTask);
-  return () => { stopped = true; };
+  every(TASK_POLL_MS, async () => { if (!live) await refreshTask(); });
+  return () => { stopped = true; unfollow(); };
 }

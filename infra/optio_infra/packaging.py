@@ -35,10 +35,12 @@ ASYNCIO_ONLY = frozenset({"aiohttp", "aiohttp-retry", "aiohappyeyeballs", "aiosi
                           "propcache", "yarl"})
 # The AWS services the functions call through botocore: DynamoDB (pynamodb), S3 (session archives),
 # Lambda (the launcher's invoke), STS (the EKS token), Secrets Manager (Optio's keys, through
-# powertools' parameters: chalicelib.settings.ServerKey). botocore ships the models of ~400 services:
+# powertools' parameters: chalicelib.settings.ServerKey), API Gateway's Management API (the live
+# logs' posts to connections: chalicelib.services.live). botocore ships the models of ~400 services:
 # 15 of the 26 MB zipped. A client for a service left out fails with UnknownServiceError;
 # tests/infra/test_packaging.py checks every client the code creates is listed here.
-BOTOCORE_SERVICES = ("dynamodb", "lambda", "s3", "secretsmanager", "stepfunctions", "sts")
+BOTOCORE_SERVICES = ("apigatewaymanagementapi", "dynamodb", "lambda", "s3", "secretsmanager", "stepfunctions",
+                     "sts")
 # Lambda's python3.11 runtime: bytecode compiled by another version would be ignored, not wrong.
 # Chalice 1.34 takes the runtime from the Python that runs `chalice package` (Config.
 # lambda_python_version): the project's 3.11 (README "Deploy to AWS").

@@ -11,6 +11,7 @@ from typing import Any, cast
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigatewayv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_cognito as cognito
@@ -65,6 +66,16 @@ DASHBOARD_STATES = ("queued", "provisioning", "running", "needs_attention", "pr_
 # The Chalice functions, by their logical id in `chalice package`'s template.
 API_HANDLER = "APIHandler"
 STREAM_FN = "ExecutionStream"
+# The live logs (README "Live updates"): the logs table's stream function, and the WebSocket API's
+# handlers (Chalice's fixed names).
+LOG_STREAM_FN = "LogStream"
+WEBSOCKET_FNS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+# The stage Chalice gives the WebSocket API, part of its URL.
+WEBSOCKET_STAGE = "api"
+# Functions that post to the sockets (services.live.fan_out, the replay of a subscribe).
+LIVE_SENDERS = frozenset({STREAM_FN, LOG_STREAM_FN, "WebsocketMessage"})
+# A live line older than this is not worth pushing: a dashboard that missed it reads it on reconnect.
+LOG_STREAM_MAX_AGE_S = 60
 LAUNCHER_FN = "Launcher"
 TIMER_FN = "ExecutionTimer"
 # The functions that talk to the cluster, as the code has them: the launcher creates Jobs (and
@@ -97,6 +108,11 @@ KEYS_READ: dict[str, frozenset[str]] = {
     "TicketSync": frozenset({SECRETS_KEY}),
     "TriggerTick": frozenset(),
     LAUNCHER_FN: frozenset({SECRETS_KEY}),
+    LOG_STREAM_FN: frozenset(),
+    # $connect checks a token as the API does (admin tokens) and the live tickets (the run-token key).
+    "WebsocketConnect": frozenset({API_TOKEN, RUN_TOKEN_KEY}),
+    "WebsocketMessage": frozenset(),
+    "WebsocketDisconnect": frozenset(),
 }
 
 # The agents' namespace's default NetworkPolicy: every pod there (agents, the watcher) may resolve
@@ -471,11 +487,12 @@ class OptioStack(cdk.Stack):
                 self.kinds[logical_id] = (
                     "api" if logical_id == API_HANDLER else "stream" if "DynamoDB" in event_types
                     else "schedule" if "Schedule" in event_types else "launcher" if logical_id == LAUNCHER_FN
-                    else "timer" if logical_id == TIMER_FN else "other")
+                    else "timer" if logical_id == TIMER_FN else "websocket" if logical_id in WEBSOCKET_FNS
+                    else "other")
         self.stream_events = {name: event for name, r in sam["Resources"].items()
                               for event, e in (r["Properties"].get("Events") or {}).items()
                               if r["Type"] == "AWS::Serverless::Function" and e["Type"] == "DynamoDB"}
-        assert list(self.stream_events) == [STREAM_FN], self.stream_events
+        assert sorted(self.stream_events) == [STREAM_FN, LOG_STREAM_FN], self.stream_events
         self.roles = {name: self._role(name) for name in self.kinds}
         roles = self.roles
         self.k8s_layer = lambda_.LayerVersion(
@@ -499,6 +516,9 @@ class OptioStack(cdk.Stack):
                                      arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         if domain_name:
             api_url = self._custom_domain(domain_name, certificate_arn)
+        websocket_api = self.chalice.get_resource("WebsocketAPI").ref
+        live_url = cdk.Fn.sub("wss://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + WEBSOCKET_STAGE,
+                              {"Api": websocket_api})
         self.log_groups: dict[str, logs.LogGroup] = {}
         for name, fn in self.functions.items():
             fn.add_property_override("FunctionName", self._function_name(name))
@@ -511,6 +531,9 @@ class OptioStack(cdk.Stack):
             group.grant_write(roles[name])
             env = {
                 "OPTIO_EXECUTIONS_STREAM_ARN": executions.attr_stream_arn,
+                "OPTIO_LOGS_STREAM_ARN": self.tables["execution-logs"].attr_stream_arn,
+                # Where the dashboard opens its socket (the API tells it), and where senders post.
+                "OPTIO_LIVE_URL": live_url,
                 "OPTIO_EKS_CLUSTER_NAME": self.eks.name,
                 "OPTIO_EKS_ENDPOINT": self.eks.endpoint,
                 "OPTIO_EKS_CA_DATA": self.eks.ca_data,
@@ -543,6 +566,7 @@ class OptioStack(cdk.Stack):
         # The stage traces requests into the functions' X-Ray traces (checkov CKV_AWS_73).
         self.chalice.get_resource("RestAPI").add_property_override("TracingEnabled", True)
         self._stream_failure_handling(executions)
+        self._live(websocket_api)
         self._grants(executions, launcher_name)
         self._timers(timers_name, timers_arn, f"optio-{stage}-{_kebab(TIMER_FN)}")
         self._cluster_resources(images, prefix)
@@ -559,6 +583,7 @@ class OptioStack(cdk.Stack):
             fn.node.add_dependency(self.roles[name])
         cdk.Aspects.of(self).add(LogRetention())
         cdk.CfnOutput(self, "ApiUrl", value=api_url)
+        cdk.CfnOutput(self, "LiveUrl", value=live_url)
         cdk.CfnOutput(self, "ApiTokenSecret", value=self.secrets[API_TOKEN].secret_name)
         # Until the first administrator exists (README "People"): `POST /api/setup/admin` with it.
         cdk.CfnOutput(self, "SetupTokenSecret", value=self.secrets[SETUP_TOKEN].secret_name)
@@ -944,6 +969,36 @@ class OptioStack(cdk.Stack):
         fn.add_property_override(f"{base}.MaximumRecordAgeInSeconds", 3600)
         fn.add_property_override(f"{base}.DestinationConfig", {
             "OnFailure": {"Type": "SQS", "Destination": self.failures.queue_arn}})
+
+    def _live(self, websocket_api: str) -> None:
+        """The live logs: the logs stream's mapping (a line is news for a minute: few retries, no
+        dead letters, the dashboard reads what it missed on reconnect), the WebSocket stage's access
+        logs and throttling, and posting to the connections for the functions that send."""
+        logs_table = self.tables["execution-logs"]
+        fn = self.functions[LOG_STREAM_FN]
+        base = f"Events.{self.stream_events[LOG_STREAM_FN]}.Properties"
+        fn.add_property_override(f"{base}.Stream", logs_table.attr_stream_arn)
+        fn.add_property_override(f"{base}.BisectBatchOnFunctionError", True)
+        fn.add_property_override(f"{base}.MaximumRetryAttempts", 2)
+        fn.add_property_override(f"{base}.MaximumRecordAgeInSeconds", LOG_STREAM_MAX_AGE_S)
+        self.roles[LOG_STREAM_FN].add_to_policy(iam.PolicyStatement(actions=STREAM_READ,
+                                                                    resources=[logs_table.attr_stream_arn]))
+        group = logs.LogGroup(self, "WebsocketAccessLogs", retention=LOG_RETENTION, encryption_key=self.key,
+                              removal_policy=cdk.RemovalPolicy.DESTROY)
+        stage = cast(apigatewayv2.CfnStage, self.chalice.get_resource("WebsocketAPIStage"))
+        stage.access_log_settings = apigatewayv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=group.log_group_arn,
+            format=json.dumps({"requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                               "eventType": "$context.eventType", "routeKey": "$context.routeKey",
+                               "status": "$context.status", "connectionId": "$context.connectionId",
+                               "integrationError": "$context.integrationErrorMessage"}))
+        stage.default_route_settings = apigatewayv2.CfnStage.RouteSettingsProperty(
+            throttling_burst_limit=500, throttling_rate_limit=100)
+        connections = self.format_arn(service="execute-api", resource=websocket_api,
+                                      resource_name=f"{WEBSOCKET_STAGE}/POST/@connections/*")
+        for name in sorted(LIVE_SENDERS):
+            self.roles[name].add_to_policy(iam.PolicyStatement(actions=["execute-api:ManageConnections"],
+                                                               resources=[connections]))
 
     # ------------------------------------------------------------------ EKS
     def _import_cluster(self, cfg: ClusterConfig) -> ClusterHandle:
@@ -1365,6 +1420,16 @@ class OptioStack(cdk.Stack):
             f"AwsSolutions-IAM4[Policy::{partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
         ack(self.node.find_child("WebAclAssociation"), "RestAPIapiStage is the stage the SAM transform makes "
             "of the Chalice API: it exists once the template is transformed", "CloudFormation-Validate::E3005")
+        for route in ("WebsocketConnectRoute", "WebsocketMessageRoute", "WebsocketDisconnectRoute"):
+            ack(self.chalice.get_resource(route), "The live logs' $connect handler authenticates as the REST "
+                "API does (the session cookie, a token, a ticket of GET /api/live) and refuses the "
+                "connection otherwise; messages and $disconnect come only on a connection it accepted",
+                "AwsSolutions-APIG4")
+        for name in sorted(LIVE_SENDERS):
+            ack(self.roles[name], "Posting to the live logs' connections: their ids are API Gateway's, made "
+                "per connection at run time; the resource is this WebSocket API's stage, POST only",
+                f"AwsSolutions-IAM5[Resource::{partition}:execute-api:{region}:{account}:<WebsocketAPI>/"
+                f"{WEBSOCKET_STAGE}/POST/@connections/*]")
         ack(self.failures, "This queue is the stream's on-failure destination: it is the dead-letter "
             "queue; one for it would hold nothing", "AwsSolutions-SQS3")
         ack(self.sessions, "Only the API reaches the bucket (presigned URLs it signs, in its own logs "
@@ -1421,12 +1486,15 @@ class OptioStack(cdk.Stack):
                               "read from Secrets Manager at run time (README \"Rotating keys\")",
                 "CKV_AWS_173": "The environment is encrypted with the stack's key (KmsKeyArn)",
             }
-            if self.kinds[name] in ("api", "schedule", "timer"):
+            if self.kinds[name] in ("api", "schedule", "timer", "websocket"):
                 checks["CKV_AWS_116"] = ("Not invoked asynchronously with events to keep: API Gateway and "
                                          "Step Functions wait for the answer, a schedule fires again")
             elif name == STREAM_FN:
                 checks["CKV_AWS_116"] = ("A stream's failed records go to the mapping's on-failure "
                                          "destination (the StreamFailures queue), not a function DLQ")
+            elif name == LOG_STREAM_FN:
+                checks["CKV_AWS_116"] = ("A live log line is news for a minute: one that fails is read "
+                                         "by the dashboard on reconnect, from the logs table")
             elif name == LAUNCHER_FN:
                 checks["CKV_AWS_116"] = ("Its failed or aged-out events go to its on-failure destination "
                                          "(LauncherEvents), the timer function, which fails the attempt")

@@ -30,8 +30,10 @@ from .conftest import (
 pytestmark = [pytest.mark.xdist_group("infra"), pytest.mark.timeout(900)]
 
 def _stream_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The executions table's stream function (the reconciler)."""
     (found,) = [(k, e["Properties"]) for k, r in resources(template, "AWS::Serverless::Function").items()
-                for e in (r["Properties"].get("Events") or {}).values() if e["Type"] == "DynamoDB"]
+                for e in (r["Properties"].get("Events") or {}).values()
+                if e["Type"] == "DynamoDB" and k == "ExecutionStream"]
     return found
 
 
@@ -384,8 +386,9 @@ def test_key_and_least_privilege(assembly: Assembly, stage: str) -> None:
     assert "dynamodb:GetRecords" in actions_of(roles[stream])
     assert "sqs:SendMessage" in actions_of(roles[stream])
     for name, role in roles.items():
-        if name not in (stream,):
+        if name not in (stream, "LogStream"):  # the live logs' function reads the logs table's stream
             assert "dynamodb:GetRecords" not in actions_of(role), name
+        if name != stream:
             assert "sqs:SendMessage" not in actions_of(role), name
 
 
@@ -493,7 +496,7 @@ def test_every_function_waits_for_its_roles_policies(assembly: Assembly, stage: 
         assert {role, *attached} <= set(as_list(fn.get("DependsOn", []))), (key, attached)
         if fn["Properties"].get("Events"):
             with_events.add(key)
-    assert len(with_events) == 4  # the stream and the three schedules
+    assert len(with_events) == 5  # the two streams and the three schedules
     stream_role = template["Resources"][_stream_function(template)[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
     assert any("dynamodb:GetRecords" in as_list(st["Action"]) for st in _statements_of(template, stream_role))
 
@@ -637,3 +640,36 @@ def test_the_rest_api_compresses_responses_from_1_kib(assembly: Assembly, stage:
     # accepts it (.chalice/config.json's minimum_compression_size; the local server does the same).
     [api] = resources(assembly.template(stage), "AWS::Serverless::Api").values()
     assert api["Properties"]["MinimumCompressionSize"] == 1024
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_live_logs_websocket_api_its_stream_and_grants(assembly: Assembly, stage: str) -> None:
+    """README "Live updates": a WebSocket API whose $connect, messages and $disconnect reach their
+    functions; the logs table's stream feeds the log stream function; only the senders may post to
+    connections, of this API's stage only; connection rows expire."""
+    template = assembly.template(stage)
+    [(api_id, api)] = resources(template, "AWS::ApiGatewayV2::Api").items()
+    assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
+    routes = {r["Properties"]["RouteKey"] for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
+    assert routes == {"$connect", "$default", "$disconnect"}
+    [stage_props] = [s["Properties"] for s in resources(template, "AWS::ApiGatewayV2::Stage").values()]
+    assert stage_props["AccessLogSettings"]["DestinationArn"]
+    tables = resources(template, "AWS::DynamoDB::Table")
+    logs_id = next(k for k, r in tables.items() if r["Properties"]["TableName"] == f"optio-{stage}-execution-logs")
+    assert tables[logs_id]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    live = next(r for r in tables.values() if r["Properties"]["TableName"] == f"optio-{stage}-live-connections")
+    assert live["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    functions = resources(template, "AWS::Serverless::Function")
+    [log_stream] = [e["Properties"] for e in (functions["LogStream"]["Properties"].get("Events") or {}).values()]
+    assert log_stream["Stream"] == {"Fn::GetAtt": [logs_id, "StreamArn"]}
+    posting = set()
+    for key, fn in functions.items():
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert api_id in json.dumps(env["OPTIO_LIVE_URL"]), key
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        for statement in _statements_of(template, role):
+            if "execute-api:ManageConnections" in as_list(statement["Action"]):
+                posting.add(key)
+                resource = json.dumps(statement["Resource"])
+                assert api_id in resource and "/api/POST/@connections/*" in resource, resource
+    assert posting == {"ExecutionStream", "LogStream", "WebsocketMessage"}

@@ -29,6 +29,7 @@ import boto3
 
 from chalicelib.local.stream_poller import StreamPoller
 from tests.conftest import FAKES
+from tests.fakes.apigatewaymanagementapi import FakeManagementApi
 from tests.fakes.lambda_api import FakeLambda
 from tests.fakes.secretsmanager_api import FakeSecretsManager
 from tests.fakes.stepfunctions_api import FakeStepFunctions
@@ -75,6 +76,7 @@ class Deployment:
     step_functions: FakeStepFunctions | None = None
     secrets_manager: FakeSecretsManager | None = None
     dynamodb: IamDynamoDB | None = None
+    management_api: FakeManagementApi | None = None
     functions: dict[str, FunctionEndpoint] = field(default_factory=dict)
     environments: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -115,6 +117,8 @@ class Deployment:
         self.custom_domain = ApiGateway(api["DefinitionBody"], str(api["StageName"]), base_path="",
                                         responses=responses).start()
         self.lambda_api = lambda_service({})
+        # The WebSocket API's Management API: where the live logs' senders post (its stage: "api").
+        self.management_api = FakeManagementApi("api").start()
         self.step_functions = FakeStepFunctions(self.template.state_machines(), self._invoke).start()
         functions = self.template.functions()
         for function in functions:
@@ -140,7 +144,7 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.kill()
         for part in (self.gateway, self.custom_domain, self.lambda_api, self.step_functions, self.cluster, self.s3,
-                     self.secrets_manager, self.dynamodb):
+                     self.secrets_manager, self.dynamodb, self.management_api):
             if part is not None:
                 part.stop()
 
@@ -208,7 +212,7 @@ class Deployment:
         layers = [self._unpacked(layer) / "python" for layer in function.layers]
         runtime_packages = self._runtime_packages()
         assert self.gateway is not None and self.lambda_api is not None and self.s3 is not None
-        assert self.step_functions is not None
+        assert self.step_functions is not None and self.management_api is not None
         assert self.secrets_manager is not None and self.dynamodb is not None
         stage_url = f"http://127.0.0.1:{self.gateway.port}"
         environment = {name: str(self.template.resolve(value)).replace(f"https://{EXECUTE_API_HOST}", stage_url)
@@ -227,6 +231,7 @@ class Deployment:
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.secrets_manager.url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb.url, "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.url,
             "AWS_ENDPOINT_URL_S3": self.s3.url, "AWS_ENDPOINT_URL_SFN": self.step_functions.url,
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.management_api.url,
         }
         ready = self.work / f"{function.logical_id}.port"
         ready.unlink(missing_ok=True)

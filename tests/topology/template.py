@@ -20,6 +20,7 @@ REGION = "us-east-1"
 URL_SUFFIX = "amazonaws.com"
 # The id CloudFormation would give the RestApi; its execute-api host is the local front's stand-in.
 REST_API_ID = "0pt10l0ca1"
+WEBSOCKET_API_ID = "w5l1vel0ca"
 EXECUTE_API_HOST = f"{REST_API_ID}.execute-api.{REGION}.{URL_SUFFIX}"
 # A certificate authority for the cluster: the Kubernetes stand-in speaks plain HTTP, so the client
 # never reads it, but the functions decode it as EKS gives it (base64 PEM).
@@ -169,6 +170,8 @@ class Template:
             return str(props["Config"]["name"])
         if kind == "AWS::Serverless::Api":
             return REST_API_ID
+        if kind == "AWS::ApiGatewayV2::Api":
+            return WEBSOCKET_API_ID
         if kind == "AWS::Serverless::Function":
             return str(props["FunctionName"])
         if kind == "AWS::S3::Bucket":
