@@ -87,7 +87,8 @@ function mappingRows(idPrefix) {
   const element = h("fieldset", { class: "param-mapping" }, h("legend", {}, "Parameter mapping (optional)"),
     h("p", { class: "hint" }, "Each row gives a param the value its JSONPath finds in the delivered body. Without rows, the whole body is the params."),
     names, h("div", { class: "table-wrap" }, h("table", { class: "mapping" },
-      h("thead", {}, h("tr", {}, ["Param", "JSONPath", "Extracts", ""].map((c) => h("th", { scope: "col" }, c)))), body)),
+      h("thead", {}, h("tr", {}, ["Param", "JSONPath", "Extracts"].map((c) => h("th", { scope: "col" }, c)),
+        h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Remove")))), body)),
     h("div", { class: "actions" }, add), tester, notYet);
   // A result speaks of the rows and payload it was given: editing either sets it aside.
   element.addEventListener("input", () => {
