@@ -13,7 +13,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_dashboard import browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
+from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
+from tests.e2e.test_dashboard_polish import AXE, serious_violations
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
@@ -175,3 +176,38 @@ def test_a_ticket_source_the_api_refuses_says_which_field(page: Page, mode: Loca
     expect(form.locator('[name="config.label"]')).to_have_count(1)
     assert [p for p in mode.api.ok("GET", "/api/ticket-providers")["items"] if p["kind"] == "jira"] == []
     screenshot(page, "ticket-source-errors", full_page=True)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_forms_open_and_filled_have_no_serious_accessibility_violation(browser: Browser, mode: LocalMode,  # noqa: F811
+                                                                          repo: dict[str, Any], theme: str) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `make axe`")
+    config = mode.api.ok("POST", "/api/tasks", {
+        "type": "repo-blueprint", "name": f"Checked {uuid.uuid4().hex[:6]}", "title": "Fix {{error}}",
+        "prompt": "[fake:noop] {{error}}", "repoId": repo["id"],
+        "paramsSchema": {"type": "object", "properties": {"error": {"type": "string"}}}}, status=201)
+    page = new_page(browser, mode, viewport=WIDE)
+    page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+    problems: dict[str, list[str]] = {}
+    for viewport in (WIDE, PHONE):
+        page.set_viewport_size(viewport)  # type: ignore[arg-type]
+        page.goto(f"/tasks/scheduled/{config['id']}")
+        page.locator("summary", has_text="Add a trigger").click()
+        form = page.get_by_role("form", name="Add a trigger")
+        found = serious_violations(page)  # the schedule's params form
+        form.get_by_label("Trigger type").select_option("webhook")
+        form.get_by_label("Param name, row 1").fill("error")
+        form.get_by_label("JSONPath, row 1").fill("$.data.issue.title")
+        form.locator("summary", has_text="Test with a sample payload").click()
+        form.get_by_label("Sample payload (JSON)").fill(json.dumps(SENTRY_ALERT))
+        form.get_by_role("button", name="Test the mapping").click()
+        expect(form.locator(".hook-title")).to_have_text("Fix TypeError: cart is undefined")
+        found += serious_violations(page)
+        page.goto("/settings")
+        page.get_by_role("form", name="Add a ticket provider").get_by_label("Provider").select_option("notion")
+        found += serious_violations(page)
+        if found:
+            problems[f"{viewport['width']} px"] = found
+    close(page)
+    assert not problems, problems
