@@ -133,6 +133,22 @@ def test_a_schedule_takes_its_params_from_a_form_made_from_the_schema(page: Page
                                  "paramMapping": {"REPO_NAME": "optio", "FOCUS_AREAS": "CVEs", "DEPTH": 2}}
 
 
+def test_new_task_asks_a_standalone_schedules_params_by_the_schema_typed(page: Page, mode: LocalMode) -> None:
+    name = f"Digest {uuid.uuid4().hex[:6]}"
+    page.goto("/tasks/new?mode=schedule")
+    page.get_by_label("Repository").select_option(label="No repository: a standalone task")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Prompt template").fill("[fake:noop] Digest of {{TEAM}}")
+    page.get_by_label("Parameter schema (optional)").fill(json.dumps(
+        {"type": "object", "required": ["TEAM"], "properties": {"TEAM": {"type": "string"}}}))
+    page.get_by_label("Parameter schema (optional)").blur()
+    page.get_by_label("TEAM (required)").fill("platform")
+    page.get_by_role("button", name="Create Schedule").click()
+    page.wait_for_url("**/tasks/scheduled/*-*")
+    [trigger] = mode.api.ok("GET", f"/api/tasks/{page.url.rsplit('/', 1)[1]}/triggers")["items"]
+    assert trigger["config"]["paramMapping"] == {"TEAM": "platform"}
+
+
 @pytest.mark.parametrize("kind,fields,config", [
     ("linear", {"Team key": "ENG", "Label (optional)": "optio", "Done state (optional)": "Shipped"},
      {"teamKey": "ENG", "label": "optio", "doneState": "Shipped"}),
