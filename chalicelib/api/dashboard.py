@@ -15,6 +15,7 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.observability import logger
 
+from .http import JSON, error_body
 from .public_url import base_path
 
 bp = Blueprint(__name__)
@@ -23,6 +24,9 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 # Client-side routes (history API) that a bookmark or a reload can land on.
 PAGES = ("/", "/tasks", "/tasks/{page}", "/tasks/scheduled/{config_id}", "/templates", "/repos",
          "/issues", "/settings")
+# API Gateway's greedy resource: every path no other resource has (Chalice has no greedy routes of
+# its own; API Gateway and `chalice package` take the path template as it is).
+CATCH_ALL = "/{proxy+}"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
                  ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 _ASSETS = {p.name: p for p in WEB.iterdir() if p.suffix in CONTENT_TYPES}
@@ -64,12 +68,26 @@ def _file(name: str, base: str | None = None, request: Request | None = None) ->
     return Response(body=body, status_code=200, headers={"Content-Type": CONTENT_TYPES[path.suffix], **headers})
 
 
-def missing_page() -> Response:
+def missing_page(base: str = "") -> Response:
     """The shell with a 404 status, for a path no route has that is not the API's: the page shows
-    the app's own "not found" with its navigation, where a gateway would answer raw JSON. Served
-    by the local server, which has no base path."""
-    page = _file("index.html", "")
+    the app's own "not found" with its navigation, where a gateway would answer raw JSON. The
+    local server serves it without a base path."""
+    page = _file("index.html", base)
     return Response(body=page.body, status_code=404, headers=page.headers)
+
+
+def missing(**_: str) -> Response:
+    """What no other route matches, on API Gateway (which has only the resources it was given):
+    its greedy catch-all resource brings any such GET here. Under `/api` it is the JSON 404 the
+    gateway's own response for an unknown route gives (infra's GATEWAY_RESPONSES); elsewhere the
+    app's own "not found" page, at the base path it was reached under."""
+    request = bp.current_request
+    # The path past the base (API Gateway's `path`; the local server's event has only the path asked).
+    asked = str(request.context.get("path") or "")
+    routed = str(request.to_original_event().get("path") or asked)
+    if routed == "/api" or routed.startswith("/api/"):
+        return Response(body=error_body(f"not found: no route {request.method} {asked}"), status_code=404, headers=JSON)
+    return missing_page(base_path(request))
 
 
 def shell(**_: str) -> Response:
@@ -84,3 +102,5 @@ def asset(name: str) -> Response:
 for _page in PAGES:
     bp.route(_page, methods=["GET"])(shell)
 bp.route("/static/{name}", methods=["GET"])(asset)
+# Last in every router's order: API Gateway matches literal and {param} resources before a greedy one.
+bp.route(CATCH_ALL, methods=["GET"])(missing)

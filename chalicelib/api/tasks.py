@@ -11,6 +11,7 @@ from chalicelib.core.roles import MEMBER, VIEWER
 from chalicelib.core.schemas import (
     BLUEPRINT_CREATE,
     DEPENDENCIES,
+    HOOK_TEST,
     REORDER,
     RESTART,
     RESUME,
@@ -24,7 +25,7 @@ from chalicelib.core.schemas import (
 )
 from chalicelib.core.states import ExecutionKind, State
 from chalicelib.exceptions import FieldProblem, NotFound, ValidationFailed
-from chalicelib.services import apikeys, standalone
+from chalicelib.services import apikeys, hooks, standalone
 from chalicelib.services import configs as config_actions
 from chalicelib.services import task_list as listing
 from chalicelib.services import tasks as actions
@@ -395,6 +396,12 @@ def delete_trigger(task_id: str, trigger_id: str) -> Response:
     """Delete a trigger"""
     trigger_actions.delete_trigger(_config(task_id, "triggers"), trigger_id)
     return Response(body="", status_code=204, headers=JSON)
+
+
+@route(bp, "/api/tasks/{task_id}/hooks/test", methods=["POST"], role=MEMBER, body=HOOK_TEST)
+def test_webhook(task_id: str) -> dict[str, Any]:
+    """Dry-run a webhook delivery: the params a paramMapping takes from a sample body and the run's title and prompt, nothing run"""
+    return hooks.dry_run(_config(task_id, "triggers"), _request_body())
 
 
 # `/api/task-configs/*` and `/api/jobs/*`: the same views on second paths.

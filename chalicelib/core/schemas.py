@@ -465,6 +465,19 @@ TRIGGER_CONFIGS: dict[str, dict[str, Any]] = {
     },
 }
 
+# A dry run of a webhook delivery (`POST /api/tasks/:id/hooks/test`): the mapping the trigger
+# would have and a sample body, as the text a delivery's raw body is (parsed as a delivery's is).
+HOOK_TEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["payload"],
+    "additionalProperties": False,
+    "properties": {
+        "config": {"type": "object", "additionalProperties": False,
+                   "properties": {"paramMapping": TRIGGER_CONFIGS["webhook"]["properties"]["paramMapping"]}},
+        "payload": {"type": "string", "maxLength": 1024 * 1024},
+    },
+}
+
 # Standalone tasks: an agent run without a repository; each run is a workflow run.
 STANDALONE_DEFAULT_MAX_RETRIES = 1
 STANDALONE_DEFAULT_MAX_CONCURRENT = 2

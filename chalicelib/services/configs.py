@@ -15,7 +15,7 @@ from chalicelib.store import configs, templates
 from chalicelib.store.acting import acting_as
 from chalicelib.store.models import ExecutionModel, TaskConfigModel, TemplateModel
 
-from .standalone import run_standalone
+from .standalone import rendered_standalone, run_standalone
 from .tasks import create_task
 from .templates import _checked, checked_params
 from .validation import require_valid
@@ -81,6 +81,22 @@ def params_schema(config: TaskConfigModel) -> dict[str, Any] | None:
         return None  # the template is gone: the run itself will say so
 
 
+def _rendered_blueprint(config: TaskConfigModel, params: Any) -> tuple[dict[str, Any], str, str]:
+    template = templates.get(config.promptTemplateId) if config.promptTemplateId else None
+    prompt = config.prompt or (template.prompt if template else "")
+    filled = checked_params(_schema_of(config, template), params)
+    return filled, render(config.title or config.name, filled), render(prompt, filled)
+
+
+def rendered(config: TaskConfigModel, params: Any) -> tuple[dict[str, Any], str, str]:
+    """What a run of `config` with `params` would be, as its run makes it: the params checked
+    against the paramsSchema with its defaults filled (else the 400 naming every failing path),
+    and the title and prompt rendered with them. Nothing is written."""
+    if config.type == "standalone":
+        return rendered_standalone(config, params)
+    return _rendered_blueprint(config, params)
+
+
 def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
                   run_id: str | None = None) -> ExecutionModel:
     """A repo task from `config`, its title and prompt rendered with `params` (checked against the
@@ -89,15 +105,13 @@ def run_blueprint(config: TaskConfigModel, params: Any, trigger: Mapping[str, An
     if not config.enabled:
         raise ValidationFailed(f"blueprint {config.id} is disabled", [
             FieldProblem("enabled", "the blueprint is disabled; enable it to run it")])
-    template = templates.get(config.promptTemplateId) if config.promptTemplateId else None
-    prompt = config.prompt or (template.prompt if template else "")
-    filled = checked_params(_schema_of(config, template), params)
+    filled, title, prompt = _rendered_blueprint(config, params)
     metadata: dict[str, Any] = {"taskConfigId": config.id, "triggerParams": filled}
     if trigger:
         metadata["trigger"] = dict(trigger)
     body = {
-        "title": render(config.title or config.name, filled),
-        "prompt": render(prompt, filled),
+        "title": title,
+        "prompt": prompt,
         "repoId": config.repoId,
         "repoUrl": config.repoUrl,
         "repoBranch": config.repoBranch,

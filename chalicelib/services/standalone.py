@@ -51,6 +51,12 @@ def update_standalone(config: TaskConfigModel, body: Any) -> TaskConfigModel:
     return configs.update(config, _checked_standalone(require_valid(STANDALONE_PATCH, body)), utcnow())
 
 
+def rendered_standalone(config: TaskConfigModel, params: Any) -> tuple[dict[str, Any], str, str]:
+    """A run's checked params (defaults filled), its title (the task's name) and its prompt."""
+    filled = checked_params(config.paramsSchema, params)
+    return filled, config.name, render(config.promptTemplate or "", filled)
+
+
 def run_standalone(config: TaskConfigModel, params: Any, trigger: Mapping[str, Any] | None = None,
                    run_id: str | None = None) -> ExecutionModel:
     """A queued run of `config` (with `run_id` when the caller chose it), its prompt rendered with
@@ -58,12 +64,12 @@ def run_standalone(config: TaskConfigModel, params: Any, trigger: Mapping[str, A
     if not config.enabled:
         raise ValidationFailed(f"standalone task {config.id} is disabled", [
             FieldProblem("enabled", "the task is disabled; enable it to run it")])
-    filled = checked_params(config.paramsSchema, params)
+    filled, title, prompt = rendered_standalone(config, params)
     return executions.create({
         "id": run_id or str(uuid.uuid4()), "type": RUN.value, "state": State.QUEUED.value,
-        "taskConfigId": config.id, "title": config.name, "agentType": config.agentRuntime or "claude-code",
+        "taskConfigId": config.id, "title": title, "agentType": config.agentRuntime or "claude-code",
         "params": filled, "triggerParams": filled, "trigger": dict(trigger) if trigger else None,
-        "prompt": render(config.promptTemplate or "", filled),
+        "prompt": prompt,
         "maxRetries": int(config.maxRetries if config.maxRetries is not None else STANDALONE_DEFAULT_MAX_RETRIES),
     }, utcnow(), trigger=str((trigger or {}).get("type") or "api"))
 

@@ -253,6 +253,7 @@ async function detail(view, configId, navigate) {
   const addTrigger = () => {
     const fields = triggerFields("add");
     fields.setKind(config.type);
+    fields.setConfig(config);
     const form = h("form", { novalidate: true, "aria-label": "Add a trigger" }, fields.element, h("p", { class: "form-error", role: "alert" }),
       h("button", { type: "submit", class: "secondary" }, "Add trigger"));
     form.addEventListener("submit", async (event) => {

@@ -1,6 +1,6 @@
 // Settings: API keys (the token is shown once, at creation), secrets (names only, values
-// write-only) and ticket providers (GitHub issues or Linear, synced into tasks).
-import { all, api, ApiError, del, get, patch, post } from "./api.js";
+// write-only) and ticket providers (GitHub issues, Linear, Jira Cloud or Notion, synced into tasks).
+import { all, api, del, get, patch, post } from "./api.js";
 import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
 
 function apiKeys() {
@@ -80,11 +80,59 @@ function secrets() {
 }
 
 const PROVIDER_KINDS = [["github", "GitHub issues"], ["linear", "Linear"], ["jira", "Jira Cloud"], ["notion", "Notion"]];
-// Jira and Notion are configured as their JSON config (fields in the README), a starting point shown.
-const CONFIG_EXAMPLES = {
-  jira: { site: "https://acme.atlassian.net", projectKey: "ENG", label: "optio", email: "bot@acme.com", apiTokenSecret: "JIRA_API_TOKEN" },
-  notion: { databaseId: "", statusProperty: "Status", todoState: "Not started", doneState: "Done", labelsProperty: "Tags", tokenSecret: "NOTION_TOKEN" },
+// Each kind's config, field by field, as the API's schema has it (chalicelib/core/tickets.py):
+// [key, label, hint, placeholder, list?]. Secrets are named, never given (set them under Secrets).
+const PROVIDER_FIELDS = {
+  github: [
+    ["labels", "Labels (optional)", "Comma separated: issues carrying all of them. Leave labels and assignee empty for every issue.", "optio, bug", true],
+    ["assignee", "Assignee (optional)", "Issues assigned to this login.", "octocat"],
+  ],
+  linear: [
+    ["teamKey", "Team key", "The team whose issues become tasks.", "ENG"],
+    ["projectId", "Project id (optional)"],
+    ["label", "Label (optional)", "Only issues with this label."],
+    ["apiKeySecret", "API key secret (optional)", "The name of the secret holding the Linear API key.", "LINEAR_API_KEY"],
+    ["doneState", "Done state (optional)", "The workflow state a completed task moves its issue to (default: the first completed one).", "Done"],
+  ],
+  jira: [
+    ["site", "Site", "Your Jira Cloud address.", "https://acme.atlassian.net"],
+    ["projectKey", "Project key", "Its issues become tasks; or give a JQL query instead.", "ENG"],
+    ["jql", "JQL query (instead of the project)", "Your own query, e.g. project = ENG AND labels = optio.", "project = ENG AND statusCategory = \"To Do\""],
+    ["label", "Label (optional)", "With the project: only issues with this label.", "optio"],
+    ["email", "Account email", "The Atlassian account the API token belongs to.", "bot@acme.com"],
+    ["apiTokenSecret", "API token secret (optional)", "The name of the secret holding its API token.", "JIRA_API_TOKEN"],
+    ["doneState", "Done status (optional)", "The status a completed task moves its issue to.", "Done"],
+  ],
+  notion: [
+    ["databaseId", "Database id", "The database whose pages are tickets: the 32 hex digits in its URL.", "0123456789abcdef0123456789abcdef"],
+    ["statusProperty", "Status property (optional)", "The property that holds a page's state.", "Status"],
+    ["todoState", "To-do state (optional)", "Pages in this state are synced.", "Not started"],
+    ["doneState", "Done state (optional)", "Set when the task completes.", "Done"],
+    ["labelsProperty", "Labels property (optional)", "The multi-select property that holds a page's labels.", "Tags"],
+    ["label", "Label (optional)", "Only pages with this label."],
+    ["tokenSecret", "Token secret (optional)", "The name of the secret holding the integration's token.", "NOTION_TOKEN"],
+  ],
 };
+
+/** The config fields of one kind: `{element, value()}`; controls named `config.<key>`, as the API's problems are. */
+function providerFields(kind) {
+  const controls = PROVIDER_FIELDS[kind].map(([key, label, hint, placeholder, list]) => {
+    const control = h("input", { name: `config.${key}`, id: `provider-${kind}-${key}`, autocomplete: "off", spellcheck: "false", placeholder });
+    return { key, list, control, element: field(label, control, hint) };
+  });
+  return {
+    element: h("div", { class: "field-group" }, controls.map((c) => c.element)),
+    value() {
+      const config = {};
+      for (const { key, list, control } of controls) {
+        const given = control.value.trim();
+        if (!given) continue;
+        config[key] = list ? given.split(",").map((v) => v.trim()).filter(Boolean) : given;
+      }
+      return config;
+    },
+  };
+}
 
 function providerScope(provider) {
   const config = provider.config ?? {};
@@ -133,55 +181,27 @@ function ticketProviders() {
                 await load();
               }) }, "Delete")));
       }))
-      : empty("No ticket providers.", "Add one below: new GitHub issues (by label, by assignee, or all) or Linear issues then become tasks by themselves."));
+      : empty("No ticket providers.", "Add one below: new GitHub issues (by label, by assignee, or all), Linear or Jira issues, or Notion pages then become tasks by themselves."));
   };
   const kind = select("kind", PROVIDER_KINDS, "github");
   kind.id = "provider-kind";
   repoSelect.id = "provider-repo";
   const agent = select("agentType", [["", "Repo default"], ...AGENT_TYPES.map((a) => [a, a])], "");
   agent.id = "provider-agent";
-  const input = (name, placeholder) => h("input", { name, id: `provider-${name.replace(".", "-")}`, autocomplete: "off", placeholder });
-  const labels = input("config.labels", "optio, bug");
-  const assignee = input("config.assignee", "octocat");
-  const teamKey = input("config.teamKey", "ENG");
-  const projectId = input("config.projectId");
-  const label = input("config.label");
-  const keySecret = input("config.apiKeySecret", "LINEAR_API_KEY");
-  const github = h("div", { class: "field-group" }, field("Labels (optional)", labels, "Comma separated: issues carrying all of them. Leave labels and assignee empty for every issue."),
-    field("Assignee (optional)", assignee));
-  const linear = h("div", { class: "field-group" }, field("Team key", teamKey), field("Project id (optional)", projectId),
-    field("Label (optional)", label), field("API key secret", keySecret, "The name of the secret holding the Linear API key (set it under Secrets)."));
-  const json = h("textarea", { name: "config", id: "provider-config", rows: 6, spellcheck: "false" });
-  const other = h("div", { class: "field-group" }, field("Config (JSON)", json, "Secrets by name (set them under Secrets), never their values."));
-  const arrange = () => {
-    github.hidden = kind.value !== "github"; linear.hidden = kind.value !== "linear"; other.hidden = !CONFIG_EXAMPLES[kind.value];
-    if (CONFIG_EXAMPLES[kind.value]) json.value = JSON.stringify(CONFIG_EXAMPLES[kind.value], null, 2);
-  };
+  // Only the chosen kind's fields are in the form (kinds share names such as `config.label`, and
+  // an error must land in the one shown); each kind keeps what was typed while another is shown.
+  const byKind = Object.fromEntries(Object.keys(PROVIDER_FIELDS).map((k) => [k, providerFields(k)]));
+  const fields = h("div", {});
+  const arrange = () => fields.replaceChildren(byKind[kind.value].element);
   kind.addEventListener("change", arrange);
   arrange();
   const form = h("form", { novalidate: true, "aria-label": "Add a ticket provider" }, field("Provider", kind),
-    field("Tasks go to", repoSelect), field("Agent", agent), github, linear, other,
+    field("Tasks go to", repoSelect), field("Agent", agent), fields,
     h("p", { class: "form-error", role: "alert" }), h("button", { type: "submit" }, "Add provider"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    let config = {};
-    if (CONFIG_EXAMPLES[kind.value]) {
-      try {
-        config = JSON.parse(json.value);
-      } catch {
-        showErrors(form, new ApiError(400, { error: "invalid request", details: [{ field: "config", problem: "is not valid JSON" }] }));
-        return;
-      }
-    } else if (kind.value === "github") {
-      const wanted = labels.value.split(",").map((l) => l.trim()).filter(Boolean);
-      if (wanted.length) config.labels = wanted;
-      if (assignee.value.trim()) config.assignee = assignee.value.trim();
-    } else {
-      for (const [key, control] of [["teamKey", teamKey], ["projectId", projectId], ["label", label], ["apiKeySecret", keySecret]]) {
-        if (control.value.trim()) config[key] = control.value.trim();
-      }
-    }
+    const config = byKind[kind.value].value();
     const body = { kind: kind.value, repoId: repoSelect.value, config };
     if (agent.value) body.agentType = agent.value;
     try {

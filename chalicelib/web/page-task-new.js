@@ -48,6 +48,19 @@ export default async function newTask(view, { navigate }) {
   const setup = h("textarea", { name: "environment.setupCommands", id: "env-setup", rows: 3, spellcheck: "false", placeholder: "pip install -r requirements.txt" });
   const secretNames = h("input", { name: "environment.secrets", id: "env-secrets", autocomplete: "off", placeholder: "SLACK_TOKEN, DATABASE_URL" });
   const trigger = triggerFields("new");
+  // A standalone schedule's params are asked for by the schema typed above, once it reads as JSON
+  // (what does not is said on submit, next to the schema); the form is made again only when the
+  // schema changed, so params typed meanwhile stay.
+  let appliedSchema;
+  const paramsBySchema = () => {
+    let parsed = null;
+    try { parsed = standalone() && schema.value.trim() ? JSON.parse(schema.value) : null; } catch { /* reported on submit */ }
+    const given = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : null;
+    if (JSON.stringify(given) === appliedSchema) return;
+    appliedSchema = JSON.stringify(given);
+    trigger.setConfig({ paramsSchema: given });
+  };
+  schema.addEventListener("change", paramsBySchema);
   const submit = h("button", { type: "submit" }, "Create Task");
 
   const nameField = field("Name", name, "Names the scheduled task in the dashboard; defaults to the title.");
@@ -86,6 +99,7 @@ export default async function newTask(view, { navigate }) {
     standaloneFields.hidden = !standalone();
     trigger.element.hidden = !scheduling;
     trigger.setKind(standalone() ? "standalone" : "repo-blueprint");
+    paramsBySchema();
     promptLabel.textContent = standalone() ? "Prompt template" : "Description";
     promptHint.textContent = standalone()
       ? "The agent's prompt; {{PARAM}} placeholders are filled from each run's params."

@@ -1,7 +1,8 @@
 // A run's params form, generated from the task's `paramsSchema` (JSON Schema): one control per
 // property, by its type (string, number, integer, boolean, enum; arrays and objects as JSON), with
 // the schema's defaults filled in and its required properties marked. The API validates the params;
-// this form only turns what was typed into JSON values.
+// this form only turns what was typed into JSON values. Controls are named `<base>.<property>`
+// (`params.COUNT` for a run, `config.paramMapping.COUNT` for a schedule's), as the API's problems are.
 import { field, h } from "./dom.js";
 
 function kindOf(property) {
@@ -10,9 +11,9 @@ function kindOf(property) {
   return ["string", "number", "integer", "boolean", "array", "object"].includes(type) ? type : "json";
 }
 
-function controlFor(name, property, required, prefix) {
+function controlFor(name, property, required, prefix, base) {
   const kind = kindOf(property);
-  const control = { name: `params.${name}`, id: `${prefix}-${name}` };
+  const control = { name: `${base}.${name}`, id: `${prefix}-${name}` };
   const initial = property.default;
   if (kind === "enum") {
     const options = property.enum.map((value) => h("option", { value: JSON.stringify(value), selected: value === initial }, String(value)));
@@ -33,12 +34,12 @@ function controlFor(name, property, required, prefix) {
 }
 
 /** `{element, read()}`; `read()` gives the params or throws `{details}` naming the fields it could not read. */
-export function paramsForm(schema, prefix = "param") {
+export function paramsForm(schema, prefix = "param", base = "params") {
   const properties = schema && typeof schema === "object" ? schema.properties ?? {} : {};
   const required = new Set(Array.isArray(schema?.required) ? schema.required : []);
   const entries = Object.entries(properties).map(([name, property]) => {
     const prop = property && typeof property === "object" ? property : {};
-    const control = controlFor(name, prop, required.has(name), prefix);
+    const control = controlFor(name, prop, required.has(name), prefix, base);
     if (required.has(name)) control.setAttribute("aria-required", "true");
     const label = `${prop.title ?? name}${required.has(name) ? " (required)" : ""}`;
     const defaultHint = prop.default !== undefined && kindOf(prop) !== "boolean" ? `Default: ${JSON.stringify(prop.default)}.` : "";
@@ -60,14 +61,14 @@ export function paramsForm(schema, prefix = "param") {
       if (kind === "enum") params[name] = JSON.parse(raw);
       else if (kind === "number" || kind === "integer") {
         const value = Number(raw);
-        if (Number.isNaN(value)) problems.push({ field: `params.${name}`, problem: "must be a number" });
+        if (Number.isNaN(value)) problems.push({ field: `${base}.${name}`, problem: "must be a number" });
         else params[name] = value;
       } else if (kind === "string") params[name] = raw;
       else {
         try {
           params[name] = JSON.parse(raw);
         } catch {
-          problems.push({ field: `params.${name}`, problem: "is not valid JSON" });
+          problems.push({ field: `${base}.${name}`, problem: "is not valid JSON" });
         }
       }
     }

@@ -35,6 +35,7 @@ from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from chalice.cdk import Chalice
 from constructs import Construct, IConstruct
 
+from chalicelib.api.dashboard import CATCH_ALL
 from chalicelib.launch.k8s_job import NETWORK_LABEL
 
 from . import packaging
@@ -561,6 +562,7 @@ class OptioStack(cdk.Stack):
             self._in_cluster_vpc(cluster)
 
         self._gateway_responses()
+        self._catch_all_resource()
         self._edge(edge or EdgeConfig())
         self._sign_in(sign_in or SignInConfig(), api_url, removal)
         # The stage traces requests into the functions' X-Ray traces (checkov CKV_AWS_73).
@@ -851,6 +853,15 @@ class OptioStack(cdk.Stack):
                 self, f"GatewayResponse{kind.title().replace('_', '')}", rest_api_id=api, response_type=kind,
                 status_code=status, response_templates={"application/json": template},
                 response_parameters={"gatewayresponse.header.Content-Type": "'application/json'"})
+
+    def _catch_all_resource(self) -> None:
+        """The greedy resource the app's catch-all route gives the REST API (chalicelib.api.dashboard
+        CATCH_ALL: an unknown page is the dashboard's own 404, an unknown `/api/...` route its JSON
+        404), with its path parameter declared, as API Gateway's OpenAPI import has every path
+        template's (`chalice package` declares only the parameters a view takes)."""
+        self.chalice.get_resource("RestAPI").add_property_override(
+            f"DefinitionBody.paths.{CATCH_ALL}.get.parameters",
+            [{"name": "proxy", "in": "path", "required": True, "type": "string"}])
 
     # ------------------------------------------------------------------ the edge
     def _edge(self, edge: EdgeConfig) -> None:

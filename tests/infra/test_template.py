@@ -673,3 +673,18 @@ def test_the_live_logs_websocket_api_its_stream_and_grants(assembly: Assembly, s
                 resource = json.dumps(statement["Resource"])
                 assert api_id in resource and "/api/POST/@connections/*" in resource, resource
     assert posting == {"ExecutionStream", "LogStream", "WebsocketMessage"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_rest_api_sends_what_no_resource_matches_to_the_api_function(assembly: Assembly, stage: str) -> None:
+    # The app's catch-all (its own 404 page outside /api): a greedy GET resource with its path
+    # parameter declared, integrated with the API function as every route is.
+    from chalicelib.api.dashboard import CATCH_ALL
+
+    [api] = resources(assembly.template(stage), "AWS::Serverless::Api").values()
+    paths = api["Properties"]["DefinitionBody"]["paths"]
+    assert CATCH_ALL == "/{proxy+}" and set(paths[CATCH_ALL]) == {"get"}
+    catch_all = paths[CATCH_ALL]["get"]
+    assert catch_all["parameters"] == [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+    assert catch_all["x-amazon-apigateway-integration"] == paths["/tasks"]["get"]["x-amazon-apigateway-integration"]
+    assert catch_all["x-amazon-apigateway-integration"]["type"] == "aws_proxy"

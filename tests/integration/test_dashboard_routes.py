@@ -36,6 +36,23 @@ def test_an_unknown_asset_is_a_404_not_a_500(anonymous: Api) -> None:
         assert anonymous.get(f"/static/{name}").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/no-such-page", "/tasks/abc/def", "/static/a/b"])
+def test_a_page_no_route_has_is_the_shell_with_a_404(anonymous: Api, path: str) -> None:
+    # One segment reaches the app's catch-all route (as every unknown path does on API Gateway),
+    # more reach the local server's own answer: the same page either way.
+    response = anonymous.get(path)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert '<script type="module" src="/static/app.js">' in response.text
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/no/such/route"])
+def test_an_api_path_no_route_has_stays_a_json_404(anonymous: Api, path: str) -> None:
+    response = anonymous.get(path)
+    assert response.status_code == 404 and response.headers["Content-Type"] == "application/json"
+    assert set(response.json()) == {"error"} and path in response.json()["error"]
+
+
 def test_the_api_still_needs_a_token(anonymous: Api) -> None:
     assert anonymous.get("/api/tasks").status_code == 401
     assert anonymous.get("/api/auth/api-keys").status_code == 401

@@ -186,6 +186,71 @@ def test_the_61st_request_in_a_minute_is_429(api: Api, anonymous: Api, blueprint
     assert codes[-1] == 429 and set(codes[:-1]) == {401} and len(codes) >= 61
 
 
+# --- the webhook tester: a dry run by the delivery's own steps ------------------------------------
+
+SENTRY_ALERT = {"action": "created", "data": {"issue": {"title": "TypeError: cart is undefined",
+                                                        "project": {"slug": "checkout"}}}}
+
+
+def test_the_tester_shows_what_a_delivery_then_makes(api: Api, anonymous: Api, hook: dict[str, Any]) -> None:
+    blueprint = hook["blueprint"]
+    mapping = hook["trigger"]["config"]["paramMapping"]
+    runs = f"/api/tasks/{blueprint['id']}/runs"
+    raw = json.dumps({"data": {"issue": {"title": "TypeError in checkout"}, "project": {"slug": "web"}}})
+    tested = api.ok("POST", f"/api/tasks/{blueprint['id']}/hooks/test",
+                    {"config": {"paramMapping": mapping}, "payload": raw})
+    assert tested == {"params": {"issue": "TypeError in checkout", "project": "web"}, "title": "Fix TypeError in checkout",
+                      "prompt": "[fake:noop] fix TypeError in checkout in web", "problems": []}
+    assert api.ok("GET", runs)["items"] == []  # nothing ran
+    delivered = anonymous.request("POST", f"/api/hooks/{hook['path']}", data=raw.encode(), headers={
+        "Content-Type": "application/json", "X-Optio-Signature": sign("s3cret", raw.encode())})
+    task = api.task(delivered.json()["runId"])
+    assert (task["title"], task["prompt"], task["metadata"]["triggerParams"]) == (
+        tested["title"], tested["prompt"], tested["params"])
+
+
+def test_the_tester_leaves_out_what_matches_nothing_and_maps_nothing_without_rows(api: Api,
+                                                                                 blueprint: dict[str, Any]) -> None:
+    path = f"/api/tasks/{blueprint['id']}/hooks/test"
+    tested = api.ok("POST", path, {"config": {"paramMapping": {"issue": "$.data.issue.title", "project": "$.nowhere"}},
+                                   "payload": json.dumps(SENTRY_ALERT)})
+    assert tested["params"] == {"issue": "TypeError: cart is undefined"}
+    assert tested["title"] == "Fix TypeError: cart is undefined"
+    # No mapping: the whole body is the params, as a delivery's is; an empty body is none.
+    assert api.ok("POST", path, {"payload": '{"issue": "#7"}'})["title"] == "Fix #7"
+    assert api.ok("POST", path, {"payload": ""})["params"] == {}
+
+
+def test_the_tester_shows_the_problems_that_would_refuse_a_delivery(api: Api, repo: dict[str, Any]) -> None:
+    strict = api.ok("POST", "/api/tasks", {"type": "repo-blueprint", "name": "strict", "title": "Fix {{error}}",
+                                           "prompt": "[fake:noop]", "repoId": repo["id"], "paramsSchema": {
+                                               "type": "object", "required": ["error"],
+                                               "properties": {"error": {"type": "string"}}}}, status=201)
+    tested = api.ok("POST", f"/api/tasks/{strict['id']}/hooks/test", {
+        "config": {"paramMapping": {"error": "$.data.nothing"}}, "payload": json.dumps(SENTRY_ALERT)})
+    assert tested["title"] is None and tested["params"] == {}
+    assert [p["field"] for p in tested["problems"]] == ["params.error"]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"config": {"paramMapping": {"error": "$[["}}, "payload": "{}"}, "config.paramMapping.error"),
+    ({"config": {"paramMapping": {"error": 7}}, "payload": "{}"}, "config.paramMapping.error"),
+    ({"payload": "{not json"}, "payload"),
+    ({"payload": "[1, 2]"}, "payload"),
+    ({"payload": '{"n": NaN}'}, "payload.n"),
+    ({}, "payload"),
+    ({"payload": "{}", "paramMapping": {}}, "paramMapping"),
+])
+def test_the_tester_names_a_bad_mapping_or_payload(api: Api, blueprint: dict[str, Any], body: dict[str, Any],
+                                                   field: str) -> None:
+    assert problems(api.post(f"/api/tasks/{blueprint['id']}/hooks/test", body)) == [field]
+
+
+def test_the_tester_is_405_for_a_repo_task(api: Api, repo: dict[str, Any]) -> None:
+    task = api.ok("POST", "/api/tasks", {"title": "t", "prompt": "[fake:noop]", "repoId": repo["id"]}, status=201)
+    assert api.post(f"/api/tasks/{task['id']}/hooks/test", {"payload": "{}"}).status_code == 405
+
+
 # --- the tick, in this process ---------------------------------------------------------------
 
 T = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)

@@ -93,8 +93,9 @@ class ApiGateway:
         self.function: FunctionEndpoint | None = None
         self.binary_types = set(definition.get("x-amazon-apigateway-binary-media-types", []))
         self.routes = [Route(path, {m.upper() for m in methods}) for path, methods in definition["paths"].items()]
-        # A literal resource wins over one with a parameter, as API Gateway matches them.
-        self.routes.sort(key=lambda r: (r.resource.count("{"), -len(r.resource)))
+        # A literal resource wins over one with a parameter, as API Gateway matches them, and a
+        # greedy one (`{proxy+}`) takes only what no other resource matches.
+        self.routes.sort(key=lambda r: (r.resource.endswith("+}"), r.resource.count("{"), -len(r.resource)))
         self._loopback: Loopback | None = None
         self.port = 0
 
