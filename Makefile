@@ -172,7 +172,8 @@ unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/runner -q
 
 # Issue 18's figures: launch path and overhead against a bare baseline, triggers, cost per task,
-# scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv).
+# scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv);
+# issue 21's Lighthouse scores of the dashboard (a few minutes: 18 runs).
 bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) $(LIGHTHOUSE_STAMP) java browser
 	$(PY) bench/spine.py
 	$(PY) bench/warm_pools.py
@@ -183,10 +184,13 @@ bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) $(LIGHTHOUSE_STAMP) java b
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py
+	$(PY) bench/lighthouse.py
 
-# The browser tests save every page they visit; the README shows these copies.
-screenshots:
-	cp test-artifacts/screenshots/*.png docs/screenshots/
+# The README's screenshots: each page on the showcase store (bench/showcase.py), light and dark,
+# written to docs/screenshots/ (about 3 minutes). The browser tests' own screenshots of what they
+# did stay in test-artifacts/screenshots/.
+screenshots: $(VENV)/.installed $(DDB_STAMP) java browser
+	$(PY) bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(DEPS) .pytest_cache .mypy_cache .ruff_cache infra/node_modules infra/build infra/cdk.out infra/chalice.out
