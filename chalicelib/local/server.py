@@ -76,7 +76,8 @@ class RedactingRequestHandler(ChaliceRequestHandler):
     def _send_http_response_with_body(self, code: int, headers: dict[str, str], body: str | bytes) -> None:
         """The dashboard's files and the API's JSON gzipped when the client accepts it, as API
         Gateway does on AWS (`minimum_compression_size` in .chalice/config.json)."""
-        content_type = headers.get("Content-Type", "")
+        # A route that returns a dict sets no Content-Type: Chalice sends it as JSON.
+        content_type = headers.get("Content-Type", "application/json")
         accepts = "gzip" in self.headers.get("accept-encoding", "").lower()
         if accepts and content_type.startswith(COMPRESSED_TYPES) and "Content-Encoding" not in headers:
             raw = body.encode("utf-8") if isinstance(body, str) else body
