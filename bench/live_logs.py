@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bench.spine import pct  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.gitrepo import make_bare_repo  # noqa: E402
 from tests.support.localmode import start_local_mode  # noqa: E402
 from tests.support.waiting import wait_for  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 GOAL_MS = 1000
 # Notes when each log line enters the page, by its text.
 WATCH = """
@@ -52,7 +52,7 @@ def main() -> None:
                                                   "prompt": f"[fake:echo-dir={cue}] go"}, status=201)
         mode.api.wait_state(task["id"], "running")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             context = browser.new_context(base_url=mode.url)
             context.add_cookies([{"name": "optio_session", "value": mode.token, "url": mode.url}])
             page = context.new_page()

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from chalicelib.local.dynamodb_local import DynamoDBLocal  # noqa: E402
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.gitrepo import make_bare_repo  # noqa: E402
 from tests.support.localmode import LocalMode, start_local_mode  # noqa: E402
 

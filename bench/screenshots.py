@@ -16,11 +16,8 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from showcase import ROOT, showcase
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, WIDE
 from tests.support.localmode import LocalMode
-
-CHROMIUM = "/usr/bin/chromium"
-WIDE = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 def open_menu(page: Page) -> None:
@@ -64,7 +61,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     with showcase(Path(tempfile.mkdtemp(prefix="optio-screenshots-"))) as (mode, detail), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         taken = take(browser, mode, detail, args.out)
         browser.close()
     print(f"{taken} screenshots in {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "

@@ -6,6 +6,10 @@
 import { get } from "./api.js";
 
 const BACKOFF_MS = [250, 1000, 2000, 5000, 10000, 30000];
+// The server finds a socket's followers through an index that may lag its write by a moment: a
+// line written in that moment, after the replay read, might not be pushed. The page goes on
+// polling this long after each replay, which fills such a gap, before it relies on the socket.
+const SETTLE_MS = 2000;
 
 /**
  * Follows one task (`kind` "taskId") or standalone run ("runId"):
@@ -13,7 +17,8 @@ const BACKOFF_MS = [250, 1000, 2000, 5000, 10000, 30000];
  *   resumes after the highest line the socket gave, if that is later;
  * - `onLines(lines)`: new lines, each sequence number once, in order within a message;
  * - `onState(change)`: `{id, state, version, updatedAt}` when the execution changed;
- * - `onLive(live)`: true once the replay is done (polling may stop), false when the socket drops.
+ * - `onLive(live)`: true a moment after the replay is done (polling may stop), false when the
+ *   socket drops.
  * Returns a function that stops following.
  */
 export function follow(id, { kind = "taskId", after, onLines, onState, onLive }) {
@@ -23,6 +28,7 @@ export function follow(id, { kind = "taskId", after, onLines, onState, onLive })
   let stopped = false;
   let failures = 0;
   let timer = 0;
+  let settling = 0;
 
   const retry = () => {
     if (stopped) return;
@@ -40,7 +46,9 @@ export function follow(id, { kind = "taskId", after, onLines, onState, onLive })
       if (fresh.length) onLines(fresh);
     } else if (message.type === "replayed") {
       failures = 0;
-      onLive(true);
+      const replayedOn = socket;
+      clearTimeout(settling);
+      settling = setTimeout(() => { if (!stopped && socket === replayedOn) onLive(true); }, SETTLE_MS);
     } else if (message.type === "state") {
       onState(message);
     }
@@ -73,6 +81,7 @@ export function follow(id, { kind = "taskId", after, onLines, onState, onLive })
   return () => {
     stopped = true;
     clearTimeout(timer);
+    clearTimeout(settling);
     socket?.close();
   };
 }

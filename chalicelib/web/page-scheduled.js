@@ -4,11 +4,15 @@
 // a standalone run's logs, retry and cancel.
 import { ApiError, all, appPath, del, get, patch, post, url } from "./api.js";
 import { busy, clearErrors, confirmAction, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { follow } from "./live.js";
+import { logView } from "./log-view.js";
 import { paramsForm } from "./params-form.js";
 import { describeTrigger, triggerFields, triggerTimes } from "./triggers.js";
 
 const RUNS_POLL_MS = 2000;
 const LOG_POLL_MS = 1000;
+// A poll reads back this many sequence numbers before the newest held (see pollLines).
+const LOG_OVERLAP = 20;
 const ACTIVE_RUN = new Set(["queued", "running", "pending", "waiting_on_deps", "provisioning"]);
 
 const labelOf = (config) => config.name ?? config.title ?? config.id;
@@ -118,46 +122,47 @@ function paramsText(params) {
   return entries.length ? entries.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ") : "—";
 }
 
-/** A standalone run's log lines, by sequence number, polled while the run may still write. */
+/** A standalone run's logs in the log viewer (log-view.js): lines and state changes pushed over the
+ * socket (live.js), polled only while it is down and the run may still write. */
 function runLogs(runId) {
-  const seen = new Set();
-  let last = 0;
   let stopped = false;
-  const lines = h("ol", { class: "logs", tabindex: "0", "aria-label": "Run logs" });
-  const waiting = h("p", { class: "muted" }, "No log lines yet: they appear here as the agent works.");
+  let live = false; // the socket is open and replayed
+  let active = true; // the run may still write
+  const logs = logView(`/api/workflow-runs/${runId}/logs`, { filename: `run-${runId}.log`, label: "Run logs" });
   const status = h("p", { class: "muted" });
-  const poll = async () => {
+  const readRun = async () => {
     const run = await get(`/api/workflow-runs/${runId}`);
-    for (;;) {
-      const page = await get(`/api/workflow-runs/${runId}/logs?after=${Math.max(0, last - 20)}&limit=200`);
-      for (const line of page.items) {
-        if (seen.has(line.seq)) continue;
-        seen.add(line.seq);
-        const item = h("li", { dataset: { seq: String(line.seq), type: line.type } }, h("span", { class: `log-type log-${line.type}` }, line.type), " ", line.content);
-        const later = line.seq < last ? [...lines.children].find((li) => Number(li.dataset.seq) > line.seq) : null;
-        lines.insertBefore(item, later ?? null);
-        last = Math.max(last, line.seq);
-      }
-      if (!page.nextCursor) break;
-    }
-    waiting.hidden = lines.children.length > 0;
+    active = ACTIVE_RUN.has(run.state);
     status.replaceChildren(...[stateBadge(run.state), run.startedAt ? ` ran ${duration(run.startedAt, run.finishedAt)}` : " not started yet",
       run.costUsd ? ` · ${money(run.costUsd)}` : null,
       run.errorMessage ? h("span", { class: "error-text" }, ` ${run.errorMessage}`) : null,
       run.output ? h("details", {}, h("summary", {}, "Output"), h("pre", { class: "prompt" }, run.output)) : null].filter(Boolean));
-    return ACTIVE_RUN.has(run.state);
+  };
+  const pollLines = async () => {
+    for (;;) {
+      // Read back a little before the newest line held: a batch written late still shows, once.
+      const page = await get(`/api/workflow-runs/${runId}/logs?after=${Math.max(0, logs.after() - LOG_OVERLAP)}&limit=200`);
+      logs.add(page.items);
+      if (!page.nextCursor) return;
+    }
   };
   const tick = async () => {
-    let active = true;
-    try { active = await poll(); } catch { /* retried on the next tick */ }
+    try { if (!live) await Promise.all([readRun(), pollLines()]); } catch { /* retried on the next tick */ }
     if (!stopped) setTimeout(tick, active ? LOG_POLL_MS : LOG_POLL_MS * 5);
   };
-  tick();
+  const unfollow = follow(runId, {
+    kind: "runId",
+    after: () => logs.after(),
+    onLines: (items) => logs.add(items),
+    onState: () => { readRun().catch(() => {}); },
+    onLive: (on) => { live = on; logs.element.dataset.live = String(on); },
+  });
+  Promise.all([readRun(), logs.open()]).catch(() => {}).then(() => setTimeout(tick, LOG_POLL_MS));
   return {
     element: h("section", { class: "card run-logs", "aria-labelledby": "run-logs-h" },
       h("div", { class: "page-head" }, h("h2", { id: "run-logs-h" }, `Run ${runId.slice(0, 8)}`),
-        link(appPath(), "Close")), status, waiting, lines),
-    stop: () => { stopped = true; },
+        link(appPath(), "Close")), status, logs.element),
+    stop: () => { stopped = true; unfollow(); },
   };
 }
 

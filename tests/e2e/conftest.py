@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, close, new_page
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 
@@ -21,3 +24,28 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
 @pytest.fixture()
 def repo_path(tmp_path: Path) -> Path:
     return make_bare_repo(tmp_path)
+
+
+# The dashboard's browser tests: each module starts its own local mode as `mode`; these give it
+# a browser, a signed-in page (at the module's VIEWPORT if it sets one) and a connected repository.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: run `make browser`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(request: pytest.FixtureRequest, browser: Browser, mode: LocalMode) -> Iterator[Page]:
+    page = new_page(browser, mode, viewport=getattr(request.module, "VIEWPORT", DESKTOP))
+    yield page
+    close(page)
+
+
+@pytest.fixture(scope="module")
+def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    bare = make_bare_repo(tmp_path_factory.mktemp("repo"))
+    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]

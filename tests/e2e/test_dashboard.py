@@ -13,24 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import REPO_ROOT
 from tests.fakes.github_api import FakeGitHub
+from tests.support.browser import DESKTOP, PHONE, close, new_page, screenshot
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("e2e-dashboard")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-# Uncaught script errors of each open page: a page that throws fails its test when it is closed.
-SCRIPT_ERRORS: dict[int, list[str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +49,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory, github: FakeGitHub, remotes: 
 
 
 @pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("dashboard-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
 def github_repo(mode: LocalMode, github: FakeGitHub, remotes: Path) -> dict[str, Any]:
     """A repository on the GitHub stand-in (and its git remote), connected in Optio."""
     full_name = f"acme/web{uuid.uuid4().hex[:6]}"
@@ -71,49 +56,6 @@ def github_repo(mode: LocalMode, github: FakeGitHub, remotes: Path) -> dict[str,
     github.add_repo(full_name)
     repo = mode.api.ok("POST", "/api/repos", {"repoUrl": f"https://github.com/{full_name}"}, status=201)
     return {**repo, "fullName": full_name}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed: run `make browser`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def new_page(browser: Browser, mode: LocalMode, signed_in: bool = True, viewport: dict[str, int] = DESKTOP,
-             timezone_id: str | None = None) -> Page:
-    context = browser.new_context(viewport=viewport, base_url=mode.url, locale="en-US",  # type: ignore[arg-type]
-                                  timezone_id=timezone_id)
-    if signed_in:
-        context.add_cookies([{"name": "optio_session", "value": mode.token, "url": mode.url}])
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors = SCRIPT_ERRORS[id(page)] = []
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
-def close(page: Page) -> None:
-    page.context.close()
-    errors = SCRIPT_ERRORS.pop(id(page))
-    assert not errors, errors
-
-
-@pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:
-    page = new_page(browser, mode)
-    yield page
-    close(page)
-
-
-def screenshot(page: Page, name: str, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    # Without the passing toast: the page as it stands.
-    page.evaluate("document.getElementById('toast')?.classList.remove('shown')")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 
 def test_signing_in_with_the_admin_token_opens_the_dashboard(browser: Browser, mode: LocalMode,

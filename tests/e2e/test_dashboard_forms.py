@@ -13,14 +13,12 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
-from tests.e2e.test_dashboard_polish import AXE, serious_violations
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import AXE, PHONE, WIDE, close, new_page, screenshot, serious_violations
 from tests.support.localmode import LocalMode, start_local_mode
 
+VIEWPORT = WIDE  # the page fixture's
 pytestmark = pytest.mark.xdist_group("e2e-dashboard-forms")
 
-WIDE = {"width": 1440, "height": 900}
 # What Sentry posts for a new issue (its `issue` resource webhook), trimmed to what is mapped.
 SENTRY_ALERT = {"action": "created", "data": {"issue": {"title": "TypeError: cart is undefined", "culprit": "cart.js",
                                                         "project": {"slug": "checkout"}}}}
@@ -31,19 +29,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
     mode = start_local_mode(tmp_path_factory.mktemp("forms"), OPTIO_MAX_CONCURRENT="1")
     yield mode
     mode.stop()
-
-
-@pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("forms-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
-@pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
-    page = new_page(browser, mode, viewport=WIDE)
-    yield page
-    close(page)
 
 
 def test_a_webhook_made_in_the_form_turns_a_sentry_alert_into_a_task_titled_with_the_error(

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_dashboard import browser, close, new_page  # noqa: F401 - the browser fixture
 from tests.integration.test_live_logs import say
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import close, new_page
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
@@ -43,14 +42,8 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
     mode.stop()
 
 
-@pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("live-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
 @pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
+def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:
     page = new_page(browser, mode)
     page.add_init_script(RECORD_SOCKETS)
     yield page

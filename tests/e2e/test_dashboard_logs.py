@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
-from tests.e2e.test_dashboard_polish import AXE, serious_violations
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import AXE, PHONE, WIDE, close, new_page, screenshot, serious_violations
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
@@ -22,7 +20,6 @@ from tests.support.waiting import wait_for
 # search and download tests read the whole log page by page: more than the suite's 300 s default.
 pytestmark = [pytest.mark.xdist_group("e2e-dashboard-logs"), pytest.mark.timeout(900)]
 
-WIDE = {"width": 1440, "height": 900}
 LINES = 50_000
 # Well under what a fully rendered 50,000-line log would put in the DOM: the rows in view and a margin.
 MAX_ROWS = 300
@@ -36,12 +33,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
 
 
 @pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("logs-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
 def long_log(mode: LocalMode, repo: dict[str, Any]) -> tuple[str, int]:
     """A finished task whose agent printed 50,000 lines: its id and its highest sequence number."""
     task = mode.api.ok("POST", "/api/tasks", {"repoId": repo["id"], "title": "Very talkative",
@@ -49,13 +40,6 @@ def long_log(mode: LocalMode, repo: dict[str, Any]) -> tuple[str, int]:
     mode.api.wait_state(task, {"completed", "needs_attention"}, timeout_s=900)
     newest = mode.api.ok("GET", f"/api/tasks/{task}/logs?order=desc&limit=1")["items"][0]["seq"]
     return str(task), int(newest)
-
-
-@pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
-    page = new_page(browser, mode, viewport=WIDE)
-    yield page
-    close(page)
 
 
 def rows_in_dom(page: Page) -> int:

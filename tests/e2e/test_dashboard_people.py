@@ -11,10 +11,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import free_port
-from tests.e2e.test_dashboard import browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
 from tests.fakes.oidc_provider import oidc_provider
 from tests.support.api import Api
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import close, new_page, screenshot
 from tests.support.localmode import LocalMode, start_local_mode
 
 pytestmark = pytest.mark.xdist_group("e2e-people")
@@ -31,12 +30,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
         local.api.ok("PUT", "/api/secrets/OIDC_CLIENT_SECRET", {"value": CLIENT_SECRET}, status=201)
         yield local
     local.stop()
-
-
-@pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("people-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
 
 
 def test_a_member_signs_in_with_the_provider_and_sees_who_did_what(browser: Browser, mode: LocalMode,  # noqa: F811

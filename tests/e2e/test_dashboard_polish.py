@@ -14,15 +14,13 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import REPO_ROOT
-from tests.e2e.test_dashboard import PHONE, browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import AXE, PHONE, WIDE, close, new_page, screenshot, serious_violations
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
+VIEWPORT = WIDE  # the page fixture's
 pytestmark = pytest.mark.xdist_group("e2e-dashboard-polish")
 
-WIDE = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +29,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
     mode = start_local_mode(tmp_path_factory.mktemp("polish"), OPTIO_MAX_CONCURRENT="1")
     yield mode
     mode.stop()
-
-
-@pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("polish-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
-@pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
-    page = new_page(browser, mode, viewport=WIDE)
-    yield page
-    close(page)
 
 
 def create(mode: LocalMode, repo: dict[str, Any], title: str, prompt: str = "[fake:noop] x") -> str:
@@ -282,19 +267,11 @@ def test_the_apis_json_is_gzipped_for_a_client_that_asks(mode: LocalMode, repo: 
         assert [t["id"] for t in unzipped.get("items", [unzipped])] == [t["id"] for t in plain.json().get("items", [plain.json()])]
 
 
-AXE = REPO_ROOT / ".deps" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 A11Y_PAGES = ["/", "/tasks", "/tasks/new", "/tasks/scheduled", "/templates", "/repos", "/issues", "/settings",
               "/tasks/no/such/page"]
 # Each theme at each width: one browser context per combination, on the module's one stack.
 A11Y_LOOKS = [pytest.param(theme, viewport, id=f"{theme}-{viewport['width']}")
               for theme in ("light", "dark") for viewport in (WIDE, PHONE)]
-
-
-def serious_violations(page: Page) -> list[str]:
-    found = page.evaluate("""async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
-        .filter((v) => v.impact === "critical" || v.impact === "serious")
-        .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)""")
-    return list(found)
 
 
 # The dashboard's own navigation (the router follows popstate): the page, its scripts and axe stay

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.test_dashboard import browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
-from tests.support.gitrepo import make_bare_repo
+from tests.support.browser import WIDE, screenshot
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
+VIEWPORT = WIDE  # the page fixture's
 pytestmark = pytest.mark.xdist_group("e2e-dashboard-task-forms")
 
 
@@ -23,19 +23,6 @@ def mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMode]:
     mode = start_local_mode(tmp_path_factory.mktemp("task-forms"), OPTIO_MAX_CONCURRENT="1")
     yield mode
     mode.stop()
-
-
-@pytest.fixture(scope="module")
-def repo(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    bare = make_bare_repo(tmp_path_factory.mktemp("task-forms-repo"))
-    return mode.api.ok("POST", "/api/repos", {"repoUrl": str(bare)}, status=201)  # type: ignore[no-any-return]
-
-
-@pytest.fixture()
-def page(browser: Browser, mode: LocalMode) -> Iterator[Page]:  # noqa: F811 - the browser fixture
-    page = new_page(browser, mode, viewport={"width": 1440, "height": 900})
-    yield page
-    close(page)
 
 
 def create(mode: LocalMode, repo: dict[str, Any], title: str, prompt: str = "[fake:noop] x", **more: Any) -> str:

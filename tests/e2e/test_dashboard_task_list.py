@@ -11,15 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
-from tests.e2e.test_dashboard import browser, close, new_page, screenshot  # noqa: F401 - the browser fixture
-from tests.e2e.test_dashboard_polish import AXE, serious_violations
+from tests.support.browser import AXE, WIDE, close, new_page, screenshot, serious_violations
 from tests.support.gitrepo import make_bare_repo
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.xdist_group("e2e-dashboard-task-list")
 
-WIDE = {"width": 1440, "height": 900}
 CHORES = 210
 COSTS = {"Costly middle": "0.7", "Costly top": "3.25", "Costly low": "0.05"}
 
@@ -54,7 +52,7 @@ def seeded(mode: LocalMode, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture()
-def page(browser: Browser, mode: LocalMode, seeded: dict[str, Any]) -> Iterator[Page]:  # noqa: F811 - the browser fixture
+def page(browser: Browser, mode: LocalMode, seeded: dict[str, Any]) -> Iterator[Page]:
     page = new_page(browser, mode, viewport=WIDE)
     yield page
     close(page)

@@ -26,6 +26,11 @@ KEYS_READ = {
     "TicketSync": {SECRETS_KEY},
     "TriggerTick": set(),
     "Launcher": {SECRETS_KEY},
+    "LogStream": set(),
+    # The live logs' $connect checks an admin token as the API does, and the live tickets.
+    "WebsocketConnect": {API_TOKEN, RUN_TOKEN_KEY},
+    "WebsocketMessage": set(),
+    "WebsocketDisconnect": set(),
 }
 
 

@@ -22,8 +22,8 @@ import requests
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 from tests.support.api import Api
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.gitrepo import make_bare_repo
 from tests.support.waiting import wait_for
 
