@@ -57,8 +57,11 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
   const list = h("ol", { class: "logs" });
   // The scrolling box around the list: the list's padding stands for the rows not in the DOM, and
   // only a box that is not itself padded can grow that tall.
-  const box = h("div", { class: "log-scroll", tabindex: "0", role: "region", "aria-label": label, hidden: true }, list);
-  const waiting = h("p", { class: "muted" }, "No log lines yet: they appear here as the agent works.");
+  // Until the first read answers, the box keeps the room a log takes (what is below it does not
+  // jump when the lines come) and says it is reading.
+  const box = h("div", { class: "log-scroll reading", tabindex: "0", role: "region", "aria-label": label, "aria-busy": "true" }, list);
+  const waiting = h("p", { class: "muted", hidden: true }, "No log lines yet: they appear here as the agent works.");
+  let opened = false;
   const typeSelect = select("logType", [["", "All types"], ...KNOWN_TYPES.map((t) => [t, t.replace("_", " ")])], "");
   const search = h("input", { name: "logSearch", type: "search", placeholder: "Find in logs", autocomplete: "off",
     title: "Enter: previous (older) match; Shift+Enter: next (newer)" });
@@ -174,8 +177,12 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
     const mark = follow.checked ? null : anchor();
     shown = filter ? lines.filter((line) => line.type === filter) : lines;
     findMatches();
-    waiting.hidden = lines.length > 0;
-    box.hidden = !lines.length;
+    if (opened || lines.length) {
+      box.classList.remove("reading");
+      box.removeAttribute("aria-busy");
+      waiting.hidden = lines.length > 0;
+      box.hidden = !lines.length;
+    }
     older.hidden = olderCursor === null;
     describe();
     if (follow.checked) toEnd();
@@ -372,10 +379,14 @@ export function logView(path, { filename = "log.txt", label = "Agent logs" } = {
     element,
     /** The newest page first: one request however long the log. */
     open: async () => {
-      const page = await get(`${path}?order=desc&limit=${PAGE}`);
-      olderCursor = page.nextCursor ?? null;
-      add(page.items);
-      refresh();
+      try {
+        const page = await get(`${path}?order=desc&limit=${PAGE}`);
+        olderCursor = page.nextCursor ?? null;
+        add(page.items);
+      } finally {
+        opened = true;
+        refresh();
+      }
     },
     add,
     after,

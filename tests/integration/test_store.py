@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from chalicelib.core.states import ExecutionKind, State
 from chalicelib.store import executions, logs
 from chalicelib.store.models import CounterModel, ExecutionModel
 from chalicelib.store.tables import create_all
+from tests.conftest import REPO_ROOT
 
 S = State
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -136,38 +138,51 @@ def test_transitions_emit_cloudwatch_metrics(capsys: pytest.CaptureFixture[str])
     assert [m["TimeToStartMs"] for m in emitted if "TimeToStartMs" in m] == [[to_start.total_seconds() * 1000]]
 
 
-def test_a_table_from_an_older_version_gets_the_new_indexes_and_keeps_its_rows() -> None:
+def test_a_table_from_an_older_version_gets_the_new_indexes_and_keeps_its_rows(tmp_path: Path) -> None:
+    # As an upgrade happens: local mode started again on its data directory, its DynamoDB Local
+    # with it (a store of its own: the worker's, shared with every other test, once left a new
+    # index CREATING for minutes under a full run's load).
     from pynamodb.attributes import UnicodeAttribute
     from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
     from pynamodb.models import Model
 
+    from chalicelib.local.dynamodb_local import DynamoDBLocal
     from chalicelib.store.models import _Meta
     from chalicelib.store.tables import add_missing_indexes
 
-    name = f"{ExecutionModel.Meta.table_name}-upgrade-{uuid.uuid4().hex[:6]}"
+    name = f"{ExecutionModel.Meta.table_name}-upgrade"
+    store = DynamoDBLocal(REPO_ROOT / ".deps", db_path=tmp_path / "db", log_path=tmp_path / "dynamodb.log")
+    (tmp_path / "db").mkdir()
+    store.start()
+    try:
+        class Before(Model):
+            class Meta(_Meta):
+                table_name = name
+                host = store.endpoint
+            id = UnicodeAttribute(hash_key=True)
+            kind = UnicodeAttribute(null=True)
 
-    class Before(Model):
-        class Meta(_Meta):
-            table_name = name
-        id = UnicodeAttribute(hash_key=True)
-        kind = UnicodeAttribute(null=True)
+        create_all((Before,))
+        Before(id="kept", kind="old").save()
+        store.stop()
+        store.start()
 
-    class KindIndex(GlobalSecondaryIndex["After"]):
-        class Meta:
-            index_name = "kind-index"
-            projection = AllProjection()
-        kind = UnicodeAttribute(hash_key=True)
+        class KindIndex(GlobalSecondaryIndex["After"]):
+            class Meta:
+                index_name = "kind-index"
+                projection = AllProjection()
+            kind = UnicodeAttribute(hash_key=True)
 
-    class After(Model):
-        class Meta(_Meta):
-            table_name = name
-        id = UnicodeAttribute(hash_key=True)
-        kind = UnicodeAttribute(null=True)
-        kind_index = KindIndex()
+        class After(Model):
+            class Meta(_Meta):
+                table_name = name
+                host = store.endpoint
+            id = UnicodeAttribute(hash_key=True)
+            kind = UnicodeAttribute(null=True)
+            kind_index = KindIndex()
 
-    create_all((Before,))
-    Before(id="kept", kind="old").save()
-    create_all((After,))
-    assert add_missing_indexes(After) == []  # once is enough
-    assert [row.id for row in After.kind_index.query("old")] == ["kept"]
-    After.delete_table()
+        create_all((After,))
+        assert add_missing_indexes(After) == []  # once is enough
+        assert [row.id for row in After.kind_index.query("old")] == ["kept"]
+    finally:
+        store.stop()
