@@ -3,9 +3,12 @@ script errors fail the test that closes them, screenshots of what a test did, an
 serious findings."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import REPO_ROOT
 from tests.support.localmode import LocalMode
@@ -20,6 +23,17 @@ WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Uncaught script errors of each open page: a page that throws fails its test when it is closed.
 SCRIPT_ERRORS: dict[int, list[str]] = {}
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for a module's tests (skipped where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed: run `make browser`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def new_page(browser: Browser, mode: LocalMode, signed_in: bool = True, viewport: dict[str, int] = DESKTOP,

@@ -19,11 +19,11 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import REPO_ROOT
 from tests.support.api import Api
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import chromium
 from tests.support.gitrepo import make_bare_repo
 from tests.support.waiting import wait_for
 
@@ -204,12 +204,8 @@ def test_a_launch_lambda_gives_up_on_fails_its_attempt_at_once(deployed: Deploym
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed: run `make browser`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("where", ["stage URL", "custom domain"])
