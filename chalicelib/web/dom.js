@@ -45,6 +45,15 @@ export function duration(start, end) {
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }
 
+/** A repository as a list shows it: "owner/name" of a hosted URL, the folder of a local one; the
+ * whole URL on hover. */
+export function repoName(repoUrl) {
+  if (!repoUrl) return h("span", {}, "no repository");
+  const parts = repoUrl.replace(/\.git$/, "").split(/[/:]/).filter(Boolean);
+  const local = repoUrl.startsWith("file:") || repoUrl.startsWith("/");
+  return h("span", { title: repoUrl }, local ? parts.at(-1) : parts.slice(-2).join("/"));
+}
+
 export function money(value) {
   return `$${Number(value || 0).toFixed(2)}`;
 }

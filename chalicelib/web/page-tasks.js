@@ -2,7 +2,7 @@
 // searched and paged by the server ("Load more"), refreshed by asking whether each loaded page
 // changed; the queue in start order with drag-and-drop reordering, and the bulk actions.
 import { all, getIfChanged, post, url } from "./api.js";
-import { TASK_STATES, ago, busy, confirmAction, duration, empty, enabledBadge, field, h, heading, link, money, select, skeleton, stateBadge, toast } from "./dom.js";
+import { TASK_STATES, ago, busy, confirmAction, duration, empty, enabledBadge, field, h, heading, link, money, repoName, select, skeleton, stateBadge, toast } from "./dom.js";
 
 const REFRESH_MS = 4000;
 
@@ -80,10 +80,10 @@ function taskTable(tasks, selected, onSelect) {
     ? h("tr", { dataset: { taskId: t.id } }, check(t), h("td", {}, link(`/tasks/${t.id}`, t.title)), h("td", {}, stateBadge(t.state)),
       h("td", { class: "wide" }, t.agentType ?? "—"), h("td", { class: "wide" }, prCell(t)), h("td", { class: "wide" }, t.prChecksStatus ?? "—"),
       h("td", { class: "wide num" }, money(t.costUsd)), h("td", { class: "wide num" }, t.startedAt ? duration(t.startedAt, t.completedAt) : "—"),
-      h("td", { class: "wide muted" }, t.repoUrl), h("td", { class: "wide num" }, String(t.priority)), h("td", { class: "wide" }, ago(t.createdAt)))
+      h("td", { class: "wide muted" }, repoName(t.repoUrl)), h("td", { class: "wide num" }, String(t.priority)), h("td", { class: "wide" }, ago(t.createdAt)))
     : h("tr", { dataset: { taskId: t.id } }, check(t), h("td", {}, link(`/tasks/scheduled/${t.id}`, t.name), h("span", { class: "muted" }, ` ${t.type}`)),
       h("td", {}, enabledBadge(t.enabled)), h("td", { class: "wide" }, t.agentRuntime ?? t.agentType ?? "—"), h("td", { class: "wide" }, "—"), h("td", { class: "wide" }, "—"),
-      h("td", { class: "wide num" }, "—"), h("td", { class: "wide num" }, "—"), h("td", { class: "wide muted" }, t.repoUrl ?? "no repository"),
+      h("td", { class: "wide num" }, "—"), h("td", { class: "wide num" }, "—"), h("td", { class: "wide muted" }, repoName(t.repoUrl)),
       h("td", { class: "wide num" }, t.priority === undefined || t.priority === null ? "—" : String(t.priority)), h("td", { class: "wide" }, ago(t.createdAt)));
   const selectable = tasks.filter(isRepoTask).map((t) => t.id);
   const all = h("input", { type: "checkbox", "aria-label": "Select every task shown", disabled: !selectable.length,
