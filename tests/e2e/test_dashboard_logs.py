@@ -83,16 +83,18 @@ def test_scrolling_up_reads_older_lines_and_keeps_the_dom_small(page: Page, long
     logs = page.locator(".logs")
     expect(logs).to_contain_text(f"Line {LINES} of {LINES}")
     page.locator(".log-scroll").focus()
-    for _ in range(4):  # four older pages of 200 lines
-        before = held(page)
-
-        def scrolled_up() -> bool:
-            # Home scrolls the list to its top, where the next older page is read; the reader
-            # stays where they were, now 200 lines further from the top.
+    # Until the view has scrolled itself to the end, Home would not move it, and read nothing.
+    wait_for(lambda: at_end(page), 30, what="the view at its end")
+    for n in range(1, 5):  # four older pages of 200 lines
+        # Home scrolls the list to its top, where the next older page is read; the reader stays
+        # where they were, now 200 lines further from the top. One press per page: a second one
+        # while the page is on its way would read the page after it too. The press waits for
+        # the next frame: until then the compositor, which handles the key, may not know the
+        # place the view just kept, take itself to be at the top still, and not move.
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        with page.expect_response(lambda response: "before=" in response.url):
             page.keyboard.press("Home")
-            return held(page) > before  # noqa: B023 - called within this iteration
-
-        wait_for(scrolled_up, 30, interval_s=0.5, what="an older page")
+        wait_for(lambda: held(page) == 200 * (n + 1), 30, what=f"older page {n}")  # noqa: B023
     assert held(page) == 1000
     shown = logs.evaluate(r"l => Math.min(...[...l.querySelectorAll('li')].map((r) => Number(/Line (\d+)/.exec(r.textContent)?.[1] ?? Infinity)))")
     assert shown < LINES - 700, shown
