@@ -26,7 +26,10 @@ def main() -> int:
     if setup.setup_needed():
         # Until the first administrator exists (README "People"); a secret of the deployment on AWS.
         print(f"Setup token: {setup.setup_token()}  (POST /api/setup/admin, once)", flush=True)
-    stopping.wait()
+    # Woken each second, not only by the signal: a SIGTERM taken by another thread sets Python's
+    # flag but leaves this one asleep (a stop under load then waited for the test's SIGKILL).
+    while not stopping.wait(timeout=1.0):
+        pass
     print("optio: stopping", flush=True)
     stack.stop()
     return 0
