@@ -1,5 +1,5 @@
 """The task page's log viewer (chalicelib/web/log-view.js) in headless Chromium against local mode:
-a 20,000-line log written by the agent through the runner opens at its newest lines with only the
+a 10,000-line log written by the agent through the runner opens at its newest lines with only the
 rows in view in the DOM, reads older pages as the reader scrolls up, finds lines not rendered (or
 not read yet), downloads every line, and follows a running agent until the reader scrolls away."""
 from __future__ import annotations
@@ -16,15 +16,15 @@ from tests.support.browser import AXE, PHONE, WIDE, close, new_page, screenshot,
 from tests.support.localmode import LocalMode, start_local_mode
 from tests.support.waiting import wait_for
 
-# The agent prints 20,000 lines through the runner (a minute or more on a loaded machine), and the
+# The agent prints 10,000 lines through the runner (a minute or more on a loaded machine), and the
 # search and download tests read the whole log page by page: more than the suite's 300 s default.
 pytestmark = [pytest.mark.xdist_group("e2e-dashboard-logs"), pytest.mark.timeout(900)]
 
-# A hundred pages of the API: enough that only a virtualised list keeps its DOM small (the rows in
+# Fifty pages of the API: enough that only a virtualised list keeps its DOM small (the rows in
 # the DOM do not grow with the log); bench/log_viewer.py times a 50,000-line one, which the suite
 # would spend four minutes writing.
-LINES = 20_000
-# Well under what a fully rendered 20,000-line log would put in the DOM: the rows in view and a margin.
+LINES = 10_000
+# Well under what a fully rendered 10,000-line log would put in the DOM: the rows in view and a margin.
 MAX_ROWS = 300
 
 
@@ -58,7 +58,7 @@ def at_end(page: Page) -> bool:
     return bool(page.locator(".log-scroll").evaluate("l => l.scrollHeight - l.scrollTop - l.clientHeight < 2"))
 
 
-def test_a_20000_line_log_opens_at_its_newest_lines_with_few_rows_in_the_dom(page: Page, long_log: tuple[str, int]) -> None:
+def test_a_10000_line_log_opens_at_its_newest_lines_with_few_rows_in_the_dom(page: Page, long_log: tuple[str, int]) -> None:
     task, _ = long_log
     reads: list[str] = []
     page.on("request", lambda request: reads.append(request.url) if f"/api/tasks/{task}/logs" in request.url else None)
