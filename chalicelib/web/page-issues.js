@@ -1,7 +1,7 @@
 // Issues: open GitHub issues of the connected repos (unassigned first), each with its labels, its
 // linked task's state, and Assign to Optio (SPEC §8). The repo filter stays in the URL.
 import { ApiError, all, get, post } from "./api.js";
-import { busy, empty, field, h, heading, link, select, stateBadge, toast, when } from "./dom.js";
+import { ago, busy, empty, field, h, heading, link, select, stateBadge, toast } from "./dom.js";
 
 function issueCard(issue, navigate) {
   const name = `${issue.repoName}#${issue.number}`;
@@ -12,7 +12,7 @@ function issueCard(issue, navigate) {
   });
   return h("li", { class: "card", dataset: { issue: name } },
     h("h3", {}, h("a", { href: issue.url, target: "_blank", rel: "noopener" }, name), ` ${issue.title}`),
-    h("p", { class: "muted" }, `updated ${when(issue.updatedAt)}${issue.assignee ? ` · assigned to ${issue.assignee}` : ""}`),
+    h("p", { class: "muted" }, "updated ", ago(issue.updatedAt), issue.assignee ? ` · assigned to ${issue.assignee}` : ""),
     issue.labels?.length ? h("ul", { class: "labels", "aria-label": "Labels" }, issue.labels.map((label) => h("li", { class: "badge" }, label))) : null,
     issue.task
       ? h("p", { class: "linked" }, "Optio task: ", stateBadge(issue.task.state), " ", link(`/tasks/${issue.task.taskId}`, "Open its task"))

@@ -3,7 +3,7 @@
 // params from a form generated from the paramsSchema, and the runs (status, duration, cost, params),
 // a standalone run's logs, retry and cancel.
 import { ApiError, all, appPath, del, get, patch, post, url } from "./api.js";
-import { busy, clearErrors, confirmAction, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast, when } from "./dom.js";
+import { ago, busy, clearErrors, confirmAction, copyButton, duration, empty, enabledBadge, h, heading, link, money, showErrors, stateBadge, toast } from "./dom.js";
 import { follow } from "./live.js";
 import { logView } from "./log-view.js";
 import { paramsForm } from "./params-form.js";
@@ -34,7 +34,7 @@ function triggerRow(config, trigger, reload) {
   return h("li", { class: "trigger", dataset: { triggerId: trigger.id } },
     h("span", {}, describeTrigger(trigger), " ", enabledBadge(trigger.enabled),
       trigger.type === "webhook" ? [" ", copyButton(`${location.origin}${url(`/api/hooks/${trigger.config?.path}`)}`, "webhook URL")] : null),
-    times ? h("span", { class: "muted" }, ` ${times}`) : null,
+    times.length ? h("span", { class: "muted" }, " ", ...times) : null,
     h("span", { class: "actions" }, pauseButton(label, trigger.enabled, async () => {
       await patch(`/api/tasks/${config.id}/triggers/${trigger.id}`, { enabled: trigger.enabled === false });
       toast(trigger.enabled === false ? "Trigger resumed." : "Trigger paused.");
@@ -112,7 +112,7 @@ function facts(config, repoName) {
         config.warmPoolSize && `${config.warmPoolSize} warm runners`].filter(Boolean).join(" · ")]]
     : [["Kind", "Repo task blueprint"], ["Repository", `${repoName ?? config.repoUrl ?? "—"}${config.repoBranch ? ` (${config.repoBranch})` : ""}`],
       ["Agent", config.agentType ?? "repo default"], ["Priority", String(config.priority ?? 0)], ["Task title", config.title ?? config.name]];
-  rows.push(["Created", when(config.createdAt)]);
+  rows.push(["Created", ago(config.createdAt)]);
   if (config.description) rows.push(["Summary", config.description]);
   return h("dl", { class: "facts" }, rows.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]));
 }
@@ -190,7 +190,7 @@ function runsTable(config, runs, refresh) {
     h("tbody", {}, runs.map((run) => h("tr", { dataset: { runId: run.id } },
       h("td", {}, isStandalone(config) ? link(`/tasks/scheduled/${config.id}?run=${run.id}`, run.id.slice(0, 8)) : link(`/tasks/${run.id}`, run.title ?? run.id.slice(0, 8))),
       h("td", {}, stateBadge(run.state)),
-      h("td", {}, when(run.startedAt ?? run.createdAt)),
+      h("td", {}, ago(run.startedAt ?? run.createdAt)),
       // A running run's duration ticks in place (see refreshRuns), without redrawing the row.
       h("td", { class: "duration", dataset: ACTIVE_RUN.has(run.state) && run.startedAt && !finished(run) ? { since: run.startedAt } : {} },
         run.startedAt ? duration(run.startedAt, finished(run)) : "—"),

@@ -1,7 +1,7 @@
 // Settings: API keys (the token is shown once, at creation), secrets (names only, values
 // write-only) and ticket providers (GitHub issues, Linear, Jira Cloud or Notion, synced into tasks).
 import { all, api, del, get, patch, post } from "./api.js";
-import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, enabledBadge, field, h, heading, select, showErrors, toast, when } from "./dom.js";
+import { AGENT_TYPES, ago, busy, clearErrors, confirmAction, copyButton, empty, enabledBadge, field, h, heading, select, showErrors, toast } from "./dom.js";
 
 function apiKeys() {
   const list = h("div", {});
@@ -10,7 +10,7 @@ function apiKeys() {
     const keys = await all("/api/auth/api-keys");
     list.replaceChildren(keys.length
       ? h("ul", { class: "rows" }, keys.map((k) => h("li", {}, h("strong", {}, k.name ?? "unnamed"), " ",
-        h("code", {}, `${k.tokenPrefix}…`), h("span", { class: "muted" }, ` created ${when(k.createdAt)} `),
+        h("code", {}, `${k.tokenPrefix}…`), h("span", { class: "muted" }, " created ", ago(k.createdAt), " "),
         h("button", { type: "button", class: "danger small", "aria-label": `Revoke ${k.name ?? k.tokenPrefix}`,
           onclick: (e) => busy(e.currentTarget, async () => {
             const label = k.name ?? `${k.tokenPrefix}…`;
@@ -45,7 +45,7 @@ function secrets() {
   const load = async () => {
     const items = await all("/api/secrets");
     list.replaceChildren(items.length
-      ? h("ul", { class: "rows" }, items.map((s) => h("li", {}, h("code", {}, s.name), h("span", { class: "muted" }, ` updated ${when(s.updatedAt)} `),
+      ? h("ul", { class: "rows" }, items.map((s) => h("li", {}, h("code", {}, s.name), h("span", { class: "muted" }, " updated ", ago(s.updatedAt), " "),
         h("button", { type: "button", class: "secondary small", "aria-label": `Replace the value of ${s.name}`,
           onclick: () => { name.value = s.name; value.value = ""; value.focus(); } }, "Replace value"), " ",
         h("button", { type: "button", class: "danger small", "aria-label": `Delete ${s.name}`,
@@ -161,7 +161,7 @@ function ticketProviders() {
         const label = `the ${p.kind} provider of ${repoName(p.repoId)}`;
         return h("li", { class: "card", dataset: { providerId: p.id } },
           h("p", {}, h("strong", {}, Object.fromEntries(PROVIDER_KINDS)[p.kind] ?? p.kind), " → ", repoName(p.repoId), " ", enabledBadge(p.enabled)),
-          h("p", { class: "muted" }, `${providerScope(p)} · agent ${p.agentType ?? "repo default"} · last sync ${when(p.lastSyncAt)}`),
+          h("p", { class: "muted" }, `${providerScope(p)} · agent ${p.agentType ?? "repo default"} · last sync `, p.lastSyncAt ? ago(p.lastSyncAt) : "not yet"),
           p.lastError ? h("p", { class: "error-text" }, `Last error: ${p.lastError}`) : null,
           h("div", { class: "actions" },
             h("button", { type: "button", class: "secondary small", "aria-label": `Sync ${label} now`, disabled: !p.enabled,

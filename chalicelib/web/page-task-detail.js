@@ -1,7 +1,7 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
 import { ApiError, del, get, post } from "./api.js";
-import { AGENT_TYPES, busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast, when } from "./dom.js";
+import { AGENT_TYPES, ago, busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast } from "./dom.js";
 import { logView } from "./log-view.js";
 import { follow } from "./live.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
@@ -34,8 +34,8 @@ function facts(task) {
     ["Id", h("span", {}, h("code", {}, task.id), " ", copyButton(task.id, "task id"))],
     ["Repository", `${task.repoUrl} (${task.repoBranch})`],
     ["Branch", task.branchName ? h("span", {}, h("code", {}, task.branchName), " ", copyButton(task.branchName, "branch name")) : "—"], ["Agent", task.agentType],
-    ["Priority", String(task.priority)], ["Created", `${when(task.createdAt)}${task.createdBy ? ` by ${task.createdBy}` : ""}`], ["Started", when(task.startedAt)],
-    ["Finished", when(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
+    ["Priority", String(task.priority)], ["Created", h("span", {}, ago(task.createdAt), task.createdBy ? ` by ${task.createdBy}` : "")], ["Started", ago(task.startedAt)],
+    ["Finished", ago(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
       " ", copyButton(task.prUrl, "pull request URL"),
       ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`)
@@ -194,7 +194,7 @@ function commentsSection(taskId) {
   const load = async () => {
     const { items } = await get(`/api/tasks/${taskId}/comments?limit=200`);
     list.replaceChildren(...(items.length ? items.map((c) => h("li", {}, h("strong", {}, c.author), " ",
-      h("time", { datetime: c.createdAt, class: "muted" }, when(c.createdAt)), h("p", { class: "comment" }, c.body)))
+      h("span", { class: "muted" }, ago(c.createdAt)), h("p", { class: "comment" }, c.body)))
       : [h("li", { class: "muted" }, "No comments yet.")]));
   };
   form.addEventListener("submit", async (event) => {
@@ -296,7 +296,7 @@ export default async function taskDetail(view, { params: [taskId] }) {
       get(`/api/tasks/${taskId}/events`), get(`/api/tasks/${taskId}/subtasks`),
       get(`/api/tasks/${taskId}/dependencies`), get(`/api/tasks/${taskId}/dependents`)]);
     history.replaceChildren(...events.items.slice().reverse().map((e) => h("li", {},
-      h("time", { datetime: e.at }, when(e.at)), " ", e.from ? `${e.from.replaceAll("_", " ")} → ` : "",
+      ago(e.at), " ", e.from ? `${e.from.replaceAll("_", " ")} → ` : "",
       e.to ? stateBadge(e.to) : null, e.message ? h("span", { class: "muted" }, ` ${e.message}`) : null,
       e.actor ? h("span", { class: "muted actor" }, ` · ${e.actor}`) : null)));
     subtasksPart.draw(subtasks.items, task.subtaskStatus);

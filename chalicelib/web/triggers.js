@@ -2,7 +2,7 @@
 // a schedule's params from the config's params schema, a webhook's param mapping and its tester),
 // shared by New Task and the scheduled task's page, and how one reads in a list.
 import { ApiError, post } from "./api.js";
-import { clearErrors, field, h, select, showErrors, when } from "./dom.js";
+import { ago, clearErrors, field, h, select, showErrors } from "./dom.js";
 import { paramsForm } from "./params-form.js";
 
 // The seeds' presets; cron is five fields, in UTC.
@@ -212,10 +212,10 @@ export function describeTrigger(trigger) {
   return `Ticket: new ${config.source} tickets${labels}`;
 }
 
-/** When it last fired and fires next (viewer's time zone). */
+/** When it fires next and last fired, relative to now (the exact time on hover): the pieces of a line. */
 export function triggerTimes(trigger) {
   const parts = [];
-  if (trigger.type === "schedule" && trigger.enabled !== false && trigger.nextFireAt) parts.push(`next ${when(trigger.nextFireAt)}`);
-  if (trigger.lastFiredAt) parts.push(`last fired ${when(trigger.lastFiredAt)}`);
-  return parts.join(" · ");
+  if (trigger.type === "schedule" && trigger.enabled !== false && trigger.nextFireAt) parts.push("next ", ago(trigger.nextFireAt));
+  if (trigger.lastFiredAt) parts.push(parts.length ? " · last fired " : "last fired ", ago(trigger.lastFiredAt));
+  return parts;
 }
