@@ -1,7 +1,7 @@
 // Task detail: state and pipeline, the agent's live logs, history, comments, related tasks, and
 // the lifecycle actions its state allows.
 import { ApiError, del, get, post } from "./api.js";
-import { AGENT_TYPES, ago, busy, clearErrors, confirmAction, copyButton, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast } from "./dom.js";
+import { AGENT_TYPES, ago, busy, clearErrors, confirmAction, copyButton, duration, empty, field, h, heading, link, money, select, showErrors, stateBadge, toast } from "./dom.js";
 import { logView } from "./log-view.js";
 import { follow } from "./live.js";
 import { ACTIONS, STEPS, progress } from "./pipeline.js";
@@ -35,7 +35,7 @@ function facts(task) {
     ["Repository", `${task.repoUrl} (${task.repoBranch})`],
     ["Branch", task.branchName ? h("span", {}, h("code", {}, task.branchName), " ", copyButton(task.branchName, "branch name")) : "—"], ["Agent", task.agentType],
     ["Priority", String(task.priority)], ["Created", h("span", {}, ago(task.createdAt), task.createdBy ? ` by ${task.createdBy}` : "")], ["Started", ago(task.startedAt)],
-    ["Finished", ago(task.completedAt)], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
+    ["Finished", task.completedAt ? h("span", {}, ago(task.completedAt), task.startedAt ? `, after ${duration(task.startedAt, task.completedAt)}` : "") : "—"], ["Retries", `${task.retryCount} of ${task.maxRetries}`],
     ["Pull request", task.prUrl ? h("span", {}, h("a", { href: task.prUrl, target: "_blank", rel: "noopener" }, `#${task.prNumber ?? "PR"}`),
       " ", copyButton(task.prUrl, "pull request URL"),
       ` ${[task.prState, task.prChecksStatus && `checks ${task.prChecksStatus}`, task.prReviewStatus && `review ${task.prReviewStatus}`].filter(Boolean).join(", ")}`)

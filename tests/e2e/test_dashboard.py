@@ -96,6 +96,8 @@ def test_a_task_created_from_the_form_streams_its_logs_and_completes(page: Page,
     assert shown == [line["seq"] for line in final]
     # Pushed to a local remote, no forge: done without the pull-request steps.
     expect(page.locator(".step.done")).to_have_text(["Queued", "Provisioning", "Running", "Done"])
+    # When it finished, and how long it took (the agent slept 5 s).
+    expect(page.locator('.facts dt:text-is("Finished") + dd')).to_have_text(re.compile(r"^(now|\d+ seconds? ago), after \d+ s$"))
     expect(page.get_by_role("button", name="Retry")).to_be_disabled()
     page.get_by_label("Show").select_option("error")
     expect(page.locator(".logs li:visible")).to_have_count(sum(1 for line in final if line["type"] == "error"))
