@@ -82,7 +82,6 @@ def test_a_local_repositorys_task_says_it_has_no_pull_request(page: Page, mode: 
     expect(page.locator(".facts")).not_to_contain_text("none yet")
 
 
-
 def test_a_tasks_times_read_relative_to_now_with_the_exact_time_on_hover(page: Page, mode: LocalMode,
                                                                       repo: dict[str, Any]) -> None:
     task = create(mode, repo, "Timed work")
@@ -98,6 +97,7 @@ def test_a_tasks_times_read_relative_to_now_with_the_exact_time_on_hover(page: P
     expect(events.first).to_have_text(relative)
     assert events.count() >= 2 and all(re.search(r"\d{4}", title or "")
                                        for title in events.evaluate_all("ts => ts.map((t) => t.title)"))
+
 
 def test_the_phone_navigation_is_one_row_with_a_menu(browser: Browser, mode: LocalMode) -> None:  # noqa: F811
     page = new_page(browser, mode, viewport=PHONE)
